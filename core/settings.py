@@ -1,0 +1,195 @@
+"""Settings: read once from the environment at start, frozen, passed in.
+
+Nothing else in the project reads `os.environ`; tests build their own `Settings` with
+`load_settings({...})` instead of patching the process environment (SPEC §9).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
+SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are missing or malformed; the message names each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class DatabaseLocation:
+    """Where the database lives, parsed from DATABASE_URL (SQLAlchemy-style)."""
+
+    backend: str  # "duckdb" (embedded); "postgresql" is reserved for the replicated setup
+    path: str  # a file path for DuckDB, ":memory:" for a throwaway database
+
+    @property
+    def is_file(self) -> bool:
+        return self.backend == "duckdb" and self.path != ":memory:"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stripe_webhook_secrets: tuple[str, ...]
+    admin_token: str
+    database: DatabaseLocation = DatabaseLocation("duckdb", "data/tinkertank.duckdb")
+    catalog_path: Path = Path("data/catalog.toml")
+    stripe_secret_key: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    timezone: str = "Australia/Sydney"
+    public_base_url: str = "http://127.0.0.1:8000"
+    sidecar_url: str = "http://127.0.0.1:8000"
+    slack_webhook_url: str | None = None
+    alert_emails: tuple[str, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_security: str = "starttls"
+    email_from: str = "TinkerTank <hello@tinkertank.example>"
+    dashboard_password: str | None = field(default=None, repr=False)
+    # Webhook bodies above this are refused with 413 before they are read in full.
+    webhook_max_body_bytes: int = 1024 * 1024
+    # Stripe's default tolerance for signature timestamps (docs.stripe.com/webhooks, replay).
+    webhook_tolerance_seconds: int = 300
+    # DuckDB would otherwise cache up to 80% of RAM; the sidecar shares a small machine.
+    duckdb_memory_limit: str = "256MB"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def parse_database_url(url: str) -> DatabaseLocation:
+    """`duckdb:///relative/path`, `duckdb:////absolute/path` or `duckdb:///:memory:`."""
+    parts = urlsplit(url)
+    if parts.scheme == "duckdb":
+        if parts.netloc:
+            raise ValueError("a duckdb URL has no host: use duckdb:///rel/path or duckdb:////abs")
+        path = parts.path[1:]  # three slashes before a relative path, four before an absolute one
+        if not path:
+            raise ValueError(
+                "a duckdb URL needs a file path, e.g. duckdb:///data/tinkertank.duckdb"
+            )
+        return DatabaseLocation("duckdb", path)
+    if parts.scheme in ("postgresql", "postgres"):
+        raise ValueError("the PostgreSQL backend is not available yet; use a duckdb:/// URL")
+    raise ValueError(f"unsupported scheme {parts.scheme!r}; expected duckdb:///path")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from an environment mapping, reporting every problem at once."""
+    env = dict(os.environ if environ is None else environ)
+    problems: list[str] = []
+    values: dict[str, object] = {}
+
+    def text(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    secrets = tuple(
+        s.strip() for s in (text("STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip()
+    )
+    if not secrets:
+        problems.append(
+            "STRIPE_WEBHOOK_SECRET is required: the signing secret(s) of the Stripe webhook "
+            "endpoint (whsec_…), comma separated when rotating"
+        )
+    for secret in secrets:
+        if not secret.startswith("whsec_"):
+            problems.append("STRIPE_WEBHOOK_SECRET: each secret must start with 'whsec_'")
+            break
+    values["stripe_webhook_secrets"] = secrets
+
+    admin_token = text("ADMIN_TOKEN")
+    if admin_token is None:
+        problems.append("ADMIN_TOKEN is required: the bearer token of the staff API")
+    elif len(admin_token) < 16:
+        problems.append("ADMIN_TOKEN must be at least 16 characters long")
+    values["admin_token"] = admin_token or ""
+
+    try:
+        values["database"] = parse_database_url(text("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    except ValueError as exc:
+        problems.append(f"DATABASE_URL: {exc}")
+
+    if (catalog := text("CATALOG_PATH")) is not None:
+        values["catalog_path"] = Path(catalog)
+
+    timezone = text("TIMEZONE")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+            values["timezone"] = timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"TIMEZONE: {timezone!r} is not an IANA time zone name")
+
+    for name, key in (
+        ("STRIPE_API_BASE", "stripe_api_base"),
+        ("PUBLIC_BASE_URL", "public_base_url"),
+        ("SIDECAR_URL", "sidecar_url"),
+        ("SLACK_WEBHOOK_URL", "slack_webhook_url"),
+    ):
+        value = text(name)
+        if value is None:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"{name}: {value!r} is not an http(s) URL")
+        else:
+            values[key] = value.rstrip("/")
+
+    for name, key in (
+        ("STRIPE_SECRET_KEY", "stripe_secret_key"),
+        ("SMTP_HOST", "smtp_host"),
+        ("SMTP_USER", "smtp_user"),
+        ("SMTP_PASSWORD", "smtp_password"),
+        ("EMAIL_FROM", "email_from"),
+        ("DASHBOARD_PASSWORD", "dashboard_password"),
+        ("DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
+    ):
+        if (value := text(name)) is not None:
+            values[key] = value
+
+    if (emails := text("ALERT_EMAILS")) is not None:
+        addresses = tuple(a.strip() for a in emails.split(",") if a.strip())
+        bad = [a for a in addresses if "@" not in a]
+        if bad:
+            problems.append(f"ALERT_EMAILS: not email addresses: {', '.join(bad)}")
+        values["alert_emails"] = addresses
+
+    for name, key, low, high in (
+        ("SMTP_PORT", "smtp_port", 1, 65535),
+        ("WEBHOOK_MAX_BODY_BYTES", "webhook_max_body_bytes", 1024, 64 * 1024 * 1024),
+    ):
+        value = text(name)
+        if value is None:
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            problems.append(f"{name}: {value!r} is not a whole number")
+            continue
+        if not low <= number <= high:
+            problems.append(f"{name}: {number} is outside {low}..{high}")
+        values[key] = number
+
+    if (security := text("SMTP_SECURITY")) is not None:
+        if security not in SMTP_SECURITY_CHOICES:
+            problems.append(
+                f"SMTP_SECURITY: {security!r} is not one of {', '.join(SMTP_SECURITY_CHOICES)}"
+            )
+        values["smtp_security"] = security
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,390 @@
+"""The database handle: one writer thread owns the only write transaction.
+
+DuckDB lets a single process hold a database file read-write, and a commit costs far more
+than the rows it writes (about a millisecond of CPU, whatever the size). So, like
+datasette's `execute_write_fn`, every write is handed to one thread that owns the
+connection; that thread runs whatever has queued up since its last commit inside one
+transaction and commits once (group commit). Callers are answered only after the commit,
+so the webhook says 200 only for events that are on disk.
+
+A write function takes the connection first and must not commit. If anything in a group
+raises, the group is rolled back and re-run piece by piece, each in a transaction of its
+own, so one bad job cannot fail the others. A batched function may name a `fallback` for
+that second run: the inbox inserts optimistically and lets the primary key catch a
+redelivery, then redoes the group with `ON CONFLICT DO NOTHING`.
+
+Reads use cursors of the same database instance (one per thread), which see committed
+data and never block the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from core.settings import DatabaseLocation
+from core.store import heartbeat, schema
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Enough to cover every delivery that arrives while one commit is in flight, small enough
+# that a group's transaction stays short.
+MAX_GROUP = 512
+# DuckDB folds its write-ahead log into the file when the log reaches this size, inside the
+# commit that crosses it, so every commit behind it waits. DuckDB's 16 MB means a pause
+# every second or so under a burst of webhooks; 64 MB means fewer pauses, each about as
+# short (the inbox payloads compress fast), for ~50 MB more memory at the peak.
+CHECKPOINT_THRESHOLD = "64MB"
+
+
+def single_statement(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a batched write function that issues exactly one statement.
+
+    When such a function makes up a whole group, the writer runs it in autocommit mode
+    (the statement is its own transaction) instead of BEGIN … COMMIT: two fewer round
+    trips into DuckDB, each of which has to win the GIL back from the event loop.
+    """
+    fn.single_statement = True  # type: ignore[attr-defined]
+    return fn
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be opened or written; the message says why."""
+
+
+@dataclass(frozen=True)
+class StorageFailure:
+    """A write that failed because the database could not be written (not a bad query)."""
+
+    at: datetime
+    message: str
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Disk full, file too large, I/O error, a database DuckDB has invalidated …"""
+    if isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)):
+        return True
+    text = str(exc)
+    return "Failed to commit" in text or "invalidated" in text or isinstance(exc, OSError)
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    batched: bool = False  # fn(conn, items) -> one result per item, shared across jobs
+    fallback: Callable[..., Any] | None = None
+    future: Future | None = None  # a thread waits on this …
+    loop: asyncio.AbstractEventLoop | None = None  # … or a coroutine on this
+    afuture: asyncio.Future | None = None
+
+
+@dataclass(slots=True)
+class _Group:
+    fn: Callable[..., Any]
+    jobs: list[_Job] = field(default_factory=list)
+    batched: bool = False
+    fallback: Callable[..., Any] | None = None
+
+    def function(self, retrying: bool) -> Callable[..., Any]:
+        return self.fallback if retrying and self.fallback else self.fn
+
+    def run(self, conn: duckdb.DuckDBPyConnection, retrying: bool) -> list[Any]:
+        if self.batched:
+            fn = self.function(retrying)
+            results = fn(conn, [job.args[0] for job in self.jobs])
+            if len(results) != len(self.jobs):
+                raise RuntimeError(f"{fn.__name__} returned {len(results)} results")
+            return list(results)
+        (job,) = self.jobs
+        return [job.fn(conn, *job.args)]
+
+
+_STOP = object()
+
+
+class Database:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, location: DatabaseLocation) -> None:
+        self.location = location
+        self._conn = conn
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._readers = threading.local()
+        self._reader_conns: list[duckdb.DuckDBPyConnection] = []
+        self._reader_lock = threading.Lock()
+        self._closed = False
+        self.commits = 0
+        # The last real write that failed for want of storage, until a real write succeeds.
+        # The readiness probe's own tiny write does not clear it: it can fit where an
+        # event does not (a disk with a few bytes left).
+        self.storage_failure: StorageFailure | None = None
+        self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(cls, location: DatabaseLocation, memory_limit: str = "256MB") -> Database:
+        """Open (creating if needed) the database and bring its schema up to date."""
+        if location.backend != "duckdb":
+            raise DatabaseUnavailable(f"unsupported database backend {location.backend!r}")
+        if location.is_file:
+            Path(location.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(
+                location.path,
+                config={"memory_limit": memory_limit, "checkpoint_threshold": CHECKPOINT_THRESHOLD},
+            )
+        except duckdb.Error as exc:
+            raise DatabaseUnavailable(f"cannot open database {location.path}: {exc}") from None
+        try:
+            schema.migrate(conn, now=_utcnow())
+        except Exception:
+            conn.close()
+            raise
+        return cls(conn, location)
+
+    # --- writes -------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn(conn, *args)` in the writer thread; the future resolves after the commit."""
+        job = _Job(fn, args, future=Future())
+        self._enqueue(job)
+        return job.future
+
+    def submit_batched(
+        self,
+        fn: Callable[..., Sequence[T]],
+        item: Any,
+        fallback: Callable[..., Sequence[T]] | None = None,
+    ) -> Future[T]:
+        """Queue `item` for `fn(conn, items) -> results`, called once for all queued items."""
+        job = _Job(fn, (item,), batched=True, fallback=fallback, future=Future())
+        self._enqueue(job)
+        return job.future
+
+    def write(self, fn: Callable[..., T], *args: Any, timeout: float | None = 30) -> T:
+        """Blocking `submit`: for the CLI, tests and worker threads."""
+        return self.submit(fn, *args).result(timeout)
+
+    async def awrite(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, loop=loop, afuture=loop.create_future())
+        self._enqueue(job)
+        return await job.afuture
+
+    async def awrite_batched(
+        self,
+        fn: Callable[..., Sequence[T]],
+        item: Any,
+        fallback: Callable[..., Sequence[T]] | None = None,
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, (item,), True, fallback, loop=loop, afuture=loop.create_future())
+        self._enqueue(job)
+        return await job.afuture
+
+    def _enqueue(self, job: _Job) -> None:
+        if self._closed or not self._thread.is_alive():
+            raise DatabaseUnavailable("the database writer has stopped")
+        self._queue.put(job)
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    async def probe(self) -> datetime:
+        """Commit a one-row write (the readiness check); raises when it cannot."""
+        return await self.awrite(heartbeat.beat, _utcnow())
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            jobs = [first]
+            while len(jobs) < MAX_GROUP:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stopping = True
+                    break
+                jobs.append(job)
+            try:
+                self._run_jobs([j for j in jobs if j.future is None or _claim(j.future)])
+            except BaseException:  # never leave a caller waiting on a dead thread
+                log.exception("database writer failed")
+                _settle(
+                    [(j, False, DatabaseUnavailable("the database writer failed")) for j in jobs]
+                )
+                raise
+
+    def _run_jobs(self, jobs: list[_Job]) -> None:
+        groups = _group(jobs)
+        try:
+            results = self._transaction(groups, retrying=False)
+        except Exception as exc:
+            if len(jobs) == 1 and not (jobs[0].batched and jobs[0].fallback):
+                _settle([(jobs[0], False, exc)])
+                return
+            outcomes = []
+            for group in groups:
+                outcomes.extend(self._run_alone(group))
+            _settle(outcomes)
+            return
+        _settle(
+            [(job, True, result) for job, result in zip(_jobs_of(groups), results, strict=True)]
+        )
+
+    def _run_alone(self, group: _Group) -> list[tuple[_Job, bool, Any]]:
+        """Second chance after a failed group: this group alone, then each job alone."""
+        try:
+            results = self._transaction([group], retrying=True)
+        except Exception as exc:
+            if len(group.jobs) == 1:
+                return [(group.jobs[0], False, exc)]
+            outcomes = []
+            for job in group.jobs:
+                single = _Group(job.fn, [job], job.batched, job.fallback)
+                try:
+                    (result,) = self._transaction([single], retrying=True)
+                except Exception as job_exc:
+                    outcomes.append((job, False, job_exc))
+                else:
+                    outcomes.append((job, True, result))
+            return outcomes
+        return [(job, True, result) for job, result in zip(group.jobs, results, strict=True)]
+
+    def _transaction(self, groups: list[_Group], retrying: bool) -> list[Any]:
+        conn = self._conn
+        try:
+            if len(groups) == 1 and getattr(groups[0].function(retrying), "single_statement", 0):
+                results = groups[0].run(conn, retrying)
+            else:
+                results = self._begin_run_commit(groups, retrying)
+        except Exception as exc:
+            if is_storage_failure(exc):
+                self.storage_failure = StorageFailure(_utcnow(), f"{type(exc).__name__}: {exc}")
+            raise
+        self.commits += 1
+        if any(group.fn is not heartbeat.beat for group in groups):
+            self.storage_failure = None
+        return results
+
+    def _begin_run_commit(self, groups: list[_Group], retrying: bool) -> list[Any]:
+        conn = self._conn
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            results: list[Any] = []
+            for group in groups:
+                results.extend(group.run(conn, retrying))
+            conn.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(duckdb.Error):  # already gone after a failed COMMIT
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    # --- reads --------------------------------------------------------------------------
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(cursor, *args, **kwargs)` on this thread's read cursor (committed data)."""
+        cursor = getattr(self._readers, "cursor", None)
+        if cursor is None:
+            if self._closed:
+                raise DatabaseUnavailable("the database is closed")
+            cursor = self._conn.cursor()
+            self._readers.cursor = cursor
+            with self._reader_lock:
+                self._reader_conns.append(cursor)
+        return fn(cursor, *args, **kwargs)
+
+    async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(self.read, fn, *args, **kwargs)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def close(self, timeout: float = 30) -> None:
+        """Finish queued writes, checkpoint, and release the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        with self._reader_lock:
+            for cursor in self._reader_conns:
+                cursor.close()
+        try:
+            self._conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.warning("checkpoint at close failed: %s", exc)
+        self._conn.close()
+
+
+def _group(jobs: list[_Job]) -> list[_Group]:
+    """Batched jobs with the same function share one call; the rest run one by one."""
+    groups: list[_Group] = []
+    batched: dict[Callable[..., Any], _Group] = {}
+    for job in jobs:
+        if job.batched:
+            group = batched.get(job.fn)
+            if group is None:
+                group = batched[job.fn] = _Group(job.fn, batched=True, fallback=job.fallback)
+                groups.append(group)
+            group.jobs.append(job)
+        else:
+            groups.append(_Group(job.fn, [job]))
+    return groups
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _claim(future: Future) -> bool:
+    """False when the caller cancelled before the writer got to the job."""
+    return future.set_running_or_notify_cancel()
+
+
+def _jobs_of(groups: list[_Group]) -> list[_Job]:
+    return [job for group in groups for job in group.jobs]
+
+
+def _settle(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+    """Hand results back: threads directly, coroutines with one wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
+    for job, ok, value in outcomes:
+        if job.future is not None:
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+        else:
+            by_loop.setdefault(job.loop, []).append((job.afuture, ok, value))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
+            loop.call_soon_threadsafe(_settle_in_loop, items)
+
+
+def _settle_in_loop(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
+    for afuture, ok, value in items:
+        if afuture.done():  # the caller gave up (cancelled)
+            continue
+        if ok:
+            afuture.set_result(value)
+        else:
+            afuture.set_exception(value)

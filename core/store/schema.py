@@ -1,0 +1,261 @@
+"""The schema, as numbered migrations applied once each at start.
+
+Conventions, kept to the SQL that DuckDB and PostgreSQL share:
+- ids are text made by the application (random and unguessable where customers see them);
+- every timestamp is a naive UTC `TIMESTAMP` passed in by the caller (never the database's
+  clock, whose time zone handling differs between the two);
+- money is `BIGINT` cents next to a `currency`;
+- exactly-once effects rest on the primary and unique keys below, not on checks in Python;
+- no foreign keys: DuckDB refuses updates of rows that a foreign key points at;
+- `{compressed}` marks a large text column: DuckDB stores it with zstd, which it folds
+  into the file four times faster than its default string compression (the checkpoint
+  that the webhook's commits wait behind); PostgreSQL would use its own TOAST.
+
+A released migration is never edited; a change is a new entry at the end of MIGRATIONS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+_V1 = """
+CREATE TABLE webhook_inbox (
+    event_id        VARCHAR PRIMARY KEY,          -- Stripe's evt_… id: a redelivery stores nothing
+    type            VARCHAR NOT NULL,
+    object_id       VARCHAR,
+    livemode        BOOLEAN NOT NULL,
+    api_version     VARCHAR,
+    created_at      TIMESTAMP NOT NULL,           -- Stripe's `created` (one-second resolution)
+    payload         VARCHAR {compressed} NOT NULL, -- the raw body exactly as signed
+    received_at     TIMESTAMP NOT NULL,
+    status          VARCHAR NOT NULL
+        CHECK (status IN ('received', 'processing', 'processed', 'failed', 'ignored')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    processed_at    TIMESTAMP
+);
+
+CREATE TABLE orders (
+    order_id            VARCHAR PRIMARY KEY,
+    source              VARCHAR NOT NULL CHECK (source IN ('checkout', 'metadata')),
+    mode                VARCHAR NOT NULL CHECK (mode IN ('payment', 'subscription')),
+    payment_status      VARCHAR NOT NULL CHECK (payment_status IN ('pending', 'paid', 'failed',
+                            'expired', 'partially_refunded', 'refunded', 'disputed')),
+    fulfillment_status  VARCHAR NOT NULL CHECK (fulfillment_status IN ('waiting', 'in_progress',
+                            'fulfilled', 'needs_attention', 'cancelled')),
+    customer_email      VARCHAR,
+    customer_name       VARCHAR,
+    currency            VARCHAR NOT NULL,
+    amount_total        BIGINT NOT NULL,
+    amount_paid         BIGINT NOT NULL DEFAULT 0,
+    amount_refunded     BIGINT NOT NULL DEFAULT 0,
+    checkout_session_id VARCHAR UNIQUE,
+    payment_intent_id   VARCHAR UNIQUE,
+    subscription_id     VARCHAR UNIQUE,
+    stripe_customer_id  VARCHAR,
+    attention_reason    VARCHAR,
+    created_at          TIMESTAMP NOT NULL,
+    updated_at          TIMESTAMP NOT NULL,
+    paid_at             TIMESTAMP,
+    expires_at          TIMESTAMP
+);
+
+CREATE TABLE students (
+    student_id    VARCHAR PRIMARY KEY,
+    order_id      VARCHAR NOT NULL,
+    name          VARCHAR NOT NULL,
+    age           INTEGER,
+    date_of_birth DATE,
+    notes         VARCHAR                         -- personal data: never sent to Stripe or Slack
+);
+
+CREATE TABLE order_items (
+    order_item_id VARCHAR PRIMARY KEY,
+    order_id      VARCHAR NOT NULL,
+    position      INTEGER NOT NULL,
+    product_id    VARCHAR NOT NULL,
+    kind          VARCHAR NOT NULL CHECK (kind IN ('camp', 'party', 'ignite')),
+    item_date     DATE,
+    session       VARCHAR,
+    start_time    VARCHAR,
+    student_id    VARCHAR NOT NULL,
+    unit_amount   BIGINT NOT NULL,
+    UNIQUE (order_id, position)
+);
+
+CREATE TABLE recurring_templates (
+    template_id      VARCHAR PRIMARY KEY,
+    product_id       VARCHAR NOT NULL UNIQUE,
+    rrule            VARCHAR NOT NULL,            -- RFC 5545 RRULE in the local time zone
+    timezone         VARCHAR NOT NULL,
+    first_start      TIMESTAMP NOT NULL,          -- local wall-clock start of the first class
+    duration_minutes INTEGER NOT NULL,
+    until_date       DATE NOT NULL,
+    excluded_dates   VARCHAR NOT NULL,            -- JSON array of YYYY-MM-DD
+    uid              VARCHAR NOT NULL UNIQUE,
+    sequence         INTEGER NOT NULL DEFAULT 0,
+    updated_at       TIMESTAMP NOT NULL
+);
+
+CREATE TABLE events (
+    event_id    VARCHAR PRIMARY KEY,
+    -- camp:<product>:<date>:<session>, party:<order item>, ignite:<product>:<date>
+    slot_key    VARCHAR NOT NULL UNIQUE,
+    kind        VARCHAR NOT NULL CHECK (kind IN ('camp', 'party', 'ignite')),
+    product_id  VARCHAR NOT NULL,
+    title       VARCHAR NOT NULL,
+    venue_id    VARCHAR NOT NULL,
+    room_id     VARCHAR NOT NULL,
+    starts_at   TIMESTAMP NOT NULL,
+    ends_at     TIMESTAMP NOT NULL,
+    capacity    INTEGER NOT NULL,
+    status      VARCHAR NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
+    template_id VARCHAR,
+    uid         VARCHAR NOT NULL UNIQUE,          -- stable iCalendar UID
+    sequence    INTEGER NOT NULL DEFAULT 0,       -- iCalendar SEQUENCE, raised on each change
+    created_at  TIMESTAMP NOT NULL,
+    updated_at  TIMESTAMP NOT NULL,
+    CHECK (starts_at < ends_at)
+);
+
+CREATE TABLE enrolments (
+    enrolment_id          VARCHAR PRIMARY KEY,
+    order_id              VARCHAR NOT NULL,
+    order_item_id         VARCHAR NOT NULL UNIQUE,
+    student_id            VARCHAR NOT NULL,
+    product_id            VARCHAR NOT NULL,
+    subscription_id       VARCHAR,
+    status                VARCHAR NOT NULL
+        CHECK (status IN ('pending', 'active', 'past_due', 'ended')),
+    current_period_start  TIMESTAMP,
+    current_period_end    TIMESTAMP,
+    started_at            TIMESTAMP,
+    ended_at              TIMESTAMP,
+    updated_at            TIMESTAMP NOT NULL
+);
+
+CREATE TABLE enrolment_periods (
+    invoice_id    VARCHAR PRIMARY KEY,            -- one paid Stripe invoice books one period once
+    enrolment_id  VARCHAR NOT NULL,
+    period_start  TIMESTAMP NOT NULL,
+    period_end    TIMESTAMP NOT NULL,
+    amount_paid   BIGINT NOT NULL,
+    paid_at       TIMESTAMP NOT NULL
+);
+
+CREATE TABLE bookings (
+    booking_id    VARCHAR PRIMARY KEY,
+    order_id      VARCHAR NOT NULL,
+    order_item_id VARCHAR NOT NULL,
+    student_id    VARCHAR NOT NULL,
+    event_id      VARCHAR NOT NULL,
+    enrolment_id  VARCHAR,
+    status        VARCHAR NOT NULL CHECK (status IN ('confirmed', 'cancelled', 'conflict')),
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    UNIQUE (order_item_id, event_id)              -- one student in one event once
+);
+
+CREATE TABLE holds (
+    hold_id       VARCHAR PRIMARY KEY,
+    order_id      VARCHAR NOT NULL,
+    order_item_id VARCHAR NOT NULL UNIQUE,
+    resource_key  VARCHAR NOT NULL,               -- what is scarce: a camp day, a room slot
+    seats         INTEGER NOT NULL CHECK (seats > 0),
+    status        VARCHAR NOT NULL CHECK (status IN ('active', 'converted', 'released')),
+    expires_at    TIMESTAMP NOT NULL,
+    created_at    TIMESTAMP NOT NULL
+);
+
+CREATE TABLE fulfilment_steps (
+    order_id        VARCHAR NOT NULL,
+    step            VARCHAR NOT NULL CHECK (step IN ('record_payment', 'create_bookings',
+                        'schedule_events', 'send_confirmation', 'notify_staff')),
+    status          VARCHAR NOT NULL
+        CHECK (status IN ('pending', 'running', 'done', 'failed', 'skipped')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    updated_at      TIMESTAMP NOT NULL,
+    finished_at     TIMESTAMP,
+    PRIMARY KEY (order_id, step)
+);
+
+CREATE TABLE outbox (
+    message_id      VARCHAR PRIMARY KEY,
+    dedupe_key      VARCHAR NOT NULL UNIQUE,      -- confirmation:<order>, reminder:<booking>, …
+    channel         VARCHAR NOT NULL CHECK (channel IN ('email', 'slack')),
+    order_id        VARCHAR,
+    recipient       VARCHAR,
+    payload         VARCHAR NOT NULL,             -- JSON: what the sender needs to send it
+    status          VARCHAR NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    created_at      TIMESTAMP NOT NULL,
+    sent_at         TIMESTAMP
+);
+
+CREATE TABLE error_log (
+    error_id        VARCHAR PRIMARY KEY,
+    dedupe_key      VARCHAR UNIQUE,               -- one entry (and one alert) per repeated cause
+    category        VARCHAR NOT NULL
+        CHECK (category IN ('payment', 'calendar', 'email', 'booking', 'system')),
+    severity        VARCHAR NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+    message         VARCHAR NOT NULL,
+    context         VARCHAR,                      -- JSON
+    order_id        VARCHAR,
+    stripe_event_id VARCHAR,
+    step            VARCHAR,
+    created_at      TIMESTAMP NOT NULL,
+    resolved_at     TIMESTAMP,
+    resolved_by     VARCHAR
+);
+
+CREATE TABLE sidecar_heartbeat (
+    id      INTEGER PRIMARY KEY,
+    beat_at TIMESTAMP NOT NULL
+);
+"""
+
+# What the portable DDL above leaves to each database.
+DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd"}
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial schema", _V1),
+]
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def migrate(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
+    """Apply every migration not yet applied, each in its own transaction; idempotent."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    done = []
+    for version, name, script in MIGRATIONS:
+        if version in applied:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for statement in _statements(script.format(**DUCKDB_DIALECT)):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [version, name, now],
+            )
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        done.append(version)
+    return done

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.settings import DatabaseLocation, SettingsError, load_settings, parse_database_url
+
+REQUIRED = {"STRIPE_WEBHOOK_SECRET": "whsec_abc", "ADMIN_TOKEN": "a-long-enough-admin-token"}
+
+
+def settings_from(**env: str):
+    return load_settings({**REQUIRED, **env})
+
+
+def test_defaults_give_the_embedded_database_and_sydney_time():
+    settings = settings_from()
+
+    assert settings.database == DatabaseLocation("duckdb", "data/tinkertank.duckdb")
+    assert settings.timezone == "Australia/Sydney"
+    assert settings.catalog_path == Path("data/catalog.toml")
+    assert settings.stripe_webhook_secrets == ("whsec_abc",)
+
+
+def test_settings_are_frozen():
+    settings = settings_from()
+
+    with pytest.raises(AttributeError):
+        settings.admin_token = "changed"  # type: ignore[misc]
+
+
+def test_several_webhook_secrets_are_read_for_rotation():
+    settings = settings_from(STRIPE_WEBHOOK_SECRET=" whsec_new , whsec_old,")
+
+    assert settings.stripe_webhook_secrets == ("whsec_new", "whsec_old")
+
+
+@pytest.mark.parametrize("missing", ["STRIPE_WEBHOOK_SECRET", "ADMIN_TOKEN"])
+def test_a_missing_required_secret_is_named(missing: str):
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+
+    with pytest.raises(SettingsError) as error:
+        load_settings(env)
+
+    assert f"{missing} is required" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("STRIPE_WEBHOOK_SECRET", "sk_test_123", "must start with 'whsec_'"),
+        ("ADMIN_TOKEN", "short", "at least 16 characters"),
+        ("DATABASE_URL", "mysql://db/x", "unsupported scheme 'mysql'"),
+        ("DATABASE_URL", "duckdb://host/x.duckdb", "has no host"),
+        ("DATABASE_URL", "postgresql://db/tinkertank", "PostgreSQL backend is not available"),
+        ("TIMEZONE", "Australia/Sydny", "not an IANA time zone"),
+        ("SMTP_PORT", "twenty-five", "not a whole number"),
+        ("SMTP_PORT", "70000", "outside 1..65535"),
+        ("SMTP_SECURITY", "tls", "not one of none, starttls, ssl"),
+        ("PUBLIC_BASE_URL", "tinkertank.example", "not an http(s) URL"),
+        ("SLACK_WEBHOOK_URL", "ftp://hooks.example/x", "not an http(s) URL"),
+        ("ALERT_EMAILS", "ops@example.com, nobody", "not email addresses: nobody"),
+    ],
+)
+def test_a_malformed_value_is_reported_with_its_name(name: str, value: str, message: str):
+    with pytest.raises(SettingsError) as error:
+        settings_from(**{name: value})
+
+    assert any(p.startswith(f"{name}") and message in p for p in error.value.problems)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"SMTP_PORT": "x", "TIMEZONE": "Mars/Base"})
+
+    names = [p.split()[0].rstrip(":") for p in error.value.problems]
+    assert names == ["STRIPE_WEBHOOK_SECRET", "ADMIN_TOKEN", "TIMEZONE", "SMTP_PORT"]
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("duckdb:///data/tinkertank.duckdb", "data/tinkertank.duckdb"),
+        ("duckdb:////var/lib/tinkertank/db.duckdb", "/var/lib/tinkertank/db.duckdb"),
+        ("duckdb:///:memory:", ":memory:"),
+    ],
+)
+def test_database_url_uses_three_slashes_for_relative_and_four_for_absolute(url: str, path: str):
+    assert parse_database_url(url) == DatabaseLocation("duckdb", path)
+
+
+def test_secrets_are_kept_out_of_the_settings_repr():
+    settings = settings_from(SMTP_PASSWORD="hunter2-hunter2", DASHBOARD_PASSWORD="open-sesame")
+
+    assert "hunter2" not in repr(settings)
+    assert "open-sesame" not in repr(settings)

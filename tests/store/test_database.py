@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core.settings import DatabaseLocation
+from core.store import schema
+from core.store.database import Database, DatabaseUnavailable
+
+
+def _insert_beat(conn, beat_id: int) -> int:
+    conn.execute(
+        "INSERT INTO sidecar_heartbeat (id, beat_at) VALUES (?, now()::TIMESTAMP)", [beat_id]
+    )
+    return beat_id
+
+
+def _beat_ids(conn) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM sidecar_heartbeat ORDER BY id").fetchall()]
+
+
+def test_a_write_is_visible_to_readers_once_its_future_resolves(database: Database):
+    assert database.write(_insert_beat, 1) == 1
+
+    assert database.read(_beat_ids) == [1]
+
+
+def test_a_failing_write_in_a_group_does_not_fail_the_others(database: Database):
+    database.write(_insert_beat, 7)
+    gate = threading.Event()
+    # Hold the writer so the next jobs queue up and are committed as one group.
+    blocker = database.submit(lambda conn: gate.wait(5))
+    futures = [database.submit(_insert_beat, n) for n in (1, 7, 2)]  # 7 violates the key
+    gate.set()
+    blocker.result(5)
+
+    assert futures[0].result(5) == 1
+    assert futures[2].result(5) == 2
+    with pytest.raises(duckdb.ConstraintException):
+        futures[1].result(5)
+    assert database.read(_beat_ids) == [1, 2, 7]
+
+
+def test_batched_jobs_share_one_call_and_get_their_own_results(database: Database):
+    calls = []
+
+    def store_many(conn, items):
+        calls.append(list(items))
+        return [item * 10 for item in items]
+
+    gate = threading.Event()
+    blocker = database.submit(lambda conn: gate.wait(5))
+    futures = [database.submit_batched(store_many, n) for n in range(5)]
+    gate.set()
+    blocker.result(5)
+
+    assert [f.result(5) for f in futures] == [0, 10, 20, 30, 40]
+    assert calls == [[0, 1, 2, 3, 4]]
+
+
+def test_writes_survive_close_and_reopen(database_path: Path):
+    db = Database.open(DatabaseLocation("duckdb", str(database_path)))
+    db.write(_insert_beat, 3)
+    db.close()
+
+    reopened = Database.open(DatabaseLocation("duckdb", str(database_path)))
+    try:
+        assert reopened.read(_beat_ids) == [3]
+    finally:
+        reopened.close()
+
+
+def test_migrations_are_applied_once(database: Database):
+    from datetime import datetime
+
+    applied_again = database.write(lambda conn: schema.migrate(conn, now=datetime(2027, 1, 1)))
+
+    assert applied_again == []
+    versions = database.read(
+        lambda c: c.execute("SELECT version FROM schema_migrations").fetchall()
+    )
+    assert versions == [(v,) for v, _, _ in schema.MIGRATIONS]
+
+
+def test_every_table_of_the_domain_exists(database: Database):
+    tables = {
+        r[0]
+        for r in database.read(
+            lambda c: c.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        )
+    }
+
+    assert {
+        "orders", "order_items", "students", "bookings", "events", "recurring_templates",
+        "enrolments", "enrolment_periods", "holds", "webhook_inbox", "fulfilment_steps",
+        "outbox", "error_log",
+    } <= tables  # fmt: skip
+
+
+def test_a_closed_database_refuses_new_writes(database: Database):
+    database.close()
+
+    with pytest.raises(DatabaseUnavailable):
+        database.submit(_insert_beat, 1)
+
+
+def test_a_file_held_by_another_process_is_reported_not_crashed(database: Database, database_path):
+    code = (
+        "import sys\n"
+        "from core.settings import DatabaseLocation\n"
+        "from core.store.database import Database, DatabaseUnavailable\n"
+        "try:\n"
+        f"    Database.open(DatabaseLocation('duckdb', {str(database_path)!r}))\n"
+        "except DatabaseUnavailable as exc:\n"
+        "    print(exc); sys.exit(3)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+
+    assert result.returncode == 3
+    assert f"cannot open database {database_path}" in result.stdout

@@ -1,0 +1,67 @@
+"""`tinkertank serve` refuses to start on bad configuration, naming what is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, sidecar_env
+
+
+def _serve(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "webhook.cli", "serve", "--port", "1"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_without_the_webhook_secret_names_it_and_exits_2(tmp_path: Path):
+    env = sidecar_env(tmp_path)
+    del env["STRIPE_WEBHOOK_SECRET"]
+
+    result = _serve(env)
+
+    assert result.returncode == 2
+    assert "STRIPE_WEBHOOK_SECRET is required" in result.stderr
+
+
+def test_serve_with_a_malformed_setting_names_it(tmp_path: Path):
+    result = _serve(sidecar_env(tmp_path, SMTP_PORT="lots", DATABASE_URL="sqlite:///x.db"))
+
+    assert result.returncode == 2
+    assert "SMTP_PORT: 'lots' is not a whole number" in result.stderr
+    assert "DATABASE_URL: unsupported scheme 'sqlite'" in result.stderr
+
+
+def test_serve_with_a_bad_catalog_entry_names_the_entry_and_field(tmp_path: Path):
+    catalog = (REPO / "data" / "catalog.toml").read_text()
+    broken = tmp_path / "catalog.toml"
+    broken.write_text(catalog.replace("capacity = ", "capactiy = ", 1))
+
+    result = _serve(sidecar_env(tmp_path, CATALOG_PATH=str(broken)))
+
+    assert result.returncode == 2
+    assert "camps[" in result.stderr
+    assert "capactiy: unknown key; did you mean 'capacity'?" in result.stderr
+    assert not (tmp_path / "tinkertank.duckdb").exists()  # nothing opened before the check
+
+
+def test_serve_with_a_missing_catalog_names_the_path(tmp_path: Path):
+    result = _serve(sidecar_env(tmp_path, CATALOG_PATH=str(tmp_path / "nope.toml")))
+
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr
+
+
+def test_a_second_sidecar_on_the_same_database_explains_the_lock(sidecar, tmp_path: Path):
+    database = sidecar.server.env["DATABASE_URL"]
+
+    result = _serve(sidecar_env(tmp_path, DATABASE_URL=database))
+
+    assert result.returncode == 3
+    assert "cannot open database" in result.stderr

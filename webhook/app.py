@@ -1,0 +1,54 @@
+"""The sidecar application: `create_app(settings, catalog, database)`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.catalog import Catalog
+from core.settings import Settings
+from core.store.database import Database
+from webhook import health, staff_api
+from webhook.stripe_webhook import StripeWebhook
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, catalog: Catalog, database: Database) -> Starlette:
+    """The database is opened by the caller (so a locked file is reported before serving)
+    and closed here when the server shuts down."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            database.close()
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug must not look like "your request was fine, try again forever" to Stripe,
+        # nor like a crash: log it with its traceback and answer 503 without details.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "unavailable"}, status_code=503)
+
+    routes = [
+        Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        *staff_api.routes,
+    ]
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.database = database
+    # name -> () -> None when healthy, else the reason; the worker adds its own check.
+    app.state.readiness_checks: dict[str, Callable[[], str | None]] = {}
+    return app

@@ -1,0 +1,94 @@
+"""`tinkertank …`: the command line. Every command reads the environment once (SPEC §9)
+and exits non-zero with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from core.catalog import CatalogError, load_catalog
+from core.settings import SettingsError, load_settings
+from core.store.database import Database, DatabaseUnavailable
+
+log = logging.getLogger("tinkertank")
+
+EXIT_CONFIG = 2  # settings or catalog invalid: fix the configuration, retrying won't help
+EXIT_UNAVAILABLE = 3  # a resource (the database file) could not be used
+SWITCH_INTERVAL = 0.0001  # seconds; see serve()
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from webhook.app import create_app
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    try:
+        catalog = load_catalog(settings.catalog_path)
+    except CatalogError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    try:
+        database = Database.open(settings.database, settings.duckdb_memory_limit)
+    except DatabaseUnavailable as exc:
+        raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    log.info(
+        "serving on http://%s:%d (database %s, %d products)",
+        args.host,
+        args.port,
+        settings.database.path,
+        len(catalog.products),
+    )
+    uvicorn.run(
+        create_app(settings, catalog, database),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        # Per-request access lines would cost more than the webhook's own work; refusals
+        # and failures are logged by the handlers that decide them.
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"serve": serve}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinkertank", description="TinkerTank Ops")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser("serve", help="run the sidecar (webhooks, worker, API)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except CommandError as exc:
+        print(f"tinkertank {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

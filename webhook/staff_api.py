@@ -1,0 +1,103 @@
+"""The staff API (bearer `ADMIN_TOKEN`): what the dashboard and the CLI read and do.
+
+This first slice shows the webhook inbox; reads are filtered and paged in SQL.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.store import inbox
+
+MAX_PAGE = 500
+
+
+def _authorised(request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = request.app.state.settings.admin_token
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), expected.encode()
+    )
+
+
+def staff_only(endpoint):
+    async def guarded(request: Request) -> Response:
+        if not _authorised(request):
+            return JSONResponse(
+                {"error": "unauthorised", "message": "send Authorization: Bearer <ADMIN_TOKEN>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await endpoint(request)
+
+    return guarded
+
+
+def _page(request: Request) -> tuple[int, int] | JSONResponse:
+    try:
+        limit = int(request.query_params.get("limit", "50"))
+        offset = int(request.query_params.get("offset", "0"))
+    except ValueError:
+        return JSONResponse(
+            {"error": "invalid_query", "message": "limit and offset must be whole numbers"},
+            status_code=422,
+        )
+    if not (1 <= limit <= MAX_PAGE and offset >= 0):
+        return JSONResponse(
+            {"error": "invalid_query", "message": f"limit must be 1..{MAX_PAGE}, offset >= 0"},
+            status_code=422,
+        )
+    return limit, offset
+
+
+async def list_inbox(request: Request) -> Response:
+    page = _page(request)
+    if isinstance(page, JSONResponse):
+        return page
+    limit, offset = page
+    status = request.query_params.get("status")
+    if status is not None and status not in inbox.INBOX_STATUSES:
+        return JSONResponse(
+            {"error": "invalid_query", "message": f"status must be one of {inbox.INBOX_STATUSES}"},
+            status_code=422,
+        )
+    event_type = request.query_params.get("type")
+    database = request.app.state.database
+
+    def query(conn):
+        rows = inbox.list_events(
+            conn, status=status, event_type=event_type, limit=limit, offset=offset
+        )
+        total = inbox.count_events(conn, status=status, event_type=event_type)
+        return rows, total
+
+    rows, total = await database.aread(query)
+    return JSONResponse(
+        {"total": total, "limit": limit, "offset": offset, "events": [_jsonable(r) for r in rows]}
+    )
+
+
+async def inbox_event(request: Request) -> Response:
+    row = await request.app.state.database.aread(inbox.get_event, request.path_params["event_id"])
+    if row is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    return JSONResponse(_jsonable(row))
+
+
+async def inbox_counts(request: Request) -> Response:
+    return JSONResponse(await request.app.state.database.aread(inbox.count_by_status))
+
+
+def _jsonable(row: dict) -> dict:
+    return {k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+routes = [
+    Route("/api/inbox", staff_only(list_inbox)),
+    Route("/api/inbox/counts", staff_only(inbox_counts)),
+    Route("/api/inbox/{event_id}", staff_only(inbox_event)),
+]
