@@ -40,6 +40,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		{ echo "make bench needs wrk: apt-get install wrk"; exit 2; }
 	$(BIN)/python -m bench
 
 clean:
