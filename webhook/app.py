@@ -14,22 +14,25 @@ from starlette.routing import Route
 from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
+from core.store.process import StoreClient
 from webhook import health, staff_api
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, catalog: Catalog, database: Database) -> Starlette:
-    """The database is opened by the caller (so a locked file is reported before serving)
-    and closed here when the server shuts down."""
+def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Database) -> Starlette:
+    """`database` is the store process's client (or, in tests, an in-process `Database`),
+    opened by the caller so that a locked file is reported before serving; it is closed
+    here when the server shuts down."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await database.connect()
         try:
             yield
         finally:
-            database.close()
+            await database.aclose()
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # A bug must not look like "your request was fine, try again forever" to Stripe,

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 from core.catalog import CatalogError, load_catalog
 from core.settings import SettingsError, load_settings
-from core.store.database import Database, DatabaseUnavailable
+from core.store.database import DatabaseUnavailable
+from core.store.process import StoreClient
 
 log = logging.getLogger("tinkertank")
 
 EXIT_CONFIG = 2  # settings or catalog invalid: fix the configuration, retrying won't help
 EXIT_UNAVAILABLE = 3  # a resource (the database file) could not be used
-SWITCH_INTERVAL = 0.0001  # seconds; see serve()
 
 
 class CommandError(Exception):
@@ -39,11 +39,10 @@ def serve(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     try:
-        database = Database.open(settings.database, settings.duckdb_memory_limit)
+        store = StoreClient.start(settings.database, settings.duckdb_memory_limit)
     except DatabaseUnavailable as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
 
-    sys.setswitchinterval(SWITCH_INTERVAL)
     log.info(
         "serving on http://%s:%d (database %s, %d products)",
         args.host,
@@ -51,18 +50,30 @@ def serve(args: argparse.Namespace) -> None:
         settings.database.path,
         len(catalog.products),
     )
-    uvicorn.run(
-        create_app(settings, catalog, database),
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        # Per-request access lines would cost more than the webhook's own work; refusals
-        # and failures are logged by the handlers that decide them.
-        access_log=False,
-        log_level="info",
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, catalog, store),
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            # Per-request access lines would cost more than the webhook's own work;
+            # refusals and failures are logged by the handlers that decide them.
+            access_log=False,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+        )
     )
+
+    def store_died(reason: str) -> None:
+        # Nothing can be stored any more: stop serving, so that Stripe's retries and the
+        # supervisor's restart take over, rather than answer 503 forever.
+        server.should_exit = True
+
+    store.on_down = store_died
+    server.run()
+    if store.down is not None and store.down != StoreClient.SHUTTING_DOWN:
+        raise CommandError(f"stopped: {store.down}", EXIT_UNAVAILABLE)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"serve": serve}

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.store.database import Database
+from core.store.process import StoreClient
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the
 # writer is stuck, and a load balancer should stop sending traffic here.
@@ -22,17 +23,18 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def database_check(database: Database) -> str | None:
+async def database_check(database: StoreClient | Database) -> str | None:
     """None when writes commit; otherwise the reason they do not."""
-    if not database.writer_alive:
-        return "the database writer thread has stopped"
     try:
         await asyncio.wait_for(database.probe(), WRITE_PROBE_TIMEOUT)
+        status = await asyncio.wait_for(database.astatus(), WRITE_PROBE_TIMEOUT)
     except TimeoutError:
         return f"a test write did not commit within {WRITE_PROBE_TIMEOUT:g} s"
     except Exception as exc:
-        return f"not writable: {type(exc).__name__}: {exc}"
-    failure = database.storage_failure
+        return f"not writable: {exc}"
+    if status.down is not None:
+        return status.down
+    failure = status.storage_failure
     if failure is not None:
         age = (datetime.now(UTC).replace(tzinfo=None) - failure.at).total_seconds()
         if age < STORAGE_FAILURE_MEMORY:

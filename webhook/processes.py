@@ -6,6 +6,7 @@ real `tinkertank serve` (a real uvicorn process), not an in-process imitation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,9 +51,10 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path else ""
 
     def kill(self) -> None:
-        """kill -9: no shutdown code runs, as in a crash or an OOM kill."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        """kill -9 of the sidecar's processes (web and store): no shutdown code runs, as in
+        a crash of the machine or the container."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self, timeout: float = 15) -> int:
@@ -83,6 +85,7 @@ def start_sidecar(
         stderr=subprocess.STDOUT,
         cwd=Path(__file__).resolve().parent.parent,
         preexec_fn=preexec_fn,
+        start_new_session=True,  # its own process group, so kill() takes the store too
     )
     if log_path:
         out.close()  # the child has its own copy
@@ -103,7 +106,15 @@ def start_sidecar(
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident memory of `pid` and its children (the sidecar's web and store processes)."""
+    total = 0.0
+    for process in [pid, *_children(pid)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in children.read_text().split()] if children.exists() else []

@@ -68,14 +68,9 @@ async def list_inbox(request: Request) -> Response:
     event_type = request.query_params.get("type")
     database = request.app.state.database
 
-    def query(conn):
-        rows = inbox.list_events(
-            conn, status=status, event_type=event_type, limit=limit, offset=offset
-        )
-        total = inbox.count_events(conn, status=status, event_type=event_type)
-        return rows, total
-
-    rows, total = await database.aread(query)
+    rows, total = await database.aread(
+        inbox.list_page, status=status, event_type=event_type, limit=limit, offset=offset
+    )
     return JSONResponse(
         {"total": total, "limit": limit, "offset": offset, "events": [_jsonable(r) for r in rows]}
     )

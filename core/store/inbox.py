@@ -123,6 +123,19 @@ def list_events(
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
+def list_page(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    status: str | None = None,
+    event_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of `list_events` and the total it is a page of."""
+    rows = list_events(conn, status=status, event_type=event_type, limit=limit, offset=offset)
+    return rows, count_events(conn, status=status, event_type=event_type)
+
+
 def count_events(
     conn: duckdb.DuckDBPyConnection, *, status: str | None = None, event_type: str | None = None
 ) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -104,3 +107,41 @@ def test_readyz_reports_503_with_the_reason_when_the_database_cannot_be_written(
     assert ready.json()["checks"]["database"]["ok"] is False
     assert "not writable" in ready.json()["checks"]["database"]["detail"]
     assert requests.get(sidecar.url + "/healthz", timeout=10).status_code == 200
+
+
+def _store_pid(sidecar: Sidecar) -> int:
+    children = Path(
+        f"/proc/{sidecar.server.process.pid}/task/{sidecar.server.process.pid}/children"
+    )
+    (pid,) = [int(p) for p in children.read_text().split()]
+    return pid
+
+
+def test_when_the_store_process_dies_the_sidecar_stops_with_the_reason(start_sidecar_process):
+    sidecar = start_sidecar_process()
+    assert sidecar.deliver(make_event()).status_code == 200
+
+    os.kill(_store_pid(sidecar), signal.SIGKILL)
+
+    assert sidecar.server.process.wait(30) == 3
+    log = sidecar.server.log()
+    assert "the store process has exited with status -9" in log
+
+
+def test_a_killed_web_process_leaves_no_store_process_holding_the_database(
+    start_sidecar_process,
+):
+    sidecar = start_sidecar_process()
+    event = make_event()
+    assert sidecar.deliver(event).status_code == 200
+    store = _store_pid(sidecar)
+
+    os.kill(sidecar.server.process.pid, signal.SIGKILL)  # only the web process
+    sidecar.server.process.wait(10)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{store}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert not Path(f"/proc/{store}").exists()
+    restarted = start_sidecar_process()
+    assert restarted.inbox_row(event["id"]) is not None

@@ -1,0 +1,325 @@
+"""The store process: the one process that opens the database, and its client.
+
+The sidecar runs as two processes. The web process (uvicorn) parses and verifies requests;
+the store process, its child, owns the DuckDB file, its one writer thread and the read
+cursors. They talk over a socket pair in length-prefixed pickle frames.
+
+Why a process and not just a thread: DuckDB's Python binding takes the GIL back several
+times during every statement, so a writer thread beside a busy event loop spends as long
+waiting for the GIL as committing. In its own process the writer commits at full speed,
+and later CPU work beside it (the fulfilment worker) cannot slow the webhook's 200s.
+
+Functions sent to the store process travel by reference, so they must be module-level
+functions; their arguments and results must pickle. Write functions take the
+connection first and do not commit (see `core.store.database`).
+
+Lifecycle: the client starts the child and waits for "ready" (or the reason it could not
+open the database). When the web process goes away, even by kill -9, the child reads
+end-of-file, finishes what it has queued, checkpoints and exits. When the child dies, the
+client fails every pending call with `DatabaseUnavailable` and reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from core.settings import DatabaseLocation
+from core.store.database import Database, DatabaseUnavailable, StoreStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_HEADER = struct.Struct("!I")
+_READ_THREADS = 4
+_WRITE, _BATCHED, _READ, _STATUS = "write", "batched", "read", "status"
+
+
+class StoreError(RuntimeError):
+    """An exception raised in the store process, carried back by name and message."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)  # the args are what pickle rebuilds it from
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}"
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _portable(exc: BaseException) -> StoreError:
+    return StoreError(type(exc).__name__, str(exc))
+
+
+# --- the store process ----------------------------------------------------------------
+
+
+class _StoreServer:
+    def __init__(self, sock: socket.socket, database: Database) -> None:
+        self.sock = sock
+        self.database = database
+        self.send_lock = threading.Lock()
+        self.reads = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="db-read")
+
+    def send(self, obj: Any) -> None:
+        data = _frame(obj)
+        with self.send_lock:
+            self.sock.sendall(data)
+
+    def reply(self, outcomes: list[tuple[Any, bool, Any]]) -> None:
+        """Called by the writer once per commit with every outcome of that commit."""
+        self.send([(token, ok, value if ok else _portable(value)) for token, ok, value in outcomes])
+
+    def read(self, token: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        try:
+            result = self.database.read(fn, *args, **kwargs)
+        except Exception as exc:
+            self.send([(token, False, _portable(exc))])
+        else:
+            self.send([(token, True, result)])
+
+    def handle(self, message: tuple) -> None:
+        token, kind, fn, args, extra = message
+        if kind == _BATCHED:
+            self.database.submit_to_sink(self.reply, token, fn, args, batched=True, fallback=extra)
+        elif kind == _WRITE:
+            self.database.submit_to_sink(self.reply, token, fn, args)
+        elif kind == _READ:
+            self.reads.submit(self.read, token, fn, args, extra)
+        elif kind == _STATUS:
+            self.send([(token, True, self.database.status())])
+
+    def serve(self) -> None:
+        buffer = bytearray()
+        while True:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return  # the web process has gone: finish up
+            buffer += chunk
+            offset = 0
+            while len(buffer) - offset >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(buffer, offset)
+                end = offset + _HEADER.size + size
+                if len(buffer) < end:
+                    break
+                message = pickle.loads(buffer[offset + _HEADER.size : end])
+                offset = end
+                try:
+                    self.handle(message)
+                except DatabaseUnavailable as exc:
+                    self.send([(message[0], False, _portable(exc))])
+            del buffer[:offset]
+
+
+def main(argv: list[str]) -> int:
+    """The store process's main (`python -m core.store …`, started by `StoreClient`)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s store %(name)s: %(message)s"
+    )
+    fd, backend, path, memory_limit = argv
+    # DuckDB's Python binding takes the GIL back several times during each statement; at
+    # the default 5 ms switch interval the writer would queue behind the socket reader and
+    # the read threads for most of every commit.
+    sys.setswitchinterval(0.0001)
+    sock = socket.socket(fileno=int(fd))
+    try:
+        database = Database.open(DatabaseLocation(backend, path), memory_limit)
+    except Exception as exc:
+        sock.sendall(_frame(("failed", str(exc))))
+        return 3
+    server = _StoreServer(sock, database)
+    server.send(("ready", os.getpid()))
+    try:
+        server.serve()
+    except (ConnectionError, OSError) as exc:
+        log.warning("connection to the web process lost: %s", exc)
+    finally:
+        server.reads.shutdown(wait=True)
+        database.close()
+    return 0
+
+
+# --- the client, in the web process ---------------------------------------------------
+
+
+class StoreClient:
+    """The web process's handle on the store process; the same calls as `Database`."""
+
+    SHUTTING_DOWN = "the sidecar is shutting down"
+
+    def __init__(self, process: subprocess.Popen, sock: socket.socket) -> None:
+        self.process = process
+        self._sock = sock
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._outgoing = bytearray()  # frames of this loop iteration, sent in one write
+        self._reader_task: asyncio.Task | None = None
+        self.down: str | None = None  # why the store process is gone, once it is
+        self.on_down: Callable[[str], None] | None = None
+
+    @classmethod
+    def start(
+        cls, location: DatabaseLocation, memory_limit: str, timeout: float = 120
+    ) -> StoreClient:
+        """Start the store process and wait until it has opened the database."""
+        ours, theirs = socket.socketpair()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "core.store",
+                str(theirs.fileno()),
+                location.backend,
+                location.path,
+                memory_limit,
+            ],
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+        ours.settimeout(timeout)
+        try:
+            kind, detail = _read_frame_blocking(ours)
+        except (OSError, EOFError) as exc:
+            process.kill()
+            raise DatabaseUnavailable(f"the store process did not start: {exc}") from None
+        if kind != "ready":
+            process.wait(30)
+            raise DatabaseUnavailable(detail)
+        ours.settimeout(None)
+        return cls(process, ours)
+
+    async def connect(self) -> None:
+        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        self._reader_task = asyncio.create_task(self._read_replies(reader))
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(_HEADER.size)
+                (size,) = _HEADER.unpack(header)
+                for token, ok, value in pickle.loads(await reader.readexactly(size)):
+                    future = self._pending.pop(token, None)
+                    if future is None or future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            code = await asyncio.to_thread(self._exit_code)
+            self._fail_all(
+                "the store process has exited"
+                + (f" with status {code}" if code is not None else f" ({exc})")
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a reply we cannot read: nothing after it can be trusted
+            log.exception("unreadable reply from the store process")
+            self._fail_all(f"unreadable reply from the store process: {exc}")
+
+    def _fail_all(self, reason: str) -> None:
+        if self.down is None:
+            self.down = reason
+            log.critical("%s: no event can be stored", reason)
+            if self.on_down is not None:
+                self.on_down(reason)
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(DatabaseUnavailable(reason))
+
+    def _call(self, kind: str, fn: Any, args: tuple, extra: Any = None) -> asyncio.Future:
+        if self.down is not None or self._writer is None:
+            raise DatabaseUnavailable(self.down or "the store process is not connected")
+        token = next(self._ids)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending[token] = future
+        if not self._outgoing:
+            loop.call_soon(self._flush)
+        self._outgoing += _frame((token, kind, fn, args, extra))
+        return future
+
+    def _flush(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(bytes(self._outgoing))
+        self._outgoing.clear()
+
+    async def awrite(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(_WRITE, fn, args)
+
+    async def awrite_batched(
+        self,
+        fn: Callable[..., Sequence[T]],
+        item: Any,
+        fallback: Callable[..., Sequence[T]] | None = None,
+    ) -> T:
+        return await self._call(_BATCHED, fn, (item,), fallback)
+
+    async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._call(_READ, fn, args, kwargs)
+
+    async def probe(self):
+        from core.store import heartbeat
+        from core.store.database import _utcnow
+
+        return await self.awrite(heartbeat.beat, _utcnow())
+
+    async def astatus(self) -> StoreStatus:
+        if self.down is not None:
+            return StoreStatus(self.down, None)
+        return await self._call(_STATUS, None, ())
+
+    async def aclose(self, timeout: float = 30) -> None:
+        """Let the store process finish its queue, checkpoint and exit."""
+        if self._writer is not None:
+            self._writer.close()
+        self.down = self.down or self.SHUTTING_DOWN
+        await asyncio.to_thread(self._wait, timeout)
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+
+    def _exit_code(self) -> int | None:
+        try:
+            return self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _wait(self, timeout: float) -> None:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("the store process did not exit within %s s; killing it", timeout)
+            self.process.kill()
+            self.process.wait()
+
+
+def _read_frame_blocking(sock: socket.socket) -> Any:
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError("the store process closed the connection")
+            data += chunk
+        return data
+
+    (size,) = _HEADER.unpack(exactly(_HEADER.size))
+    return pickle.loads(exactly(size))
