@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import Server, free_port, rss_mb, start_bare, start_sidecar_for_bench
+from bench.servers import ServerProcess, free_port, rss_mb, start_bare, start_sidecar_for_bench
 from core.simulation import checkout_session, event_envelope, signed_delivery
 
 CONNECTIONS = 64
@@ -124,7 +124,7 @@ def _latency(out: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def stored_events(server: Server) -> int:
+def stored_events(server: ServerProcess) -> int:
     counts = requests.get(
         server.url + "/api/inbox/counts",
         headers={"Authorization": f"Bearer {server.admin_token}"},

@@ -8,24 +8,23 @@ from pathlib import Path
 
 from webhook.processes import ServerProcess, free_port, rss_mb, start_sidecar
 
-__all__ = ["Server", "free_port", "rss_mb", "start_bare", "start_sidecar_for_bench"]
+__all__ = ["ServerProcess", "free_port", "rss_mb", "start_bare", "start_sidecar_for_bench"]
 
-Server = ServerProcess
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 
 
-def start_bare(port: int, secret: str) -> Server:
+def start_bare(port: int, secret: str) -> ServerProcess:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.bare_endpoint", "--port", str(port)],
         env={"STRIPE_WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"},
         cwd=Path(__file__).resolve().parent.parent,
     )
-    server = Server(process, f"http://127.0.0.1:{port}")
+    server = ServerProcess(process, f"http://127.0.0.1:{port}")
     server.wait_ready("/healthz", timeout=30)
     return server
 
 
-def start_sidecar_for_bench(port: int, secret: str, database: Path) -> Server:
+def start_sidecar_for_bench(port: int, secret: str, database: Path) -> ServerProcess:
     return start_sidecar(
         port,
         {

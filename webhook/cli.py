@@ -4,6 +4,7 @@ and exits non-zero with a message that says what is wrong."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -71,7 +72,9 @@ def serve(args: argparse.Namespace) -> None:
         server.should_exit = True
 
     store.on_down = store_died
-    server.run()
+    # uvicorn hands a Ctrl+C back as KeyboardInterrupt once it has shut down cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     if store.down is not None and store.down != StoreClient.SHUTTING_DOWN:
         raise CommandError(f"stopped: {store.down}", EXIT_UNAVAILABLE)
 

@@ -6,6 +6,7 @@ This first slice shows the webhook inbox; reads are filtered and paged in SQL.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,7 +89,8 @@ async def inbox_counts(request: Request) -> Response:
 
 
 def _jsonable(row: dict) -> dict:
-    return {k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    """Stored timestamps are naive UTC; say so on the wire."""
+    return {k: (v.isoformat() + "Z" if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
 routes = [

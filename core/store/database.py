@@ -163,7 +163,7 @@ class Database:
         except duckdb.Error as exc:
             raise DatabaseUnavailable(f"cannot open database {location.path}: {exc}") from None
         try:
-            schema.migrate(conn, now=_utcnow())
+            schema.migrate(conn, now=utcnow())
         except Exception:
             conn.close()
             raise
@@ -233,7 +233,7 @@ class Database:
 
     async def probe(self) -> datetime:
         """Commit a one-row write (the readiness check); raises when it cannot."""
-        return await self.awrite(heartbeat.beat, _utcnow())
+        return await self.awrite(heartbeat.beat, utcnow())
 
     def status(self) -> StoreStatus:
         if not self.writer_alive:
@@ -313,7 +313,7 @@ class Database:
                 results = self._begin_run_commit(groups, retrying)
         except Exception as exc:
             if is_storage_failure(exc):
-                self.storage_failure = StorageFailure(_utcnow(), f"{type(exc).__name__}: {exc}")
+                self.storage_failure = StorageFailure(utcnow(), f"{type(exc).__name__}: {exc}")
             raise
         self.commits += 1
         if any(group.fn is not heartbeat.beat for group in groups):
@@ -394,7 +394,8 @@ def _group(jobs: list[_Job]) -> list[_Group]:
     return groups
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
+    """Now, as the store keeps every timestamp: naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 

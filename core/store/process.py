@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import pickle
+import signal
 import socket
 import struct
 import subprocess
@@ -33,10 +34,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, TypeVar
 
 from core.settings import DatabaseLocation
-from core.store.database import Database, DatabaseUnavailable, StoreStatus
+from core.store import heartbeat
+from core.store.database import Database, DatabaseUnavailable, StoreStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,8 @@ class _StoreServer:
             self.reads.submit(self.read, token, fn, args, extra)
         elif kind == _STATUS:
             self.send([(token, True, self.database.status())])
+        else:
+            self.send([(token, False, StoreError("ValueError", f"unknown call {kind!r}"))])
 
     def serve(self) -> None:
         buffer = bytearray()
@@ -137,6 +142,11 @@ def main(argv: list[str]) -> int:
     # the default 5 ms switch interval the writer would queue behind the socket reader and
     # the read threads for most of every commit.
     sys.setswitchinterval(0.0001)
+    # Ctrl+C in a terminal and `systemctl stop` signal the whole process group. The web
+    # process shuts down in order and then closes the socket; the store stops on that
+    # end-of-file, after its last commit, rather than in the middle of one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=int(fd))
     try:
         database = Database.open(DatabaseLocation(backend, path), memory_limit)
@@ -276,11 +286,9 @@ class StoreClient:
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self._call(_READ, fn, args, kwargs)
 
-    async def probe(self):
-        from core.store import heartbeat
-        from core.store.database import _utcnow
-
-        return await self.awrite(heartbeat.beat, _utcnow())
+    async def probe(self) -> datetime:
+        """Commit a one-row write (the readiness check); raises when it cannot."""
+        return await self.awrite(heartbeat.beat, utcnow())
 
     async def astatus(self) -> StoreStatus:
         if self.down is not None:

@@ -145,3 +145,16 @@ def test_a_killed_web_process_leaves_no_store_process_holding_the_database(
     assert not Path(f"/proc/{store}").exists()
     restarted = start_sidecar_process()
     assert restarted.inbox_row(event["id"]) is not None
+
+
+def test_ctrl_c_to_the_process_group_shuts_down_in_order(start_sidecar_process, tmp_path):
+    sidecar = start_sidecar_process()
+    event = make_event()
+    assert sidecar.deliver(event).status_code == 200
+
+    os.killpg(sidecar.server.process.pid, signal.SIGINT)  # what a terminal's Ctrl+C does
+
+    assert sidecar.server.process.wait(30) == 0
+    assert "CRITICAL" not in sidecar.server.log()
+    assert not (tmp_path / "tinkertank.duckdb.wal").exists()  # checkpointed on the way out
+    assert start_sidecar_process().inbox_row(event["id"]) is not None
