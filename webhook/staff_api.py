@@ -70,7 +70,7 @@ async def list_inbox(request: Request) -> Response:
     database = request.app.state.database
 
     rows, total = await database.aread(
-        inbox.list_page, status=status, event_type=event_type, limit=limit, offset=offset
+        inbox.list_events, status=status, event_type=event_type, limit=limit, offset=offset
     )
     return JSONResponse(
         {"total": total, "limit": limit, "offset": offset, "events": [_jsonable(r) for r in rows]}

@@ -111,8 +111,9 @@ def list_events(
     event_type: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Newest first, without payloads; filtered and paged in SQL."""
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of events, newest first, without payloads, and the total it is a page of;
+    filtered and paged in SQL."""
     columns = [c for c in _COLUMNS if c != "payload"]
     where, params = _filters(status, event_type)
     rows = conn.execute(
@@ -120,20 +121,8 @@ def list_events(
         " ORDER BY received_at DESC, event_id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
-
-
-def list_page(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    status: str | None = None,
-    event_type: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of `list_events` and the total it is a page of."""
-    rows = list_events(conn, status=status, event_type=event_type, limit=limit, offset=offset)
-    return rows, count_events(conn, status=status, event_type=event_type)
+    page = [dict(zip(columns, row, strict=True)) for row in rows]
+    return page, count_events(conn, status=status, event_type=event_type)
 
 
 def count_events(

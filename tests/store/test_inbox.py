@@ -103,9 +103,10 @@ def test_listing_is_newest_first_and_filtered_in_sql(database: Database):
     for minute, event in enumerate(events):
         database.write(inbox.store_events, [(event, RECEIVED.replace(minute=minute))])
 
-    page = database.read(inbox.list_events, event_type="invoice.paid", limit=2)
-    rest = database.read(inbox.list_events, event_type="invoice.paid", limit=2, offset=2)
+    page, total = database.read(inbox.list_events, event_type="invoice.paid", limit=2)
+    rest, _ = database.read(inbox.list_events, event_type="invoice.paid", limit=2, offset=2)
 
     assert [r["event_id"] for r in page] == [events[2].event_id, events[1].event_id]
     assert [r["event_id"] for r in rest] == [events[0].event_id]
+    assert total == 3
     assert database.read(inbox.count_events, status="ignored") == 1
