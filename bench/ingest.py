@@ -22,12 +22,20 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import ServerProcess, free_port, rss_mb, start_bare, start_sidecar_for_bench
+from bench.servers import (
+    ServerProcess,
+    free_port,
+    rss_mb,
+    start_bare,
+    start_naive,
+    start_sidecar_for_bench,
+)
 from core.simulation import checkout_session, event_envelope, signed_delivery
 
 CONNECTIONS = 64
 THREADS = 2
 DURATION = 15  # seconds per measured run
+NAIVE_SECONDS = 5
 RSS_EVENTS = 100_000
 LUA = Path(__file__).with_name("deliveries.lua")
 
@@ -147,7 +155,11 @@ def main() -> int:
     )
     # Enough distinct deliveries that neither server runs out during a measured run (a
     # redelivery takes the sidecar's slower duplicate path and would flatter nobody).
-    pools = {"bare": 22_000 * DURATION, "sidecar": 12_000 * DURATION}
+    pools = {
+        "bare": 22_000 * DURATION,
+        "sidecar": 12_000 * DURATION,
+        "naive": 2_000 * NAIVE_SECONDS,
+    }
     print(f"writing {sum(pools.values()):,} signed deliveries under {work} …", flush=True)
     for name, count in pools.items():
         write_deliveries(deliveries / name, count, secret, name[0])
@@ -155,11 +167,15 @@ def main() -> int:
 
     bare = start_bare(free_port(), secret)
     sidecar = start_sidecar_for_bench(free_port(), secret, work / "bench.duckdb")
+    naive = start_naive(free_port(), secret, work / "naive.duckdb")
     try:
         print(f"wrk: {THREADS} threads, {CONNECTIONS} connections, {DURATION} s per server\n")
         results = {}
         for name, server in (("bare", bare), ("sidecar", sidecar)):
             results[name] = run_wrk(server.url, deliveries / name, DURATION)
+        # For context only, and shorter: the documentation-style receiver of the issue.
+        results["naive"] = run_wrk(naive.url, deliveries / "naive", NAIVE_SECONDS)
+        naive.stop()
         for name, r in results.items():
             print(
                 f"{name:8} {r.rate:8,.0f} deliveries/s   p50 {r.p50_ms:6.1f} ms   "
@@ -198,6 +214,7 @@ def main() -> int:
     finally:
         bare.stop()
         sidecar.stop()
+        naive.stop()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(deliveries, ignore_errors=True)
     return 0

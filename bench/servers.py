@@ -8,15 +8,31 @@ from pathlib import Path
 
 from webhook.processes import ServerProcess, free_port, rss_mb, start_sidecar
 
-__all__ = ["ServerProcess", "free_port", "rss_mb", "start_bare", "start_sidecar_for_bench"]
+__all__ = [
+    "ServerProcess",
+    "free_port",
+    "rss_mb",
+    "start_bare",
+    "start_naive",
+    "start_sidecar_for_bench",
+]
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 
 
 def start_bare(port: int, secret: str) -> ServerProcess:
+    return _start("bench.bare_endpoint", port, {"STRIPE_WEBHOOK_SECRET": secret})
+
+
+def start_naive(port: int, secret: str, database: Path) -> ServerProcess:
+    env = {"STRIPE_WEBHOOK_SECRET": secret, "NAIVE_DATABASE": str(database)}
+    return _start("bench.naive_endpoint", port, env)
+
+
+def _start(module: str, port: int, env: dict[str, str]) -> ServerProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_endpoint", "--port", str(port)],
-        env={"STRIPE_WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", module, "--port", str(port)],
+        env={**env, "PATH": "/usr/bin:/bin"},
         cwd=Path(__file__).resolve().parent.parent,
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}")

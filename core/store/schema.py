@@ -102,7 +102,8 @@ CREATE TABLE recurring_templates (
 
 CREATE TABLE events (
     event_id    VARCHAR PRIMARY KEY,
-    -- camp:<product>:<date>:<session>, party:<order item>, ignite:<product>:<date>
+    -- camp:<product>:<date>:<session>, party:<venue>:<room>:<date>:<HH:MM>,
+    -- ignite:<product>:<date> (core/schedule.py makes them)
     slot_key    VARCHAR NOT NULL UNIQUE,
     kind        VARCHAR NOT NULL CHECK (kind IN ('camp', 'party', 'ignite')),
     product_id  VARCHAR NOT NULL,
