@@ -63,6 +63,10 @@ class Settings:
     webhook_tolerance_seconds: int = 300
     # DuckDB would otherwise cache up to 80% of RAM; the sidecar shares a small machine.
     duckdb_memory_limit: str = "256MB"
+    # First retry delay of a failed fulfilment step or event; each retry doubles it.
+    fulfilment_retry_seconds: float = 2.0
+    # Fault drill: step -> how many of its next runs fail ({"schedule_events": 2}).
+    fault_drill: dict[str, int] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,6 +186,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not low <= number <= high:
             problems.append(f"{name}: {number} is outside {low}..{high}")
         values[key] = number
+
+    if (retry := text("FULFILMENT_RETRY_SECONDS")) is not None:
+        try:
+            seconds = float(retry)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= 3600:
+            problems.append(f"FULFILMENT_RETRY_SECONDS: {retry!r} is not a number of seconds")
+        values["fulfilment_retry_seconds"] = seconds
+
+    if (drill := text("FAULT_DRILL")) is not None:
+        faults: dict[str, int] = {}
+        for part in drill.split(","):
+            step, _, count = part.strip().partition("=")
+            if not step or not count.isdigit():
+                problems.append(f"FAULT_DRILL: {part.strip()!r} is not step=count")
+                continue
+            faults[step] = int(count)
+        values["fault_drill"] = faults
 
     if (security := text("SMTP_SECURITY")) is not None:
         if security not in SMTP_SECURITY_CHOICES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import health, staff_api
+from webhook import checkout, health, staff_api
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
 
     routes = [
         Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
+        Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
+        Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         *staff_api.routes,
@@ -52,6 +54,5 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.database = database
-    # name -> () -> None when healthy, else the reason; the worker adds its own check.
-    app.state.readiness_checks: dict[str, Callable[[], str | None]] = {}
+    app.state.stripe = checkout.stripe_client(settings)
     return app

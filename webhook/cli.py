@@ -40,7 +40,7 @@ def serve(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     try:
-        store = StoreClient.start(settings.database, settings.duckdb_memory_limit)
+        store = StoreClient.start()
     except DatabaseUnavailable as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.store.database import Database
+from core.store.database import Database, StoreStatus
 from core.store.process import StoreClient
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the
@@ -23,15 +23,19 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def database_check(database: StoreClient | Database) -> str | None:
-    """None when writes commit; otherwise the reason they do not."""
+async def _probe(store: StoreClient | Database) -> tuple[str | None, StoreStatus | None]:
+    """Commit a test write, then ask how the store is doing."""
     try:
-        await asyncio.wait_for(database.probe(), WRITE_PROBE_TIMEOUT)
-        status = await asyncio.wait_for(database.astatus(), WRITE_PROBE_TIMEOUT)
+        await asyncio.wait_for(store.probe(), WRITE_PROBE_TIMEOUT)
+        status = await asyncio.wait_for(store.astatus(), WRITE_PROBE_TIMEOUT)
     except TimeoutError:
-        return f"a test write did not commit within {WRITE_PROBE_TIMEOUT:g} s"
+        return f"a test write did not commit within {WRITE_PROBE_TIMEOUT:g} s", None
     except Exception as exc:
-        return f"not writable: {exc}"
+        return f"not writable: {exc}", None
+    return None, status
+
+
+def _storage_problem(status: StoreStatus) -> str | None:
     if status.down is not None:
         return status.down
     failure = status.storage_failure
@@ -42,13 +46,19 @@ async def database_check(database: StoreClient | Database) -> str | None:
     return None
 
 
+def _check(problem: str | None, fine: str) -> dict[str, object]:
+    return {"ok": problem is None, "detail": problem or fine}
+
+
 async def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, dict[str, object]] = {}
-    problem = await database_check(request.app.state.database)
-    checks["database"] = {"ok": problem is None, "detail": problem or "writable"}
-    for name, check in request.app.state.readiness_checks.items():
-        problem = check()
-        checks[name] = {"ok": problem is None, "detail": problem or "ok"}
+    problem, status = await _probe(request.app.state.database)
+    if status is not None:
+        problem = _storage_problem(status)
+    checks = {"database": _check(problem, "writable")}
+    if status is not None:
+        checks["worker"] = _check(status.worker, "running")
+    else:
+        checks["worker"] = _check("unknown: the store did not answer", "running")
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

@@ -6,13 +6,15 @@ This first slice shows the webhook inbox; reads are filtered and paged in SQL.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.store import inbox
+from core.store import inbox, worker
+from core.store.error_log import entries as error_log_entries
+from core.store.fulfilment import STEPS
 
 MAX_PAGE = 500
 
@@ -93,8 +95,52 @@ def _jsonable(row: dict) -> dict:
     return {k: (v.isoformat() + "Z" if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
+async def error_log(request: Request) -> Response:
+    order_id = request.query_params.get("order_id")
+    rows = await request.app.state.database.aread(error_log_entries, order_id)
+    return JSONResponse({"errors": [_jsonable(r) for r in rows]})
+
+
+async def retry_step(request: Request) -> Response:
+    order_id, step = request.path_params["order_id"], request.path_params["step"]
+    if step not in STEPS:
+        return JSONResponse(
+            {"error": "not_found", "message": f"no step {step!r}; steps are {', '.join(STEPS)}"},
+            status_code=404,
+        )
+    retried = await request.app.state.database.awrite(worker.retry_step, order_id, step, _utcnow())
+    if not retried:
+        return JSONResponse(
+            {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
+            status_code=409,
+        )
+    return JSONResponse({"retried": True, "order_id": order_id, "step": step})
+
+
+async def reprocess_event(request: Request) -> Response:
+    event_id = request.path_params["event_id"]
+    done = await request.app.state.database.awrite(worker.reprocess_event, event_id, _utcnow())
+    if not done:
+        return JSONResponse(
+            {
+                "error": "not_reprocessed",
+                "message": "only a failed or ignored event can be reprocessed; a processed"
+                " event's effects stand",
+            },
+            status_code=409,
+        )
+    return JSONResponse({"reprocessing": True, "event_id": event_id})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 routes = [
     Route("/api/inbox", staff_only(list_inbox)),
     Route("/api/inbox/counts", staff_only(inbox_counts)),
     Route("/api/inbox/{event_id}", staff_only(inbox_event)),
+    Route("/api/inbox/{event_id}/reprocess", staff_only(reprocess_event), methods=["POST"]),
+    Route("/api/errors", staff_only(error_log)),
+    Route("/api/orders/{order_id}/steps/{step}/retry", staff_only(retry_step), methods=["POST"]),
 ]

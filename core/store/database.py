@@ -20,10 +20,12 @@ data and never block the writer.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -53,6 +55,10 @@ CHECKPOINT_THRESHOLD = "64MB"
 # 8,192 rows keep each checkpoint's rewrite small (~10 ms) at little cost to queries.
 ROW_GROUP_SIZE = 8192
 CATALOG = "tinkertank"
+# A fulfilment job can take 10+ ms and a webhook's 200 waits for the whole commit it is in,
+# so background jobs run one per commit, and only once no foreground job has come for this
+# long: under a burst of webhooks the worker waits, and catches up when the burst ends.
+IDLE_BEFORE_BACKGROUND = 0.02  # seconds
 
 
 def single_statement(fn: Callable[..., T]) -> Callable[..., T]:
@@ -82,6 +88,7 @@ class StorageFailure:
 class StoreStatus:
     down: str | None  # why writes cannot be taken at all, or None
     storage_failure: StorageFailure | None
+    worker: str | None = None  # why the fulfilment worker is not running, or None
 
 
 def is_storage_failure(exc: BaseException) -> bool:
@@ -103,6 +110,7 @@ class _Job:
     afuture: asyncio.Future | None = None
     sink: Callable[[list[tuple[Any, bool, Any]]], None] | None = None  # … or a sink is told
     token: Any = None
+    background: bool = False
 
 
 @dataclass(slots=True)
@@ -127,6 +135,7 @@ class _Group:
 
 
 _STOP = object()
+_WAKE = object()  # "there is background work": wakes the writer without a job
 
 
 class Database:
@@ -134,14 +143,14 @@ class Database:
         self.location = location
         self._conn = conn
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._background: collections.deque[_Job] = collections.deque()
         self._readers = threading.local()
         self._reader_conns: list[duckdb.DuckDBPyConnection] = []
         self._reader_lock = threading.Lock()
         self._closed = False
         self.commits = 0
-        # The last real write that failed for want of storage, until a real write succeeds.
-        # The readiness probe's own tiny write does not clear it: it can fit where an
-        # event does not (a disk with a few bytes left).
+        # The last write that failed for want of storage, until a foreground write succeeds
+        # (see _proves_writable).
         self.storage_failure: StorageFailure | None = None
         self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
         self._thread.start()
@@ -175,6 +184,17 @@ class Database:
         """Run `fn(conn, *args)` in the writer thread; the future resolves after the commit."""
         job = _Job(fn, args, future=Future())
         self._enqueue(job)
+        return job.future
+
+    def submit_background(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """As `submit`, for work nobody is waiting on (the fulfilment worker): it only rides
+        along, a few jobs per commit, so a webhook's acknowledgement never waits behind a
+        backlog of it."""
+        if self._closed or not self._thread.is_alive():
+            raise DatabaseUnavailable("the database writer has stopped")
+        job = _Job(fn, args, future=Future(), background=True)
+        self._background.append(job)
+        self._queue.put(_WAKE)
         return job.future
 
     def submit_batched(
@@ -244,12 +264,15 @@ class Database:
         return self.status()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
+        carried: Any = None  # a job taken off the queue while waiting for idleness
+        last_foreground = 0.0
+        while True:
+            first = carried if carried is not None else self._queue.get()
+            carried = None
             if first is _STOP:
                 break
-            jobs = [first]
+            jobs = [] if first is _WAKE else [first]
+            stopping = False
             while len(jobs) < MAX_GROUP:
                 try:
                     job = self._queue.get_nowait()
@@ -258,15 +281,36 @@ class Database:
                 if job is _STOP:
                     stopping = True
                     break
-                jobs.append(job)
-            try:
-                self._run_jobs([j for j in jobs if j.future is None or _claim(j.future)])
-            except BaseException:  # never leave a caller waiting on a dead thread
-                log.exception("database writer failed")
-                _settle(
-                    [(j, False, DatabaseUnavailable("the database writer failed")) for j in jobs]
-                )
-                raise
+                if job is not _WAKE:
+                    jobs.append(job)
+            if jobs:
+                self._run_group(jobs)
+                last_foreground = time.monotonic()
+            elif self._background:
+                # Background work waits until foreground work has paused for a moment, so
+                # that under a burst of webhooks it never stands between two commits.
+                idle_for = IDLE_BEFORE_BACKGROUND - (time.monotonic() - last_foreground)
+                if idle_for > 0:
+                    try:
+                        carried = self._queue.get(timeout=idle_for)
+                    except queue.Empty:
+                        carried = None
+                    if carried is None or carried is _WAKE:
+                        carried = _WAKE
+                    continue
+                self._run_group([self._background.popleft()])
+            if stopping:
+                break
+            if self._background:
+                self._queue.put(_WAKE)  # more background work: come back after this commit
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        try:
+            self._run_jobs([j for j in jobs if j.future is None or _claim(j.future)])
+        except BaseException:  # never leave a caller waiting on a dead thread
+            log.exception("database writer failed")
+            _settle([(j, False, DatabaseUnavailable("the database writer failed")) for j in jobs])
+            raise
 
     def _run_jobs(self, jobs: list[_Job]) -> None:
         groups = _group(jobs)
@@ -316,7 +360,7 @@ class Database:
                 self.storage_failure = StorageFailure(utcnow(), f"{type(exc).__name__}: {exc}")
             raise
         self.commits += 1
-        if any(group.fn is not heartbeat.beat for group in groups):
+        if any(_proves_writable(job) for group in groups for job in group.jobs):
             self.storage_failure = None
         return results
 
@@ -368,6 +412,9 @@ class Database:
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        while self._background:  # never started: tell whoever is waiting
+            job = self._background.popleft()
+            _settle([(job, False, DatabaseUnavailable("the database is closed"))])
         with self._reader_lock:
             for cursor in self._reader_conns:
                 cursor.close()
@@ -397,6 +444,13 @@ def _group(jobs: list[_Job]) -> list[_Group]:
 def utcnow() -> datetime:
     """Now, as the store keeps every timestamp: naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _proves_writable(job: _Job) -> bool:
+    """Whether a job's commit shows that storing works again after a storage failure: a
+    foreground write does; the probe's one-row write and the worker's small updates fit
+    where a webhook's payload may not, so they do not."""
+    return not job.background and job.fn is not heartbeat.beat
 
 
 def _claim(future: Future) -> bool:

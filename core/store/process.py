@@ -22,6 +22,7 @@ client fails every pending call with `DatabaseUnavailable` and reports it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -37,9 +38,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from core.settings import DatabaseLocation
+from core.catalog import load_catalog
+from core.settings import load_settings
 from core.store import heartbeat
 from core.store.database import Database, DatabaseUnavailable, StoreStatus, utcnow
+from core.store.worker import RetryPolicy, Worker
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +77,10 @@ def _portable(exc: BaseException) -> StoreError:
 
 
 class _StoreServer:
-    def __init__(self, sock: socket.socket, database: Database) -> None:
+    def __init__(self, sock: socket.socket, database: Database, worker: Worker) -> None:
         self.sock = sock
         self.database = database
+        self.worker = worker
         self.send_lock = threading.Lock()
         self.reads = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="db-read")
 
@@ -106,7 +110,8 @@ class _StoreServer:
         elif kind == _READ:
             self.reads.submit(self.read, token, fn, args, extra)
         elif kind == _STATUS:
-            self.send([(token, True, self.database.status())])
+            status = dataclasses.replace(self.database.status(), worker=self.worker.problem())
+            self.send([(token, True, status)])
         else:
             self.send([(token, False, StoreError("ValueError", f"unknown call {kind!r}"))])
 
@@ -133,11 +138,12 @@ class _StoreServer:
 
 
 def main(argv: list[str]) -> int:
-    """The store process's main (`python -m core.store …`, started by `StoreClient`)."""
+    """The store process's main (`python -m core.store FD`, started by `StoreClient`); it
+    reads the same environment as the web process that started it."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s store %(name)s: %(message)s"
     )
-    fd, backend, path, memory_limit = argv
+    (fd,) = argv
     # DuckDB's Python binding takes the GIL back several times during each statement; at
     # the default 5 ms switch interval the writer would queue behind the socket reader and
     # the read threads for most of every commit.
@@ -149,17 +155,27 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=int(fd))
     try:
-        database = Database.open(DatabaseLocation(backend, path), memory_limit)
+        settings = load_settings()
+        catalog = load_catalog(settings.catalog_path)
+        database = Database.open(settings.database, settings.duckdb_memory_limit)
     except Exception as exc:
         sock.sendall(_frame(("failed", str(exc))))
         return 3
-    server = _StoreServer(sock, database)
+    worker = Worker(
+        database,
+        catalog,
+        RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
+        faults=settings.fault_drill,
+    )
+    server = _StoreServer(sock, database, worker)
+    worker.start()
     server.send(("ready", os.getpid()))
     try:
         server.serve()
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
+        worker.stop()
         server.reads.shutdown(wait=True)
         database.close()
     return 0
@@ -185,21 +201,12 @@ class StoreClient:
         self.on_down: Callable[[str], None] | None = None
 
     @classmethod
-    def start(
-        cls, location: DatabaseLocation, memory_limit: str, timeout: float = 120
-    ) -> StoreClient:
-        """Start the store process and wait until it has opened the database."""
+    def start(cls, timeout: float = 120) -> StoreClient:
+        """Start the store process (it reads the same environment as this process) and wait
+        until it has opened the database."""
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "core.store",
-                str(theirs.fileno()),
-                location.backend,
-                location.path,
-                memory_limit,
-            ],
+            [sys.executable, "-m", "core.store", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
         )
         theirs.close()

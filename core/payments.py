@@ -1,0 +1,127 @@
+"""Reading Stripe's objects into what fulfilment needs, and the order's payment state rules.
+
+Pure: takes decoded event bodies, returns plain values.
+
+State only moves forward (SPEC §4): pending → paid → partially refunded → refunded, with
+failed and expired as ends of the unpaid path and disputed reachable from any paid state.
+A late `payment_failed` after `paid` is recorded, never applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Higher rank wins; a change to a lower or equal rank is not applied.
+_RANK = {
+    "pending": 0,
+    "failed": 1,
+    "expired": 1,
+    "paid": 2,
+    "partially_refunded": 3,
+    "refunded": 4,
+    "disputed": 5,
+}
+
+
+def moves_forward(current: str, new: str) -> bool:
+    """Whether a payment status change is applied. A failed or expired checkout can still
+    be paid (BECS debits succeed late; a second attempt on the same session succeeds)."""
+    return _RANK[new] > _RANK[current]
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What a payment event says, whichever object carried it."""
+
+    order_id: str | None  # from metadata.order_id or client_reference_id
+    checkout_session_id: str | None
+    payment_intent_id: str | None
+    subscription_id: str | None
+    customer_id: str | None
+    email: str | None
+    name: str | None
+    amount: int | None  # cents received (or to be received)
+    currency: str | None
+    metadata: dict[str, str]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _id_of(value: Any) -> str | None:
+    """Stripe fields that are an id, or the expanded object carrying one."""
+    if isinstance(value, dict):
+        return _text(value.get("id"))
+    return _text(value)
+
+
+def facts_from(event_type: str, obj: dict[str, Any]) -> PaymentFacts:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = {str(k): str(v) for k, v in metadata.items()}
+    if event_type.startswith("checkout.session."):
+        details = (
+            obj.get("customer_details") if isinstance(obj.get("customer_details"), dict) else {}
+        )
+        return PaymentFacts(
+            order_id=_text(metadata.get("order_id")) or _text(obj.get("client_reference_id")),
+            checkout_session_id=_text(obj.get("id")),
+            payment_intent_id=_id_of(obj.get("payment_intent")),
+            subscription_id=_id_of(obj.get("subscription")),
+            customer_id=_id_of(obj.get("customer")),
+            email=_text(details.get("email")) or _text(obj.get("customer_email")),
+            name=_text(details.get("name")),
+            amount=obj.get("amount_total") if isinstance(obj.get("amount_total"), int) else None,
+            currency=_text(obj.get("currency")),
+            metadata=metadata,
+        )
+    if event_type.startswith("payment_intent."):
+        return PaymentFacts(
+            order_id=_text(metadata.get("order_id")),
+            checkout_session_id=None,
+            payment_intent_id=_text(obj.get("id")),
+            subscription_id=None,
+            customer_id=_id_of(obj.get("customer")),
+            email=_text(obj.get("receipt_email")),
+            name=None,
+            amount=_int(obj.get("amount_received")) or _int(obj.get("amount")),
+            currency=_text(obj.get("currency")),
+            metadata=metadata,
+        )
+    if event_type.startswith("charge."):
+        billing = obj.get("billing_details") if isinstance(obj.get("billing_details"), dict) else {}
+        return PaymentFacts(
+            order_id=_text(metadata.get("order_id")),
+            checkout_session_id=None,
+            payment_intent_id=_id_of(obj.get("payment_intent")),
+            subscription_id=None,
+            customer_id=_id_of(obj.get("customer")),
+            email=_text(billing.get("email")) or _text(obj.get("receipt_email")),
+            name=_text(billing.get("name")),
+            amount=_int(obj.get("amount")),
+            currency=_text(obj.get("currency")),
+            metadata=metadata,
+        )
+    return PaymentFacts(None, None, None, None, None, None, None, None, None, metadata)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Refund:
+    charge_amount: int
+    amount_refunded: int
+
+    @property
+    def full(self) -> bool:
+        return self.amount_refunded >= self.charge_amount
+
+
+def refund_from(charge: dict[str, Any]) -> Refund | None:
+    amount, refunded = _int(charge.get("amount")), _int(charge.get("amount_refunded"))
+    if amount is None or refunded is None:
+        return None
+    return Refund(amount, refunded)

@@ -1,0 +1,57 @@
+"""The error log staff work from: what went wrong, how badly, with enough context to act."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.store.orders import new_id
+
+
+def log_error(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    category: str,
+    severity: str,
+    message: str,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+    order_id: str | None = None,
+    stripe_event_id: str | None = None,
+    step: str | None = None,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Add an entry; with a `dedupe_key`, only the first entry for it is kept (so a retried
+    cause, and the alert it raises, appears once). True when an entry was added."""
+    rows = conn.execute(
+        "INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,"
+        " order_id, stripe_event_id, step, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING error_id",
+        [
+            new_id("err"),
+            dedupe_key,
+            category,
+            severity,
+            message,
+            json.dumps(context, default=str) if context else None,
+            order_id,
+            stripe_event_id,
+            step,
+            now,
+        ],
+    ).fetchall()
+    return bool(rows)
+
+
+def entries(conn: duckdb.DuckDBPyConnection, order_id: str | None = None) -> list[dict[str, Any]]:
+    columns = ("error_id", "category", "severity", "message", "context", "order_id",
+               "stripe_event_id", "step", "created_at", "resolved_at")  # fmt: skip
+    where, params = ("WHERE order_id = ?", [order_id]) if order_id else ("", [])
+    rows = conn.execute(
+        f"SELECT {', '.join(columns)} FROM error_log {where} ORDER BY created_at, error_id",
+        params,
+    ).fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]

@@ -1,0 +1,226 @@
+"""Orders, their students and items, and the holds that keep their places while they pay.
+
+Capacity is a ledger of holds. A hold is `active` until it expires, `converted` once the
+order is paid (the place is then taken for good), and `released` when the order expires,
+fails or is refunded. The places used on a resource are the seats of its converted holds
+and of its active holds that have not yet expired. `place_order` checks and takes places
+inside one write transaction, and every write goes through the store's single writer, so
+two checkouts can never both take the last seat.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.cart import Cart
+from core.checkout import HoldRequest
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    order_id: str
+    cart: Cart
+    holds: tuple[HoldRequest, ...]
+    now: datetime  # naive UTC, as every stored timestamp
+    expires_at: datetime  # naive UTC
+
+
+def new_id(prefix: str) -> str:
+    """Random and unguessable: order ids are shown to customers and open their status."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+def places_used(conn: duckdb.DuckDBPyConnection, resource_key: str, now: datetime) -> int:
+    return conn.execute(
+        "SELECT coalesce(sum(seats), 0) FROM holds WHERE resource_key = ?"
+        " AND (status = 'converted' OR (status = 'active' AND expires_at > ?))",
+        [resource_key, now],
+    ).fetchone()[0]
+
+
+def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[str, str]]:
+    """Take a place for every item and store the pending order; or, when any item's places
+    are gone, store nothing and return a problem per unavailable item."""
+    taken_here: dict[str, int] = {}  # two items of this cart on the same resource
+    chosen: dict[int, str] = {}
+    problems = []
+    for request in order.holds:
+        for key, capacity in request.options:
+            used = places_used(conn, key, order.now) + taken_here.get(key, 0)
+            if used + request.seats <= capacity:
+                chosen[request.position] = key
+                taken_here[key] = taken_here.get(key, 0) + request.seats
+                break
+        else:
+            problems.append({"path": f"items[{request.position}]", "message": request.unavailable})
+    if problems:
+        return problems
+
+    cart = order.cart
+    conn.execute(
+        "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
+        " customer_email, customer_name, currency, amount_total, created_at, updated_at,"
+        " expires_at) VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?)",
+        [
+            order.order_id,
+            cart.mode,
+            cart.customer.email,
+            cart.customer.name,
+            cart.currency,
+            cart.amount_total,
+            order.now,
+            order.now,
+            order.expires_at,
+        ],
+    )
+    student_ids = insert_students(conn, order.order_id, cart)
+    for item in cart.items:
+        item_id = f"{order.order_id}:{item.position}"
+        insert_item(conn, order.order_id, item_id, item, student_ids[_student_key(item)])
+        request = next(r for r in order.holds if r.position == item.position)
+        conn.execute(
+            "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
+            " expires_at, created_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+            [
+                new_id("hold"),
+                order.order_id,
+                item_id,
+                chosen[item.position],
+                request.seats,
+                order.expires_at,
+                order.now,
+            ],
+        )
+    return []
+
+
+def insert_students(conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart) -> dict[str, str]:
+    """One row per child in the order (a child in two items is one student)."""
+    ids: dict[str, str] = {}
+    for item in cart.items:
+        key = _student_key(item)
+        if key in ids:
+            continue
+        ids[key] = new_id("stu")
+        student = item.student
+        conn.execute(
+            "INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [ids[key], order_id, student.name, student.age, student.date_of_birth, student.notes],
+        )
+    return ids
+
+
+def insert_item(
+    conn: duckdb.DuckDBPyConnection, order_id: str, item_id: str, item: Any, student_id: str
+) -> None:
+    conn.execute(
+        "INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,"
+        " item_date, session, start_time, student_id, unit_amount)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            item_id,
+            order_id,
+            item.position,
+            item.product_id,
+            item.kind,
+            item.date,
+            item.session,
+            item.start_time.strftime("%H:%M") if item.start_time else None,
+            student_id,
+            item.unit_amount,
+        ],
+    )
+
+
+def _student_key(item: Any) -> str:
+    return " ".join(item.student.name.casefold().split())
+
+
+def attach_checkout_session(
+    conn: duckdb.DuckDBPyConnection, order_id: str, session_id: str, now: datetime
+) -> None:
+    conn.execute(
+        "UPDATE orders SET checkout_session_id = ?, updated_at = ? WHERE order_id = ?",
+        [session_id, now, order_id],
+    )
+
+
+def abandon_checkout(
+    conn: duckdb.DuckDBPyConnection, order_id: str, reason: str, now: datetime
+) -> None:
+    """The Checkout Session could not be created: free the places, keep the order as failed."""
+    conn.execute(
+        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
+        [order_id],
+    )
+    conn.execute(
+        "UPDATE orders SET payment_status = 'failed', attention_reason = ?, updated_at = ?"
+        " WHERE order_id = ? AND payment_status = 'pending'",
+        [reason, now, order_id],
+    )
+
+
+def find_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """An order by its id, its Checkout Session id (cs_…) or its PaymentIntent id (pi_…)."""
+    row = conn.execute(
+        "SELECT order_id FROM orders WHERE order_id = ? OR checkout_session_id = ?"
+        " OR payment_intent_id = ? LIMIT 1",
+        [key, key, key],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def order_status(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """What `GET /api/orders/{id}/status` shows (SPEC §11), times as aware UTC."""
+    order_id = find_order_id(conn, key)
+    if order_id is None:
+        return None
+    payment_status, fulfillment_status = conn.execute(
+        "SELECT payment_status, fulfillment_status FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    steps = conn.execute(
+        "SELECT step, status, attempts, last_error FROM fulfilment_steps WHERE order_id = ?"
+        " ORDER BY CASE step WHEN 'record_payment' THEN 1 WHEN 'create_bookings' THEN 2"
+        " WHEN 'schedule_events' THEN 3 WHEN 'send_confirmation' THEN 4 ELSE 5 END",
+        [order_id],
+    ).fetchall()
+    bookings = conn.execute(
+        "SELECT b.booking_id, s.name, e.product_id, b.status, e.event_id, e.title,"
+        " e.starts_at, e.ends_at, e.uid FROM bookings b"
+        " JOIN students s ON s.student_id = b.student_id"
+        " JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.order_id = ? ORDER BY e.starts_at, s.name",
+        [order_id],
+    ).fetchall()
+    return {
+        "order_id": order_id,
+        "payment_status": payment_status,
+        "fulfillment_status": fulfillment_status,
+        "steps": [
+            {"name": s, "status": st, "attempts": a, "last_error": err} for s, st, a, err in steps
+        ],
+        "bookings": [_booking(row) for row in bookings],
+    }
+
+
+def _booking(row: tuple) -> dict[str, Any]:
+    booking_id, student, product_id, status, event_id, title, starts_at, ends_at, uid = row
+    return {
+        "booking_id": booking_id,
+        "student": student,
+        "product_id": product_id,
+        "status": status,
+        "event": {
+            "event_id": event_id,
+            "title": title,
+            "start": starts_at,
+            "end": ends_at,
+            "uid": uid,
+        },
+    }

@@ -1,0 +1,142 @@
+"""`POST /api/checkout` and `GET /api/orders/{order_id}/status` (SPEC §6, §11).
+
+Checkout: validate the cart against the catalog (422 with every problem), take places for
+every item and store the pending order in one write (409 when a place is gone), then ask
+Stripe for a Checkout Session (idempotently, keyed by the order id) and answer 201 with
+its URL. If Stripe cannot be reached the places are given back and the storefront is told
+to try again (503): the parent has not paid, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import stripe
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from core.cart import InvalidCart, validate_checkout
+from core.checkout import checkout_session_params, hold_expiry, hold_requests
+from core.settings import Settings
+from core.store import orders
+
+log = logging.getLogger(__name__)
+
+MAX_CHECKOUT_BODY = 64 * 1024
+
+
+def stripe_client(settings: Settings) -> stripe.StripeClient | None:
+    if not settings.stripe_secret_key:
+        return None
+    return stripe.StripeClient(
+        settings.stripe_secret_key,
+        base_addresses={"api": settings.stripe_api_base},
+        max_network_retries=2,
+    )
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    """The JSON body, or a Response saying why not."""
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return JSONResponse(
+                    {"error": "too_large", "message": f"body exceeds {limit} bytes"},
+                    status_code=413,
+                )
+    except ClientDisconnect:
+        return Response(status_code=400)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return JSONResponse(
+            {
+                "error": "invalid_cart",
+                "problems": [{"path": "", "message": f"body is not valid JSON: {exc}"}],
+            },
+            status_code=422,
+        )
+
+
+async def create_checkout(request: Request) -> Response:
+    app = request.app
+    settings: Settings = app.state.settings
+    catalog = app.state.catalog
+    body = await _read_json(request, MAX_CHECKOUT_BODY)
+    if isinstance(body, Response):
+        return body
+    now = datetime.now(UTC)
+    try:
+        cart = validate_checkout(body, catalog, today=now.astimezone(catalog.tz).date())
+    except InvalidCart as exc:
+        return JSONResponse(exc.as_dict(), status_code=422)
+    client: stripe.StripeClient | None = app.state.stripe
+    if client is None:
+        return JSONResponse(
+            {"error": "unavailable", "message": "checkout is not configured (STRIPE_SECRET_KEY)"},
+            status_code=503,
+        )
+
+    order_id = orders.new_id("ord")
+    expires_at = hold_expiry(now)
+    new_order = orders.NewOrder(
+        order_id,
+        cart,
+        tuple(hold_requests(cart, catalog)),
+        now.replace(tzinfo=None),
+        expires_at.replace(tzinfo=None),
+    )
+    store = app.state.database
+    problems = await store.awrite(orders.place_order, new_order)
+    if problems:
+        return JSONResponse({"error": "unavailable", "problems": problems}, status_code=409)
+
+    # Stripe wants the session to live at least 30 minutes from *its* clock; a second of
+    # slack keeps a slow request from being refused.
+    params = checkout_session_params(
+        order_id, cart, catalog, settings.public_base_url, expires_at + timedelta(seconds=5)
+    )
+    try:
+        session = await asyncio.to_thread(
+            client.v1.checkout.sessions.create, params, {"idempotency_key": order_id}
+        )
+    except stripe.StripeError as exc:
+        log.error("checkout %s: Stripe refused or failed: %s", order_id, exc)
+        reason = f"Stripe Checkout Session not created: {exc.user_message or exc}"
+        await store.awrite(orders.abandon_checkout, order_id, reason, _utc_naive())
+        return JSONResponse(
+            {"error": "payment_unavailable", "message": "payments are unavailable; try again"},
+            status_code=503,
+        )
+    await store.awrite(orders.attach_checkout_session, order_id, session.id, _utc_naive())
+    return JSONResponse(
+        {"order_id": order_id, "checkout_url": session.url, "expires_at": expires_at.isoformat()},
+        status_code=201,
+    )
+
+
+async def order_status(request: Request) -> Response:
+    key = request.path_params["order_id"]
+    if len(key) > 255:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    status = await request.app.state.database.aread(orders.order_status, key)
+    if status is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    tz = request.app.state.catalog.tz
+    for booking in status["bookings"]:
+        event = booking["event"]
+        for field in ("start", "end"):
+            event[field] = event[field].replace(tzinfo=UTC).astimezone(tz).isoformat()
+    base = request.app.state.settings.public_base_url
+    status["calendar_url"] = f"{base}/orders/{status['order_id']}/calendar.ics"
+    return JSONResponse(status, headers={"Cache-Control": "no-store"})
+
+
+def _utc_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
