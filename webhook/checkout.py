@@ -106,9 +106,10 @@ async def create_checkout(request: Request) -> Response:
         session = await asyncio.to_thread(
             client.v1.checkout.sessions.create, params, {"idempotency_key": order_id}
         )
-    except stripe.StripeError as exc:
-        log.error("checkout %s: Stripe refused or failed: %s", order_id, exc)
-        reason = f"Stripe Checkout Session not created: {exc.user_message or exc}"
+    except Exception as exc:  # refused, unreachable, or a bug: the parent has not paid
+        log.error("checkout %s: no Checkout Session: %s", order_id, exc)
+        detail = exc.user_message if isinstance(exc, stripe.StripeError) else None
+        reason = f"Stripe Checkout Session not created: {detail or exc}"
         await store.awrite(orders.abandon_checkout, order_id, reason, _utc_naive())
         return JSONResponse(
             {"error": "payment_unavailable", "message": "payments are unavailable; try again"},

@@ -412,7 +412,7 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
         [order_id],
     ).fetchall()
     for item_id, product_id, kind, day, start, hold_id, status, expires_at in items:
-        if kind == "ignite" or status == "converted":
+        if status == "converted":
             continue
         if status == "active" and expires_at > now:
             conn.execute("UPDATE holds SET status = 'converted' WHERE hold_id = ?", [hold_id])
