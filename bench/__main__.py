@@ -2,7 +2,13 @@
 
 import sys
 
-from bench import ingest
+from bench import fulfilment, ingest
 
 if __name__ == "__main__":
-    sys.exit(ingest.main())
+    only = sys.argv[1:]
+    code = 0
+    if not only or "ingest" in only:
+        code |= ingest.main()
+    if not only or "fulfilment" in only:
+        code |= fulfilment.main()
+    sys.exit(code)

@@ -40,13 +40,16 @@ def _start(module: str, port: int, env: dict[str, str]) -> ServerProcess:
     return server
 
 
-def start_sidecar_for_bench(port: int, secret: str, database: Path) -> ServerProcess:
+def start_sidecar_for_bench(
+    port: int, secret: str, database: Path, env: dict[str, str] | None = None
+) -> ServerProcess:
     return start_sidecar(
         port,
         {
             "STRIPE_WEBHOOK_SECRET": secret,
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "DATABASE_URL": f"duckdb:///{database}",
+            **(env or {}),
         },
         log_path=database.with_suffix(".log"),
     )

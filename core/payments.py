@@ -15,12 +15,12 @@ from typing import Any
 # Higher rank wins; a change to a lower or equal rank is not applied.
 _RANK = {
     "pending": 0,
-    "failed": 1,
-    "expired": 1,
-    "paid": 2,
-    "partially_refunded": 3,
-    "refunded": 4,
-    "disputed": 5,
+    "failed": 1,  # a declined attempt: the session stays open, the parent may try again
+    "expired": 2,  # the session is over (also after a decline): its places go back
+    "paid": 3,
+    "partially_refunded": 4,
+    "refunded": 5,
+    "disputed": 6,
 }
 
 

@@ -105,3 +105,35 @@ def signed_delivery(
     """The body and `Stripe-Signature` header Stripe would send for `event`."""
     body = json.dumps(event, indent=indent, separators=None if indent else (",", ":"))
     return body, stripe.WebhookSignature.generate_signature_header(body, secret, timestamp)
+
+
+def payment_intent(
+    payment_intent_id: str,
+    created: int,
+    amount: int,
+    metadata: dict[str, str],
+    email: str,
+    currency: str = "aud",
+) -> dict[str, Any]:
+    """A succeeded PaymentIntent from the storefront's own flow (cart in its metadata)."""
+    return {
+        "id": payment_intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": amount,
+        "capture_method": "automatic_async",
+        "client_secret": f"{payment_intent_id}_secret_demo",
+        "confirmation_method": "automatic",
+        "created": created,
+        "currency": currency,
+        "customer": None,
+        "description": "TinkerTank booking",
+        "latest_charge": "ch_" + payment_intent_id.removeprefix("pi_"),
+        "livemode": False,
+        "metadata": metadata,
+        "payment_method": "pm_card_visa",
+        "payment_method_types": ["card"],
+        "receipt_email": email,
+        "status": "succeeded",
+    }

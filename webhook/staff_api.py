@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.store import inbox, worker
+from core.store import inbox, orders, worker
 from core.store.error_log import entries as error_log_entries
 from core.store.fulfilment import STEPS
 
@@ -95,6 +95,10 @@ def _jsonable(row: dict) -> dict:
     return {k: (v.isoformat() + "Z" if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
+async def order_counts(request: Request) -> Response:
+    return JSONResponse(await request.app.state.database.aread(orders.counts))
+
+
 async def error_log(request: Request) -> Response:
     order_id = request.query_params.get("order_id")
     rows = await request.app.state.database.aread(error_log_entries, order_id)
@@ -142,5 +146,6 @@ routes = [
     Route("/api/inbox/{event_id}", staff_only(inbox_event)),
     Route("/api/inbox/{event_id}/reprocess", staff_only(reprocess_event), methods=["POST"]),
     Route("/api/errors", staff_only(error_log)),
+    Route("/api/orders/counts", staff_only(order_counts)),
     Route("/api/orders/{order_id}/steps/{step}/retry", staff_only(retry_step), methods=["POST"]),
 ]

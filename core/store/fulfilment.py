@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import duckdb
@@ -22,7 +22,7 @@ from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
 from core.payments import PaymentFacts, facts_from, moves_forward, refund_from
-from core.schedule import ScheduleError, camp_event, party_event
+from core.schedule import ScheduleError, camp_event, ignite_classes_in_period, party_event
 from core.store import orders
 from core.store.error_log import log_error
 
@@ -31,10 +31,15 @@ STEPS = ("record_payment", "create_bookings", "schedule_events")
 
 class Deferred(Exception):
     """The event cannot be applied yet (a refund for a payment not seen yet): try later.
-    Raised only before a handler has written anything."""
+    The transaction still commits, with the deferral recorded, so a handler raises it only
+    when what it has written so far is complete on its own (linking ids, say)."""
 
 
 DEFER_DELAY = timedelta(seconds=2)
+DEFER_FOR = timedelta(hours=24)  # then the event is failed, with an error-log entry
+# How long a PaymentIntent without order id or cart waits for its subscription order to be
+# linked before it is taken for a payment without a cart (a needs-attention order).
+SUBSCRIPTION_LINK_WAIT = timedelta(minutes=10)
 
 
 class PermanentFailure(Exception):
@@ -200,10 +205,13 @@ Handler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], "Context"], None]
 
 
 class Context:
-    def __init__(self, catalog: Catalog, now: datetime, event_id: str) -> None:
+    def __init__(
+        self, catalog: Catalog, now: datetime, event_id: str, received_at: datetime
+    ) -> None:
         self.catalog = catalog
         self.now = now
         self.event_id = event_id
+        self.received_at = received_at
 
 
 def _order_for(
@@ -247,8 +255,30 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
 
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
+    facts = facts_from(event["type"], event["data"]["object"])
+    if _find_order(conn, facts) is None and not facts.order_id and not _has_cart(facts):
+        # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
+        # neither our order id nor a cart; invoice.paid books its classes. Its customer is
+        # the subscription order's, once checkout.session.completed has been recorded.
+        if facts.customer_id and _subscription_order_of_customer(conn, facts.customer_id):
+            return
+        if facts.customer_id and ctx.now - ctx.received_at < SUBSCRIPTION_LINK_WAIT:
+            raise Deferred("waiting to see whether this pays a subscription invoice")
     order_id, facts = _order_for(conn, event, ctx, create=True)
     _mark_paid(conn, order_id, facts, ctx.now)
+
+
+def _has_cart(facts: PaymentFacts) -> bool:
+    return any(key == "tt_items" or key.startswith("tt_items_") for key in facts.metadata)
+
+
+def _subscription_order_of_customer(conn, customer_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT order_id FROM orders WHERE stripe_customer_id = ? AND mode = 'subscription'"
+        " LIMIT 1",
+        [customer_id],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def handle_payment_intent_payment_failed(conn, event, ctx: Context) -> None:
@@ -284,18 +314,19 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
         [refund.amount_refunded, order_id],
     )
     if not refund.full:
-        if _set_payment_status(conn, order_id, "partially_refunded", ctx.now):
-            log_error(
-                conn,
-                category="payment",
-                severity="medium",
-                message=f"partial refund of {refund.amount_refunded} of {refund.charge_amount}:"
-                " bookings kept; check whether any should be cancelled",
-                order_id=order_id,
-                stripe_event_id=ctx.event_id,
-                now=ctx.now,
-                dedupe_key=f"partial-refund:{order_id}:{refund.amount_refunded}",
-            )
+        _set_payment_status(conn, order_id, "partially_refunded", ctx.now)
+        # Every further partial refund is flagged too; a redelivery of one is not.
+        log_error(
+            conn,
+            category="payment",
+            severity="medium",
+            message=f"partial refund of {refund.amount_refunded} of {refund.charge_amount}:"
+            " bookings kept; check whether any should be cancelled",
+            order_id=order_id,
+            stripe_event_id=ctx.event_id,
+            now=ctx.now,
+            dedupe_key=f"partial-refund:{order_id}:{refund.amount_refunded}",
+        )
         return
     if _set_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
@@ -353,6 +384,195 @@ def _text_id(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# --- Ignite: subscriptions and the classes of each paid period ----------------------------
+
+# Stripe subscription status -> enrolment status.
+_ENROLMENT_STATUS = {
+    "incomplete": "pending",
+    "trialing": "active",
+    "active": "active",
+    "past_due": "past_due",
+    "unpaid": "past_due",
+    "paused": "past_due",
+    "canceled": "ended",
+    "incomplete_expired": "ended",
+}
+
+
+def _subscription_order(conn, subscription_id: str | None, metadata: dict) -> str | None:
+    facts = PaymentFacts(
+        metadata.get("order_id"), None, None, subscription_id, None, None, None, None, None, {}
+    )
+    order_id = _find_order(conn, facts)
+    if order_id is not None and subscription_id:
+        _link(conn, order_id, facts)
+    return order_id
+
+
+def _ensure_enrolments(conn, order_id: str, subscription_id: str | None, now: datetime) -> None:
+    """One enrolment per Ignite item of the order (the unique item id keeps it one)."""
+    conn.execute(
+        "INSERT INTO enrolments (enrolment_id, order_id, order_item_id, student_id, product_id,"
+        " subscription_id, status, updated_at)"
+        " SELECT 'enr_' || i.order_item_id, i.order_id, i.order_item_id, i.student_id,"
+        " i.product_id, ?, 'pending', ? FROM order_items i WHERE i.order_id = ?"
+        " AND i.kind = 'ignite' AND NOT EXISTS"
+        " (SELECT 1 FROM enrolments e WHERE e.order_item_id = i.order_item_id)",
+        [subscription_id, now, order_id],
+    )
+
+
+def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool) -> None:
+    subscription = event["data"]["object"]
+    metadata = (
+        subscription.get("metadata") if isinstance(subscription.get("metadata"), dict) else {}
+    )
+    order_id = _subscription_order(conn, _text_id(subscription.get("id")), metadata)
+    if order_id is None:
+        raise Deferred("no order for this subscription yet")
+    _ensure_enrolments(conn, order_id, _text_id(subscription.get("id")), ctx.now)
+    status = "ended" if deleted else _ENROLMENT_STATUS.get(str(subscription.get("status")))
+    if status is None:
+        raise PermanentFailure(f"unknown subscription status {subscription.get('status')!r}")
+    created = datetime.fromtimestamp(int(event["created"]), UTC).replace(tzinfo=None)
+    # Stripe's `created` has one-second resolution: at a tie, ending wins.
+    changed = conn.execute(
+        "UPDATE enrolments SET status = ?, status_event_created = ?, updated_at = ?,"
+        " started_at = CASE WHEN ? = 'active' THEN coalesce(started_at, ?) ELSE started_at END,"
+        " ended_at = CASE WHEN ? = 'ended' THEN coalesce(ended_at, ?) ELSE ended_at END"
+        " WHERE order_id = ? AND status <> 'ended' AND (status_event_created IS NULL"
+        " OR status_event_created < ? OR (status_event_created = ? AND ? = 'ended'))"
+        " RETURNING enrolment_id",
+        [status, created, ctx.now, status, ctx.now, status, ctx.now, order_id, created,
+         created, status],
+    ).fetchall()  # fmt: skip
+    if changed and status == "ended":
+        _end_enrolments(conn, order_id, ctx.now)
+
+
+def _end_enrolments(conn, order_id: str, now: datetime) -> None:
+    """Subscription over: classes still to come are cancelled, the place freed."""
+    conn.execute(
+        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
+        " AND enrolment_id IS NOT NULL AND status <> 'cancelled' AND event_id IN"
+        " (SELECT event_id FROM events WHERE starts_at > ?)",
+        [now, order_id, now],
+    )
+    conn.execute(
+        "UPDATE holds SET status = 'released' WHERE order_id = ? AND resource_key LIKE 'ignite:%'",
+        [order_id],
+    )
+
+
+def handle_subscription_created_or_updated(conn, event, ctx: Context) -> None:
+    _apply_subscription(conn, event, ctx, deleted=False)
+
+
+def handle_subscription_deleted(conn, event, ctx: Context) -> None:
+    _apply_subscription(conn, event, ctx, deleted=True)
+
+
+def _invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, dict]:
+    """Current API versions name the subscription under parent.subscription_details;
+    older ones at the top level."""
+    parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
+    details = parent.get("subscription_details")
+    if isinstance(details, dict):
+        metadata = details.get("metadata") if isinstance(details.get("metadata"), dict) else {}
+        return _text_id(details.get("subscription")), metadata
+    return _text_id(invoice.get("subscription")), {}
+
+
+def _invoice_period(invoice: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """The service period the invoice pays for: its lines' periods (the invoice's own
+    period_start/period_end describe something else for subscriptions)."""
+    lines = invoice.get("lines", {}).get("data") if isinstance(invoice.get("lines"), dict) else None
+    periods = [
+        line["period"] for line in lines or [] if isinstance(line, dict)
+        and isinstance(line.get("period"), dict)
+    ]  # fmt: skip
+    starts = [p.get("start") for p in periods if isinstance(p.get("start"), int)]
+    ends = [p.get("end") for p in periods if isinstance(p.get("end"), int)]
+    if not starts or not ends:
+        return None
+    return (datetime.fromtimestamp(min(starts), UTC), datetime.fromtimestamp(max(ends), UTC))
+
+
+def handle_invoice_paid(conn, event, ctx: Context) -> None:
+    """Book each Ignite student of the order into every class of the paid period, once per
+    invoice (the invoice id is the key of enrolment_periods)."""
+    invoice = event["data"]["object"]
+    subscription_id, metadata = _invoice_subscription(invoice)
+    if subscription_id is None:
+        return  # not a subscription invoice: nothing of ours
+    order_id = _subscription_order(conn, subscription_id, metadata)
+    if order_id is None:
+        raise Deferred("no order for this subscription yet")
+    period = _invoice_period(invoice)
+    if period is None:
+        raise PermanentFailure("invoice.paid without a service period on its lines")
+    _ensure_enrolments(conn, order_id, subscription_id, ctx.now)
+    enrolments = conn.execute(
+        "SELECT enrolment_id, order_item_id, student_id, product_id FROM enrolments"
+        " WHERE order_id = ?",
+        [order_id],
+    ).fetchall()
+    for enrolment_id, item_id, student_id, product_id in enrolments:
+        booked = conn.execute(
+            "INSERT INTO enrolment_periods (invoice_id, enrolment_id, period_start, period_end,"
+            " amount_paid, paid_at) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM enrolment_periods WHERE invoice_id = ?) RETURNING invoice_id",
+            [f"{_text_id(invoice.get('id'))}:{enrolment_id}", enrolment_id,
+             period[0].replace(tzinfo=None), period[1].replace(tzinfo=None),
+             invoice.get("amount_paid") or 0, ctx.now,
+             f"{_text_id(invoice.get('id'))}:{enrolment_id}"],
+        ).fetchall()  # fmt: skip
+        if not booked:
+            continue  # this invoice's classes are already booked
+        try:
+            classes = ignite_classes_in_period(ctx.catalog, product_id, period[0], period[1])
+        except (KeyError, ScheduleError) as exc:
+            raise PermanentFailure(f"enrolment {enrolment_id}: {exc}") from None
+        for planned in classes:
+            event_id = upsert_event(conn, planned, ctx.now)
+            conn.execute(
+                "INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,"
+                " enrolment_id, status, created_at, updated_at)"
+                " SELECT ?, ?, ?, ?, ?, ?, 'confirmed', ?, ? WHERE NOT EXISTS (SELECT 1 FROM"
+                " bookings WHERE order_item_id = ? AND event_id = ?)",
+                [orders.new_id("bkg"), order_id, item_id, student_id, event_id, enrolment_id,
+                 ctx.now, ctx.now, item_id, event_id],
+            )  # fmt: skip
+        conn.execute(
+            "UPDATE enrolments SET current_period_start = ?, current_period_end = ?,"
+            " updated_at = ? WHERE enrolment_id = ?",
+            [period[0].replace(tzinfo=None), period[1].replace(tzinfo=None), ctx.now,
+             enrolment_id],
+        )  # fmt: skip
+
+
+def handle_invoice_payment_failed(conn, event, ctx: Context) -> None:
+    invoice = event["data"]["object"]
+    subscription_id, metadata = _invoice_subscription(invoice)
+    if subscription_id is None:
+        return
+    order_id = _subscription_order(conn, subscription_id, metadata)
+    if order_id is None:
+        raise Deferred("no order for this subscription yet")
+    log_error(
+        conn,
+        category="payment",
+        severity="medium",
+        message="an Ignite renewal payment failed; Stripe will retry it. The classes of the"
+        " unpaid period are not booked until it is paid",
+        context={"invoice": invoice.get("id"), "subscription": subscription_id},
+        order_id=order_id,
+        stripe_event_id=ctx.event_id,
+        now=ctx.now,
+        dedupe_key=f"invoice-failed:{invoice.get('id')}:{invoice.get('attempt_count')}",
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": handle_checkout_session_completed,
     "checkout.session.async_payment_succeeded": handle_async_payment_succeeded,
@@ -362,6 +582,11 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.payment_failed": handle_payment_intent_payment_failed,
     "charge.refunded": handle_charge_refunded,
     "charge.dispute.created": handle_charge_dispute_created,
+    "invoice.paid": handle_invoice_paid,
+    "invoice.payment_failed": handle_invoice_payment_failed,
+    "customer.subscription.created": handle_subscription_created_or_updated,
+    "customer.subscription.updated": handle_subscription_created_or_updated,
+    "customer.subscription.deleted": handle_subscription_deleted,
 }
 
 
@@ -370,26 +595,22 @@ def handle_event(
 ) -> str:
     """Apply one stored event and mark it processed, in the same transaction."""
     row = conn.execute(
-        "SELECT type, payload, status FROM webhook_inbox WHERE event_id = ?", [event_id]
+        "SELECT type, payload, status, received_at FROM webhook_inbox WHERE event_id = ?",
+        [event_id],
     ).fetchone()
     if row is None or row[2] in ("processed", "ignored"):
         return "already"
-    event_type, payload, _ = row
+    event_type, payload, _, received_at = row
     handler = HANDLERS.get(event_type)
     if handler is None:
         outcome = "ignored"  # a handled type whose handler is not written yet
     else:
         try:
-            handler(conn, json.loads(payload), Context(catalog, now, event_id))
+            handler(conn, json.loads(payload), Context(catalog, now, event_id, received_at))
         except Deferred as exc:
-            # Handlers raise Deferred before writing anything, so the transaction is
-            # clean and the deferral is recorded in it (a raise would cost the whole group).
-            conn.execute(
-                "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?,"
-                " next_attempt_at = ? WHERE event_id = ?",
-                [f"deferred: {exc}", now + DEFER_DELAY, event_id],
-            )
-            return "deferred"
+            # Recorded in this transaction rather than raised: a raise would roll back the
+            # whole commit group and re-run every job in it alone.
+            return _defer(conn, event_id, event_type, str(exc), now)
         outcome = "processed"
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = attempts + 1, processed_at = ?,"
@@ -399,6 +620,37 @@ def handle_event(
     return outcome
 
 
+def _defer(
+    conn: duckdb.DuckDBPyConnection, event_id: str, event_type: str, reason: str, now: datetime
+) -> str:
+    (received_at,) = conn.execute(
+        "SELECT received_at FROM webhook_inbox WHERE event_id = ?", [event_id]
+    ).fetchone()
+    if now - received_at <= DEFER_FOR:
+        conn.execute(
+            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ? WHERE event_id = ?",
+            [f"deferred: {reason}", now + DEFER_DELAY, event_id],
+        )
+        return "deferred"
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = NULL WHERE event_id = ?",
+        [f"gave up after {DEFER_FOR}: {reason}", event_id],
+    )
+    log_error(
+        conn,
+        category="payment",
+        severity="high",
+        message=f"Stripe event {event_type} waited {DEFER_FOR} and still could not be applied:"
+        f" {reason}. Check the payment in Stripe, then reprocess it or resolve this entry",
+        stripe_event_id=event_id,
+        now=now,
+        dedupe_key=f"gave-up:{event_id}",
+    )
+    return "failed"
+
+
 # --- steps ---------------------------------------------------------------------------------
 
 
@@ -406,12 +658,12 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
     """Turn each item's hold into a taken place; a lapsed hold takes a place again if one is
     free. An item that finds none is left for `schedule_events` to book as a conflict."""
     items = conn.execute(
-        "SELECT i.order_item_id, i.product_id, i.kind, i.item_date, i.start_time, h.hold_id,"
+        "SELECT i.order_item_id, i.product_id, i.item_date, i.start_time, h.hold_id,"
         " h.status, h.expires_at FROM order_items i LEFT JOIN holds h"
         " ON h.order_item_id = i.order_item_id WHERE i.order_id = ? ORDER BY i.position",
         [order_id],
     ).fetchall()
-    for item_id, product_id, kind, day, start, hold_id, status, expires_at in items:
+    for item_id, product_id, day, start, hold_id, status, expires_at in items:
         if status == "converted":
             continue
         if status == "active" and expires_at > now:

@@ -224,3 +224,14 @@ def _booking(row: tuple) -> dict[str, Any]:
             "uid": uid,
         },
     }
+
+
+def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """How many orders are in each payment and each fulfilment status."""
+    result: dict[str, dict[str, int]] = {"payment": {}, "fulfillment": {}}
+    for column, key in (("payment_status", "payment"), ("fulfillment_status", "fulfillment")):
+        for status, n in conn.execute(
+            f"SELECT {column}, count(*) FROM orders GROUP BY 1"
+        ).fetchall():
+            result[key][status] = n
+    return result

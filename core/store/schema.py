@@ -225,8 +225,15 @@ CREATE TABLE sidecar_heartbeat (
 # What the portable DDL above leaves to each database.
 DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd"}
 
+# Subscription events arrive in any order; an enrolment keeps the `created` time of the
+# event its status came from, and an older event does not overwrite it.
+_V2 = """
+ALTER TABLE enrolments ADD COLUMN status_event_created TIMESTAMP;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
+    (2, "enrolment status ordering", _V2),
 ]
 
 

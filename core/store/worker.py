@@ -4,8 +4,9 @@ Each event and each step is one job for the store's single writer (see
 `core.store.fulfilment`), so a batch of them commits together and a failing one is re-run
 alone. A failure is recorded in a transaction of its own, by kind:
 
-- `Deferred`: the event cannot be applied yet (a refund before its payment): try again
-  shortly, for up to a day.
+- `Deferred` (recorded by the handler's own transaction, see `fulfilment.handle_event`):
+  the event cannot be applied yet (a refund before its payment): tried again every two
+  seconds, for up to a day.
 - `PermanentFailure`: fail at once, with an error-log entry.
 - anything else is transient: retried with exponential backoff, then failed with an
   error-log entry (SPEC §5: three retries). Staff can retry a failed step or reprocess an
@@ -30,12 +31,11 @@ import duckdb
 from core.catalog import Catalog
 from core.store.database import Database, utcnow
 from core.store.error_log import log_error
-from core.store.fulfilment import Deferred, PermanentFailure, handle_event, run_step
+from core.store.fulfilment import PermanentFailure, handle_event, run_step
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-DEFER_FOR = timedelta(hours=24)
 STEP_CATEGORY = {"create_bookings": "booking", "schedule_events": "calendar"}
 
 
@@ -43,7 +43,6 @@ STEP_CATEGORY = {"create_bookings": "booking", "schedule_events": "calendar"}
 class RetryPolicy:
     attempts: int = 4  # the first try and three retries (SPEC §5)
     base_seconds: float = 2.0  # then 2, 4, 8 seconds
-    defer_seconds: float = 2.0
 
     def delay(self, attempts: int) -> timedelta:
         return timedelta(seconds=self.base_seconds * 2 ** max(attempts - 1, 0))
@@ -79,16 +78,12 @@ def record_event_failure(
     policy: RetryPolicy,
     now: datetime,
 ) -> str:
-    attempts, received_at, event_type = conn.execute(
-        "SELECT attempts + 1, received_at, type FROM webhook_inbox WHERE event_id = ?",
+    attempts, event_type = conn.execute(
+        "SELECT attempts + 1, type FROM webhook_inbox WHERE event_id = ?",
         [event_id],
     ).fetchone()
-    if kind == "deferred":
-        give_up = now - received_at > DEFER_FOR
-        retry_at = now + timedelta(seconds=policy.defer_seconds)
-    else:
-        give_up = kind == "permanent" or attempts >= policy.attempts
-        retry_at = now + policy.delay(attempts)
+    give_up = kind == "permanent" or attempts >= policy.attempts
+    retry_at = now + policy.delay(attempts)
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = ?, last_error = ?,"
         " next_attempt_at = ? WHERE event_id = ?",
@@ -103,7 +98,6 @@ def record_event_failure(
             message=f"Stripe event {event_type} could not be applied: {error}",
             stripe_event_id=event_id,
             now=now,
-            dedupe_key=f"event:{event_id}:{attempts}",
         )
     return "failed" if give_up else "retrying"
 
@@ -142,7 +136,8 @@ def record_step_failure(
             order_id=order_id,
             step=step,
             now=now,
-            dedupe_key=f"step:{order_id}:{step}:{attempts}",
+            # No dedupe key: each give-up (also after a staff retry) is its own incident,
+            # written once by the transaction that marks the step failed.
         )
     return "failed" if give_up else "retrying"
 
@@ -179,15 +174,13 @@ def reprocess_event(conn: duckdb.DuckDBPyConnection, event_id: str, now: datetim
 
 
 def _failure_kind(exc: BaseException) -> str:
-    if isinstance(exc, Deferred):
-        return "deferred"
     if isinstance(exc, PermanentFailure):
         return "permanent"
     return "transient"
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (Deferred, PermanentFailure)):
+    if isinstance(exc, PermanentFailure):
         return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
 
