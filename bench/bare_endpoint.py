@@ -38,14 +38,17 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(
-    routes=[Route("/webhooks/stripe", webhook, methods=["POST"]), Route("/healthz", healthz)]
-)
-
-if __name__ == "__main__":
+def serve(webhook_endpoint) -> None:
+    """Run `webhook_endpoint` at /webhooks/stripe on the sidecar's server stack."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    app = Starlette(
+        routes=[
+            Route("/webhooks/stripe", webhook_endpoint, methods=["POST"]),
+            Route("/healthz", healthz),
+        ]
+    )
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -55,3 +58,7 @@ if __name__ == "__main__":
         access_log=False,
         log_level="warning",
     )
+
+
+if __name__ == "__main__":
+    serve(webhook)

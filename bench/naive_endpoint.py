@@ -4,17 +4,15 @@ and inserts one row per request into DuckDB, one commit each."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 
 import duckdb
 import stripe
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+
+from bench.bare_endpoint import serve
 
 SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_bench")
 conn = duckdb.connect(os.environ.get("NAIVE_DATABASE", ":memory:"))
@@ -40,24 +38,5 @@ async def webhook(request: Request) -> Response:
     return Response(b'{"received":true}', media_type="application/json")
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-app = Starlette(
-    routes=[Route("/webhooks/stripe", webhook, methods=["POST"]), Route("/healthz", healthz)]
-)
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    serve(webhook)

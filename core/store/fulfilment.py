@@ -109,7 +109,7 @@ def _order_from_metadata(
                 order_id,
                 f"{order_id}:{item.position}",
                 item,
-                student_ids[orders._student_key(item)],
+                student_ids[orders.student_key(item)],
             )
     else:
         log_error(

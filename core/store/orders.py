@@ -81,7 +81,7 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
     student_ids = insert_students(conn, order.order_id, cart)
     for item in cart.items:
         item_id = f"{order.order_id}:{item.position}"
-        insert_item(conn, order.order_id, item_id, item, student_ids[_student_key(item)])
+        insert_item(conn, order.order_id, item_id, item, student_ids[student_key(item)])
         request = next(r for r in order.holds if r.position == item.position)
         conn.execute(
             "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
@@ -103,7 +103,7 @@ def insert_students(conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart) 
     """One row per child in the order (a child in two items is one student)."""
     ids: dict[str, str] = {}
     for item in cart.items:
-        key = _student_key(item)
+        key = student_key(item)
         if key in ids:
             continue
         ids[key] = new_id("stu")
@@ -138,7 +138,8 @@ def insert_item(
     )
 
 
-def _student_key(item: Any) -> str:
+def student_key(item: Any) -> str:
+    """Which student row an item is for: one per child per order, by name."""
     return " ".join(item.student.name.casefold().split())
 
 
