@@ -1,9 +1,10 @@
 """Fulfilment: orders per second from delivery to bookings and events, and the lag.
 
-Orders come as the storefront's own PaymentIntents carrying a two-item camp cart in their
-metadata (`payment_intent.succeeded`): each one creates an order, records the payment,
-takes the places and books both days, the whole pipeline with no Stripe API call. The
-catalog is the demo catalog with capacities raised so that no order conflicts.
+The orders are placed as `POST /api/checkout` places them (validated carts, holds taken)
+straight into the bench database before the sidecar starts, two camp days each. Then the
+sidecar receives each order's paid `checkout.session.completed`: it records the payment,
+turns the holds into taken places and books both days, the whole pipeline. The catalog is
+the demo catalog with capacities raised so that no order conflicts.
 
 1. Throughput: a burst of `ORDERS` deliveries, then the time until all are fulfilled.
 2. Lag: deliveries at a steady `RATE` per second for `LAG_SECONDS`; per order, the time from
@@ -21,16 +22,20 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import requests
 
 from bench.servers import ADMIN_TOKEN, start_sidecar_for_bench
-from core.cart import encode_metadata_cart
+from core.cart import validate_checkout
 from core.catalog import load_catalog
-from core.simulation import event_envelope, payment_intent, signed_delivery
+from core.checkout import hold_expiry, hold_requests
+from core.settings import DatabaseLocation
+from core.simulation import checkout_session, event_envelope, signed_delivery
+from core.store import orders
+from core.store.database import Database
 from webhook.processes import free_port
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
@@ -46,28 +51,61 @@ def bench_catalog(directory: Path) -> Path:
     return path
 
 
-def camp_days(catalog_path: Path) -> list[tuple[str, date]]:
+def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[str, int]]:
+    """`count` pending two-camp-day orders, as checkout stores them: (order id, total)."""
     catalog = load_catalog(catalog_path)
-    return [(camp.id, day) for camp in catalog.camps for day in camp.dates]
+    # Two consecutive days of one camp, so that one child's age suits both.
+    pairs = [
+        (camp.id, camp.dates[i], camp.dates[i + 1], camp.min_age)
+        for camp in catalog.camps
+        for i in range(len(camp.dates) - 1)
+    ]
+    store = Database.open(DatabaseLocation("duckdb", str(database)))
+    placed = []
+    try:
+        now = datetime.now(UTC)
+        for n in range(count):
+            camp, day1, day2, age = pairs[n % len(pairs)]
+            student = {"name": f"Student {n}", "age": age}
+            body = {
+                "customer": {"email": f"p{n}@example.com", "name": "Pat Parent"},
+                "items": [
+                    {"product_id": camp, "date": str(day1), "session": "day", "student": student},
+                    {"product_id": camp, "date": str(day2), "session": "all_day",
+                     "student": student},
+                ],
+            }  # fmt: skip
+            cart = validate_checkout(body, catalog, today=date(2026, 12, 1))
+            order_id = orders.new_id("ord")
+            new = orders.NewOrder(
+                order_id,
+                cart,
+                tuple(hold_requests(cart, catalog)),
+                now.replace(tzinfo=None),
+                hold_expiry(now).replace(tzinfo=None),
+            )
+            store.submit(orders.place_order, new)
+            placed.append((order_id, cart.amount_total))
+        store.write(orders.counts)  # queued after them: they are committed once it returns
+    finally:
+        store.close()
+    return placed
 
 
-def deliveries(count: int, secret: str, days: list[tuple[str, date]], tag: str) -> list:
+def deliveries(placed: list[tuple[str, int]], secret: str, tag: str) -> list:
     now = int(time.time())
     out = []
-    for n in range(count):
-        (camp, day1), (_, day2) = days[n % len(days)], days[(n + 1) % len(days)]
-        camp2 = days[(n + 1) % len(days)][0]
-        student = {"name": f"Student {n}", "age": 9}
-        items = [
-            {"product_id": camp, "date": day1.isoformat(), "session": "day", "student": student},
-            {"product_id": camp2, "date": day2.isoformat(), "session": "all_day",
-             "student": student},
-        ]  # fmt: skip
-        metadata = encode_metadata_cart(items, {"email": f"p{n}@example.com", "name": "P"})
-        pi = payment_intent(
-            f"pi_{tag}{n:07d}{secrets.token_hex(3)}", now, 20800, metadata, "p@x.au"
+    for n, (order_id, total) in enumerate(placed):
+        session = checkout_session(
+            f"cs_test_{tag}{n:07d}",
+            order_id,
+            now,
+            total,
+            f"p{n}@example.com",
+            "Pat Parent",
+            f"pi_{tag}{n:07d}{secrets.token_hex(3)}",
         )
-        event = event_envelope(f"evt_{tag}{n:08d}", "payment_intent.succeeded", pi, now)
+        event = event_envelope(f"evt_{tag}{n:08d}", "checkout.session.completed", session, now)
         out.append(signed_delivery(event, secret, now))
     return out
 
@@ -118,7 +156,7 @@ def lags(database: Path) -> list[float]:
     try:
         rows = conn.execute(
             "SELECT epoch(s.finished_at) - epoch(i.received_at) FROM webhook_inbox i"
-            " JOIN orders o ON o.payment_intent_id = i.object_id"
+            " JOIN orders o ON o.checkout_session_id = i.object_id"
             " JOIN fulfilment_steps s ON s.order_id = o.order_id AND s.step = 'schedule_events'"
             " WHERE i.event_id LIKE 'evt_l%' AND s.status = 'done'"
         ).fetchall()
@@ -131,10 +169,9 @@ def main() -> int:
     secret = "whsec_bench_" + secrets.token_hex(8)
     work = Path(tempfile.mkdtemp(prefix="tinkertank-fulfil-"))
     catalog = bench_catalog(work)
-    days = camp_days(catalog)
     env = {"CATALOG_PATH": str(catalog)}
     print(f"\nfulfilment: {ORDERS:,} two-item camp orders as a burst …", flush=True)
-    burst = deliveries(ORDERS, secret, days, "b")
+    burst = deliveries(place_orders(work / "burst.duckdb", catalog, ORDERS), secret, "b")
     sidecar = start_sidecar_for_bench(free_port(), secret, work / "burst.duckdb", env)
     try:
         started = time.monotonic()
@@ -149,8 +186,8 @@ def main() -> int:
 
     count = RATE * LAG_SECONDS
     print(f"lag: {RATE} orders/s for {LAG_SECONDS} s …", flush=True)
-    steady = deliveries(count, secret, days, "l")
     database = work / "lag.duckdb"
+    steady = deliveries(place_orders(database, catalog, count), secret, "l")
     sidecar = start_sidecar_for_bench(free_port(), secret, database, env)
     try:
         post_all(sidecar.url, steady, rate=RATE)

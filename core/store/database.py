@@ -55,10 +55,13 @@ CHECKPOINT_THRESHOLD = "64MB"
 # 8,192 rows keep each checkpoint's rewrite small (~10 ms) at little cost to queries.
 ROW_GROUP_SIZE = 8192
 CATALOG = "tinkertank"
-# A fulfilment job can take 10+ ms and a webhook's 200 waits for the whole commit it is in,
-# so background jobs run one per commit, and only once no foreground job has come for this
-# long: under a burst of webhooks the worker waits, and catches up when the burst ends.
-IDLE_BEFORE_BACKGROUND = 0.02  # seconds
+# A background job (fulfilment) can take 10+ ms, and a webhook's 200 waits for the whole
+# commit it is in. So background jobs run one per commit, and only once no foreground job
+# has come for a moment: 2 ms at a steady trickle of webhooks, so the worker keeps up;
+# 20 ms under a burst, so it waits and catches up when the burst ends.
+IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
+IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
+BURST_GROUP = 8  # webhooks per commit, on average, that count as a burst
 
 
 def single_statement(fn: Callable[..., T]) -> Callable[..., T]:
@@ -266,6 +269,7 @@ class Database:
     def _run(self) -> None:
         carried: Any = None  # a job taken off the queue while waiting for idleness
         last_foreground = 0.0
+        busy = 0.0  # moving average of foreground group sizes: how hard webhooks are coming
         while True:
             first = carried if carried is not None else self._queue.get()
             carried = None
@@ -286,10 +290,12 @@ class Database:
             if jobs:
                 self._run_group(jobs)
                 last_foreground = time.monotonic()
+                busy = 0.8 * busy + 0.2 * len(jobs)
             elif self._background:
                 # Background work waits until foreground work has paused for a moment, so
                 # that under a burst of webhooks it never stands between two commits.
-                idle_for = IDLE_BEFORE_BACKGROUND - (time.monotonic() - last_foreground)
+                wait = IDLE_UNDER_BURST if busy >= BURST_GROUP else IDLE_BEFORE_BACKGROUND
+                idle_for = wait - (time.monotonic() - last_foreground)
                 if idle_for > 0:
                     try:
                         carried = self._queue.get(timeout=idle_for)

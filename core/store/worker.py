@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 
 from core.catalog import Catalog
+from core.store import batch
 from core.store.database import Database, utcnow
 from core.store.error_log import log_error
 from core.store.fulfilment import PermanentFailure, handle_event, run_step
@@ -36,6 +37,12 @@ from core.store.fulfilment import PermanentFailure, handle_event, run_step
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# Orders per bulk job: one commit, so a webhook arriving meanwhile waits for all of it.
+BULK_SLICE = 100
+BULK_STEPS: dict[str, Callable[..., list[str]]] = {
+    "create_bookings": batch.convert_holds,
+    "schedule_events": batch.book_events,
+}
 STEP_CATEGORY = {"create_bookings": "booking", "schedule_events": "calendar"}
 
 
@@ -240,32 +247,52 @@ class Worker:
     def run_once(self) -> int:
         now = self.clock()
         events = self.database.read(due_events, now, BATCH)
+        # The common case in bulk first; what it leaves, one by one (see core.store.batch).
+        leftovers = self._in_bulk(batch.apply_payments, events, now)
         submitted = [
             (event_id, self.database.submit_background(handle_event, event_id, self.catalog, now))
-            for event_id in events
+            for event_id in leftovers
         ]
         for event_id, future in submitted:
             self._settle(future, record_event_failure, (event_id,), now)
 
         steps = self.database.read(due_steps, now, BATCH)
-        runs: list[tuple[tuple[str, str], Any]] = []
+        by_step: dict[str, list[str]] = {}
         for order_id, step in steps:
-            if self.faults.get(step, 0) > 0:
-                self.faults[step] -= 1
-                self.database.submit_background(
-                    record_step_failure, order_id, step, "transient",
-                    f"injected fault ({step})", self.policy, now,
-                ).result()  # fmt: skip
-                continue
-            runs.append(
-                (
-                    (order_id, step),
-                    self.database.submit(run_step, order_id, step, self.catalog, now),
+            by_step.setdefault(step, []).append(order_id)
+        runs: list[tuple[tuple[str, str], Any]] = []
+        for step, order_ids in by_step.items():
+            if self.faults.get(step, 0) <= 0 and step in BULK_STEPS:
+                order_ids = self._in_bulk(BULK_STEPS[step], order_ids, now)
+            for order_id in order_ids:
+                if self.faults.get(step, 0) > 0:
+                    self.faults[step] -= 1
+                    self.database.submit_background(
+                        record_step_failure, order_id, step, "transient",
+                        f"injected fault ({step})", self.policy, now,
+                    ).result()  # fmt: skip
+                    continue
+                future = self.database.submit_background(
+                    run_step, order_id, step, self.catalog, now
                 )
-            )
+                runs.append(((order_id, step), future))
         for key, future in runs:
             self._settle(future, record_step_failure, key, now)
         return len(events) + len(steps)
+
+    def _in_bulk(self, fn: Callable[..., list[str]], keys: list[str], now: datetime) -> list[str]:
+        """Run a batch function over `keys` in slices; what it leaves, and everything of a
+        slice that failed, is returned for the one-by-one path."""
+        leftovers: list[str] = []
+        for start in range(0, len(keys), BULK_SLICE):
+            part = keys[start : start + BULK_SLICE]
+            args = (part, self.catalog, now) if fn is batch.book_events else (part, now)
+            try:
+                leftovers.extend(self.database.submit_background(fn, *args).result())
+            except Exception as exc:
+                log.warning("%s fell back to one by one: %s", fn.__name__, _describe(exc))
+                leftovers.extend(part)
+        return leftovers
 
     def _settle(self, future: Any, record: Callable[..., str], key: tuple, now: datetime) -> None:
         try:
