@@ -38,7 +38,7 @@ from core.store import orders
 from core.store.database import Database
 from webhook.processes import free_port
 
-ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
+ORDERS = int(os.environ.get("BENCH_ORDERS", "20000"))
 RATE = int(os.environ.get("BENCH_RATE", "100"))
 LAG_SECONDS = int(os.environ.get("BENCH_LAG_SECONDS", "20"))
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[s
         for i in range(len(camp.dates) - 1)
     ]
     store = Database.open(DatabaseLocation("duckdb", str(database)))
-    placed = []
+    placed, pending = [], []
     try:
         now = datetime.now(UTC)
         for n in range(count):
@@ -84,9 +84,10 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[s
                 now.replace(tzinfo=None),
                 hold_expiry(now).replace(tzinfo=None),
             )
-            store.submit(orders.place_order, new)
+            pending.append(store.submit(orders.place_order, new))
             placed.append((order_id, cart.amount_total))
-        store.write(orders.counts)  # queued after them: they are committed once it returns
+        for future in pending:
+            assert future.result() == [], "the bench catalog ran out of places"
     finally:
         store.close()
     return placed

@@ -411,13 +411,20 @@ class Database:
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
-    def close(self, timeout: float = 30) -> None:
-        """Finish queued writes, checkpoint, and release the file."""
+    def close(self, timeout: float | None = None) -> None:
+        """Finish queued writes, checkpoint, and release the file. Foreground writes queued
+        before the call are committed first; background work not yet started is dropped
+        (the worker finds it due again on the next start)."""
         if self._closed:
             return
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            # Closing the connection under a running statement would crash the process;
+            # leave it to the process exit (the write-ahead log keeps what committed).
+            log.error("the database writer is still busy after %s s; not closing", timeout)
+            return
         while self._background:  # never started: tell whoever is waiting
             job = self._background.popleft()
             _settle([(job, False, DatabaseUnavailable("the database is closed"))])
