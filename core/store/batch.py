@@ -36,16 +36,11 @@ _PAYMENT_TYPES = (
 )
 
 
-def _unnest(conn: duckdb.DuckDBPyConnection, sql: str, columns: list[list[Any]]) -> Any:
-    return conn.execute(sql, columns)
-
-
 def apply_payments(
     conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime
 ) -> list[str]:
     """Mark paid the orders these payment events are for; returns the events left over."""
-    rows = _unnest(
-        conn,
+    rows = conn.execute(
         "SELECT event_id, type, payload FROM webhook_inbox"
         " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
         [event_ids],
@@ -67,8 +62,7 @@ def apply_payments(
         return list(event_ids)
     known = {
         order_id: (payment_status, fulfillment_status)
-        for order_id, payment_status, fulfillment_status in _unnest(
-            conn,
+        for order_id, payment_status, fulfillment_status in conn.execute(
             "SELECT order_id, payment_status, fulfillment_status FROM orders"
             " WHERE order_id IN (SELECT unnest(?))",
             [[key for key, _ in candidates.values()]],
@@ -84,9 +78,12 @@ def apply_payments(
     }
     if not applied:
         return list(event_ids)
-    order_ids = [order_id for order_id, _ in applied.values()]
-    _unnest(
-        conn,
+    # Ids are linked from the first event of each order, as one by one would.
+    first: dict[str, Any] = {}
+    for order_id, facts in applied.values():
+        first.setdefault(order_id, facts)
+    order_ids = list(first)
+    conn.execute(
         "UPDATE orders SET checkout_session_id = coalesce(orders.checkout_session_id, n.cs),"
         " payment_intent_id = coalesce(orders.payment_intent_id, n.pi),"
         " subscription_id = coalesce(orders.subscription_id, n.sub),"
@@ -95,18 +92,17 @@ def apply_payments(
         " unnest(?) AS cus) n WHERE orders.order_id = n.id",
         [
             order_ids,
-            [f.checkout_session_id for _, f in applied.values()],
-            [f.payment_intent_id for _, f in applied.values()],
-            [f.subscription_id for _, f in applied.values()],
-            [f.customer_id for _, f in applied.values()],
+            [f.checkout_session_id for f in first.values()],
+            [f.payment_intent_id for f in first.values()],
+            [f.subscription_id for f in first.values()],
+            [f.customer_id for f in first.values()],
         ],
     )
     # State only moves forward: the first payment event of an order makes it paid (and
     # queues its steps); any later one, in this batch or after, changes nothing.
     newly_paid = [
         row[0]
-        for row in _unnest(
-            conn,
+        for row in conn.execute(
             "UPDATE orders SET payment_status = 'paid', paid_at = ?, updated_at = ?,"
             " amount_paid = amount_total, fulfillment_status = CASE fulfillment_status"
             " WHEN 'waiting' THEN 'in_progress' ELSE fulfillment_status END"
@@ -116,8 +112,7 @@ def apply_payments(
         ).fetchall()
     ]
     if newly_paid:
-        _unnest(
-            conn,
+        conn.execute(
             "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
             " updated_at, finished_at)"
             " SELECT o.id, s.step, s.status, s.attempts,"
@@ -127,8 +122,7 @@ def apply_payments(
             " ('schedule_events', 'pending', 0)) s(step, status, attempts)",
             [now, now, now, newly_paid],
         )
-    _unnest(
-        conn,
+    conn.execute(
         "UPDATE webhook_inbox SET status = 'processed', attempts = attempts + 1,"
         " processed_at = ?, last_error = NULL, next_attempt_at = NULL"
         " WHERE event_id IN (SELECT unnest(?))",
@@ -141,16 +135,14 @@ def _finish_steps(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], step: str, then: str | None,
     now: datetime,
 ) -> None:  # fmt: skip
-    _unnest(
-        conn,
+    conn.execute(
         "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
         " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
         " WHERE step = ? AND order_id IN (SELECT unnest(?))",
         [now, now, step, order_ids],
     )
     if then:
-        _unnest(
-            conn,
+        conn.execute(
             "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
             " WHERE step = ? AND status = 'pending' AND order_id IN (SELECT unnest(?))",
             [now, now, then, order_ids],
@@ -164,8 +156,7 @@ def convert_holds(
     returns the orders left over (a lapsed or missing hold)."""
     pending = {
         row[0]
-        for row in _unnest(
-            conn,
+        for row in conn.execute(
             "SELECT order_id FROM fulfilment_steps WHERE step = 'create_bookings'"
             " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
             [order_ids],
@@ -173,9 +164,7 @@ def convert_holds(
     }
     awkward = {
         row[0]
-        for row in _unnest(
-            conn,
-            "SELECT DISTINCT i.order_id FROM order_items i LEFT JOIN holds h"
+        for row in conn.execute("SELECT DISTINCT i.order_id FROM order_items i LEFT JOIN holds h"
             " ON h.order_item_id = i.order_item_id WHERE i.order_id IN (SELECT unnest(?))"
             " AND (h.hold_id IS NULL OR (h.status <> 'converted'"
             " AND NOT (h.status = 'active' AND h.expires_at > ?)))",
@@ -184,8 +173,7 @@ def convert_holds(
     } if pending else set()  # fmt: skip
     ready = sorted(pending - awkward)
     if ready:
-        _unnest(
-            conn,
+        conn.execute(
             "UPDATE holds SET status = 'converted' WHERE status = 'active'"
             " AND order_id IN (SELECT unnest(?))",
             [ready],
@@ -199,8 +187,7 @@ def book_events(
 ) -> list[str]:
     """schedule_events for orders whose every camp and party item has its place taken;
     returns the orders left over (a conflict to record, an unknown product …)."""
-    rows = _unnest(
-        conn,
+    rows = conn.execute(
         "SELECT i.order_id, i.order_item_id, i.product_id, i.kind, i.item_date, i.session,"
         " i.start_time, i.student_id, h.status, h.resource_key FROM order_items i"
         " JOIN fulfilment_steps s ON s.order_id = i.order_id AND s.step = 'schedule_events'"
@@ -236,8 +223,7 @@ def book_events(
 
     slots = {planned.slot_key: planned for _, _, _, planned in planned_items}
     existing = dict(
-        _unnest(
-            conn,
+        conn.execute(
             "SELECT slot_key, event_id FROM events WHERE slot_key IN (SELECT unnest(?))",
             [list(slots)],
         ).fetchall()
@@ -245,8 +231,7 @@ def book_events(
     new = [planned for key, planned in slots.items() if key not in existing]
     if new:
         new_ids = [orders.new_id("cal") for _ in new]
-        _unnest(
-            conn,
+        conn.execute(
             "INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id, room_id,"
             " starts_at, ends_at, capacity, status, uid, sequence, created_at, updated_at)"
             " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),"
@@ -269,8 +254,7 @@ def book_events(
         )
         existing.update(zip((p.slot_key for p in new), new_ids, strict=True))
     if planned_items:
-        _unnest(
-            conn,
+        conn.execute(
             "INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,"
             " status, created_at, updated_at) SELECT unnest(?), unnest(?), unnest(?),"
             " unnest(?), unnest(?), 'confirmed', ?, ?",
@@ -284,8 +268,7 @@ def book_events(
                 now,
             ],
         )
-    _unnest(
-        conn,
+    conn.execute(
         "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
         " WHERE fulfillment_status = 'in_progress' AND order_id IN (SELECT unnest(?))",
         [now, ready],

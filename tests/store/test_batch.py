@@ -1,0 +1,131 @@
+"""The bulk fulfilment path agrees with the one-by-one reference, and leaves what it can't do."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.cart import validate_checkout
+from core.catalog import load_catalog
+from core.checkout import hold_expiry, hold_requests
+from core.settings import DatabaseLocation
+from core.simulation import checkout_session, event_envelope
+from core.store import batch, inbox, orders
+from core.store.database import Database
+from core.store.fulfilment import handle_event, run_step
+from core.stripe_events import parse_event
+from tests.conftest import REPO
+
+CATALOG = load_catalog(REPO / "data" / "catalog.toml")
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+NAIVE_NOW = NOW.replace(tzinfo=None)
+
+
+def place(database: Database, n: int, *, lapsed: bool = False) -> str:
+    body = {
+        "customer": {"email": f"p{n}@example.com", "name": "Pat Parent"},
+        "items": [
+            {"product_id": "summer-robotics", "date": "2027-01-05", "session": "day",
+             "student": {"name": f"Kid {n}", "age": 8}},
+            {"product_id": "robot-rampage-party", "date": "2027-01-09",
+             "start_time": ("10:00", "13:00", "15:30")[n % 3],
+             "student": {"name": f"Kid {n}", "age": 8}},
+        ],
+    }  # fmt: skip
+    cart = validate_checkout(body, CATALOG, today=date(2026, 12, 1))
+    placed_at = NOW - timedelta(hours=1) if lapsed else NOW
+    order_id = f"ord_test_{n}"
+    new = orders.NewOrder(
+        order_id,
+        cart,
+        tuple(hold_requests(cart, CATALOG)),
+        placed_at.replace(tzinfo=None),
+        hold_expiry(placed_at).replace(tzinfo=None),
+    )
+    assert database.write(orders.place_order, new) == []
+    return order_id
+
+
+def paid_event(order_id: str, n: int) -> str:
+    session = checkout_session(
+        f"cs_test_{n}", order_id, int(NOW.timestamp()), 28400, "p@example.com", "Pat",
+        f"pi_test_{n}",
+    )  # fmt: skip
+    return json.dumps(event_envelope(f"evt_test_{n}", "checkout.session.completed", session, 1))
+
+
+def store(database: Database, payload: str) -> str:
+    event = parse_event(payload)
+    database.write(inbox.store_events, [(event, NAIVE_NOW)])
+    return event.event_id
+
+
+def outcome(database: Database) -> list[tuple]:
+    """Everything fulfilment decides, without the random ids."""
+    rows = database.read(
+        lambda conn: conn.execute(
+            "SELECT o.order_id, o.payment_status, o.fulfillment_status, o.payment_intent_id,"
+            " list(DISTINCT s.step || '=' || s.status || '/' || s.attempts ORDER BY 1),"
+            " list(DISTINCT b.order_item_id || '@' || e.slot_key || '=' || b.status ORDER BY 1),"
+            " list(DISTINCT h.status ORDER BY 1)"
+            " FROM orders o LEFT JOIN fulfilment_steps s USING (order_id)"
+            " LEFT JOIN bookings b USING (order_id) LEFT JOIN events e USING (event_id)"
+            " LEFT JOIN holds h USING (order_id) GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    )
+    return [tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows]
+
+
+@pytest.fixture
+def make_database(tmp_path: Path):
+    opened = []
+
+    def make(name: str) -> Database:
+        database = Database.open(DatabaseLocation("duckdb", str(tmp_path / f"{name}.duckdb")))
+        opened.append(database)
+        return database
+
+    yield make
+    for database in opened:
+        database.close()
+
+
+def test_bulk_fulfilment_ends_exactly_where_one_by_one_does(make_database):
+    one_by_one, in_bulk = make_database("reference"), make_database("bulk")
+    for database in (one_by_one, in_bulk):
+        for n in range(3):
+            place(database, n)
+        events = [store(database, paid_event(f"ord_test_{n}", n)) for n in range(3)]
+        # The same order's payment twice: the second must change nothing.
+        events.append(store(database, paid_event("ord_test_0", 99)))
+        if database is one_by_one:
+            for event_id in events:
+                database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
+            for step in ("create_bookings", "schedule_events"):
+                for n in range(3):
+                    database.write(run_step, f"ord_test_{n}", step, CATALOG, NAIVE_NOW)
+        else:
+            assert database.write(batch.apply_payments, events, NAIVE_NOW) == []
+            ids = [f"ord_test_{n}" for n in range(3)]
+            assert database.write(batch.convert_holds, ids, NAIVE_NOW) == []
+            assert database.write(batch.book_events, ids, CATALOG, NAIVE_NOW) == []
+
+    reference = outcome(one_by_one)
+    assert outcome(in_bulk) == reference
+    assert {row[2] for row in reference} == {"fulfilled"}
+
+
+def test_bulk_leaves_unknown_orders_and_lapsed_holds_to_the_one_by_one_path(make_database):
+    database = make_database("leftovers")
+    place(database, 1, lapsed=True)
+    known = store(database, paid_event("ord_test_1", 1))
+    unknown = store(database, paid_event("ord_nobody", 2))
+
+    left = database.write(batch.apply_payments, [known, unknown], NAIVE_NOW)
+
+    assert left == [unknown]
+    assert database.write(batch.convert_holds, ["ord_test_1"], NAIVE_NOW) == ["ord_test_1"]
+    assert database.read(inbox.get_event, unknown)["status"] == "received"
