@@ -31,7 +31,6 @@ import requests
 from bench.servers import ADMIN_TOKEN, start_sidecar_for_bench
 from core.cart import validate_checkout
 from core.catalog import load_catalog
-from core.checkout import hold_expiry, hold_requests
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope, signed_delivery
 from core.store import orders
@@ -77,13 +76,7 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[s
             }  # fmt: skip
             cart = validate_checkout(body, catalog, today=date(2026, 12, 1))
             order_id = orders.new_id("ord")
-            new = orders.NewOrder(
-                order_id,
-                cart,
-                tuple(hold_requests(cart, catalog)),
-                now.replace(tzinfo=None),
-                hold_expiry(now).replace(tzinfo=None),
-            )
+            new = orders.new_order(order_id, cart, catalog, now)
             pending.append(store.submit(orders.place_order, new))
             placed.append((order_id, cart.amount_total))
         for future in pending:

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from core.cart import InvalidCart, validate_checkout
-from core.checkout import checkout_session_params, hold_expiry, hold_requests
+from core.checkout import checkout_session_params, hold_expiry
 from core.settings import Settings
 from core.store import orders
 
@@ -85,13 +85,7 @@ async def create_checkout(request: Request) -> Response:
 
     order_id = orders.new_id("ord")
     expires_at = hold_expiry(now)
-    new_order = orders.NewOrder(
-        order_id,
-        cart,
-        tuple(hold_requests(cart, catalog)),
-        now.replace(tzinfo=None),
-        expires_at.replace(tzinfo=None),
-    )
+    new_order = orders.new_order(order_id, cart, catalog, now)
     store = app.state.database
     problems = await store.awrite(orders.place_order, new_order)
     if problems:

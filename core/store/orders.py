@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
 from core.cart import Cart
-from core.checkout import HoldRequest
+from core.catalog import Catalog
+from core.checkout import HoldRequest, hold_expiry, hold_requests
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,17 @@ class NewOrder:
     holds: tuple[HoldRequest, ...]
     now: datetime  # naive UTC, as every stored timestamp
     expires_at: datetime  # naive UTC
+
+
+def new_order(order_id: str, cart: Cart, catalog: Catalog, now: datetime) -> NewOrder:
+    """A pending order for `cart`, holding its places for HOLD_MINUTES from `now` (aware)."""
+    return NewOrder(
+        order_id,
+        cart,
+        tuple(hold_requests(cart, catalog)),
+        now.astimezone(UTC).replace(tzinfo=None),
+        hold_expiry(now).astimezone(UTC).replace(tzinfo=None),
+    )
 
 
 def new_id(prefix: str) -> str:

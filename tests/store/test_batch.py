@@ -10,7 +10,6 @@ import pytest
 
 from core.cart import validate_checkout
 from core.catalog import load_catalog
-from core.checkout import hold_expiry, hold_requests
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope
 from core.store import batch, inbox, orders
@@ -38,13 +37,7 @@ def place(database: Database, n: int, *, lapsed: bool = False) -> str:
     cart = validate_checkout(body, CATALOG, today=date(2026, 12, 1))
     placed_at = NOW - timedelta(hours=1) if lapsed else NOW
     order_id = f"ord_test_{n}"
-    new = orders.NewOrder(
-        order_id,
-        cart,
-        tuple(hold_requests(cart, CATALOG)),
-        placed_at.replace(tzinfo=None),
-        hold_expiry(placed_at).replace(tzinfo=None),
-    )
+    new = orders.new_order(order_id, cart, CATALOG, placed_at)
     assert database.write(orders.place_order, new) == []
     return order_id
 

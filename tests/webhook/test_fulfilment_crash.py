@@ -14,7 +14,6 @@ import requests
 
 from core.cart import validate_checkout
 from core.catalog import load_catalog
-from core.checkout import hold_expiry, hold_requests
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope
 from core.store import orders
@@ -56,13 +55,7 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[str]:
             }  # fmt: skip
             cart = validate_checkout(body, catalog, today=date(2026, 12, 1))
             order_id = f"ord_crash_{n:05d}"
-            new = orders.NewOrder(
-                order_id,
-                cart,
-                tuple(hold_requests(cart, catalog)),
-                now.replace(tzinfo=None),
-                hold_expiry(now).replace(tzinfo=None),
-            )
+            new = orders.new_order(order_id, cart, catalog, now)
             pending.append(store.submit(orders.place_order, new))
             placed.append(order_id)
         assert all(future.result() == [] for future in pending)
