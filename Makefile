@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Local defaults so `make run` works with nothing configured. A real deployment sets its own.
-export STRIPE_WEBHOOK_SECRET ?= whsec_tinkertank_local_demo_secret
+DEMO_SECRET := whsec_tinkertank_local_demo_secret
+export STRIPE_WEBHOOK_SECRET ?= $(DEMO_SECRET)
 export ADMIN_TOKEN ?= tinkertank-local-admin-token
 export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
 HOST ?= 127.0.0.1
@@ -21,8 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The sidecar; with no real webhook secret configured, a stream of demo orders as well
+# (signed `tinkertank simulate` deliveries through the real webhook endpoint).
 run: $(STAMP)
-	$(BIN)/tinkertank serve --host $(HOST) --port $(PORT)
+	@$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server' INT TERM; \
+	if [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
+		echo "No STRIPE_WEBHOOK_SECRET set: feeding demo orders (tinkertank simulate)."; \
+		SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank simulate --forever --rate 1 \
+			--wait 60 --quiet || true; \
+	fi; \
+	wait $$server
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -137,3 +137,26 @@ def payment_intent(
         "receipt_email": email,
         "status": "succeeded",
     }
+
+
+def charge_refunded(
+    charge_id: str, payment_intent_id: str, order_id: str | None, amount: int, created: int,
+    currency: str = "aud",
+) -> dict[str, Any]:  # fmt: skip
+    """A fully refunded charge."""
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": amount,
+        "captured": True,
+        "created": created,
+        "currency": currency,
+        "livemode": False,
+        "metadata": {"order_id": order_id} if order_id else {},
+        "paid": True,
+        "payment_intent": payment_intent_id,
+        "refunded": True,
+        "status": "succeeded",
+    }

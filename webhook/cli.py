@@ -79,7 +79,32 @@ def serve(args: argparse.Namespace) -> None:
         raise CommandError(f"stopped: {store.down}", EXIT_UNAVAILABLE)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"serve": serve}
+def simulate(args: argparse.Namespace) -> None:
+    from webhook import simulate as simulation
+
+    try:
+        settings = load_settings()
+        catalog = load_catalog(settings.catalog_path)
+    except (SettingsError, CatalogError) as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    url = (args.url or settings.sidecar_url).rstrip("/")
+    code = simulation.run(
+        url,
+        catalog,
+        settings.stripe_webhook_secrets[0],
+        args.count,
+        args.rate,
+        args.wait,
+        args.quiet,
+    )
+    if code:
+        raise CommandError("not every delivery was acknowledged", code)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "serve": serve,
+    "simulate": simulate,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the sidecar (webhooks, worker, API)")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)
+    simulate_parser = commands.add_parser(
+        "simulate", help="send realistic signed Stripe deliveries to a running sidecar"
+    )
+    simulate_parser.add_argument("--count", type=int, default=50, help="orders (default 50)")
+    simulate_parser.add_argument("--forever", dest="count", action="store_const", const=None)
+    simulate_parser.add_argument("--rate", type=float, default=5.0, help="orders per second")
+    simulate_parser.add_argument("--url", help="the sidecar (default: SIDECAR_URL)")
+    simulate_parser.add_argument(
+        "--wait", type=float, default=0, help="seconds to wait for the sidecar to answer"
+    )
+    simulate_parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import REPO, sidecar_env
@@ -65,3 +66,44 @@ def test_a_second_sidecar_on_the_same_database_explains_the_lock(sidecar, tmp_pa
 
     assert result.returncode == 3
     assert "cannot open database" in result.stderr
+
+
+def test_simulate_sends_orders_that_the_sidecar_fulfils(start_sidecar_process, tmp_path: Path):
+    sidecar = start_sidecar_process()
+    env = sidecar_env(tmp_path, SIDECAR_URL=sidecar.url)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "webhook.cli", "simulate", "--count", "20", "--rate", "100"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "20/20 orders delivered" in result.stdout
+    counts: dict = {}
+    for _ in range(200):
+        counts = sidecar.staff_get("/api/orders/counts").json()
+        if sum(counts["fulfillment"].get(s, 0) for s in ("fulfilled", "cancelled")) == 20:
+            break
+        time.sleep(0.05)
+    assert sum(counts["payment"].values()) == 20
+    assert set(counts["fulfillment"]) <= {"fulfilled", "cancelled"}
+
+
+def test_simulate_without_a_sidecar_says_so(tmp_path: Path):
+    env = sidecar_env(tmp_path, SIDECAR_URL="http://127.0.0.1:9")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "webhook.cli", "simulate", "--count", "1"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 3
+    assert "no sidecar answering at http://127.0.0.1:9" in result.stderr
