@@ -100,9 +100,15 @@ async def order_counts(request: Request) -> Response:
 
 
 async def error_log(request: Request) -> Response:
+    page = _page(request)
+    if isinstance(page, JSONResponse):
+        return page
+    limit, offset = page
     order_id = request.query_params.get("order_id")
-    rows = await request.app.state.database.aread(error_log_entries, order_id)
-    return JSONResponse({"errors": [_jsonable(r) for r in rows]})
+    rows, total = await request.app.state.database.aread(error_log_entries, order_id, limit, offset)
+    return JSONResponse(
+        {"total": total, "limit": limit, "offset": offset, "errors": [_jsonable(r) for r in rows]}
+    )
 
 
 async def retry_step(request: Request) -> Response:

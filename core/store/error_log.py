@@ -51,12 +51,20 @@ def log_error(
     return bool(rows)
 
 
-def entries(conn: duckdb.DuckDBPyConnection, order_id: str | None = None) -> list[dict[str, Any]]:
+def entries(
+    conn: duckdb.DuckDBPyConnection,
+    order_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of entries, oldest first, and how many there are in all."""
     columns = ("error_id", "category", "severity", "message", "context", "order_id",
                "stripe_event_id", "step", "created_at", "resolved_at")  # fmt: skip
     where, params = ("WHERE order_id = ?", [order_id]) if order_id else ("", [])
     rows = conn.execute(
-        f"SELECT {', '.join(columns)} FROM error_log {where} ORDER BY created_at, error_id",
-        params,
+        f"SELECT {', '.join(columns)} FROM error_log {where} ORDER BY created_at, error_id"
+        " LIMIT ? OFFSET ?",
+        [*params, limit, offset],
     ).fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    (total,) = conn.execute(f"SELECT count(*) FROM error_log {where}", params).fetchone()
+    return [dict(zip(columns, row, strict=True)) for row in rows], total
