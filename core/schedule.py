@@ -330,6 +330,32 @@ def ignite_recurrence(catalog: Catalog, program_id: str, term_id: str) -> Ignite
     )
 
 
+def ignite_series(catalog: Catalog, program_id: str) -> IgniteRecurrence:
+    """The whole program as one weekly series: from its first class to its last, with
+    every week it does not meet (school holidays, public holidays, closures) as an EXDATE.
+    This is the program's recurring template, the rule its class events come from."""
+    program = _product_of_kind(catalog, program_id, Ignite, "Ignite program")
+    held = ignite_class_dates(catalog, program_id)
+    if not held:
+        raise ScheduleError(f"Ignite program {program.id} has no classes")
+    weekly = [held[0] + timedelta(weeks=n) for n in range((held[-1] - held[0]).days // 7 + 1)]
+    classes = set(held)
+    tz = catalog.tz
+    until = datetime.combine(held[-1], time(23, 59, 59), tzinfo=tz).astimezone(UTC)
+    return IgniteRecurrence(
+        dtstart=_local(tz, held[0], program.start),
+        rrule=f"FREQ=WEEKLY;BYDAY={_BYDAY[program.weekday]};UNTIL={until:%Y%m%dT%H%M%SZ}",
+        exdates=[_local(tz, day, program.start) for day in weekly if day not in classes],
+        duration_minutes=program.duration_minutes,
+        timezone=catalog.timezone,
+    )
+
+
+def template_id(program_id: str) -> str:
+    """The recurring template of an Ignite program (one per program)."""
+    return f"tpl_{program_id}"
+
+
 def _term_days(catalog: Catalog, program: Ignite, term: Term) -> tuple[list[date], list[date]]:
     """The program's weekday in the term (inclusive), split into held and skipped dates."""
     skip = set(catalog.public_holidays) | set(program.excluded_dates)

@@ -22,7 +22,13 @@ from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
 from core.payments import PaymentFacts, facts_from, moves_forward, refund_from
-from core.schedule import ScheduleError, camp_event, ignite_classes_in_period, party_event
+from core.schedule import (
+    ScheduleError,
+    camp_event,
+    ignite_classes_in_period,
+    party_event,
+    template_id,
+)
 from core.store import orders
 from core.store.error_log import log_error
 
@@ -765,8 +771,8 @@ def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -
     event_id = orders.new_id("cal")
     conn.execute(
         "INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id, room_id,"
-        " starts_at, ends_at, capacity, status, uid, sequence, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, 0, ?, ?)",
+        " starts_at, ends_at, capacity, status, template_id, uid, sequence, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, 0, ?, ?)",
         [
             event_id,
             planned.slot_key,
@@ -778,6 +784,7 @@ def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -
             planned.starts_at_naive_utc,
             planned.ends_at_naive_utc,
             planned.capacity,
+            template_id(planned.product_id) if planned.kind == "ignite" else None,
             planned.uid,
             now,
             now,

@@ -42,6 +42,7 @@ from core.catalog import load_catalog
 from core.settings import load_settings
 from core.store import heartbeat
 from core.store.database import Database, DatabaseUnavailable, StoreStatus, utcnow
+from core.store.templates import sync_templates
 from core.store.worker import RetryPolicy, Worker
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,12 @@ def main(argv: list[str]) -> int:
         database = Database.open(settings.database, settings.duckdb_memory_limit)
     except Exception as exc:
         sock.sendall(_frame(("failed", str(exc))))
+        return 3
+    try:
+        database.write(sync_templates, catalog, utcnow())
+    except Exception as exc:
+        database.close()
+        sock.sendall(_frame(("failed", f"cannot sync recurring templates: {exc}")))
         return 3
     worker = Worker(
         database,
