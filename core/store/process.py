@@ -42,6 +42,7 @@ from core.catalog import load_catalog
 from core.settings import load_settings
 from core.store import heartbeat
 from core.store.database import Database, DatabaseUnavailable, StoreStatus, utcnow
+from core.store.sender import Sender
 from core.store.templates import sync_templates
 from core.store.worker import RetryPolicy, Worker
 
@@ -174,14 +175,17 @@ def main(argv: list[str]) -> int:
         RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
         faults=settings.fault_drill,
     )
+    sender = Sender(database, settings)
     server = _StoreServer(sock, database, worker)
     worker.start()
+    sender.start()
     server.send(("ready", os.getpid()))
     try:
         server.serve()
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
+        sender.stop()
         worker.stop()
         server.reads.shutdown(wait=True)
         database.close()

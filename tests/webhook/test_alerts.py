@@ -1,0 +1,178 @@
+"""Critical alerts through the outbox: a real SMTP server (aiosmtpd) and a local Slack."""
+
+from __future__ import annotations
+
+import email.policy
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import Sidecar, make_event
+from webhook.processes import free_port
+
+
+class SlackHook:
+    """An incoming-webhook endpoint that records payloads; answers from a script."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[float, dict]] = []
+        self.script: list[tuple[int, dict[str, str]]] = []  # answers before the plain 200s
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append((time.monotonic(), json.loads(body)))
+                status, headers = hook.script.pop(0) if hook.script else (200, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        message = message_from_bytes(envelope.content)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 OK"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackHook]:
+    hook = SlackHook()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def dispute_event() -> dict:
+    dispute = {
+        "id": f"dp_{secrets.token_hex(8)}",
+        "object": "dispute",
+        "amount": 8900,
+        "currency": "aud",
+        "charge": f"ch_{secrets.token_hex(8)}",
+        "payment_intent": f"pi_{secrets.token_hex(8)}",
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    return make_event(type="charge.dispute.created", data={"object": dispute})
+
+
+def test_a_dispute_alerts_slack_and_the_alert_emails_once(
+    start_sidecar_process, slack: SlackHook, smtp
+):
+    inbox, port = smtp
+    sidecar: Sidecar = start_sidecar_process(
+        SLACK_WEBHOOK_URL=slack.url,
+        ALERT_EMAILS="ops@tinkertank.example,owner@tinkertank.example",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(port),
+        SMTP_SECURITY="none",
+    )
+    event = dispute_event()
+
+    for _ in range(3):  # Stripe redelivers
+        assert sidecar.deliver(event).status_code == 200
+
+    assert wait_for(lambda: len(slack.posts) >= 1 and len(inbox.messages) >= 2)
+    time.sleep(1)  # time for any duplicate to show up
+    assert len(slack.posts) == 1
+    assert "dispute opened (fraudulent)" in slack.posts[0][1]["text"]
+    recipients = sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts)
+    assert recipients == ["ops@tinkertank.example", "owner@tinkertank.example"]
+    subject = inbox.messages[0][1]["Subject"]
+    assert subject == "[TinkerTank] critical payment alert"
+
+
+def test_slack_rate_limit_is_honoured_before_the_retry(start_sidecar_process, slack: SlackHook):
+    slack.script = [(429, {"Retry-After": "1"})]
+    sidecar = start_sidecar_process(SLACK_WEBHOOK_URL=slack.url, FULFILMENT_RETRY_SECONDS="0.05")
+
+    sidecar.deliver(dispute_event())
+
+    assert wait_for(lambda: len(slack.posts) >= 2)
+    (first, _), (second, payload) = slack.posts[:2]
+    assert second - first >= 1.0
+    assert payload["text"].startswith("Critical (payment)")
+
+
+def test_without_a_mail_server_the_alert_email_is_written_as_an_eml_file(
+    start_sidecar_process, tmp_path: Path
+):
+    sidecar = start_sidecar_process(ALERT_EMAILS="ops@tinkertank.example")
+
+    sidecar.deliver(dispute_event())
+
+    outbox = tmp_path / "outbox"
+    assert wait_for(lambda: outbox.is_dir() and any(outbox.glob("*.eml")))
+    (path,) = outbox.glob("*.eml")
+    message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "ops@tinkertank.example"
+    assert "dispute opened" in message.get_content()
+
+
+def test_a_mail_server_down_for_good_fails_the_message_with_an_error_entry(
+    start_sidecar_process,
+):
+    sidecar = start_sidecar_process(
+        ALERT_EMAILS="ops@tinkertank.example",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(free_port()),  # nothing listens there
+        SMTP_SECURITY="none",
+        FULFILMENT_RETRY_SECONDS="0.05",
+    )
+
+    sidecar.deliver(dispute_event())
+
+    def email_failed() -> bool:
+        errors = sidecar.staff_get("/api/errors").json()["errors"]
+        return any(e["category"] == "email" for e in errors)
+
+    assert wait_for(email_failed)
+    entry = next(e for e in sidecar.staff_get("/api/errors").json()["errors"]
+                 if e["category"] == "email")  # fmt: skip
+    assert "not sent after 4 attempt(s)" in entry["message"]
