@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import checkout, health, staff_api
+from webhook import checkout, customer, health, staff_api
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
+        Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         *staff_api.routes,

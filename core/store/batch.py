@@ -27,6 +27,7 @@ from core.catalog import Catalog
 from core.payments import facts_from
 from core.schedule import camp_event, party_event
 from core.store import orders
+from core.store.fulfilment import ensure_enrolments
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -178,6 +179,7 @@ def convert_holds(
             " AND order_id IN (SELECT unnest(?))",
             [ready],
         )
+        ensure_enrolments(conn, ready, None, now)
         _finish_steps(conn, ready, "create_bookings", "schedule_events", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
 

@@ -417,17 +417,29 @@ def _subscription_order(conn, subscription_id: str | None, metadata: dict) -> st
     return order_id
 
 
-def _ensure_enrolments(conn, order_id: str, subscription_id: str | None, now: datetime) -> None:
-    """One enrolment per Ignite item of the order (the unique item id keeps it one)."""
+def ensure_enrolments(
+    conn: duckdb.DuckDBPyConnection,
+    order_ids: list[str],
+    subscription_id: str | None,
+    now: datetime,
+) -> None:
+    """One enrolment per Ignite item of the orders (the unique item id keeps it one), made
+    when the order is paid or a subscription event names it, whichever comes first."""
     conn.execute(
         "INSERT INTO enrolments (enrolment_id, order_id, order_item_id, student_id, product_id,"
         " subscription_id, status, updated_at)"
         " SELECT 'enr_' || i.order_item_id, i.order_id, i.order_item_id, i.student_id,"
-        " i.product_id, ?, 'pending', ? FROM order_items i WHERE i.order_id = ?"
-        " AND i.kind = 'ignite' AND NOT EXISTS"
+        " i.product_id, ?, 'pending', ? FROM order_items i"
+        " WHERE i.order_id IN (SELECT unnest(?)) AND i.kind = 'ignite' AND NOT EXISTS"
         " (SELECT 1 FROM enrolments e WHERE e.order_item_id = i.order_item_id)",
-        [subscription_id, now, order_id],
+        [subscription_id, now, order_ids],
     )
+    if subscription_id:
+        conn.execute(
+            "UPDATE enrolments SET subscription_id = ? WHERE subscription_id IS NULL"
+            " AND order_id IN (SELECT unnest(?))",
+            [subscription_id, order_ids],
+        )
 
 
 def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool) -> None:
@@ -438,7 +450,7 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
     order_id = _subscription_order(conn, _text_id(subscription.get("id")), metadata)
     if order_id is None:
         raise Deferred("no order for this subscription yet")
-    _ensure_enrolments(conn, order_id, _text_id(subscription.get("id")), ctx.now)
+    ensure_enrolments(conn, [order_id], _text_id(subscription.get("id")), ctx.now)
     status = "ended" if deleted else _ENROLMENT_STATUS.get(str(subscription.get("status")))
     if status is None:
         raise PermanentFailure(f"unknown subscription status {subscription.get('status')!r}")
@@ -519,7 +531,7 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
     period = _invoice_period(invoice)
     if period is None:
         raise PermanentFailure("invoice.paid without a service period on its lines")
-    _ensure_enrolments(conn, order_id, subscription_id, ctx.now)
+    ensure_enrolments(conn, [order_id], subscription_id, ctx.now)
     enrolments = conn.execute(
         "SELECT enrolment_id, order_item_id, student_id, product_id FROM enrolments"
         " WHERE order_id = ?",
@@ -665,6 +677,7 @@ def _defer(
 def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
     """Turn each item's hold into a taken place; a lapsed hold takes a place again if one is
     free. An item that finds none is left for `schedule_events` to book as a conflict."""
+    ensure_enrolments(conn, [order_id], None, now)
     items = conn.execute(
         "SELECT i.order_item_id, i.product_id, i.item_date, i.start_time, h.hold_id,"
         " h.status, h.expires_at FROM order_items i LEFT JOIN holds h"

@@ -248,3 +248,26 @@ def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
         ).fetchall():
             result[key][status] = n
     return result
+
+
+def calendar_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """What an order's .ics holds: its booked events (camps, parties) and, for Ignite, the
+    programs' weekly series (their recurring templates)."""
+    order_id = find_order_id(conn, key)
+    if order_id is None:
+        return None
+    events = conn.execute(
+        "SELECT DISTINCT e.uid, e.sequence, e.title, e.starts_at, e.ends_at, e.venue_id,"
+        " b.status = 'cancelled' FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.order_id = ? AND b.enrolment_id IS NULL AND b.status <> 'conflict'"
+        " ORDER BY e.starts_at",
+        [order_id],
+    ).fetchall()
+    series = conn.execute(
+        "SELECT DISTINCT t.uid, t.sequence, t.product_id, t.rrule, t.first_start,"
+        " t.duration_minutes, t.excluded_dates, en.status = 'ended'"
+        " FROM enrolments en JOIN recurring_templates t ON t.product_id = en.product_id"
+        " WHERE en.order_id = ? ORDER BY t.product_id",
+        [order_id],
+    ).fetchall()
+    return {"order_id": order_id, "events": events, "series": series}

@@ -1,14 +1,17 @@
-"""Ignite subscriptions end to end: sign-up, the classes of each paid period, the end."""
+"""Ignite subscriptions end to end (sign-up, the classes of each paid period, the end), and
+the calendar file customers download, read back by two parsers."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import icalendar
 import pytest
+import recurring_ical_events
 import requests
 
 from tests.conftest import Sidecar, sidecar_env
@@ -219,3 +222,73 @@ def test_the_payment_intent_of_a_subscription_invoice_makes_no_extra_order(shop:
     assert (
         requests.get(f"{shop.url}/api/orders/{intent['id']}/status", timeout=10).status_code == 404
     )
+
+
+# --- GET /orders/{order_id}/calendar.ics ---------------------------------------------------
+
+
+def calendar(shop, order_id: str) -> icalendar.Calendar:
+    response = requests.get(f"{shop.url}/orders/{order_id}/calendar.ics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    return icalendar.Calendar.from_ical(response.content)
+
+
+def test_a_paid_camp_and_party_order_downloads_its_events_at_local_times(shop, fake):
+    body = {
+        "customer": {"email": "parent@example.com", "name": "Pat Parent"},
+        "items": [
+            {"product_id": "summer-robotics", "date": "2027-01-06", "session": "all_day",
+             "student": {"name": "Mia", "age": 8}},
+            {"product_id": "robot-rampage-party", "date": "2027-01-16", "start_time": "15:30",
+             "student": {"name": "Mia", "age": 8}},
+        ],
+    }  # fmt: skip
+    order_id = requests.post(shop.url + "/api/checkout", json=body, timeout=10).json()["order_id"]
+    (session_id,) = [s for s, v in fake.sessions.items() if v["client_reference_id"] == order_id]
+    shop.deliver(fake.complete_session(session_id))
+    status = status_when(shop, order_id, lambda s: s["fulfillment_status"] == "fulfilled")
+
+    events = list(calendar(shop, order_id).walk("VEVENT"))
+
+    starts = sorted((e["DTSTART"].dt, e["DTEND"].dt) for e in events)
+    assert [(s.isoformat(), e.isoformat()) for s, e in starts] == [
+        ("2027-01-06T09:00:00+11:00", "2027-01-06T17:00:00+11:00"),
+        ("2027-01-16T15:30:00+11:00", "2027-01-16T17:30:00+11:00"),
+    ]
+    assert {str(e["UID"]) for e in events} == {b["event"]["uid"] for b in status["bookings"]}
+    assert all("Marrickville" in str(e["LOCATION"]) for e in events)
+
+
+def test_an_ignite_enrolment_downloads_the_weekly_series_with_its_breaks(shop, fake):
+    order_id, _, completed = sign_up(shop, fake, name="Ruby")
+    shop.deliver(completed)
+    status_when(shop, order_id, lambda s: s["payment_status"] == "paid")
+    time.sleep(0.3)  # the enrolment is written with the payment's steps
+
+    cal = calendar(shop, order_id)
+    classes = recurring_ical_events.of(cal).between(date(2027, 3, 20), date(2027, 5, 5))
+
+    assert [c["DTSTART"].dt.isoformat() for c in classes] == [
+        "2027-03-22T15:45:00+11:00",
+        # 29 March is Easter Monday; 12 and 19 April are school holidays; 26 April is
+        # before term 2; daylight saving ended on 4 April.
+        "2027-04-05T15:45:00+10:00",
+        "2027-05-03T15:45:00+10:00",
+    ]
+
+
+def test_an_unknown_order_has_no_calendar(shop):
+    response = requests.get(f"{shop.url}/orders/ord_nobody/calendar.ics", timeout=10)
+
+    assert response.status_code == 404
+
+
+def test_the_calendar_is_found_by_the_checkout_session_id_too(shop, fake):
+    order_id, _, completed = sign_up(shop, fake, name="Leo")
+    session_id = completed["data"]["object"]["id"]
+
+    response = requests.get(f"{shop.url}/orders/{session_id}/calendar.ics", timeout=10)
+
+    assert response.status_code == 200
+    assert order_id in response.headers["content-disposition"]

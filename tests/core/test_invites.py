@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import icalendar
+import recurring_ical_events
+
+from core.catalog import load_catalog
+from core.invites import InviteEvent, render_calendar
+from core.schedule import camp_event, ignite_class_dates, ignite_series
+from tests.conftest import REPO
+
+CATALOG = load_catalog(REPO / "data" / "catalog.toml")
+TZ = CATALOG.tz
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _camp_invite(**overrides) -> InviteEvent:
+    planned = camp_event(CATALOG, "summer-robotics", date(2027, 1, 5), "day")
+    fields = dict(uid=planned.uid, sequence=0, title=planned.title, start=planned.starts_at,
+                  end=planned.ends_at, location="TinkerTank Marrickville")  # fmt: skip
+    fields.update(overrides)
+    return InviteEvent(**fields)
+
+
+def _series_invite(program_id: str) -> InviteEvent:
+    series = ignite_series(CATALOG, program_id)
+    return InviteEvent(
+        uid=f"ignite.{program_id}@tinkertank.com.au",
+        sequence=0,
+        title="Ignite",
+        start=series["dtstart"],
+        end=series["dtstart"] + timedelta(minutes=series["duration_minutes"]),
+        location="Marrickville",
+        rrule=series["rrule"],
+        exdates=tuple(series["exdates"]),
+    )
+
+
+def _occurrences(ics: bytes, start: date, end: date) -> list:
+    calendar = icalendar.Calendar.from_ical(ics)
+    return recurring_ical_events.of(calendar).between(start, end)
+
+
+def test_a_camp_day_reads_back_at_9_to_3_sydney_time_with_its_uid():
+    ics = render_calendar([_camp_invite()], TZ, NOW)
+
+    (event,) = _occurrences(ics, date(2027, 1, 1), date(2027, 2, 1))
+
+    assert event["DTSTART"].dt == datetime(2027, 1, 5, 9, 0, tzinfo=TZ)
+    assert event["DTEND"].dt == datetime(2027, 1, 5, 15, 0, tzinfo=TZ)
+    assert event["DTSTART"].params["TZID"] == "Australia/Sydney"
+    assert str(event["UID"]) == "camp.summer-robotics.20270105.day@tinkertank.com.au"
+    assert b"BEGIN:VTIMEZONE" in ics
+
+
+def test_a_weekly_series_expands_to_the_class_dates_at_15_45_across_daylight_saving():
+    program = "ignite-coding-monday"
+    ics = render_calendar([_series_invite(program)], TZ, NOW)
+
+    occurrences = _occurrences(ics, date(2027, 1, 1), date(2028, 1, 1))
+
+    assert [o["DTSTART"].dt.date() for o in occurrences] == ignite_class_dates(CATALOG, program)
+    assert {o["DTSTART"].dt.astimezone(TZ).time().isoformat() for o in occurrences} == {"15:45:00"}
+    offsets = {o["DTSTART"].dt.utcoffset() for o in occurrences}
+    assert offsets == {timedelta(hours=10), timedelta(hours=11)}  # AEST and AEDT both occur
+
+
+def test_a_cancellation_keeps_the_uid_with_a_higher_sequence():
+    first = icalendar.Calendar.from_ical(render_calendar([_camp_invite()], TZ, NOW))
+    cancelled = icalendar.Calendar.from_ical(
+        render_calendar([_camp_invite(sequence=1, cancelled=True)], TZ, NOW, method="CANCEL")
+    )
+
+    (before,), (after,) = first.walk("VEVENT"), cancelled.walk("VEVENT")
+    assert before["UID"] == after["UID"]
+    assert after["SEQUENCE"] > before["SEQUENCE"]
+    assert after["STATUS"] == "CANCELLED"
+    assert cancelled["METHOD"] == "CANCEL"
