@@ -10,11 +10,15 @@ SEQUENCE rises with every change, so a later file (a cancellation) replaces the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+
+from core.catalog import Catalog
 
 PRODID = "-//TinkerTank//TinkerTank Ops//EN"
 
@@ -63,3 +67,48 @@ def render_calendar(
         calendar.add_component(event)
     calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def venue_line(catalog: Catalog, venue_id: str) -> str:
+    try:
+        venue = catalog.venue(venue_id)
+    except KeyError:
+        return venue_id
+    return f"{venue.name}, {venue.address}"
+
+
+def order_invites(rows: dict[str, Any], catalog: Catalog) -> list[InviteEvent]:
+    """The invites of an order, from `core.store.orders.calendar_rows`."""
+    tz = catalog.tz
+    invites = [
+        InviteEvent(
+            uid=uid,
+            sequence=sequence,
+            title=title,
+            start=starts_at.replace(tzinfo=UTC),
+            end=ends_at.replace(tzinfo=UTC),
+            location=venue_line(catalog, venue_id),
+            cancelled=cancelled,
+        )
+        for uid, sequence, title, starts_at, ends_at, venue_id, cancelled in rows["events"]
+    ]
+    for uid, sequence, product_id, rrule, first_start, minutes, excluded, ended in rows["series"]:
+        program = catalog.products.get(product_id)
+        start = first_start.replace(tzinfo=tz)  # stored as local wall-clock time
+        invites.append(
+            InviteEvent(
+                uid=uid,
+                sequence=sequence,
+                title=program.name if program else product_id,
+                start=start,
+                end=start + timedelta(minutes=minutes),
+                location=venue_line(catalog, program.venue) if program else "",
+                cancelled=ended,
+                rrule=rrule,
+                exdates=tuple(
+                    datetime.combine(date.fromisoformat(day), start.time(), tzinfo=tz)
+                    for day in json.loads(excluded)
+                ),
+            )
+        )
+    return invites

@@ -27,7 +27,7 @@ from core.catalog import Catalog
 from core.payments import facts_from
 from core.schedule import camp_event, party_event
 from core.store import orders
-from core.store.fulfilment import ensure_enrolments
+from core.store.fulfilment import ensure_enrolments, queue_confirmations
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -120,7 +120,8 @@ def apply_payments(
             " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
             " WHEN 'done' THEN ?::TIMESTAMP END FROM (SELECT unnest(?) AS id) o CROSS JOIN"
             " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
-            " ('schedule_events', 'pending', 0)) s(step, status, attempts)",
+            " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0))"
+            " s(step, status, attempts)",
             [now, now, now, newly_paid],
         )
     conn.execute(
@@ -270,13 +271,27 @@ def book_events(
                 now,
             ],
         )
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
-        " WHERE fulfillment_status = 'in_progress' AND order_id IN (SELECT unnest(?))",
-        [now, ready],
-    )
-    _finish_steps(conn, ready, "schedule_events", None, now)
+    _finish_steps(conn, ready, "schedule_events", "send_confirmation", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
+
+
+def confirm(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
+) -> list[str]:
+    """send_confirmation for many orders: their emails queued, the orders fulfilled."""
+    pending = [
+        row[0]
+        for row in conn.execute(
+            "SELECT order_id FROM fulfilment_steps WHERE step = 'send_confirmation'"
+            " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
+            [order_ids],
+        ).fetchall()
+    ]
+    if pending:
+        queue_confirmations(conn, pending, now)
+        _finish_steps(conn, pending, "send_confirmation", None, now)
+    done = set(pending)
+    return [order_id for order_id in order_ids if order_id not in done]
 
 
 def _time(value: str | None) -> time | None:

@@ -32,7 +32,7 @@ from core.schedule import (
 from core.store import orders
 from core.store.error_log import log_error
 
-STEPS = ("record_payment", "create_bookings", "schedule_events")
+STEPS = ("record_payment", "create_bookings", "schedule_events", "send_confirmation")
 
 
 class Deferred(Exception):
@@ -195,8 +195,23 @@ def _mark_paid(
         " updated_at, finished_at) VALUES"
         " (?, 'record_payment', 'done', 1, NULL, ?, ?),"
         " (?, 'create_bookings', ?, 0, ?, ?, NULL),"
-        " (?, 'schedule_events', ?, 0, NULL, ?, NULL)",
-        [order_id, now, now, order_id, later, now, now, order_id, later, now],
+        " (?, 'schedule_events', ?, 0, NULL, ?, NULL),"
+        " (?, 'send_confirmation', ?, 0, NULL, ?, NULL)",
+        [
+            order_id,
+            now,
+            now,
+            order_id,
+            later,
+            now,
+            now,
+            order_id,
+            later,
+            now,
+            order_id,
+            later,
+            now,
+        ],
     )
 
 
@@ -767,11 +782,12 @@ def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
                 now=now,
                 dedupe_key=f"conflict:{item_id}",
             )
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = ?, updated_at = ? WHERE order_id = ?"
-        " AND fulfillment_status = 'in_progress'",
-        ["needs_attention" if conflicts else "fulfilled", now, order_id],
-    )
+    if conflicts:
+        conn.execute(
+            "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?"
+            " WHERE order_id = ? AND fulfillment_status = 'in_progress'",
+            [now, order_id],
+        )
 
 
 def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -> str:
@@ -806,11 +822,39 @@ def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -
     return event_id
 
 
+def queue_confirmations(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
+) -> None:
+    """The send_confirmation step: the confirmation email goes into the outbox (once per
+    order, by its key) and the order is fulfilled. The email is rendered when it is sent,
+    from the order as it stands then, with its calendar file attached."""
+    conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
+        " status, attempts, next_attempt_at, created_at)"
+        " SELECT 'msg_conf_' || o.order_id, 'confirmation:' || o.order_id, 'email', o.order_id,"
+        " o.customer_email, '{\"template\": \"confirmation\"}', 'pending', 0, ?, ?"
+        " FROM orders o WHERE o.order_id IN (SELECT unnest(?)) AND o.customer_email IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM outbox m"
+        " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
+        [now, now, order_ids],
+    )
+    conn.execute(
+        "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
+        " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
+        [now, order_ids],
+    )
+
+
+def send_confirmation(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
+    queue_confirmations(conn, [order_id], now)
+
+
 STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
     "create_bookings": create_bookings,
     "schedule_events": schedule_events,
+    "send_confirmation": send_confirmation,
 }
-NEXT_STEP = {"create_bookings": "schedule_events"}
+NEXT_STEP = {"create_bookings": "schedule_events", "schedule_events": "send_confirmation"}
 
 
 def run_step(

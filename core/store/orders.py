@@ -271,3 +271,31 @@ def calendar_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] |
         [order_id],
     ).fetchall()
     return {"order_id": order_id, "events": events, "series": series}
+
+
+def confirmation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:
+    """What the confirmation email of an order shows."""
+    row = conn.execute(
+        "SELECT order_id, customer_name, customer_email FROM orders WHERE order_id = ?",
+        [order_id],
+    ).fetchone()
+    if row is None:
+        return None
+    bookings = conn.execute(
+        "SELECT DISTINCT s.name, e.title, e.kind, e.starts_at, e.ends_at, e.venue_id, b.status"
+        " FROM bookings b JOIN students s ON s.student_id = b.student_id"
+        " JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.order_id = ? AND b.enrolment_id IS NULL ORDER BY e.starts_at",
+        [order_id],
+    ).fetchall()
+    programs = conn.execute(
+        "SELECT s.name, en.product_id, en.status FROM enrolments en"
+        " JOIN students s ON s.student_id = en.student_id WHERE en.order_id = ?",
+        [order_id],
+    ).fetchall()
+    return {
+        "order": dict(zip(("order_id", "customer_name", "customer_email"), row, strict=True)),
+        "bookings": bookings,
+        "programs": programs,
+        "calendar": calendar_rows(conn, order_id),
+    }

@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
         RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
         faults=settings.fault_drill,
     )
-    sender = Sender(database, settings)
+    sender = Sender(database, settings, catalog)
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()

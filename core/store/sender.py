@@ -16,16 +16,21 @@ import logging
 import smtplib
 import ssl
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import requests
 
+from core import emails
+from core.catalog import Catalog
+from core.invites import order_invites, render_calendar, venue_line
+from core.schedule import ignite_series
 from core.settings import Settings
-from core.store import outbox
+from core.store import orders, outbox
 from core.store.database import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -68,9 +73,12 @@ def queue_alerts(
 
 
 class Sender:
-    def __init__(self, database: Database, settings: Settings, poll_seconds: float = 0.25):
+    def __init__(
+        self, database: Database, settings: Settings, catalog: Catalog, poll_seconds: float = 0.25
+    ):
         self.database = database
         self.settings = settings
+        self.catalog = catalog
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
@@ -122,8 +130,45 @@ class Sender:
         if message["channel"] == "slack":
             if not payload.get("skip"):
                 self.send_slack(payload)
-        else:
-            self.send_email(message, payload)
+            return
+        if payload.get("template") == "confirmation":
+            payload = self.render_confirmation(message["order_id"])
+        self.send_email(message, payload)
+
+    def render_confirmation(self, order_id: str) -> dict[str, Any]:
+        """The confirmation as the order stands now, with its calendar file attached."""
+        rows = self.database.read(orders.confirmation_rows, order_id)
+        if rows is None:
+            raise SendFailed(f"order {order_id} not found", permanent=True)
+        catalog, tz = self.catalog, self.catalog.tz
+        bookings = [
+            {"student": name, "title": title, "kind": kind, "status": status,
+             "start": starts_at.replace(tzinfo=UTC), "end": ends_at.replace(tzinfo=UTC),
+             "location": venue_line(catalog, venue_id)}
+            for name, title, kind, starts_at, ends_at, venue_id, status in rows["bookings"]
+        ]  # fmt: skip
+        for name, product_id, status in rows["programs"]:
+            program = catalog.products.get(product_id)
+            if program is None:
+                continue
+            first = ignite_series(catalog, product_id)["dtstart"]
+            bookings.append(
+                {"student": name, "title": f"{program.name}, weekly from", "kind": "ignite",
+                 "status": "cancelled" if status == "ended" else "confirmed", "start": first,
+                 "end": first + timedelta(minutes=program.duration_minutes),
+                 "location": venue_line(catalog, program.venue)}
+            )  # fmt: skip
+        base = self.settings.public_base_url
+        ics_url = f"{base}/orders/{order_id}/calendar.ics"
+        support = parseaddr(self.settings.email_from)[1] or self.settings.email_from
+        email = emails.confirmation(rows["order"], bookings, tz, ics_url, support)
+        ics = render_calendar(order_invites(rows["calendar"], catalog), tz, utcnow())
+        return {
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+            "attachments": [["tinkertank-booking.ics", "text/calendar", ics.decode()]],
+        }
 
     def send_slack(self, payload: dict[str, Any]) -> None:
         try:
@@ -156,6 +201,11 @@ class Sender:
         email.set_content(payload["text"])
         if payload.get("html"):
             email.add_alternative(payload["html"], subtype="html")
+        for filename, content_type, content in payload.get("attachments", []):
+            maintype, subtype = content_type.split("/")
+            email.add_attachment(
+                content.encode(), maintype=maintype, subtype=subtype, filename=filename
+            )
         if not settings.smtp_host:
             # No mail server configured: the message is kept as a file to read or send by hand.
             self.eml_directory.mkdir(parents=True, exist_ok=True)

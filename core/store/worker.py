@@ -42,8 +42,13 @@ BULK_SLICE = 100
 BULK_STEPS: dict[str, Callable[..., list[str]]] = {
     "create_bookings": batch.convert_holds,
     "schedule_events": batch.book_events,
+    "send_confirmation": batch.confirm,
 }
-STEP_CATEGORY = {"create_bookings": "booking", "schedule_events": "calendar"}
+STEP_CATEGORY = {
+    "create_bookings": "booking",
+    "schedule_events": "calendar",
+    "send_confirmation": "email",
+}
 
 
 @dataclass(frozen=True)
@@ -286,7 +291,8 @@ class Worker:
         leftovers: list[str] = []
         for start in range(0, len(keys), BULK_SLICE):
             part = keys[start : start + BULK_SLICE]
-            args = (part, self.catalog, now) if fn is batch.book_events else (part, now)
+            needs_catalog = fn in (batch.book_events, batch.confirm)
+            args = (part, self.catalog, now) if needs_catalog else (part, now)
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())
             except Exception as exc:

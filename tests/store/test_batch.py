@@ -72,6 +72,15 @@ def outcome(database: Database) -> list[tuple]:
     return [tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows]
 
 
+def confirmations(database: Database) -> list[str]:
+    return [
+        row[0]
+        for row in database.read(
+            lambda c: c.execute("SELECT dedupe_key FROM outbox ORDER BY 1").fetchall()
+        )
+    ]
+
+
 @pytest.fixture
 def make_database(tmp_path: Path):
     opened = []
@@ -97,7 +106,7 @@ def test_bulk_fulfilment_ends_exactly_where_one_by_one_does(make_database):
         if database is one_by_one:
             for event_id in events:
                 database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
-            for step in ("create_bookings", "schedule_events"):
+            for step in ("create_bookings", "schedule_events", "send_confirmation"):
                 for n in range(3):
                     database.write(run_step, f"ord_test_{n}", step, CATALOG, NAIVE_NOW)
         else:
@@ -105,10 +114,16 @@ def test_bulk_fulfilment_ends_exactly_where_one_by_one_does(make_database):
             ids = [f"ord_test_{n}" for n in range(3)]
             assert database.write(batch.convert_holds, ids, NAIVE_NOW) == []
             assert database.write(batch.book_events, ids, CATALOG, NAIVE_NOW) == []
+            assert database.write(batch.confirm, ids, CATALOG, NAIVE_NOW) == []
 
     reference = outcome(one_by_one)
     assert outcome(in_bulk) == reference
     assert {row[2] for row in reference} == {"fulfilled"}
+    assert (
+        confirmations(in_bulk)
+        == confirmations(one_by_one)
+        == [f"confirmation:ord_test_{n}" for n in range(3)]
+    )
 
 
 def test_bulk_leaves_unknown_orders_and_lapsed_holds_to_the_one_by_one_path(make_database):

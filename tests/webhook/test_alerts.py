@@ -1,4 +1,4 @@
-"""Critical alerts through the outbox: a real SMTP server (aiosmtpd) and a local Slack."""
+"""Emails and alerts through the outbox: a real SMTP server (aiosmtpd) and a local Slack."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import icalendar
 import pytest
 from aiosmtpd.controller import Controller
 
+from core.cart import encode_metadata_cart
 from tests.conftest import Sidecar, make_event
 from webhook.processes import free_port
 
@@ -176,3 +178,48 @@ def test_a_mail_server_down_for_good_fails_the_message_with_an_error_entry(
     entry = next(e for e in sidecar.staff_get("/api/errors").json()["errors"]
                  if e["category"] == "email")  # fmt: skip
     assert "not sent after 4 attempt(s)" in entry["message"]
+
+
+def test_a_paid_order_gets_one_confirmation_with_both_parts_links_and_its_calendar(
+    start_sidecar_process, smtp
+):
+    inbox, port = smtp
+    sidecar = start_sidecar_process(
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), SMTP_SECURITY="none",
+        PUBLIC_BASE_URL="https://book.tinkertank.example",
+    )  # fmt: skip
+    items = [
+        {"product_id": "summer-robotics", "date": "2027-01-07", "session": "day",
+         "student": {"name": "Mia", "age": 8}},
+        {"product_id": "robot-rampage-party", "date": "2027-01-23", "start_time": "10:00",
+         "student": {"name": "Leo", "age": 7}},
+    ]  # fmt: skip
+    metadata = encode_metadata_cart(items, {"email": "jane@example.com", "name": "Jane Citizen"})
+    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 58400,
+              "amount_received": 58400, "currency": "aud", "metadata": metadata,
+              "status": "succeeded"}  # fmt: skip
+    paid = make_event(type="payment_intent.succeeded", data={"object": intent})
+
+    for _ in range(2):  # a redelivery must not send a second email
+        assert sidecar.deliver(paid).status_code == 200
+
+    assert wait_for(lambda: len(inbox.messages) >= 1)
+    time.sleep(1)
+    assert len(inbox.messages) == 1
+    recipients, message = inbox.messages[0]
+    message = message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert recipients == ["jane@example.com"]
+    assert message["Subject"] == "Your TinkerTank booking is confirmed"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Hi Jane" in text and "Mia" in text and "Leo" in text
+    assert "Thursday 7 January 2027, 9:00 AM to 3:00 PM" in text
+    assert "Unit 3, 48 Farr Street, Marrickville NSW 2204" in text
+    for link in ("calendar.google.com", "outlook.live.com", "outlook.office.com"):
+        assert link in text and link in html
+    assert "https://book.tinkertank.example/orders/" in html
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    calendar = icalendar.Calendar.from_ical(attachment.get_content())
+    starts = sorted(e["DTSTART"].dt.isoformat() for e in calendar.walk("VEVENT"))
+    assert starts == ["2027-01-07T09:00:00+11:00", "2027-01-23T10:00:00+11:00"]

@@ -564,6 +564,7 @@ def test_status_of_a_new_order_then_a_paid_one_by_order_and_session_id(
         ("record_payment", "done"),
         ("create_bookings", "done"),
         ("schedule_events", "done"),
+        ("send_confirmation", "done"),
     ]
     bookings = paid["bookings"]
     assert [(b["student"], b["product_id"], b["status"]) for b in bookings] == [
