@@ -27,7 +27,7 @@ from core.catalog import Catalog
 from core.payments import facts_from
 from core.schedule import camp_event, party_event
 from core.store import orders
-from core.store.fulfilment import ensure_enrolments, queue_confirmations
+from core.store.fulfilment import ensure_enrolments, queue_confirmations, queue_staff_notices
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -120,7 +120,8 @@ def apply_payments(
             " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
             " WHEN 'done' THEN ?::TIMESTAMP END FROM (SELECT unnest(?) AS id) o CROSS JOIN"
             " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
-            " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0))"
+            " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
+            " ('notify_staff', 'pending', 0))"
             " s(step, status, attempts)",
             [now, now, now, newly_paid],
         )
@@ -289,7 +290,26 @@ def confirm(
     ]
     if pending:
         queue_confirmations(conn, pending, now)
-        _finish_steps(conn, pending, "send_confirmation", None, now)
+        _finish_steps(conn, pending, "send_confirmation", "notify_staff", now)
+    done = set(pending)
+    return [order_id for order_id in order_ids if order_id not in done]
+
+
+def notify(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
+) -> list[str]:
+    """notify_staff for many orders: one Slack message each, queued."""
+    pending = [
+        row[0]
+        for row in conn.execute(
+            "SELECT order_id FROM fulfilment_steps WHERE step = 'notify_staff'"
+            " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
+            [order_ids],
+        ).fetchall()
+    ]
+    if pending:
+        queue_staff_notices(conn, pending, catalog, now)
+        _finish_steps(conn, pending, "notify_staff", None, now)
     done = set(pending)
     return [order_id for order_id in order_ids if order_id not in done]
 

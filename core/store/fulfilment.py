@@ -32,7 +32,13 @@ from core.schedule import (
 from core.store import orders
 from core.store.error_log import log_error
 
-STEPS = ("record_payment", "create_bookings", "schedule_events", "send_confirmation")
+STEPS = (
+    "record_payment",
+    "create_bookings",
+    "schedule_events",
+    "send_confirmation",
+    "notify_staff",
+)
 
 
 class Deferred(Exception):
@@ -196,7 +202,8 @@ def _mark_paid(
         " (?, 'record_payment', 'done', 1, NULL, ?, ?),"
         " (?, 'create_bookings', ?, 0, ?, ?, NULL),"
         " (?, 'schedule_events', ?, 0, NULL, ?, NULL),"
-        " (?, 'send_confirmation', ?, 0, NULL, ?, NULL)",
+        " (?, 'send_confirmation', ?, 0, NULL, ?, NULL),"
+        " (?, 'notify_staff', ?, 0, NULL, ?, NULL)",
         [
             order_id,
             now,
@@ -204,6 +211,9 @@ def _mark_paid(
             order_id,
             later,
             now,
+            now,
+            order_id,
+            later,
             now,
             order_id,
             later,
@@ -826,8 +836,8 @@ def queue_confirmations(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
 ) -> None:
     """The send_confirmation step: the confirmation email goes into the outbox (once per
-    order, by its key) and the order is fulfilled. The email is rendered when it is sent,
-    from the order as it stands then, with its calendar file attached."""
+    order, by its key). The email is rendered when it is sent, from the order as it stands
+    then, with its calendar file attached."""
     conn.execute(
         "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
         " status, attempts, next_attempt_at, created_at)"
@@ -838,23 +848,66 @@ def queue_confirmations(
         " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
         [now, now, order_ids],
     )
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
-        " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
-        [now, order_ids],
-    )
 
 
 def send_confirmation(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
     queue_confirmations(conn, [order_id], now)
 
 
+def queue_staff_notices(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
+) -> None:
+    """The notify_staff step, the last: a Slack message per order, with counts and product
+    names only (no child's name or notes ever leaves for Slack); the order is fulfilled."""
+    conn.execute(
+        "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
+        " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
+        [now, order_ids],
+    )
+    rows = conn.execute(
+        "SELECT o.order_id, o.amount_total, o.currency, i.product_id, count(*) FROM orders o"
+        " JOIN order_items i ON i.order_id = o.order_id WHERE o.order_id IN (SELECT unnest(?))"
+        " GROUP BY ALL ORDER BY 1, 4",
+        [order_ids],
+    ).fetchall()
+    lines: dict[str, list[str]] = {}
+    totals: dict[str, str] = {}
+    for order_id, amount, currency, product_id, count in rows:
+        product = catalog.products.get(product_id)
+        lines.setdefault(order_id, []).append(
+            f"{product.name if product else product_id} x {count}"
+        )
+        totals[order_id] = f"{amount / 100:,.2f} {currency.upper()}"
+    keys = [order_id for order_id in order_ids if order_id in lines]
+    if not keys:
+        return
+    conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, payload, status,"
+        " attempts, next_attempt_at, created_at)"
+        " SELECT 'msg_staff_' || n.id, 'staff:' || n.id, 'slack', n.id, n.payload, 'pending', 0,"
+        " ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS payload) n WHERE NOT EXISTS"
+        " (SELECT 1 FROM outbox m WHERE m.dedupe_key = 'staff:' || n.id)",
+        [now, now, keys,
+         [json.dumps({"text": f"New booking {k}: " + ", ".join(lines[k]) + f" ({totals[k]})"})
+          for k in keys]],
+    )  # fmt: skip
+
+
+def notify_staff(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
+    queue_staff_notices(conn, [order_id], catalog, now)
+
+
 STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
     "create_bookings": create_bookings,
     "schedule_events": schedule_events,
     "send_confirmation": send_confirmation,
+    "notify_staff": notify_staff,
 }
-NEXT_STEP = {"create_bookings": "schedule_events", "schedule_events": "send_confirmation"}
+NEXT_STEP = {
+    "create_bookings": "schedule_events",
+    "schedule_events": "send_confirmation",
+    "send_confirmation": "notify_staff",
+}
 
 
 def run_step(

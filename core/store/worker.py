@@ -43,11 +43,13 @@ BULK_STEPS: dict[str, Callable[..., list[str]]] = {
     "create_bookings": batch.convert_holds,
     "schedule_events": batch.book_events,
     "send_confirmation": batch.confirm,
+    "notify_staff": batch.notify,
 }
 STEP_CATEGORY = {
     "create_bookings": "booking",
     "schedule_events": "calendar",
     "send_confirmation": "email",
+    "notify_staff": "system",
 }
 
 
@@ -291,7 +293,7 @@ class Worker:
         leftovers: list[str] = []
         for start in range(0, len(keys), BULK_SLICE):
             part = keys[start : start + BULK_SLICE]
-            needs_catalog = fn in (batch.book_events, batch.confirm)
+            needs_catalog = fn in (batch.book_events, batch.confirm, batch.notify)
             args = (part, self.catalog, now) if needs_catalog else (part, now)
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())

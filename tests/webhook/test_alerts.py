@@ -223,3 +223,27 @@ def test_a_paid_order_gets_one_confirmation_with_both_parts_links_and_its_calend
     calendar = icalendar.Calendar.from_ical(attachment.get_content())
     starts = sorted(e["DTSTART"].dt.isoformat() for e in calendar.walk("VEVENT"))
     assert starts == ["2027-01-07T09:00:00+11:00", "2027-01-23T10:00:00+11:00"]
+
+
+def test_staff_hear_of_each_order_on_slack_without_any_childs_name(
+    start_sidecar_process, slack: SlackHook
+):
+    sidecar = start_sidecar_process(SLACK_WEBHOOK_URL=slack.url)
+    items = [
+        {"product_id": "summer-robotics", "date": "2027-01-08", "session": "all_day",
+         "student": {"name": "Matilda", "age": 9}},
+        {"product_id": "summer-robotics", "date": "2027-01-18", "session": "day",
+         "student": {"name": "Matilda", "age": 9}},
+    ]  # fmt: skip
+    metadata = encode_metadata_cart(items, {"email": "kim@example.com", "name": "Kim Lee"})
+    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 20800,
+              "amount_received": 20800, "currency": "aud", "metadata": metadata,
+              "status": "succeeded"}  # fmt: skip
+
+    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+
+    assert wait_for(lambda: len(slack.posts) >= 1)
+    text = slack.posts[0][1]["text"]
+    assert "Robotics Bootcamp x 2" in text
+    assert "208.00 AUD" in text
+    assert "Matilda" not in text and "Kim" not in text and "kim@example.com" not in text

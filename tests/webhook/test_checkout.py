@@ -565,6 +565,7 @@ def test_status_of_a_new_order_then_a_paid_one_by_order_and_session_id(
         ("create_bookings", "done"),
         ("schedule_events", "done"),
         ("send_confirmation", "done"),
+        ("notify_staff", "done"),
     ]
     bookings = paid["bookings"]
     assert [(b["student"], b["product_id"], b["status"]) for b in bookings] == [

@@ -27,7 +27,13 @@ from webhook.processes import free_port, start_sidecar
 
 EMAIL = "parent@example.com"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-STEP_NAMES = ["record_payment", "create_bookings", "schedule_events", "send_confirmation"]
+STEP_NAMES = [
+    "record_payment",
+    "create_bookings",
+    "schedule_events",
+    "send_confirmation",
+    "notify_staff",
+]
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -148,7 +148,13 @@ def test_kill_9_in_a_burst_of_2000_orders_then_redelivery_fulfils_each_once(
     assert statuses == [("paid", "fulfilled", len(placed))]
     assert sorted(steps) == sorted(
         (step, "done", 1, len(placed))
-        for step in ("record_payment", "create_bookings", "schedule_events", "send_confirmation")
+        for step in (
+            "record_payment",
+            "create_bookings",
+            "schedule_events",
+            "send_confirmation",
+            "notify_staff",
+        )
     )
     assert booked == distinct_items == 2 * len(placed)
     assert slots[0] == slots[1]
