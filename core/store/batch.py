@@ -152,19 +152,23 @@ def _finish_steps(
         )
 
 
+def _pending(conn: duckdb.DuckDBPyConnection, step: str, order_ids: list[str]) -> list[str]:
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT order_id FROM fulfilment_steps WHERE step = ? AND status = 'pending'"
+            " AND order_id IN (SELECT unnest(?))",
+            [step, order_ids],
+        ).fetchall()
+    ]
+
+
 def convert_holds(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
 ) -> list[str]:
     """create_bookings for orders whose every item holds a valid place;
     returns the orders left over (a lapsed or missing hold)."""
-    pending = {
-        row[0]
-        for row in conn.execute(
-            "SELECT order_id FROM fulfilment_steps WHERE step = 'create_bookings'"
-            " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
-            [order_ids],
-        ).fetchall()
-    }
+    pending = set(_pending(conn, "create_bookings", order_ids))
     awkward = {
         row[0]
         for row in conn.execute("SELECT DISTINCT i.order_id FROM order_items i LEFT JOIN holds h"
@@ -279,39 +283,23 @@ def book_events(
 def confirm(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
 ) -> list[str]:
-    """send_confirmation for many orders: their emails queued, the orders fulfilled."""
-    pending = [
-        row[0]
-        for row in conn.execute(
-            "SELECT order_id FROM fulfilment_steps WHERE step = 'send_confirmation'"
-            " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
-            [order_ids],
-        ).fetchall()
-    ]
+    """send_confirmation for many orders: their emails queued."""
+    pending = _pending(conn, "send_confirmation", order_ids)
     if pending:
         queue_confirmations(conn, pending, now)
         _finish_steps(conn, pending, "send_confirmation", "notify_staff", now)
-    done = set(pending)
-    return [order_id for order_id in order_ids if order_id not in done]
+    return [order_id for order_id in order_ids if order_id not in set(pending)]
 
 
 def notify(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
 ) -> list[str]:
-    """notify_staff for many orders: one Slack message each, queued."""
-    pending = [
-        row[0]
-        for row in conn.execute(
-            "SELECT order_id FROM fulfilment_steps WHERE step = 'notify_staff'"
-            " AND status = 'pending' AND order_id IN (SELECT unnest(?))",
-            [order_ids],
-        ).fetchall()
-    ]
+    """notify_staff for many orders: one Slack message each, queued; orders fulfilled."""
+    pending = _pending(conn, "notify_staff", order_ids)
     if pending:
         queue_staff_notices(conn, pending, catalog, now)
         _finish_steps(conn, pending, "notify_staff", None, now)
-    done = set(pending)
-    return [order_id for order_id in order_ids if order_id not in done]
+    return [order_id for order_id in order_ids if order_id not in set(pending)]
 
 
 def _time(value: str | None) -> time | None:
