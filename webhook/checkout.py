@@ -23,6 +23,7 @@ from core.cart import InvalidCart, validate_checkout
 from core.checkout import checkout_session_params, hold_expiry
 from core.settings import Settings
 from core.store import orders
+from core.store.database import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,12 @@ async def create_checkout(request: Request) -> Response:
         log.error("checkout %s: no Checkout Session: %s", order_id, exc)
         detail = exc.user_message if isinstance(exc, stripe.StripeError) else None
         reason = f"Stripe Checkout Session not created: {detail or exc}"
-        await store.awrite(orders.abandon_checkout, order_id, reason, _utc_naive())
+        await store.awrite(orders.abandon_checkout, order_id, reason, utcnow())
         return JSONResponse(
             {"error": "payment_unavailable", "message": "payments are unavailable; try again"},
             status_code=503,
         )
-    await store.awrite(orders.attach_checkout_session, order_id, session.id, _utc_naive())
+    await store.awrite(orders.attach_checkout_session, order_id, session.id, utcnow())
     return JSONResponse(
         {"order_id": order_id, "checkout_url": session.url, "expires_at": expires_at.isoformat()},
         status_code=201,
@@ -131,7 +132,3 @@ async def order_status(request: Request) -> Response:
     base = request.app.state.settings.public_base_url
     status["calendar_url"] = f"{base}/orders/{status['order_id']}/calendar.ics"
     return JSONResponse(status, headers={"Cache-Control": "no-store"})
-
-
-def _utc_naive() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.store.database import Database, StoreStatus
+from core.store.database import Database, StoreStatus, utcnow
 from core.store.process import StoreClient
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the
@@ -40,7 +39,7 @@ def _storage_problem(status: StoreStatus) -> str | None:
         return status.down
     failure = status.storage_failure
     if failure is not None:
-        age = (datetime.now(UTC).replace(tzinfo=None) - failure.at).total_seconds()
+        age = (utcnow() - failure.at).total_seconds()
         if age < STORAGE_FAILURE_MEMORY:
             return f"not writable: a write failed {age:.0f} s ago: {failure.message}"
     return None

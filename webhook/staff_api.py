@@ -6,13 +6,14 @@ This first slice shows the webhook inbox; reads are filtered and paged in SQL.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.store import inbox, orders, worker
+from core.store.database import utcnow
 from core.store.error_log import entries as error_log_entries
 from core.store.fulfilment import STEPS
 
@@ -118,7 +119,7 @@ async def retry_step(request: Request) -> Response:
             {"error": "not_found", "message": f"no step {step!r}; steps are {', '.join(STEPS)}"},
             status_code=404,
         )
-    retried = await request.app.state.database.awrite(worker.retry_step, order_id, step, _utcnow())
+    retried = await request.app.state.database.awrite(worker.retry_step, order_id, step, utcnow())
     if not retried:
         return JSONResponse(
             {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
@@ -129,7 +130,7 @@ async def retry_step(request: Request) -> Response:
 
 async def reprocess_event(request: Request) -> Response:
     event_id = request.path_params["event_id"]
-    done = await request.app.state.database.awrite(worker.reprocess_event, event_id, _utcnow())
+    done = await request.app.state.database.awrite(worker.reprocess_event, event_id, utcnow())
     if not done:
         return JSONResponse(
             {
@@ -140,10 +141,6 @@ async def reprocess_event(request: Request) -> Response:
             status_code=409,
         )
     return JSONResponse({"reprocessing": True, "event_id": event_id})
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 routes = [

@@ -14,7 +14,6 @@ with `json` and kept as text for the worker.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import stripe
 from starlette.requests import ClientDisconnect, Request
@@ -22,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from core.settings import Settings
 from core.store import inbox
-from core.store.database import Database
+from core.store.database import Database, utcnow
 from core.stripe_events import NotAnEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ class StripeWebhook:
             log.warning("webhook refused: %s", exc)
             return _refuse(400, "not_an_event", str(exc))
 
-        received_at = datetime.now(UTC).replace(tzinfo=None)
+        received_at = utcnow()
         try:
             stored = await self.database.awrite_batched(
                 inbox.store_events,

@@ -18,7 +18,7 @@ is rolled back whole and every item goes the one-by-one way.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -220,7 +220,7 @@ def book_events(
                     planned = camp_event(catalog, product_id, day, session)
                 else:
                     room = key.split(":")[2]
-                    planned = party_event(catalog, product_id, day, _time(start), room)
+                    planned = party_event(catalog, product_id, day, orders.stored_time(start), room)
                 plans.append((order_id, item_id, student, planned))
         except Exception:  # the one-by-one path says what is wrong
             continue
@@ -300,7 +300,3 @@ def notify(
         queue_staff_notices(conn, pending, catalog, now)
         _finish_steps(conn, pending, "notify_staff", None, now)
     return [order_id for order_id in order_ids if order_id not in set(pending)]
-
-
-def _time(value: str | None) -> time | None:
-    return time.fromisoformat(value) if value else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -716,7 +716,7 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
             conn.execute("UPDATE holds SET status = 'converted' WHERE hold_id = ?", [hold_id])
             continue
         try:
-            options = hold_options(catalog, product_id, day, _time(start))
+            options = hold_options(catalog, product_id, day, orders.stored_time(start))
         except (KeyError, ScheduleError) as exc:
             raise PermanentFailure(f"item {item_id}: {exc}") from None
         for key, capacity in options:
@@ -734,10 +734,6 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
                         [key, hold_id],
                     )
                 break
-
-
-def _time(value: str | None) -> time | None:
-    return time.fromisoformat(value) if value else None
 
 
 def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
@@ -759,7 +755,7 @@ def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
                 planned = camp_event(catalog, product_id, day, session)
             else:
                 room = key.split(":")[2] if key else catalog.product(product_id).rooms[0]
-                planned = party_event(catalog, product_id, day, _time(start), room)
+                planned = party_event(catalog, product_id, day, orders.stored_time(start), room)
         except (KeyError, ScheduleError) as exc:
             raise PermanentFailure(f"item {item_id}: {exc}") from None
         event_id = upsert_event(conn, planned, now)

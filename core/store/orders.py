@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import duckdb
@@ -148,6 +148,11 @@ def insert_item(
             item.unit_amount,
         ],
     )
+
+
+def stored_time(value: str | None) -> time | None:
+    """An order item's start time as `insert_item` stores it ("HH:MM")."""
+    return time.fromisoformat(value) if value else None
 
 
 def student_key(item: Any) -> str:

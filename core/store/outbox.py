@@ -92,23 +92,3 @@ def record_failure(
             now=now,
         )
     return "failed" if give_up else "retrying"
-
-
-def retry(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> bool:
-    """Staff: send a failed message again, with a fresh set of attempts."""
-    rows = conn.execute(
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
-        " WHERE message_id = ? AND status = 'failed' RETURNING message_id",
-        [now, message_id],
-    ).fetchall()
-    return bool(rows)
-
-
-def messages(conn: duckdb.DuckDBPyConnection, limit: int = 100) -> list[dict]:
-    columns = ("message_id", "dedupe_key", "channel", "recipient", "status", "attempts",
-               "last_error", "created_at", "sent_at")  # fmt: skip
-    rows = conn.execute(
-        f"SELECT {', '.join(columns)} FROM outbox ORDER BY created_at, message_id LIMIT ?",
-        [limit],
-    ).fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
