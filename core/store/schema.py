@@ -231,9 +231,41 @@ _V2 = """
 ALTER TABLE enrolments ADD COLUMN status_event_created TIMESTAMP;
 """
 
+# Communication and staff work (issues 4 and 5):
+# - an order's calendar sequence: what a customer's copy of an event adds to the event's own
+#   SEQUENCE, raised on each cancellation, so a cancelling .ics replaces the one they have
+#   (an event is shared by every family booked into it; the cancellation is theirs alone);
+# - support tickets from customers, rate-limited per address by (email, created_at);
+# - the daily summary, stored once per business day, posted to Slack at most once.
+_V3 = """
+ALTER TABLE orders ADD COLUMN calendar_sequence INTEGER DEFAULT 0;
+
+CREATE TABLE support_tickets (
+    ticket_id   VARCHAR PRIMARY KEY,              -- the reference customers quote: TT-…
+    order_id    VARCHAR,
+    email       VARCHAR NOT NULL,                 -- lower-cased
+    category    VARCHAR NOT NULL,
+    message     VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL CHECK (status IN ('open', 'in_progress', 'resolved')),
+    staff_note  VARCHAR,
+    created_at  TIMESTAMP NOT NULL,
+    updated_at  TIMESTAMP NOT NULL,
+    resolved_at TIMESTAMP
+);
+
+CREATE TABLE daily_summaries (
+    summary_date DATE PRIMARY KEY,                -- a day in the business time zone
+    figures      VARCHAR NOT NULL,                -- JSON (core/summary.py)
+    computed_at  TIMESTAMP NOT NULL,
+    posted_at    TIMESTAMP,
+    post_count   INTEGER NOT NULL DEFAULT 0
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
+    (3, "calendar sequence, support tickets, daily summaries", _V3),
 ]
 
 
