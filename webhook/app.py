@@ -15,7 +15,15 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import checkout, customer, health, staff_api
+from webhook import (
+    analyst_api,
+    checkout,
+    customer,
+    health,
+    inbox_import,
+    staff_api,
+    summaries_api,
+)
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -47,7 +55,10 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
+        *inbox_import.routes,
         *staff_api.routes,
+        *summaries_api.routes,
+        *analyst_api.routes,
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}
