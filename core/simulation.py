@@ -36,7 +36,7 @@ def checkout_session(
     amount_total: int,
     email: str,
     name: str,
-    payment_intent_id: str,
+    payment_intent_id: str | None,
     items: list[dict[str, Any]] | None = None,
     currency: str = "aud",
 ) -> dict[str, Any]:
@@ -159,4 +159,193 @@ def charge_refunded(
         "payment_intent": payment_intent_id,
         "refunded": True,
         "status": "succeeded",
+    }
+
+
+def subscription_checkout_session(
+    session_id: str,
+    created: int,
+    amount_total: int,
+    email: str,
+    name: str,
+    metadata: dict[str, str],
+    subscription_id: str,
+    customer_id: str,
+    invoice_id: str,
+    currency: str = "aud",
+) -> dict[str, Any]:
+    """A completed subscription-mode Checkout Session (an Ignite sign-up) whose metadata
+    carries the cart, as the storefront's own checkout would make it."""
+    session = checkout_session(
+        session_id, "", created, amount_total, email, name, None, currency=currency
+    )
+    session.update(
+        {
+            "client_reference_id": None,
+            "customer": customer_id,
+            "invoice": invoice_id,
+            "metadata": dict(metadata),
+            "mode": "subscription",
+            "payment_intent": None,
+            "submit_type": None,
+            "subscription": subscription_id,
+        }
+    )
+    return session
+
+
+def expired_checkout_session(
+    session_id: str, created: int, amount_total: int, email: str, currency: str = "aud"
+) -> dict[str, Any]:
+    """A Checkout Session the parent walked away from (no order was ever made for it)."""
+    session = checkout_session(session_id, "", created, amount_total, email, "", None,
+                               currency=currency)  # fmt: skip
+    session.update(
+        {
+            "client_reference_id": None,
+            "customer_details": None,
+            "metadata": {},
+            "payment_status": "unpaid",
+            "status": "expired",
+        }
+    )
+    return session
+
+
+def subscription(
+    subscription_id: str,
+    customer_id: str,
+    price_id: str,
+    amount: int,
+    created: int,
+    period_start: int,
+    period_end: int,
+    status: str = "active",
+    currency: str = "aud",
+) -> dict[str, Any]:
+    """An Ignite subscription: one monthly price."""
+    return {
+        "id": subscription_id,
+        "object": "subscription",
+        "billing_cycle_anchor": period_start,
+        "cancel_at_period_end": False,
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": currency,
+        "customer": customer_id,
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "si_" + subscription_id.removeprefix("sub_"),
+                    "object": "subscription_item",
+                    "current_period_start": period_start,
+                    "current_period_end": period_end,
+                    "price": {
+                        "id": price_id,
+                        "object": "price",
+                        "currency": currency,
+                        "recurring": {"interval": "month", "interval_count": 1},
+                        "type": "recurring",
+                        "unit_amount": amount,
+                    },
+                    "quantity": 1,
+                }
+            ],
+        },
+        "livemode": False,
+        "metadata": {},
+        "status": status,
+    }
+
+
+def paid_invoice(
+    invoice_id: str,
+    subscription_id: str,
+    customer_id: str,
+    amount: int,
+    created: int,
+    period_start: int,
+    period_end: int,
+    currency: str = "aud",
+) -> dict[str, Any]:
+    """A paid subscription invoice, shaped as current API versions send it (the subscription
+    under `parent.subscription_details`)."""
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "amount_due": amount,
+        "amount_paid": amount,
+        "amount_remaining": 0,
+        "attempt_count": 1,
+        "billing_reason": "subscription_create",
+        "created": created,
+        "currency": currency,
+        "customer": customer_id,
+        "lines": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "il_" + invoice_id.removeprefix("in_"),
+                    "object": "line_item",
+                    "amount": amount,
+                    "currency": currency,
+                    "period": {"start": period_start, "end": period_end},
+                }
+            ],
+        },
+        "livemode": False,
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": subscription_id, "metadata": {}},
+        },
+        "period_start": period_start,
+        "period_end": period_end,
+        "status": "paid",
+    }
+
+
+def failed_payment_intent(
+    payment_intent_id: str,
+    created: int,
+    amount: int,
+    metadata: dict[str, str],
+    email: str,
+    currency: str = "aud",
+) -> dict[str, Any]:
+    """A declined attempt (the parent then pays with another card)."""
+    intent = payment_intent(payment_intent_id, created, amount, metadata, email, currency)
+    intent.update(
+        {
+            "amount_received": 0,
+            "last_payment_error": {
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+                "type": "card_error",
+            },
+            "latest_charge": None,
+            "status": "requires_payment_method",
+        }
+    )
+    return intent
+
+
+def dispute(
+    dispute_id: str, charge_id: str, payment_intent_id: str, amount: int, created: int,
+    currency: str = "aud",
+) -> dict[str, Any]:  # fmt: skip
+    """A dispute opened by the card holder's bank."""
+    return {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "charge": charge_id,
+        "created": created,
+        "currency": currency,
+        "is_charge_refundable": False,
+        "livemode": False,
+        "payment_intent": payment_intent_id,
+        "reason": "product_not_received",
+        "status": "needs_response",
     }
