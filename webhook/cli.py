@@ -8,11 +8,13 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from core.catalog import CatalogError, load_catalog
-from core.settings import SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 from core.store.database import DatabaseUnavailable
 from core.store.process import StoreClient
+from webhook.api_client import SidecarError, StaffClient
 
 log = logging.getLogger("tinkertank")
 
@@ -101,10 +103,82 @@ def simulate(args: argparse.Namespace) -> None:
         raise CommandError("not every delivery was acknowledged", code)
 
 
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+
+
+def _staff_client(settings: Settings) -> StaffClient:
+    return StaffClient(settings.sidecar_url, settings.admin_token)
+
+
+def _client_job(job: Callable[[], None]) -> None:
+    try:
+        job()
+    except SidecarError as exc:
+        raise CommandError(str(exc), exc.exit_code) from None
+
+
+def summary(args: argparse.Namespace) -> None:
+    from webhook import cli_jobs
+
+    client = _staff_client(_settings())
+    _client_job(lambda: cli_jobs.summary(client, args.date, args.post, args.force))
+
+
+def export(args: argparse.Namespace) -> None:
+    from webhook import cli_jobs
+
+    client = _staff_client(_settings())
+    _client_job(lambda: cli_jobs.export(client))
+
+
+def reprocess(args: argparse.Namespace) -> None:
+    from webhook import cli_jobs
+
+    client = _staff_client(_settings())
+    _client_job(lambda: cli_jobs.reprocess(client, args.event_ids))
+
+
+def reconcile(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from webhook import reconcile as reconciliation
+    from webhook.checkout import stripe_client
+
+    settings = _settings()
+    stripe = stripe_client(settings)
+    if stripe is None:
+        raise CommandError(
+            "STRIPE_SECRET_KEY is required: reconcile lists events through Stripe's API",
+            EXIT_CONFIG,
+        )
+    now = datetime.now(UTC)
+    try:
+        since = reconciliation.parse_since(args.since, now, settings.tz)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    client = _staff_client(settings)
+    _client_job(lambda: reconciliation.reconcile(client, stripe, since, now))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "serve": serve,
     "simulate": simulate,
+    "summary": summary,
+    "export": export,
+    "reprocess": reprocess,
+    "reconcile": reconcile,
 }
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0, help="seconds to wait for the sidecar to answer"
     )
     simulate_parser.add_argument("--quiet", action="store_true", help="no progress line")
+    summary_parser = commands.add_parser(
+        "summary", help="compute and store a day's summary; --post sends it to Slack once"
+    )
+    summary_parser.add_argument(
+        "--date", type=_date, help="YYYY-MM-DD (default: yesterday in the business time zone)"
+    )
+    summary_parser.add_argument("--post", action="store_true", help="post it to Slack, once")
+    summary_parser.add_argument(
+        "--force", action="store_true", help="post it again, even if it was posted"
+    )
+    commands.add_parser("export", help="write a Parquet snapshot of the analyst tables")
+    reprocess_parser = commands.add_parser(
+        "reprocess", help="process failed or ignored Stripe events again"
+    )
+    reprocess_parser.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
+    reconcile_parser = commands.add_parser(
+        "reconcile", help="import Stripe events that never arrived by webhook"
+    )
+    reconcile_parser.add_argument(
+        "--since", required=True, help="a date (2026-11-01, local) or a time back (24h, 7d)"
+    )
     return parser
 
 

@@ -1,0 +1,76 @@
+"""The command line's client of the sidecar's staff API (SIDECAR_URL, bearer ADMIN_TOKEN).
+
+The sidecar is the only process that opens the database, so every CLI job that reads or
+changes data asks it over HTTP. Failures become `SidecarError`s that say what went wrong
+and carry the exit code: 3 when the sidecar cannot be reached (retrying later may work),
+2 when it refuses the token (fix the configuration), 1 when it refuses the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+EXIT_REFUSED = 1
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+class SidecarError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class StaffClient:
+    def __init__(self, url: str, token: str, timeout: float = 120) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """The sidecar's answer, whatever its status, unless it could not be asked at all
+        or refused the token."""
+        try:
+            response = self.session.request(
+                method, self.url + path, json=body, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise SidecarError(
+                f"no sidecar answering at {self.url} ({type(exc).__name__}); is"
+                " `tinkertank serve` running and SIDECAR_URL right?",
+                EXIT_UNAVAILABLE,
+            ) from None
+        if response.status_code == 401:
+            raise SidecarError(
+                f"the sidecar at {self.url} refused the token: check ADMIN_TOKEN", EXIT_CONFIG
+            )
+        return response
+
+    def json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """The answer of a call that must succeed (2xx), as JSON."""
+        response = self.call(method, path, body)
+        if response.status_code >= 300:
+            raise SidecarError(refusal(response), _exit_code(response.status_code))
+        return response.json()
+
+
+def message_of(response: requests.Response) -> str:
+    """What the sidecar said: the message of its JSON answer, or the HTTP status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return f"HTTP {response.status_code} {response.reason}"
+
+
+def refusal(response: requests.Response) -> str:
+    return f"the sidecar refused ({response.status_code}): {message_of(response)}"
+
+
+def _exit_code(status: int) -> int:
+    return EXIT_UNAVAILABLE if status >= 500 else EXIT_REFUSED
