@@ -95,7 +95,9 @@ def check(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
         raise Refused(f"send exactly one statement, not {len(statements)}")
     (statement,) = statements
     if statement.type != duckdb.StatementType.SELECT:
-        kind = statement.type.name.replace("_", " ")
+        # What the analyst wrote (INSTALL is a LOAD statement to DuckDB, say).
+        words = statement.query.split()
+        kind = words[0].upper() if words and words[0].isalpha() else statement.type.name
         raise Refused(f"only SELECT (or WITH … SELECT) is allowed, not {kind}")
     (tree,) = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     parsed = json.loads(tree)
