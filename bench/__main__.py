@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import fulfilment, ingest
+from bench import analyst, fulfilment, ingest
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -11,4 +11,6 @@ if __name__ == "__main__":
         code |= ingest.main()
     if not only or "fulfilment" in only:
         code |= fulfilment.main()
+    if not only or "analyst" in only:
+        code |= analyst.main()
     sys.exit(code)

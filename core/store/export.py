@@ -78,7 +78,7 @@ def _export(conn: duckdb.DuckDBPyConnection, root: Path, stamp: str) -> dict[str
         for name, select in TABLES.items():
             target = str(partial / f"{name}.parquet").replace("'", "''")
             (counts[name],) = cursor.execute(
-                f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION lz4_raw)"
             ).fetchone()
         cursor.execute("COMMIT")
     except BaseException:
