@@ -53,24 +53,29 @@ class StaffClient:
         """The answer of a call that must succeed (2xx), as JSON."""
         response = self.call(method, path, body)
         if response.status_code >= 300:
-            raise SidecarError(refusal(response), _exit_code(response.status_code))
+            raise SidecarError(refusal(response), exit_code(response.status_code))
         return response.json()
+
+
+def json_of(response: requests.Response) -> dict[str, Any]:
+    """The JSON object the sidecar answered, or {} when it answered something else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def message_of(response: requests.Response) -> str:
     """What the sidecar said: the message of its JSON answer, or the HTTP status."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])
-    return f"HTTP {response.status_code} {response.reason}"
+    message = json_of(response).get("message")
+    return str(message) if message else f"HTTP {response.status_code} {response.reason}"
 
 
 def refusal(response: requests.Response) -> str:
     return f"the sidecar refused ({response.status_code}): {message_of(response)}"
 
 
-def _exit_code(status: int) -> int:
+def exit_code(status: int) -> int:
+    """3 for a server error (retrying later may work), 1 for a refused request."""
     return EXIT_UNAVAILABLE if status >= 500 else EXIT_REFUSED

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from datetime import date
 
 from core.summary import summary_text
-from webhook.api_client import EXIT_REFUSED, SidecarError, StaffClient, message_of, refusal
+from webhook.api_client import (
+    EXIT_REFUSED,
+    SidecarError,
+    StaffClient,
+    exit_code,
+    json_of,
+    message_of,
+    refusal,
+)
 
 Print = Callable[[str], None]
 
@@ -22,14 +30,12 @@ def summary(
     if day is not None:
         body["date"] = day.isoformat()
     response = client.call("POST", "/api/summaries/run", body)
-    answer = response.json() if response.headers.get("content-type", "").startswith(
-        "application/json"
-    ) else {}  # fmt: skip
-    if "summary" in answer:
+    answer = json_of(response)
+    if "summary" in answer:  # also when it was stored but could not be posted
         out(summary_text(answer["summary"]["figures"]))
         out("")
     if response.status_code != 200:
-        raise SidecarError(refusal(response), EXIT_REFUSED if response.status_code < 500 else 3)
+        raise SidecarError(refusal(response), exit_code(response.status_code))
     out(answer["message"])
 
 
