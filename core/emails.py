@@ -73,32 +73,97 @@ def calendar_links(
     }
 
 
+def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """`Monday 11 January 2027, 9:00 AM to 3:00 PM`, in the business time zone."""
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    return f"{start:%A %-d %B %Y}, {start:%-I:%M %p} to {end:%-I:%M %p}"
+
+
+def _first_name(order: dict[str, Any]) -> str:
+    return (order.get("customer_name") or "").split(" ")[0] or "there"
+
+
+def _by_student(
+    bookings: list[dict[str, Any]], tz: ZoneInfo, ics_url: str
+) -> dict[str, list[dict[str, Any]]]:
+    students: dict[str, list[dict[str, Any]]] = {}
+    for booking in sorted(bookings, key=lambda b: (b["student"], b["start"])):
+        start, end = booking["start"].astimezone(tz), booking["end"].astimezone(tz)
+        item = dict(booking)
+        item["when"] = when(start, end, tz)
+        item["links"] = calendar_links(
+            booking["title"], start, end, booking["location"], "TinkerTank booking", ics_url, tz
+        )
+        students.setdefault(booking["student"], []).append(item)
+    return students
+
+
+def _render(name: str, subject: str, context: dict[str, Any]) -> Email:
+    return Email(
+        subject=subject,
+        text=_TEXT.get_template(f"{name}.txt.j2").render(context),
+        html=_HTML.get_template(f"{name}.html.j2").render(context),
+    )
+
+
+def cancellation(
+    order: dict[str, Any], bookings: list[dict[str, Any]], reason: str, tz: ZoneInfo,
+    ics_url: str, support_email: str,
+) -> Email:  # fmt: skip
+    """The cancellation: the bookings it takes away (`reason` `refund` or
+    `subscription_ended`), sent with the .ics that removes them from the family's calendar."""
+    subject = (
+        "Your TinkerTank booking is cancelled"
+        if reason == "refund"
+        else "Your TinkerTank Ignite classes have ended"
+    )
+    context = {
+        "name": _first_name(order),
+        "order_id": order["order_id"],
+        "reason": reason,
+        "students": _by_student(bookings, tz, ics_url),
+        "ics_url": ics_url,
+        "support_email": support_email,
+    }
+    return _render("cancellation", subject, context)
+
+
+def reminder(
+    order: dict[str, Any], booking: dict[str, Any], tz: ZoneInfo, ics_url: str,
+    support_email: str,
+) -> Email:  # fmt: skip
+    """The reminder before one booking: student, title, kind, start, end, location."""
+    start = booking["start"].astimezone(tz)
+    context = {
+        "name": _first_name(order),
+        "student": booking["student"],
+        "title": booking["title"],
+        "when": when(booking["start"], booking["end"], tz),
+        "location": booking["location"],
+        "next_step": NEXT_STEPS.get(booking["kind"], ""),
+        "ics_url": ics_url,
+        "support_email": support_email,
+    }
+    return _render(
+        "reminder", f"Reminder: {booking['title']} on {start:%A %-d %B} at {start:%-I:%M %p}",
+        context,
+    )  # fmt: skip
+
+
 def confirmation(
     order: dict[str, Any], bookings: list[dict[str, Any]], tz: ZoneInfo, ics_url: str,
     support_email: str,
 ) -> Email:  # fmt: skip
     """The booking confirmation. `bookings`: student, title, kind, start, end (aware UTC),
     location, status; grouped by student in the email."""
-    students: dict[str, list[dict[str, Any]]] = {}
-    for booking in sorted(bookings, key=lambda b: (b["student"], b["start"])):
-        start, end = booking["start"].astimezone(tz), booking["end"].astimezone(tz)
-        item = dict(booking)
-        item["when"] = f"{start:%A %-d %B %Y}, {start:%-I:%M %p} to {end:%-I:%M %p}"
-        item["links"] = calendar_links(
-            booking["title"], start, end, booking["location"], "TinkerTank booking", ics_url, tz
-        )
-        students.setdefault(booking["student"], []).append(item)
+    students = _by_student(bookings, tz, ics_url)
     kinds = sorted({b["kind"] for b in bookings})
     context = {
-        "name": (order.get("customer_name") or "").split(" ")[0] or "there",
+        "name": _first_name(order),
         "order_id": order["order_id"],
         "students": students,
         "next_steps": [NEXT_STEPS[kind] for kind in kinds if kind in NEXT_STEPS],
         "ics_url": ics_url,
         "support_email": support_email,
     }
-    return Email(
-        subject="Your TinkerTank booking is confirmed",
-        text=_TEXT.get_template("confirmation.txt.j2").render(context),
-        html=_HTML.get_template("confirmation.html.j2").render(context),
-    )
+    return _render("confirmation", "Your TinkerTank booking is confirmed", context)

@@ -69,6 +69,22 @@ def render_calendar(
     return calendar.to_ical()
 
 
+def calendar_method(events: list[InviteEvent]) -> str:
+    """CANCEL for a file that only takes events away, PUBLISH otherwise."""
+    return "CANCEL" if events and all(event.cancelled for event in events) else "PUBLISH"
+
+
+def series_ending(rrule: str, at: datetime) -> str:
+    """`rrule` with no occurrence after `at` (aware): its UNTIL moved earlier, never later."""
+    parts = [part for part in rrule.split(";") if part]
+    until = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = [part for part in parts if not part.startswith(("UNTIL=", "COUNT="))]
+    current = [part[6:] for part in parts if part.startswith("UNTIL=")]
+    if current and current[0] < until:  # both UTC in the same basic format
+        until = current[0]
+    return ";".join([*kept, f"UNTIL={until}"])
+
+
 def venue_line(catalog: Catalog, venue_id: str) -> str:
     try:
         venue = catalog.venue(venue_id)
@@ -92,9 +108,13 @@ def order_invites(rows: dict[str, Any], catalog: Catalog) -> list[InviteEvent]:
         )
         for uid, sequence, title, starts_at, ends_at, venue_id, cancelled in rows["events"]
     ]
-    for uid, sequence, product_id, rrule, first_start, minutes, excluded, ended in rows["series"]:
+    for row in rows["series"]:
+        uid, sequence, product_id, rrule, first_start, minutes, excluded, ended, ended_at = row
         program = catalog.products.get(product_id)
         start = first_start.replace(tzinfo=tz)  # stored as local wall-clock time
+        if ended and ended_at is not None and ended_at.replace(tzinfo=UTC) > start:
+            # Classes already held stay in the family's calendar; the rest go.
+            rrule, ended = series_ending(rrule, ended_at.replace(tzinfo=UTC)), False
         invites.append(
             InviteEvent(
                 uid=uid,

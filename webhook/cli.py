@@ -101,9 +101,31 @@ def simulate(args: argparse.Namespace) -> None:
         raise CommandError("not every delivery was acknowledged", code)
 
 
+def remind(args: argparse.Namespace) -> None:
+    """Queue the reminders for bookings starting within the window; safe to run hourly."""
+    from webhook.sidecar_client import SidecarError, call
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    if not args.window_hours > 0:
+        raise CommandError("--window-hours must be more than 0", EXIT_CONFIG)
+    url = args.url or settings.sidecar_url
+    try:
+        answer = call(
+            url, settings.admin_token, "POST", "/api/reminders/run",
+            {"window_hours": args.window_hours},
+        )  # fmt: skip
+    except SidecarError as exc:
+        raise CommandError(str(exc), EXIT_UNAVAILABLE if exc.unreachable else 1) from None
+    print(answer["message"])
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "serve": serve,
     "simulate": simulate,
+    "remind": remind,
 }
 
 
@@ -124,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0, help="seconds to wait for the sidecar to answer"
     )
     simulate_parser.add_argument("--quiet", action="store_true", help="no progress line")
+    remind_parser = commands.add_parser(
+        "remind", help="email a reminder for each booking starting soon (once per booking)"
+    )
+    remind_parser.add_argument(
+        "--window-hours", type=float, default=48, help="events starting within (default 48)"
+    )
+    remind_parser.add_argument("--url", help="the sidecar (default: SIDECAR_URL)")
     return parser
 
 

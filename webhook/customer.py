@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.catalog import Catalog
-from core.invites import order_invites, render_calendar
+from core.invites import calendar_method, order_invites, render_calendar
 from core.store import orders
 
 
@@ -21,7 +21,7 @@ async def calendar_file(request: Request) -> Response:
         return JSONResponse({"error": "not_found"}, status_code=404)
     catalog: Catalog = request.app.state.catalog
     invites = order_invites(rows, catalog)
-    body = render_calendar(invites, catalog.tz, datetime.now(UTC))
+    body = render_calendar(invites, catalog.tz, datetime.now(UTC), calendar_method(invites))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
