@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# ical.js under Node: the tests' third reader of our calendar invites (tests/js/).
+NODE_STAMP := tests/js/node_modules/.installed
 
 # Local defaults so `make run` works with nothing configured. A real deployment sets its own.
 DEMO_SECRET := whsec_tinkertank_local_demo_secret
@@ -22,6 +24,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nodejs npm) || \
+		{ echo "make test needs Node and npm: apt-get install nodejs npm"; exit 2; }
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 # The sidecar; with no real webhook secret configured, a stream of demo orders as well
 # (signed `tinkertank simulate` deliveries through the real webhook endpoint).
 run: $(STAMP)
@@ -34,10 +43,10 @@ run: $(STAMP)
 	fi; \
 	wait $$server
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
-check: $(STAMP)
+check: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -55,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

@@ -129,3 +129,19 @@ def test_ending_a_series_never_moves_its_until_later():
 def test_a_file_with_anything_still_on_is_not_a_cancel():
     assert calendar_method([_camp_invite(cancelled=True), _camp_invite()]) == "PUBLISH"
     assert calendar_method([]) == "PUBLISH"
+
+
+def test_the_vtimezone_alone_gives_sydneys_offsets_one_clock_change_a_line():
+    ics = render_calendar([_camp_invite()], TZ, NOW)
+    (vtimezone,) = icalendar.Calendar.from_ical(ics).walk("VTIMEZONE")
+    from_file = vtimezone.to_tz(lookup_tzid=False)  # built from the VTIMEZONE, not by its name
+
+    # Event times are written as local wall-clock times: read each noon of 2027 both ways.
+    noons = [datetime(2027, 1, 1, 12) + timedelta(days=n) for n in range(365)]
+    assert [noon.replace(tzinfo=from_file).utcoffset() for noon in noons] == [
+        noon.replace(tzinfo=TZ).utcoffset() for noon in noons
+    ]
+    # ical.js reads only the first value of an RDATE (tests/core/test_invites_icaljs.py).
+    rdates = [line for line in ics.decode().splitlines() if line.startswith("RDATE")]
+    assert len(rdates) > 100
+    assert not [line for line in rdates if "," in line]
