@@ -167,3 +167,21 @@ def confirmation(
         "support_email": support_email,
     }
     return _render("confirmation", "Your TinkerTank booking is confirmed", context)
+
+
+def support_reply(
+    ticket_id: str, category: str, order_reference: str, name: str | None,
+    support_email: str, medical: bool,
+) -> Email:  # fmt: skip
+    """The automatic answer to a support request: its reference, what they asked about (the
+    category's label) and what happens next. Their message is not quoted: the address is
+    unverified, and our email must not carry a stranger's text to whoever they name."""
+    context = {
+        "ticket_id": ticket_id,
+        "name": (name or "").split(" ")[0] or "there",
+        "category": category,
+        "order_reference": order_reference,
+        "support_email": support_email,
+        "medical": medical,
+    }
+    return _render("support_reply", f"We've received your request [{ticket_id}]", context)
