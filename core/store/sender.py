@@ -16,9 +16,8 @@ import logging
 import smtplib
 import ssl
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ import requests
 
 from core import emails
 from core.catalog import Catalog
-from core.invites import order_invites, render_calendar, venue_line
-from core.schedule import ignite_series
+from core.invites import order_invites, render_calendar
 from core.settings import Settings
 from core.store import orders, outbox
 from core.store.database import Database, utcnow
@@ -141,26 +139,10 @@ class Sender:
         if rows is None:
             raise SendFailed(f"order {order_id} not found", permanent=True)
         catalog, tz = self.catalog, self.catalog.tz
-        bookings = [
-            {"student": name, "title": title, "kind": kind, "status": status,
-             "start": starts_at.replace(tzinfo=UTC), "end": ends_at.replace(tzinfo=UTC),
-             "location": venue_line(catalog, venue_id)}
-            for name, title, kind, starts_at, ends_at, venue_id, status in rows["bookings"]
-        ]  # fmt: skip
-        for name, product_id, status in rows["programs"]:
-            program = catalog.products.get(product_id)
-            if program is None:
-                continue
-            first = ignite_series(catalog, product_id)["dtstart"]
-            bookings.append(
-                {"student": name, "title": f"{program.name}, weekly from", "kind": "ignite",
-                 "status": "cancelled" if status == "ended" else "confirmed", "start": first,
-                 "end": first + timedelta(minutes=program.duration_minutes),
-                 "location": venue_line(catalog, program.venue)}
-            )  # fmt: skip
+        bookings = emails.order_bookings(rows, catalog)
         base = self.settings.public_base_url
         ics_url = f"{base}/orders/{order_id}/calendar.ics"
-        support = parseaddr(self.settings.email_from)[1] or self.settings.email_from
+        support = emails.support_address(self.settings.email_from)
         email = emails.confirmation(rows["order"], bookings, tz, ics_url, support)
         ics = render_calendar(order_invites(rows["calendar"], catalog), tz, utcnow())
         return {
