@@ -34,7 +34,8 @@ _HTML = Environment(
 # What a family needs to know, by kind of booking.
 NEXT_STEPS = {
     "camp": "Drop-off from 8:45 am. Pack lunch, two snacks, a water bottle and a hat; closed "
-    "shoes please. Tell us about allergies or medical needs by replying to this email.",
+    "shoes please. Tell us about allergies or medical needs by replying to your confirmation "
+    "email.",
     "party": "Arrive 10 minutes early; the party room is set up for you. Bring the cake and "
     "candles, we bring everything else. Guest numbers can change until 48 hours before.",
     "ignite": "Classes run weekly during school terms (not on public holidays). Collect your "
