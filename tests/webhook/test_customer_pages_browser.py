@@ -8,6 +8,7 @@ CI must run these: without Chromium they fail, saying how to install it (`make t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -68,19 +69,23 @@ def shop(fake: FakeStripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     sidecar.server.stop()
 
 
+@dataclass
+class Phone:
+    """A fresh phone-sized browser profile, and what its pages wrote to the console."""
+
+    context: BrowserContext
+    console: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if "Content Security Policy" in line]
+
+
 @pytest.fixture
-def phone(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh phone-sized browser profile whose console is kept in `phone.console`."""
-    context = browser.new_context(**PHONE)
-    console: list[str] = []
-    context.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    context.console = console  # type: ignore[attr-defined]
-    yield context
-    context.close()
-
-
-def csp_violations(context: BrowserContext) -> list[str]:
-    return [line for line in context.console if "Content Security Policy" in line]  # type: ignore[attr-defined]
+def phone(browser: Browser) -> Iterator[Phone]:
+    phone = Phone(browser.new_context(**PHONE))
+    phone.context.on("console", lambda message: phone.console.append(message.text))
+    yield phone
+    phone.context.close()
 
 
 def visible_state(page: Page) -> list[str]:
@@ -99,7 +104,7 @@ def test_the_processing_page_moves_on_by_itself_once_paid_and_clears_the_cart(
     order_id, session_id = checkout(shop, fake, [camp("2027-01-18", "day", "Ada")])
     # The storefront, on PUBLIC_BASE_URL's origin, opens the checkout's return page and
     # listens for the success page's message.
-    storefront = phone.new_page()
+    storefront = phone.context.new_page()
     storefront.goto(f"{shop.url}/healthz")
     storefront.evaluate(
         """() => {
@@ -109,7 +114,7 @@ def test_the_processing_page_moves_on_by_itself_once_paid_and_clears_the_cart(
             });
         }"""
     )
-    with phone.expect_page() as opened:
+    with phone.context.expect_page() as opened:
         storefront.evaluate("url => window.open(url)", f"{shop.url}/orders/{session_id}/processing")
     page = opened.value
     page.wait_for_load_state()
@@ -162,12 +167,12 @@ def test_the_processing_page_moves_on_by_itself_once_paid_and_clears_the_cart(
     ]
     # Readable on a phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert csp_violations(phone) == []
+    assert phone.csp_violations() == []
 
 
 def test_the_processing_page_says_so_when_the_checkout_expires(shop, fake, phone, tmp_path):
     order_id, session_id = checkout(shop, fake, [camp("2027-01-19", "day", "Ada")])
-    page = phone.new_page()
+    page = phone.context.new_page()
     page.goto(f"{shop.url}/orders/{order_id}/processing")
     assert visible_state(page) == ["processing"]
 
@@ -178,7 +183,7 @@ def test_the_processing_page_says_so_when_the_checkout_expires(shop, fake, phone
     assert visible_state(page) == ["expired"]
     assert page.url == f"{shop.url}/orders/{order_id}/processing"
     assert page.evaluate("localStorage.getItem('tinkertank:cart-cleared')") is None
-    assert csp_violations(phone) == []
+    assert phone.csp_violations() == []
 
 
 def test_without_javascript_the_processing_page_refreshes_its_way_to_success(
@@ -203,7 +208,7 @@ def test_without_javascript_the_processing_page_refreshes_its_way_to_success(
 
 def test_the_cancel_page_reads_well_on_a_phone(shop, fake, phone, tmp_path):
     order_id, _ = checkout(shop, fake, [camp("2027-01-21", "day", "Ada")])
-    page = phone.new_page()
+    page = phone.context.new_page()
 
     page.goto(f"{shop.url}/orders/{order_id}/cancelled")
 
@@ -213,4 +218,4 @@ def test_the_cancel_page_reads_well_on_a_phone(shop, fake, phone, tmp_path):
         f"{shop.url}/"
     )
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert csp_violations(phone) == []
+    assert phone.csp_violations() == []
