@@ -16,7 +16,7 @@ export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test check lint format bench clean
+.PHONY: run serve test check lint format bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,17 @@ run: $(STAMP)
 	fi; \
 	wait $$server
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest
 
-check: $(STAMP) $(NODE_STAMP)
+# The customer pages' browser tests drive Debian's chromium through Playwright (never a
+# browser download of Playwright's own). Without it they fail, saying so.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
+		echo "Could not install chromium (apt-get install chromium): the browser tests will fail."
+
+check: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest

@@ -363,3 +363,20 @@ def reminder_rows(conn: duckdb.DuckDBPyConnection, booking_id: str) -> dict[str,
         "booking": {"student": student, "title": title, "kind": kind, "starts_at": starts_at,
                     "ends_at": ends_at, "venue_id": venue_id},
     }  # fmt: skip
+
+
+def customer_page_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """What the customer's order pages show: the status (as `order_status`), when the
+    checkout's hold lapses, and what the confirmation shows (`confirmation_rows`)."""
+    status = order_status(conn, key)
+    if status is None:
+        return None
+    order_id = status["order_id"]
+    (expires_at,) = conn.execute(
+        "SELECT expires_at FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return {
+        "status": status,
+        "expires_at": expires_at,
+        "confirmation": confirmation_rows(conn, order_id),
+    }

@@ -18,7 +18,6 @@ import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ import requests
 from core import emails
 from core.catalog import Catalog
 from core.invites import calendar_method, order_invites, render_calendar, venue_line
-from core.schedule import ignite_series
 from core.settings import Settings
 from core.store import orders, outbox
 from core.store.database import Database, utcnow
@@ -128,7 +126,9 @@ class Sender:
     def send(self, message: dict[str, Any]) -> None:
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
-            if not payload.get("skip"):
+            # Without SLACK_WEBHOOK_URL, Slack messages are marked sent unsent: staff see
+            # them on the dashboard, and configuring Slack later does not replay the backlog.
+            if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)
             return
         template = payload.get("template")
@@ -142,31 +142,9 @@ class Sender:
                 return  # cancelled or moved since it was queued: nothing to remind of
         self.send_email(message, payload)
 
-    def _bookings(self, rows: dict[str, Any]) -> list[dict[str, Any]]:
-        """The email lines of an order: its bookings and, for Ignite, its programs."""
-        catalog = self.catalog
-        bookings = [
-            {"student": name, "title": title, "kind": kind, "status": status,
-             "start": starts_at.replace(tzinfo=UTC), "end": ends_at.replace(tzinfo=UTC),
-             "location": venue_line(catalog, venue_id)}
-            for name, title, kind, starts_at, ends_at, venue_id, status in rows["bookings"]
-        ]  # fmt: skip
-        for name, product_id, status in rows["programs"]:
-            program = catalog.products.get(product_id)
-            if program is None:
-                continue
-            first = ignite_series(catalog, product_id)["dtstart"]
-            bookings.append(
-                {"student": name, "title": f"{program.name}, weekly from", "kind": "ignite",
-                 "status": "cancelled" if status == "ended" else "confirmed", "start": first,
-                 "end": first + timedelta(minutes=program.duration_minutes),
-                 "location": venue_line(catalog, program.venue)}
-            )  # fmt: skip
-        return bookings
-
     def _links(self, order_id: str) -> tuple[str, str]:
         ics_url = f"{self.settings.public_base_url}/orders/{order_id}/calendar.ics"
-        support = parseaddr(self.settings.email_from)[1] or self.settings.email_from
+        support = emails.support_address(self.settings.email_from)
         return ics_url, support
 
     def _calendar(self, rows: dict[str, Any]) -> list[str]:
@@ -181,7 +159,11 @@ class Sender:
             raise SendFailed(f"order {order_id} not found", permanent=True)
         ics_url, support = self._links(order_id)
         email = emails.confirmation(
-            rows["order"], self._bookings(rows), self.catalog.tz, ics_url, support
+            rows["order"],
+            emails.order_bookings(rows, self.catalog),
+            self.catalog.tz,
+            ics_url,
+            support,
         )
         return {"subject": email.subject, "text": email.text, "html": email.html,
                 "attachments": [self._calendar(rows)]}  # fmt: skip
@@ -193,10 +175,10 @@ class Sender:
         if rows is None:
             raise SendFailed(f"order {order_id} not found", permanent=True)
         ics_url, support = self._links(order_id)
+        bookings = emails.order_bookings(rows, self.catalog)
         email = emails.cancellation(
-            rows["order"], self._bookings(rows), reason or "refund", self.catalog.tz, ics_url,
-            support,
-        )  # fmt: skip
+            rows["order"], bookings, reason or "refund", self.catalog.tz, ics_url, support
+        )
         return {"subject": email.subject, "text": email.text, "html": email.html,
                 "attachments": [self._calendar(rows)]}  # fmt: skip
 
