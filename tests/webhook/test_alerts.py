@@ -281,3 +281,27 @@ def test_a_confirmation_refused_twice_is_sent_on_the_third_attempt_exactly_once(
     assert recipients == ["sam@example.com"]
     assert message["Subject"] == "Your TinkerTank booking is confirmed"
     assert sidecar.staff_get("/api/errors").json()["errors"] == []
+
+
+def test_without_slack_configured_staff_notices_are_dropped_without_errors(
+    start_sidecar_process,
+):
+    sidecar = start_sidecar_process(FULFILMENT_RETRY_SECONDS="0.01")
+    items = [{"product_id": "summer-robotics", "date": "2027-01-20", "session": "day",
+              "student": {"name": "Ada", "age": 9}}]  # fmt: skip
+    metadata = encode_metadata_cart(items, {"email": "sam@example.com", "name": "Sam Ng"})
+    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 8900,
+              "amount_received": 8900, "currency": "aud", "metadata": metadata,
+              "status": "succeeded"}  # fmt: skip
+
+    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+
+    status_url = f"{sidecar.url}/api/orders/{intent['id']}/status"
+    assert wait_for(
+        lambda: (
+            sidecar.session.get(status_url, timeout=10).json().get("fulfillment_status")
+            == "fulfilled"
+        )
+    )
+    time.sleep(1)  # four attempts at 0.01 s backoff would long have failed by now
+    assert sidecar.staff_get("/api/errors").json()["errors"] == []
