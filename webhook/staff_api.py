@@ -6,7 +6,6 @@ This first slice shows the webhook inbox; reads are filtered and paged in SQL.
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from core.store import fulfilment, inbox, orders, reminders, worker
 from core.store.database import utcnow
 from core.store.error_log import entries as error_log_entries
 from core.store.fulfilment import STEPS
+from webhook.json_body import read_json
 
 MAX_PAGE = 500
 
@@ -170,9 +170,14 @@ async def resend_confirmation(request: Request) -> Response:
 
 async def run_reminders(request: Request) -> Response:
     """Queue the reminders due now; `tinkertank remind` calls this every hour."""
-    body = await _json_body(request)
-    if isinstance(body, JSONResponse):
+    body = await read_json(request, 64 * 1024, empty={})
+    if isinstance(body, Response):
         return body
+    if not isinstance(body, dict):
+        return JSONResponse(
+            {"error": "invalid_request", "message": "the body must be a JSON object"},
+            status_code=422,
+        )
     hours = body.get("window_hours", reminders.DEFAULT_WINDOW.total_seconds() / 3600)
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 14:
         return JSONResponse(
@@ -186,32 +191,6 @@ async def run_reminders(request: Request) -> Response:
         {"queued": queued, "window_hours": hours,
          "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"}
     )  # fmt: skip
-
-
-async def _json_body(request: Request, limit: int = 64 * 1024) -> dict | JSONResponse:
-    """A small JSON object body (empty means {}), or the 4xx that says what is wrong."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return JSONResponse(
-                {"error": "too_large", "message": f"the body is over {limit} bytes"},
-                status_code=413,
-            )
-    if not body.strip():
-        return {}
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return JSONResponse(
-            {"error": "invalid_json", "message": "the body is not JSON"}, status_code=400
-        )
-    if not isinstance(value, dict):
-        return JSONResponse(
-            {"error": "invalid_request", "message": "the body must be a JSON object"},
-            status_code=422,
-        )
-    return value
 
 
 routes = [

@@ -11,13 +11,11 @@ Whether the order reference names an order is never part of the answer (core/sto
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from email.utils import parseaddr
-from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -30,41 +28,12 @@ from core.support import (
     validate_booking_issue,
     validate_ticket_update,
 )
+from webhook.json_body import read_json
 from webhook.staff_api import _jsonable, _page, staff_only
 
 # Room for the largest valid request even when a client escapes every character (a
 # 4,000-character message of emoji as \ud83d\ude00 pairs is 48,000 bytes); no more.
 MAX_BODY_BYTES = 64 * 1024
-
-
-async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    """The parsed JSON body, or a Response saying why not; never reads more than `limit`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _too_large(limit)
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return _too_large(limit)
-    except ClientDisconnect:
-        return Response(status_code=400)
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        return JSONResponse(
-            {"error": "invalid_request",
-             "problems": [{"path": "", "message": f"body is not valid JSON: {reason}"}]},
-            status_code=422,
-        )  # fmt: skip
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {"error": "too_large", "message": f"body exceeds {limit} bytes"}, status_code=413
-    )
 
 
 def _too_many(seconds: float, message: str) -> JSONResponse:
@@ -89,7 +58,7 @@ class BookingIssues:
         self.limiter = limiter or ClientLimiter()
 
     async def handle(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = await read_json(request, MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
         try:
@@ -156,7 +125,7 @@ async def ticket(request: Request) -> Response:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(_jsonable(row))
 
-    body = await read_json(request)
+    body = await read_json(request, MAX_BODY_BYTES)
     if isinstance(body, Response):
         return body
     try:

@@ -203,4 +203,4 @@ def test_reminders_refuse_a_bad_window(sidecar: Sidecar):
     not_json = requests.post(
         f"{sidecar.url}/api/reminders/run", data=b"{", headers=headers, timeout=10
     )
-    assert not_json.status_code == 400
+    assert not_json.status_code == 422
