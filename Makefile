@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# ical.js under Node: the tests' third reader of our calendar invites (tests/js/).
+NODE_STAMP := tests/js/node_modules/.installed
 
 # Local defaults so `make run` works with nothing configured. A real deployment sets its own.
 DEMO_SECRET := whsec_tinkertank_local_demo_secret
@@ -14,13 +16,20 @@ export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test check lint format bench clean
+.PHONY: run serve test check lint format bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nodejs npm) || \
+		{ echo "make test needs Node and npm: apt-get install nodejs npm"; exit 2; }
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 # The sidecar; with no real webhook secret configured, a stream of demo orders as well
 # (signed `tinkertank simulate` deliveries through the real webhook endpoint).
@@ -34,10 +43,17 @@ run: $(STAMP)
 	fi; \
 	wait $$server
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest
 
-check: $(STAMP)
+# The customer pages' browser tests drive Debian's chromium through Playwright (never a
+# browser download of Playwright's own). Without it they fail, saying so.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
+		echo "Could not install chromium (apt-get install chromium): the browser tests will fail."
+
+check: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -55,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

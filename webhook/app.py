@@ -23,6 +23,7 @@ from webhook import (
     inbox_import,
     staff_api,
     summaries_api,
+    support,
 )
 from webhook.stripe_webhook import StripeWebhook
 
@@ -53,10 +54,15 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
+        Route("/api/support/booking-issue", support.BookingIssues().handle, methods=["POST"]),
+        Route("/orders/{order_id}/processing", customer.processing_page),
+        Route("/orders/{order_id}/success", customer.success_page),
+        Route("/orders/{order_id}/cancelled", customer.cancelled_page),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         *inbox_import.routes,
         *staff_api.routes,
+        *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
     ]

@@ -10,13 +10,11 @@ to try again (503): the parent has not paid, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import stripe
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.cart import InvalidCart, validate_checkout
@@ -24,6 +22,7 @@ from core.checkout import checkout_session_params, hold_expiry
 from core.settings import Settings
 from core.store import orders
 from core.store.database import utcnow
+from webhook.json_body import read_json
 
 log = logging.getLogger(__name__)
 
@@ -40,36 +39,11 @@ def stripe_client(settings: Settings) -> stripe.StripeClient | None:
     )
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    """The JSON body, or a Response saying why not."""
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return JSONResponse(
-                    {"error": "too_large", "message": f"body exceeds {limit} bytes"},
-                    status_code=413,
-                )
-    except ClientDisconnect:
-        return Response(status_code=400)
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return JSONResponse(
-            {
-                "error": "invalid_cart",
-                "problems": [{"path": "", "message": f"body is not valid JSON: {exc}"}],
-            },
-            status_code=422,
-        )
-
-
 async def create_checkout(request: Request) -> Response:
     app = request.app
     settings: Settings = app.state.settings
     catalog = app.state.catalog
-    body = await _read_json(request, MAX_CHECKOUT_BODY)
+    body = await read_json(request, MAX_CHECKOUT_BODY, error="invalid_cart")
     if isinstance(body, Response):
         return body
     now = datetime.now(UTC)

@@ -14,7 +14,7 @@ from core.catalog import CatalogError, load_catalog
 from core.settings import Settings, SettingsError, load_settings
 from core.store.database import DatabaseUnavailable
 from core.store.process import StoreClient
-from webhook.api_client import SidecarError, StaffClient
+from webhook.sidecar_client import SidecarError, StaffClient
 
 log = logging.getLogger("tinkertank")
 
@@ -164,6 +164,20 @@ def reconcile(args: argparse.Namespace) -> None:
     _client_job(lambda: reconciliation.reconcile(client, stripe, since, now))
 
 
+def remind(args: argparse.Namespace) -> None:
+    """Queue the reminders for bookings starting within the window; safe to run hourly."""
+    if not args.window_hours > 0:
+        raise CommandError("--window-hours must be more than 0", EXIT_CONFIG)
+    settings = _settings()
+    client = StaffClient(args.url or settings.sidecar_url, settings.admin_token)
+
+    def job() -> None:
+        body = {"window_hours": args.window_hours}
+        print(client.json("POST", "/api/reminders/run", body)["message"])
+
+    _client_job(job)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "serve": serve,
     "simulate": simulate,
@@ -171,6 +185,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "export": export,
     "reprocess": reprocess,
     "reconcile": reconcile,
+    "remind": remind,
 }
 
 
@@ -198,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0, help="seconds to wait for the sidecar to answer"
     )
     simulate_parser.add_argument("--quiet", action="store_true", help="no progress line")
+    remind_parser = commands.add_parser(
+        "remind", help="email a reminder for each booking starting soon (once per booking)"
+    )
+    remind_parser.add_argument(
+        "--window-hours", type=float, default=48, help="events starting within (default 48)"
+    )
+    remind_parser.add_argument("--url", help="the sidecar (default: SIDECAR_URL)")
     summary_parser = commands.add_parser(
         "summary", help="compute and store a day's summary; --post sends it to Slack once"
     )

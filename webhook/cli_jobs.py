@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 
 from core.summary import summary_text
-from webhook.api_client import (
+from webhook.sidecar_client import (
     EXIT_REFUSED,
     SidecarError,
     StaffClient,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import stripe
 
-from webhook.api_client import EXIT_CONFIG, EXIT_UNAVAILABLE, SidecarError, StaffClient
+from webhook.sidecar_client import EXIT_CONFIG, EXIT_UNAVAILABLE, SidecarError, StaffClient
 
 PAGE_SIZE = 100  # Stripe's largest page
 STRIPE_RETENTION = timedelta(days=30)

@@ -6,16 +6,17 @@ This first slice shows the webhook inbox; reads are filtered and paged in SQL.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.store import inbox, orders, worker
+from core.store import fulfilment, inbox, orders, reminders, worker
 from core.store.database import utcnow
 from core.store.error_log import entries as error_log_entries
 from core.store.fulfilment import STEPS
+from webhook.json_body import read_json
 
 MAX_PAGE = 500
 
@@ -143,6 +144,55 @@ async def reprocess_event(request: Request) -> Response:
     return JSONResponse({"reprocessing": True, "event_id": event_id})
 
 
+_RESEND_REFUSALS = {
+    "not_found": (404, "no such order"),
+    "no_email": (409, "the order has no customer email address"),
+    "not_confirmed": (409, "nothing is booked on this order yet; the confirmation goes out"
+                      " by itself once it is"),
+    "pending": (409, "a confirmation for this order is already waiting to be sent"),
+}  # fmt: skip
+
+
+async def resend_confirmation(request: Request) -> Response:
+    database = request.app.state.database
+    order_id = await database.aread(orders.find_order_id, request.path_params["order_id"])
+    outcome = "not_found"
+    if order_id is not None:
+        outcome = await database.awrite(fulfilment.resend_confirmation, order_id, utcnow())
+    if outcome != "queued":
+        status, message = _RESEND_REFUSALS[outcome]
+        return JSONResponse({"error": outcome, "message": message}, status_code=status)
+    return JSONResponse(
+        {"queued": True, "order_id": order_id,
+         "message": f"confirmation for {order_id} queued to send again"}
+    )  # fmt: skip
+
+
+async def run_reminders(request: Request) -> Response:
+    """Queue the reminders due now; `tinkertank remind` calls this every hour."""
+    body = await read_json(request, 64 * 1024, empty={})
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return JSONResponse(
+            {"error": "invalid_request", "message": "the body must be a JSON object"},
+            status_code=422,
+        )
+    hours = body.get("window_hours", reminders.DEFAULT_WINDOW.total_seconds() / 3600)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 14:
+        return JSONResponse(
+            {"error": "invalid_request", "message": "window_hours must be a number, 0 < h <= 336"},
+            status_code=422,
+        )
+    queued = await request.app.state.database.awrite(
+        reminders.queue_reminders, utcnow(), timedelta(hours=hours)
+    )
+    return JSONResponse(
+        {"queued": queued, "window_hours": hours,
+         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"}
+    )  # fmt: skip
+
+
 routes = [
     Route("/api/inbox", staff_only(list_inbox)),
     Route("/api/inbox/counts", staff_only(inbox_counts)),
@@ -151,4 +201,10 @@ routes = [
     Route("/api/errors", staff_only(error_log)),
     Route("/api/orders/counts", staff_only(order_counts)),
     Route("/api/orders/{order_id}/steps/{step}/retry", staff_only(retry_step), methods=["POST"]),
+    Route(
+        "/api/orders/{order_id}/resend-confirmation",
+        staff_only(resend_confirmation),
+        methods=["POST"],
+    ),
+    Route("/api/reminders/run", staff_only(run_reminders), methods=["POST"]),
 ]

@@ -29,7 +29,7 @@ from core.schedule import (
     party_event,
     template_id,
 )
-from core.store import orders
+from core.store import orders, outbox
 from core.store.error_log import log_error
 
 STEPS = (
@@ -382,13 +382,42 @@ def record_refund(
     )
 
 
-def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:
-    """Full refund: bookings cancelled, places freed, steps not yet run skipped."""
-    conn.execute(
-        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
-        " AND status <> 'cancelled'",
-        [now, order_id],
+def queue_cancellation(
+    conn: duckdb.DuckDBPyConnection, order_id: str, reason: str, now: datetime
+) -> bool:
+    """The family's copy of the order's events is cancelled: the order's calendar sequence
+    goes up (every event in their next .ics carries a higher SEQUENCE, so calendar programs
+    replace what they have) and the cancellation email goes into the outbox under
+    `cancellation:<order>:<sequence>`. It is rendered when sent, with the cancelling .ics."""
+    row = conn.execute(
+        "UPDATE orders SET calendar_sequence = coalesce(calendar_sequence, 0) + 1"
+        " WHERE order_id = ? RETURNING calendar_sequence, customer_email",
+        [order_id],
+    ).fetchone()
+    if row is None or row[1] is None:
+        return False
+    sequence, email = row
+    return outbox.enqueue(
+        conn,
+        dedupe_key=f"cancellation:{order_id}:{sequence}",
+        channel="email",
+        payload={"template": "cancellation", "reason": reason, "sequence": sequence},
+        now=now,
+        recipient=email,
+        order_id=order_id,
     )
+
+
+def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:
+    """Full refund: bookings cancelled, places freed, steps not yet run skipped; a family
+    that had bookings gets the cancellation email."""
+    cancelled = conn.execute(
+        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
+        " AND status <> 'cancelled' RETURNING booking_id",
+        [now, order_id],
+    ).fetchall()
+    if cancelled:
+        queue_cancellation(conn, order_id, "refund", now)
     conn.execute(
         "UPDATE holds SET status = 'released' WHERE order_id = ? AND status <> 'released'",
         [order_id],
@@ -513,7 +542,8 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
 
 
 def _end_enrolments(conn, order_id: str, now: datetime) -> None:
-    """Subscription over: classes still to come are cancelled, the place freed."""
+    """Subscription over: classes still to come are cancelled, the place freed, and the
+    family gets the cancellation email with their weekly series ended."""
     conn.execute(
         "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
         " AND enrolment_id IS NOT NULL AND status <> 'cancelled' AND event_id IN"
@@ -524,6 +554,7 @@ def _end_enrolments(conn, order_id: str, now: datetime) -> None:
         "UPDATE holds SET status = 'released' WHERE order_id = ? AND resource_key LIKE 'ignite:%'",
         [order_id],
     )
+    queue_cancellation(conn, order_id, "subscription_ended", now)
 
 
 def handle_subscription_created_or_updated(conn, event, ctx: Context) -> None:
@@ -861,6 +892,46 @@ def queue_confirmations(
         " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
         [now, now, order_ids],
     )
+
+
+def resend_confirmation(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> str:
+    """Staff's resend: the confirmation again, as the order stands now. One resend at a time
+    (a double click queues one), under `confirmation:<order>:resend:<n>`. Answers `queued`,
+    `not_found`, `no_email`, `not_confirmed` (nothing booked yet) or `pending` (one is
+    already waiting to go)."""
+    row = conn.execute(
+        "SELECT customer_email, fulfillment_status FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    if row is None:
+        return "not_found"
+    if row[0] is None:
+        return "no_email"
+    booked = (
+        conn.execute("SELECT count(*) FROM bookings WHERE order_id = ?", [order_id]).fetchone()[0]
+        + conn.execute("SELECT count(*) FROM enrolments WHERE order_id = ?", [order_id]).fetchone()[
+            0
+        ]
+    )
+    if not booked:
+        return "not_confirmed"
+    pending, sent = conn.execute(
+        "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM outbox"
+        " WHERE order_id = ? AND (dedupe_key = 'confirmation:' || order_id"
+        " OR dedupe_key LIKE 'confirmation:' || order_id || ':resend:%')",
+        [order_id],
+    ).fetchone()
+    if pending:
+        return "pending"
+    queued = outbox.enqueue(
+        conn,
+        dedupe_key=f"confirmation:{order_id}:resend:{sent}",
+        channel="email",
+        payload={"template": "confirmation"},
+        now=now,
+        recipient=row[0],
+        order_id=order_id,
+    )
+    return "queued" if queued else "pending"
 
 
 def send_confirmation(conn, order_id: str, catalog: Catalog, now: datetime) -> None:

@@ -261,18 +261,26 @@ def calendar_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] |
     order_id = find_order_id(conn, key)
     if order_id is None:
         return None
+    # A family's copy of an event: the event's own SEQUENCE plus the order's calendar
+    # sequence, which each cancellation raises (schema v3), so a later file always wins.
+    # An event two students of the order attend is in the file once, cancelled only when
+    # both bookings are.
     events = conn.execute(
-        "SELECT DISTINCT e.uid, e.sequence, e.title, e.starts_at, e.ends_at, e.venue_id,"
-        " b.status = 'cancelled' FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        "SELECT e.uid, e.sequence + coalesce(o.calendar_sequence, 0), e.title, e.starts_at,"
+        " e.ends_at, e.venue_id, bool_and(b.status = 'cancelled')"
+        " FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " JOIN orders o ON o.order_id = b.order_id"
         " WHERE b.order_id = ? AND b.enrolment_id IS NULL AND b.status <> 'conflict'"
-        " ORDER BY e.starts_at",
+        " GROUP BY ALL ORDER BY e.starts_at, e.uid",
         [order_id],
     ).fetchall()
     series = conn.execute(
-        "SELECT DISTINCT t.uid, t.sequence, t.product_id, t.rrule, t.first_start,"
-        " t.duration_minutes, t.excluded_dates, en.status = 'ended'"
+        "SELECT t.uid, t.sequence + coalesce(o.calendar_sequence, 0), t.product_id, t.rrule,"
+        " t.first_start, t.duration_minutes, t.excluded_dates, bool_and(en.status = 'ended'),"
+        " max(en.ended_at)"
         " FROM enrolments en JOIN recurring_templates t ON t.product_id = en.product_id"
-        " WHERE en.order_id = ? ORDER BY t.product_id",
+        " JOIN orders o ON o.order_id = en.order_id"
+        " WHERE en.order_id = ? GROUP BY ALL ORDER BY t.product_id",
         [order_id],
     ).fetchall()
     return {"order_id": order_id, "events": events, "series": series}
@@ -303,4 +311,72 @@ def confirmation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[st
         "bookings": bookings,
         "programs": programs,
         "calendar": calendar_rows(conn, order_id),
+    }
+
+
+def cancellation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:
+    """What the cancellation email of an order shows: its cancelled bookings (Ignite classes
+    included) and its ended programs."""
+    row = conn.execute(
+        "SELECT order_id, customer_name, customer_email FROM orders WHERE order_id = ?",
+        [order_id],
+    ).fetchone()
+    if row is None:
+        return None
+    bookings = conn.execute(
+        "SELECT DISTINCT s.name, e.title, e.kind, e.starts_at, e.ends_at, e.venue_id, b.status"
+        " FROM bookings b JOIN students s ON s.student_id = b.student_id"
+        " JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.order_id = ? AND b.status = 'cancelled' ORDER BY e.starts_at",
+        [order_id],
+    ).fetchall()
+    programs = conn.execute(
+        "SELECT s.name, en.product_id, en.status FROM enrolments en"
+        " JOIN students s ON s.student_id = en.student_id"
+        " WHERE en.order_id = ? AND en.status = 'ended'",
+        [order_id],
+    ).fetchall()
+    return {
+        "order": dict(zip(("order_id", "customer_name", "customer_email"), row, strict=True)),
+        "bookings": bookings,
+        "programs": programs,
+        "calendar": calendar_rows(conn, order_id),
+    }
+
+
+def reminder_rows(conn: duckdb.DuckDBPyConnection, booking_id: str) -> dict[str, Any] | None:
+    """What a reminder shows; None when the booking or its event is no longer on."""
+    row = conn.execute(
+        "SELECT o.order_id, o.customer_name, o.customer_email, s.name, e.title, e.kind,"
+        " e.starts_at, e.ends_at, e.venue_id FROM bookings b"
+        " JOIN orders o ON o.order_id = b.order_id"
+        " JOIN students s ON s.student_id = b.student_id"
+        " JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.booking_id = ? AND b.status = 'confirmed' AND e.status = 'scheduled'",
+        [booking_id],
+    ).fetchone()
+    if row is None:
+        return None
+    order_id, customer_name, email, student, title, kind, starts_at, ends_at, venue_id = row
+    return {
+        "order": {"order_id": order_id, "customer_name": customer_name, "customer_email": email},
+        "booking": {"student": student, "title": title, "kind": kind, "starts_at": starts_at,
+                    "ends_at": ends_at, "venue_id": venue_id},
+    }  # fmt: skip
+
+
+def customer_page_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """What the customer's order pages show: the status (as `order_status`), when the
+    checkout's hold lapses, and what the confirmation shows (`confirmation_rows`)."""
+    status = order_status(conn, key)
+    if status is None:
+        return None
+    order_id = status["order_id"]
+    (expires_at,) = conn.execute(
+        "SELECT expires_at FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return {
+        "status": status,
+        "expires_at": expires_at,
+        "confirmation": confirmation_rows(conn, order_id),
     }

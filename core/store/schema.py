@@ -262,11 +262,19 @@ CREATE TABLE daily_summaries (
 );
 """
 
+# A support ticket keeps the order reference exactly as the customer gave it (ord_, cs_ or
+# pi_ id); `order_id` is set only when that names an order of theirs (same email), so a
+# mistyped or someone else's reference is kept without being linked. And the optional name.
+_V4 = """
+ALTER TABLE support_tickets ADD COLUMN order_reference VARCHAR;
+ALTER TABLE support_tickets ADD COLUMN name VARCHAR;
+"""
+
 # Refunds as a ledger: the order keeps only the running total Stripe reports, and the daily
 # summary needs when each refund was recorded. One row per rise of that total; a redelivery
 # (the same total again) adds nothing. Refunds recorded before this migration are carried
 # over at the order's last update.
-_V4 = """
+_V5 = """
 CREATE TABLE refunds (
     refund_key      VARCHAR PRIMARY KEY,          -- <order_id>:<amount_refunded after it>
     order_id        VARCHAR NOT NULL,
@@ -286,7 +294,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
     (3, "calendar sequence, support tickets, daily summaries", _V3),
-    (4, "refunds ledger", _V4),
+    (4, "support ticket order reference and name", _V4),
+    (5, "refunds ledger", _V5),
 ]
 
 

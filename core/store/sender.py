@@ -18,7 +18,6 @@ import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ import requests
 
 from core import emails
 from core.catalog import Catalog
-from core.invites import order_invites, render_calendar, venue_line
-from core.schedule import ignite_series
+from core.invites import calendar_method, order_invites, render_calendar, venue_line
 from core.settings import Settings
 from core.store import orders, outbox
 from core.store.database import Database, utcnow
@@ -128,47 +126,74 @@ class Sender:
     def send(self, message: dict[str, Any]) -> None:
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
-            if not payload.get("skip"):
+            # Without SLACK_WEBHOOK_URL, Slack messages are marked sent unsent: staff see
+            # them on the dashboard, and configuring Slack later does not replay the backlog.
+            if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)
             return
-        if payload.get("template") == "confirmation":
+        template = payload.get("template")
+        if template == "confirmation":
             payload = self.render_confirmation(message["order_id"])
+        elif template == "cancellation":
+            payload = self.render_cancellation(message["order_id"], payload.get("reason"))
+        elif template == "reminder":
+            payload = self.render_reminder(payload["booking_id"])
+            if payload is None:
+                return  # cancelled or moved since it was queued: nothing to remind of
         self.send_email(message, payload)
+
+    def _links(self, order_id: str) -> tuple[str, str]:
+        ics_url = f"{self.settings.public_base_url}/orders/{order_id}/calendar.ics"
+        support = emails.support_address(self.settings.email_from)
+        return ics_url, support
+
+    def _calendar(self, rows: dict[str, Any]) -> list[str]:
+        invites = order_invites(rows["calendar"], self.catalog)
+        ics = render_calendar(invites, self.catalog.tz, utcnow(), calendar_method(invites))
+        return ["tinkertank-booking.ics", "text/calendar", ics.decode()]
 
     def render_confirmation(self, order_id: str) -> dict[str, Any]:
         """The confirmation as the order stands now, with its calendar file attached."""
         rows = self.database.read(orders.confirmation_rows, order_id)
         if rows is None:
             raise SendFailed(f"order {order_id} not found", permanent=True)
-        catalog, tz = self.catalog, self.catalog.tz
-        bookings = [
-            {"student": name, "title": title, "kind": kind, "status": status,
-             "start": starts_at.replace(tzinfo=UTC), "end": ends_at.replace(tzinfo=UTC),
-             "location": venue_line(catalog, venue_id)}
-            for name, title, kind, starts_at, ends_at, venue_id, status in rows["bookings"]
-        ]  # fmt: skip
-        for name, product_id, status in rows["programs"]:
-            program = catalog.products.get(product_id)
-            if program is None:
-                continue
-            first = ignite_series(catalog, product_id)["dtstart"]
-            bookings.append(
-                {"student": name, "title": f"{program.name}, weekly from", "kind": "ignite",
-                 "status": "cancelled" if status == "ended" else "confirmed", "start": first,
-                 "end": first + timedelta(minutes=program.duration_minutes),
-                 "location": venue_line(catalog, program.venue)}
-            )  # fmt: skip
-        base = self.settings.public_base_url
-        ics_url = f"{base}/orders/{order_id}/calendar.ics"
-        support = parseaddr(self.settings.email_from)[1] or self.settings.email_from
-        email = emails.confirmation(rows["order"], bookings, tz, ics_url, support)
-        ics = render_calendar(order_invites(rows["calendar"], catalog), tz, utcnow())
-        return {
-            "subject": email.subject,
-            "text": email.text,
-            "html": email.html,
-            "attachments": [["tinkertank-booking.ics", "text/calendar", ics.decode()]],
-        }
+        ics_url, support = self._links(order_id)
+        email = emails.confirmation(
+            rows["order"],
+            emails.order_bookings(rows, self.catalog),
+            self.catalog.tz,
+            ics_url,
+            support,
+        )
+        return {"subject": email.subject, "text": email.text, "html": email.html,
+                "attachments": [self._calendar(rows)]}  # fmt: skip
+
+    def render_cancellation(self, order_id: str, reason: str | None) -> dict[str, Any]:
+        """The cancellation, with the .ics that takes the events out of the family's
+        calendar (same UIDs, a higher SEQUENCE, STATUS:CANCELLED)."""
+        rows = self.database.read(orders.cancellation_rows, order_id)
+        if rows is None:
+            raise SendFailed(f"order {order_id} not found", permanent=True)
+        ics_url, support = self._links(order_id)
+        bookings = emails.order_bookings(rows, self.catalog)
+        email = emails.cancellation(
+            rows["order"], bookings, reason or "refund", self.catalog.tz, ics_url, support
+        )
+        return {"subject": email.subject, "text": email.text, "html": email.html,
+                "attachments": [self._calendar(rows)]}  # fmt: skip
+
+    def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
+        rows = self.database.read(orders.reminder_rows, booking_id)
+        if rows is None:
+            return None
+        item = rows["booking"]
+        booking = {"student": item["student"], "title": item["title"], "kind": item["kind"],
+                   "start": item["starts_at"].replace(tzinfo=UTC),
+                   "end": item["ends_at"].replace(tzinfo=UTC),
+                   "location": venue_line(self.catalog, item["venue_id"])}  # fmt: skip
+        ics_url, support = self._links(rows["order"]["order_id"])
+        email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
+        return {"subject": email.subject, "text": email.text, "html": email.html}
 
     def send_slack(self, payload: dict[str, Any]) -> None:
         try:

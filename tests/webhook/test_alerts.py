@@ -57,8 +57,14 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.refusals = 0  # answer this many messages with a temporary failure first
+        self.refused: list[float] = []
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        if self.refusals > 0:
+            self.refusals -= 1
+            self.refused.append(time.monotonic())
+            return "451 4.3.0 Try again later"
         message = message_from_bytes(envelope.content)
         self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
@@ -247,3 +253,55 @@ def test_staff_hear_of_each_order_on_slack_without_any_childs_name(
     assert "Robotics Bootcamp x 2" in text
     assert "208.00 AUD" in text
     assert "Matilda" not in text and "Kim" not in text and "kim@example.com" not in text
+
+
+def test_a_confirmation_refused_twice_is_sent_on_the_third_attempt_exactly_once(
+    start_sidecar_process, smtp
+):
+    inbox, port = smtp
+    inbox.refusals = 2
+    sidecar = start_sidecar_process(
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), SMTP_SECURITY="none",
+        FULFILMENT_RETRY_SECONDS="0.2",
+    )  # fmt: skip
+    items = [{"product_id": "summer-robotics", "date": "2027-01-19", "session": "day",
+              "student": {"name": "Ada", "age": 9}}]  # fmt: skip
+    metadata = encode_metadata_cart(items, {"email": "sam@example.com", "name": "Sam Ng"})
+    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 8900,
+              "amount_received": 8900, "currency": "aud", "metadata": metadata,
+              "status": "succeeded"}  # fmt: skip
+
+    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+
+    assert wait_for(lambda: len(inbox.messages) >= 1)
+    time.sleep(1)
+    assert len(inbox.refused) == 2
+    assert inbox.refused[1] - inbox.refused[0] >= 0.2  # backed off before retrying
+    ((recipients, message),) = inbox.messages
+    assert recipients == ["sam@example.com"]
+    assert message["Subject"] == "Your TinkerTank booking is confirmed"
+    assert sidecar.staff_get("/api/errors").json()["errors"] == []
+
+
+def test_without_slack_configured_staff_notices_are_dropped_without_errors(
+    start_sidecar_process,
+):
+    sidecar = start_sidecar_process(FULFILMENT_RETRY_SECONDS="0.01")
+    items = [{"product_id": "summer-robotics", "date": "2027-01-20", "session": "day",
+              "student": {"name": "Ada", "age": 9}}]  # fmt: skip
+    metadata = encode_metadata_cart(items, {"email": "sam@example.com", "name": "Sam Ng"})
+    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 8900,
+              "amount_received": 8900, "currency": "aud", "metadata": metadata,
+              "status": "succeeded"}  # fmt: skip
+
+    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+
+    status_url = f"{sidecar.url}/api/orders/{intent['id']}/status"
+    assert wait_for(
+        lambda: (
+            sidecar.session.get(status_url, timeout=10).json().get("fulfillment_status")
+            == "fulfilled"
+        )
+    )
+    time.sleep(1)  # four attempts at 0.01 s backoff would long have failed by now
+    assert sidecar.staff_get("/api/errors").json()["errors"] == []

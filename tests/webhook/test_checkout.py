@@ -375,6 +375,31 @@ def test_body_that_is_not_json_is_refused_with_422_and_no_session_is_created(
     assert len(session_creates(fake)) == before
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 30_000, "nested too deeply"),
+        (b'{"customer": {"email": "a@example.com", "name": "\\ud800"}, "items": []}',
+         "unpaired surrogate"),
+    ],
+)  # fmt: skip
+def test_bodies_python_cannot_hold_as_text_are_refused_with_422(
+    shop: Sidecar, fake: FakeStripe, body: bytes, reason: str
+):
+    before = len(session_creates(fake))
+
+    response = requests.post(
+        shop.url + "/api/checkout", data=body, headers={"Content-Type": "application/json"},
+        timeout=10,
+    )  # fmt: skip
+
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert reason in problem["message"]
+    assert len(session_creates(fake)) == before
+    assert requests.get(shop.url + "/readyz", timeout=10).status_code == 200
+
+
 def test_checkout_body_over_64_kib_is_refused_with_413_and_no_session_is_created(
     shop: Sidecar, fake: FakeStripe
 ):

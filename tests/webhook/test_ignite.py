@@ -3,6 +3,8 @@ the calendar file customers download, read back by two parsers."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import secrets
 import time
 from collections.abc import Iterator
@@ -33,7 +35,9 @@ def shop(fake: FakeStripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("ignite")
     env = sidecar_env(tmp, STRIPE_SECRET_KEY="sk_test_123", STRIPE_API_BASE=fake.url)
     server = start_sidecar(free_port(), env, log_path=tmp / "sidecar.log")
-    yield Sidecar(server)
+    sidecar = Sidecar(server)
+    sidecar.outbox = tmp / "outbox"  # no SMTP configured: emails are written here as .eml
+    yield sidecar
     server.stop()
 
 
@@ -201,6 +205,20 @@ def test_a_cancelled_subscription_cancels_the_classes_still_to_come(shop: Sideca
     assert {b["status"] for b in status["bookings"]} == {"cancelled"}
     errors = shop.staff_get("/api/errors", order_id=order_id).json()["errors"]
     assert errors == []
+
+    def cancellations() -> list[str]:
+        texts = [p.read_text() for p in shop.outbox.glob("*.eml")]
+        return [t for t in texts if "Ignite classes have ended" in t and "Ivy" in t]
+
+    deadline = time.monotonic() + 15
+    while not cancellations() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (text,) = cancellations()
+    message = email.message_from_string(text, policy=email.policy.default)
+    (attachment,) = list(message.iter_attachments())
+    calendar = icalendar.Calendar.from_ical(attachment.get_content())
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert [str(e["STATUS"]) for e in calendar.walk("VEVENT")] == ["CANCELLED"]
 
 
 def test_the_payment_intent_of_a_subscription_invoice_makes_no_extra_order(shop: Sidecar, fake):

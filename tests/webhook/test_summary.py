@@ -222,7 +222,7 @@ def test_summary_without_a_sidecar_says_so_and_exits_3(tmp_path: Path):
     result = tinkertank(sidecar_env(tmp_path, SIDECAR_URL="http://127.0.0.1:9"), "summary")
 
     assert result.returncode == 3
-    assert "no sidecar answering at http://127.0.0.1:9" in result.stderr
+    assert "the sidecar at http://127.0.0.1:9 did not answer" in result.stderr
 
 
 def test_summary_refused_by_the_sidecar_says_why(sidecar: Sidecar, tmp_path: Path):

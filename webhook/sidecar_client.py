@@ -1,9 +1,10 @@
-"""The command line's client of the sidecar's staff API (SIDECAR_URL, bearer ADMIN_TOKEN).
+"""The command line's way to the sidecar's staff API (SIDECAR_URL, bearer ADMIN_TOKEN).
 
 The sidecar is the only process that opens the database, so every CLI job that reads or
-changes data asks it over HTTP. Failures become `SidecarError`s that say what went wrong
-and carry the exit code: 3 when the sidecar cannot be reached (retrying later may work),
-2 when it refuses the token (fix the configuration), 1 when it refuses the request.
+changes data (`tinkertank remind`, `summary`, `export` …) asks it over HTTP. Failures
+become `SidecarError`s that say what went wrong and carry the exit code: 3 when the
+sidecar cannot be reached (retrying later may work), 2 when it refuses the token (fix the
+configuration), 1 when it refuses the request.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class StaffClient:
             )
         except requests.RequestException as exc:
             raise SidecarError(
-                f"no sidecar answering at {self.url} ({type(exc).__name__}); is"
+                f"the sidecar at {self.url} did not answer ({type(exc).__name__}); is"
                 " `tinkertank serve` running and SIDECAR_URL right?",
                 EXIT_UNAVAILABLE,
             ) from None
