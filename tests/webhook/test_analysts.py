@@ -4,6 +4,7 @@ Parquet exports read back with pandas while the sidecar keeps running."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,9 @@ def test_a_runaway_query_is_stopped_while_webhooks_are_still_stored(sidecar: Sid
     runaway = threading.Thread(target=lambda: answers.append(run_sql(sidecar, RUNAWAY)))
     runaway.start()
     event = make_event(type="customer.updated", data={"object": {"id": "cus_1"}})
+    time.sleep(1)  # the query is well under way (it runs for 5 s)
 
-    delivered = sidecar.deliver(event)  # while the query runs
+    delivered = sidecar.deliver(event)
     runaway.join(60)
 
     assert delivered.status_code == 200
