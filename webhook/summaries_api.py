@@ -24,6 +24,7 @@ from webhook.request_body import json_object
 from webhook.staff_api import _jsonable, _page, staff_only
 
 DEFAULT_TREND_DAYS = 30
+EARLIEST = date(2000, 1, 1)  # and no UTC range arithmetic near year 1
 
 
 def _invalid(message: str, error: str = "invalid_query") -> JSONResponse:
@@ -94,6 +95,8 @@ async def run_summary(request: Request) -> Response:
             return _invalid(f"date must be a date YYYY-MM-DD, not {body['date']!r}", "invalid_body")
     if day > today:
         return _invalid(f"{day} has not begun yet in {catalog.tz.key}", "invalid_body")
+    if day < EARLIEST:
+        return _invalid(f"there is nothing to sum up before {EARLIEST}", "invalid_body")
     post, force = _flag(body, "post"), _flag(body, "force")
     for flag in (post, force):
         if isinstance(flag, JSONResponse):

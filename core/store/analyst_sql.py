@@ -99,7 +99,10 @@ def check(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
         words = statement.query.split()
         kind = words[0].upper() if words and words[0].isalpha() else statement.type.name
         raise Refused(f"only SELECT (or WITH … SELECT) is allowed, not {kind}")
-    (tree,) = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    try:
+        (tree,) = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    except duckdb.Error as exc:
+        raise Refused(f"the query cannot be checked: {_first_line(exc)}") from None
     parsed = json.loads(tree)
     if parsed.get("error"):
         raise Refused(f"the query cannot be checked: {parsed.get('error_message', 'unknown')}")

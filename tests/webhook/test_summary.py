@@ -249,6 +249,9 @@ def test_summaries_api_refuses_bad_input_and_unknown_days(sidecar: Sidecar):
     bad = staff_post(sidecar, "/api/summaries/run", {"date": "2026-02-30"})
     assert bad.status_code == 422 and "date" in bad.json()["message"]
     assert staff_post(sidecar, "/api/summaries/run", {"post": "yes"}).status_code == 422
+    assert staff_post(sidecar, "/api/summaries/run", {"date": "0001-01-01"}).status_code == 422
+    assert staff_post(sidecar, "/api/summaries/run", {"date": 20261101}).status_code == 422
+    assert staff_post(sidecar, "/api/summaries/run", [1]).status_code == 422
     assert requests.get(sidecar.url + "/api/trends", timeout=10).status_code == 401
 
 
