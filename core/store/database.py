@@ -387,7 +387,9 @@ class Database:
     # --- reads --------------------------------------------------------------------------
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn(cursor, *args, **kwargs)` on this thread's read cursor (committed data)."""
+        """Run `fn(cursor, *args, **kwargs)` on this thread's read cursor, in one read
+        transaction: every query of `fn` sees the same committed state (an order's status
+        and its steps read apart could straddle a commit and contradict each other)."""
         cursor = getattr(self._readers, "cursor", None)
         if cursor is None:
             if self._closed:
@@ -398,7 +400,12 @@ class Database:
             self._readers.cursor = cursor
             with self._reader_lock:
                 self._reader_conns.append(cursor)
-        return fn(cursor, *args, **kwargs)
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            return fn(cursor, *args, **kwargs)
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an error may have ended it already
+                cursor.execute("ROLLBACK")  # nothing to keep: it only read
 
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(self.read, fn, *args, **kwargs)
