@@ -10,7 +10,9 @@ from core.settings import SettingsError
 from dashboard import session, ui
 from dashboard.api import ApiError, NotAvailable, SidecarDown
 
-st.set_page_config(page_title="TinkerTank Ops", page_icon="🤖", layout="wide")
+st.set_page_config(
+    page_title="TinkerTank Ops", page_icon=":material/precision_manufacturing:", layout="wide"
+)
 
 try:
     settings = session.settings()
@@ -22,17 +24,15 @@ if not session.signed_in():
     st.stop()
 
 PAGES = [
-    st.Page("pages/live.py", title="Live", icon="📈", default=True),
-    st.Page("pages/orders.py", title="Orders", icon="🧾"),
-    st.Page("pages/calendar.py", title="Calendar", icon="📅"),
-    st.Page("pages/webhooks.py", title="Webhooks", icon="📨"),
-    st.Page("pages/errors.py", title="Errors", icon="🚨"),
-    st.Page("pages/summaries.py", title="Summaries", icon="📊"),
-    st.Page("pages/support.py", title="Support", icon="🛟"),
-    st.Page("pages/sql.py", title="SQL", icon="🔎"),
+    st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
+    st.Page("pages/orders.py", title="Orders", icon=":material/receipt_long:"),
+    st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:"),
+    st.Page("pages/webhooks.py", title="Webhooks", icon=":material/webhook:"),
+    st.Page("pages/errors.py", title="Errors", icon=":material/error:"),
+    st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
+    st.Page("pages/support.py", title="Support", icon=":material/support_agent:"),
+    st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
 ]
-page = st.navigation(PAGES)
-
 with st.sidebar:
     st.caption(f"Sidecar {settings.sidecar_url} · times in {settings.timezone}")
     if session.oidc_section() is not None or settings.dashboard_password:
@@ -43,13 +43,13 @@ with st.sidebar:
     else:
         st.caption("No login: this dashboard only listens on this machine.")
 
-banner = st.container()
-ui.show_flash()
+page = st.navigation(PAGES)
+
+# Pages show API failures where they happen (ui.section); this is the net under them.
 try:
     page.run()
 except SidecarDown as exc:
-    with banner:
-        ui.sidecar_down(exc)
+    ui.sidecar_down(exc)
 except NotAvailable as exc:
     ui.not_available(exc)
 except ApiError as exc:

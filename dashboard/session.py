@@ -99,9 +99,11 @@ def _oidc_login(auth: dict[str, Any]) -> None:
 def _password_login(password: str) -> None:
     st.title("TinkerTank Ops")
     with st.form("login"):
-        name = st.text_input("Your name", help="Recorded when you resolve an error.")
-        entered = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Log in", type="primary")
+        name = st.text_input(
+            "Your name", help="Recorded when you resolve an error.", key="login-name"
+        )
+        entered = st.text_input("Password", type="password", key="login-password")
+        submitted = st.form_submit_button("Log in", type="primary", key="login-submit")
     if submitted:
         if hmac.compare_digest(entered.encode(), password.encode()):
             st.session_state[STAFF_KEY] = name.strip() or "staff"

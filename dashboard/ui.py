@@ -35,7 +35,7 @@ def sidecar_down(exc: SidecarDown) -> None:
     st.error(
         f"**The sidecar is not answering.** {exc}. Nothing can be shown or changed until it "
         "is back: check that `tinkertank serve` runs and that `SIDECAR_URL` points at it.",
-        icon="🔌",
+        icon=":material/power_off:",
     )
 
 
@@ -43,7 +43,7 @@ def not_available(exc: NotAvailable) -> None:
     st.info(
         f"Not available on this sidecar yet: it has no `{exc.method} {exc.path}`. "
         "Update the sidecar to use this.",
-        icon="🚧",
+        icon=":material/construction:",
     )
 
 
@@ -81,7 +81,9 @@ def flash(message: str) -> None:
     st.session_state.setdefault(FLASH_KEY, []).append(message)
 
 
-def show_flash() -> None:
+def page_title(title: str) -> None:
+    """A page's title, then what the last button did (kept across the rerun it asked for)."""
+    st.title(title)
     for message in st.session_state.pop(FLASH_KEY, []):
         st.success(message)
         st.toast(message)

@@ -136,6 +136,7 @@ def dashboard(args: argparse.Namespace) -> None:
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()

@@ -15,7 +15,7 @@ VIEWS = {"Month": "dayGridMonth", "Week": "timeGridWeek", "List": "listWeek"}
 ROSTER_KEY = "calendar-roster"
 
 api, tz = session.api(), session.settings().tz
-st.title("Calendar")
+ui.page_title("Calendar")
 
 month_field, view_field, kind_field = st.columns([1, 2, 1])
 month = month_field.date_input("Month of", value=datetime.now(tz).date(), format="YYYY-MM-DD")

@@ -12,7 +12,7 @@ PAGE_SIZE = 100
 RESOLVED = {"open": False, "resolved": True}
 
 api, tz = session.api(), session.settings().tz
-st.title("Errors")
+ui.page_title("Errors")
 
 category_field, severity_field, resolved_field = st.columns(3)
 category = category_field.selectbox("Category", ui.ERROR_CATEGORIES, index=None, placeholder="any")

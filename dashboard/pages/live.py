@@ -19,7 +19,7 @@ STEP_ORDER = (
     "notify_staff",
 )
 
-st.title("Live")
+ui.page_title("Live")
 
 
 @st.fragment(run_every=ui.REFRESH_SECONDS)

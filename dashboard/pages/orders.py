@@ -12,7 +12,7 @@ from dashboard.api import ApiError
 PAGE_SIZE = 50
 
 api, tz = session.api(), session.settings().tz
-st.title("Orders")
+ui.page_title("Orders")
 
 search, payment, fulfilment, kind, since, until = st.columns([3, 2, 2, 1, 1.5, 1.5])
 filters = {

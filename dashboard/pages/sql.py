@@ -18,7 +18,7 @@ GROUP BY fulfillment_status
 ORDER BY orders DESC"""
 
 api = session.api()
-st.title("SQL")
+ui.page_title("SQL")
 st.caption(
     "Read-only: one `SELECT` or `WITH` query over orders, bookings, events and the rest. "
     "The sidecar runs it with a row limit and a time limit."

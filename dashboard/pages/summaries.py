@@ -15,7 +15,7 @@ from dashboard.api import ApiError
 TREND_DAYS = 30
 
 api, tz = session.api(), session.settings().tz
-st.title("Summaries")
+ui.page_title("Summaries")
 
 yesterday = datetime.now(tz).date() - timedelta(days=1)
 day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD")

@@ -10,7 +10,7 @@ from dashboard import session, ui
 PAGE_SIZE = 50
 
 api, tz = session.api(), session.settings().tz
-st.title("Support")
+ui.page_title("Support")
 
 status = st.segmented_control("Status", [*ui.TICKET_STATUSES, "all"], default="open") or "all"
 pager_key = ui.page_key("tickets", status)

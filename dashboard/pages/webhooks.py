@@ -15,7 +15,7 @@ PAGE_SIZE = 50
 REPROCESSABLE = ("failed", "ignored")
 
 api, tz = session.api(), session.settings().tz
-st.title("Webhooks")
+ui.page_title("Webhooks")
 
 with ui.section():
     counts = api.inbox_counts()
