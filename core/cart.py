@@ -634,9 +634,14 @@ def _read_text(
     return text
 
 
+def is_email_address(text: str) -> bool:
+    """Loosely: one @, no spaces, a dot in the domain (the support form checks the same)."""
+    return _EMAIL_PATTERN.fullmatch(text) is not None
+
+
 def _read_email(value: Any, path: str, problems: _Problems) -> str | None:
     email = _read_text(value, path, problems, MAX_EMAIL_LENGTH)
-    if email is not None and not _EMAIL_PATTERN.fullmatch(email):
+    if email is not None and not is_email_address(email):
         problems.add(path, f"{email!r} is not an email address")
         return None
     return email

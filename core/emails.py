@@ -102,3 +102,25 @@ def confirmation(
         text=_TEXT.get_template("confirmation.txt.j2").render(context),
         html=_HTML.get_template("confirmation.html.j2").render(context),
     )
+
+
+def support_reply(
+    ticket_id: str, category: str, excerpt: str, order_reference: str, name: str | None,
+    support_email: str, medical: bool,
+) -> Email:  # fmt: skip
+    """The automatic answer to a support request: its reference, what they asked about (the
+    category's label and the start of their message) and what happens next."""
+    context = {
+        "ticket_id": ticket_id,
+        "name": (name or "").split(" ")[0] or "there",
+        "category": category,
+        "excerpt": excerpt,
+        "order_reference": order_reference,
+        "support_email": support_email,
+        "medical": medical,
+    }
+    return Email(
+        subject=f"We've received your request [{ticket_id}]",
+        text=_TEXT.get_template("support_reply.txt.j2").render(context),
+        html=_HTML.get_template("support_reply.html.j2").render(context),
+    )

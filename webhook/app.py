@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import checkout, customer, health, staff_api
+from webhook import checkout, customer, health, staff_api, support
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,11 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
+        Route("/api/support/booking-issue", support.BookingIssues().handle, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         *staff_api.routes,
+        *support.staff_routes,
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}

@@ -262,10 +262,19 @@ CREATE TABLE daily_summaries (
 );
 """
 
+# A support ticket keeps the order reference exactly as the customer gave it (ord_, cs_ or
+# pi_ id); `order_id` is set only when that names an order of theirs (same email), so a
+# mistyped or someone else's reference is kept without being linked. And the optional name.
+_V4 = """
+ALTER TABLE support_tickets ADD COLUMN order_reference VARCHAR;
+ALTER TABLE support_tickets ADD COLUMN name VARCHAR;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
     (3, "calendar sequence, support tickets, daily summaries", _V3),
+    (4, "support ticket order reference and name", _V4),
 ]
 
 

@@ -1,0 +1,282 @@
+"""Support requests: a customer reports a problem with a booking (SPEC §6).
+
+``validate_booking_issue`` checks the body of ``POST /api/support/booking-issue`` and reports
+every problem at once, each at the path of the value at fault, as the checkout does.
+``ClientLimiter`` caps how many requests one client address may make; the cap per email
+address is enforced in the database, where it holds across restarts.
+
+Pure: no I/O and no clock; callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from core.cart import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, CartProblem, is_email_address
+
+# What a request can be about; the key is stored, the label is what customers and staff read.
+CATEGORIES: Mapping[str, str] = {
+    "wrong_date": "Wrong date, session or time",
+    "child_details": "Child's details (name, age or notes)",
+    "cancel_or_refund": "Cancellation or refund",
+    "payment": "Payment or receipt",
+    "calendar_invite": "Confirmation email or calendar invite",
+    "accessibility_or_medical": "Accessibility or medical needs",
+    "other": "Something else",
+}
+TICKET_STATUSES = ("open", "in_progress", "resolved")
+
+MAX_MESSAGE_LENGTH = 4000
+MAX_STAFF_NOTE_LENGTH = 4000
+MAX_REFERENCE_LENGTH = 255
+EXCERPT_LENGTH = 200
+
+# Per email address, counted in the database (core/store/support.py).
+TICKETS_PER_ADDRESS = 5
+ADDRESS_WINDOW = timedelta(hours=1)
+# Per client IP address, counted in memory: against a flood of different email addresses.
+REQUESTS_PER_CLIENT = 20
+CLIENT_WINDOW_SECONDS = 3600.0
+
+_BODY_KEYS = ("order_id", "email", "category", "message", "name")
+_REFERENCE_PREFIXES = ("ord_", "cs_", "pi_")
+_REFERENCE_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+)
+# Ticket references are read aloud and typed from emails: no 0/O, 1/I/L.
+_TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_TICKET_LENGTH = 8
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class BookingIssue:
+    """A valid report. `order_reference` is as the customer gave it (ord_, cs_ or pi_ id);
+    whether it names one of their orders is decided by the store, and never told to them."""
+
+    order_reference: str
+    email: str  # lower-cased
+    category: str
+    message: str
+    name: str | None
+
+
+class InvalidRequest(ValueError):
+    """The request cannot be taken; ``problems`` lists every reason, in body order."""
+
+    def __init__(self, problems: Iterable[CartProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        return "; ".join(str(problem) for problem in self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The 422 response body."""
+        return {"error": "invalid_request", "problems": [p.as_dict() for p in self.problems]}
+
+
+def new_ticket_id() -> str:
+    return "TT-" + "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(_TICKET_LENGTH))
+
+
+def validate_booking_issue(body: object) -> BookingIssue:
+    """The report in `body` (parsed JSON), or InvalidRequest listing every problem."""
+    if not isinstance(body, dict):
+        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
+    problems: list[CartProblem] = []
+
+    def problem(path: str, message: str) -> None:
+        problems.append(CartProblem(path, message))
+
+    for key in body:
+        if key not in _BODY_KEYS:
+            problem(_shorten(key, 60), f"unknown key; expected {', '.join(_BODY_KEYS)}")
+
+    reference = _read_text(body.get("order_id", _MISSING), "order_id", problem,
+                           MAX_REFERENCE_LENGTH)  # fmt: skip
+    if reference is not None and not _is_order_reference(reference):
+        problem(
+            "order_id",
+            "expected the order reference from your confirmation email (ord_…), or the "
+            "Stripe checkout or payment id (cs_… or pi_…)",
+        )
+        reference = None
+
+    email = _read_text(body.get("email", _MISSING), "email", problem, MAX_EMAIL_LENGTH)
+    if email is not None and not is_email_address(email):
+        problem("email", f"{_shorten(email, 60)!r} is not an email address")
+        email = None
+
+    category = body.get("category", _MISSING)
+    if category is _MISSING:
+        problem("category", "missing (required)")
+    elif not isinstance(category, str) or category not in CATEGORIES:
+        problem("category", f"expected one of {', '.join(CATEGORIES)}, got {_describe(category)}")
+
+    message = _read_text(body.get("message", _MISSING), "message", problem, MAX_MESSAGE_LENGTH,
+                         multiline=True)  # fmt: skip
+
+    name = body.get("name")
+    # Optional: absent, null and blank all mean "not given" (an empty form field).
+    if name is None or (isinstance(name, str) and not name.strip()):
+        name = None
+    else:
+        name = _read_text(name, "name", problem, MAX_NAME_LENGTH)
+
+    if problems:
+        raise InvalidRequest(problems)
+    assert reference is not None and email is not None and message is not None
+    return BookingIssue(reference, email.lower(), category, message, name)
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """What staff change on a ticket; None leaves a field as it is, "" clears the note."""
+
+    status: str | None
+    staff_note: str | None
+
+
+def validate_ticket_update(body: object) -> TicketUpdate:
+    """The body of `POST /api/tickets/{ticket_id}`, or InvalidRequest."""
+    if not isinstance(body, dict):
+        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
+    problems: list[CartProblem] = []
+
+    def problem(path: str, message: str) -> None:
+        problems.append(CartProblem(path, message))
+
+    for key in body:
+        if key not in ("status", "staff_note"):
+            problem(_shorten(key, 60), "unknown key; expected status, staff_note")
+    status = body.get("status")
+    if status is not None and (not isinstance(status, str) or status not in TICKET_STATUSES):
+        problem("status", f"expected one of {', '.join(TICKET_STATUSES)}, got {_describe(status)}")
+        status = None
+    note = body.get("staff_note")
+    if isinstance(note, str) and not note.strip():
+        note = ""
+    elif note is not None:
+        note = _read_text(note, "staff_note", problem, MAX_STAFF_NOTE_LENGTH, multiline=True)
+    if not problems and status is None and note is None:
+        problem("", "nothing to change: give status, staff_note or both")
+    if problems:
+        raise InvalidRequest(problems)
+    return TicketUpdate(status, note)
+
+
+def excerpt(message: str, length: int = EXCERPT_LENGTH) -> str:
+    """The start of a message on one line, for the reply email."""
+    return _shorten(" ".join(message.split()), length)
+
+
+def _is_order_reference(text: str) -> bool:
+    return (
+        text.startswith(_REFERENCE_PREFIXES)
+        and len(text) > 4
+        and set(text) <= _REFERENCE_CHARACTERS
+    )
+
+
+def _read_text(
+    value: Any,
+    path: str,
+    problem: Callable[[str, str], None],
+    max_length: int,
+    multiline: bool = False,
+) -> str | None:
+    """Stripped, non-empty text without control characters, or None after saying why not."""
+    if value is _MISSING:
+        problem(path, "missing (required)")
+        return None
+    if not isinstance(value, str):
+        problem(path, f"expected text, got {_describe(value)}")
+        return None
+    text = value.strip()
+    if not text:
+        problem(path, "must not be empty")
+        return None
+    if len(text) > max_length:
+        problem(path, f"must be at most {max_length} characters, got {len(text)}")
+        return None
+    allowed = "\n\r\t" if multiline else ""
+    # A lone surrogate ("\ud800" is valid JSON) cannot be stored or emailed as UTF-8.
+    if any(_is_control(c) and c not in allowed for c in text):
+        but = " other than line breaks and tabs" if multiline else ""
+        problem(path, f"must not contain control characters{but}")
+        return None
+    return text
+
+
+def _is_control(character: str) -> bool:
+    return unicodedata.category(character) in ("Cc", "Cs")
+
+
+def _shorten(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f"text {_shorten(value, 60)!r}"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class ClientLimiter:
+    """At most `limit` requests per client in any `window` seconds, counted in memory.
+
+    Only a backstop against one machine sending many addresses' worth of requests: it is
+    per process and forgets on restart, which the per-address cap in the database does not.
+    """
+
+    def __init__(
+        self,
+        limit: int = REQUESTS_PER_CLIENT,
+        window: float = CLIENT_WINDOW_SECONDS,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, client: str, now: float) -> float:
+        """Count a request from `client` at `now` (seconds, any monotonic clock); 0 when it
+        is allowed, else how many seconds until it would be (the request is not counted)."""
+        times = self._seen.get(client)
+        if times is None:
+            if len(self._seen) >= self.max_clients:
+                self._forget_idle(now)
+            times = self._seen[client] = deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return times[0] + self.window - now
+        times.append(now)
+        return 0.0
+
+    def _forget_idle(self, now: float) -> None:
+        idle = [c for c, times in self._seen.items() if not times or times[-1] <= now - self.window]
+        for client in idle:
+            del self._seen[client]
+        if len(self._seen) >= self.max_clients:  # all active: drop the oldest tracked half
+            for client in list(self._seen)[: self.max_clients // 2]:
+                del self._seen[client]
