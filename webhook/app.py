@@ -15,7 +15,16 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import checkout, customer, health, staff_api, support
+from webhook import (
+    analyst_api,
+    checkout,
+    customer,
+    health,
+    inbox_import,
+    staff_api,
+    summaries_api,
+    support,
+)
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -48,8 +57,11 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/support/booking-issue", support.BookingIssues().handle, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
+        *inbox_import.routes,
         *staff_api.routes,
         *support.staff_routes,
+        *summaries_api.routes,
+        *analyst_api.routes,
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}

@@ -342,10 +342,7 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
     refund = refund_from(charge)
     if refund is None:
         raise PermanentFailure("charge.refunded without amount and amount_refunded")
-    conn.execute(
-        "UPDATE orders SET amount_refunded = greatest(amount_refunded, ?) WHERE order_id = ?",
-        [refund.amount_refunded, order_id],
-    )
+    record_refund(conn, order_id, refund.amount_refunded, ctx.event_id, ctx.now)
     if not refund.full:
         _set_payment_status(conn, order_id, "partially_refunded", ctx.now)
         # Every further partial refund is flagged too; a redelivery of one is not.
@@ -363,6 +360,26 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
         return
     if _set_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
+
+
+def record_refund(
+    conn: duckdb.DuckDBPyConnection, order_id: str, amount_refunded: int, event_id: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Raise the order's refunded total to Stripe's running `amount_refunded`, with a row in
+    the refunds ledger for the rise (none for a redelivery or an older, smaller total)."""
+    conn.execute(
+        "INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,"
+        " refunded_at) SELECT order_id || ':' || CAST(? AS VARCHAR), order_id,"
+        " ? - amount_refunded, currency, ?, ? FROM orders"
+        # The total only rises, so a rise is new: its key cannot be in the ledger yet.
+        " WHERE order_id = ? AND amount_refunded < ?",
+        [amount_refunded, amount_refunded, event_id, now, order_id, amount_refunded],
+    )
+    conn.execute(
+        "UPDATE orders SET amount_refunded = greatest(amount_refunded, ?) WHERE order_id = ?",
+        [amount_refunded, order_id],
+    )
 
 
 def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:

@@ -270,11 +270,32 @@ ALTER TABLE support_tickets ADD COLUMN order_reference VARCHAR;
 ALTER TABLE support_tickets ADD COLUMN name VARCHAR;
 """
 
+# Refunds as a ledger: the order keeps only the running total Stripe reports, and the daily
+# summary needs when each refund was recorded. One row per rise of that total; a redelivery
+# (the same total again) adds nothing. Refunds recorded before this migration are carried
+# over at the order's last update.
+_V5 = """
+CREATE TABLE refunds (
+    refund_key      VARCHAR PRIMARY KEY,          -- <order_id>:<amount_refunded after it>
+    order_id        VARCHAR NOT NULL,
+    amount          BIGINT NOT NULL,              -- this refund: the rise in amount_refunded
+    currency        VARCHAR NOT NULL,
+    stripe_event_id VARCHAR,
+    refunded_at     TIMESTAMP NOT NULL
+);
+
+INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id, refunded_at)
+SELECT order_id || ':' || CAST(amount_refunded AS VARCHAR), order_id, amount_refunded, currency,
+       NULL, updated_at
+FROM orders WHERE amount_refunded > 0;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
     (3, "calendar sequence, support tickets, daily summaries", _V3),
     (4, "support ticket order reference and name", _V4),
+    (5, "refunds ledger", _V5),
 ]
 
 
