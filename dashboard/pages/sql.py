@@ -12,6 +12,7 @@ from dashboard import session, ui
 from dashboard.api import ApiError
 
 RESULT_KEY = "sql-result"
+MAX_ROWS = 10_000  # the sidecar's own ceiling
 EXAMPLE = """SELECT fulfillment_status, count(*) AS orders
 FROM orders
 GROUP BY fulfillment_status
@@ -25,9 +26,9 @@ st.caption(
 )
 
 with st.form("sql"):
-    sql = st.text_area("Query", value=EXAMPLE, height=180)
-    limit = st.number_input("Row limit", min_value=1, max_value=100_000, value=1000, step=1000)
-    run = st.form_submit_button("Run", type="primary")
+    sql = st.text_area("Query", value=EXAMPLE, height=180, key="sql-query")
+    limit = st.number_input("Row limit", min_value=1, max_value=MAX_ROWS, value=1000, step=1000)
+    run = st.form_submit_button("Run", type="primary", key="sql-run")
 
 if run:
     with ui.section():

@@ -18,27 +18,51 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Summaries")
 
 yesterday = datetime.now(tz).date() - timedelta(days=1)
-day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD")
-
-
-def is_money(name: str) -> bool:
-    return any(word in name for word in ("revenue", "amount", "cents"))
+day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD", key="summary-day")
 
 
 def figures_view(figures: dict[str, Any]) -> None:
-    """The summary's numbers as metrics; its breakdowns as small tables."""
+    """The day's figures (core/summary.py) as metrics, tomorrow's events with their fill, and
+    everything else as it was stored."""
     currency = str(figures.get("currency", "aud"))
-    numbers = {k: v for k, v in figures.items() if isinstance(v, int | float)}
-    for start in range(0, len(numbers), 6):
-        chunk = list(numbers.items())[start : start + 6]
-        for column, (name, value) in zip(st.columns(6), chunk, strict=False):
-            shown = fmt.money(int(value), currency) if is_money(name) else value
-            column.metric(name.replace("_", " ").capitalize(), shown)
-    breakdowns = {k: v for k, v in figures.items() if isinstance(v, dict | list)}
-    for column, (name, value) in zip(st.columns(3), breakdowns.items(), strict=False):
-        with column:
-            st.caption(name.replace("_", " ").capitalize())
-            st.json(value, expanded=1)
+    orders, revenue = figures.get("orders") or {}, figures.get("revenue") or {}
+    refunds, bookings = figures.get("refunds") or {}, figures.get("bookings") or {}
+    errors, tickets = figures.get("errors") or {}, figures.get("tickets") or {}
+    columns = st.columns(6)
+    columns[0].metric("Orders", orders.get("created", 0), help=f"paid: {orders.get('paid', 0)}")
+    columns[1].metric(
+        "Revenue",
+        fmt.money(revenue.get("total", 0), currency),
+        help=", ".join(
+            f"{kind} {fmt.money(cents, currency)}"
+            for kind, cents in (revenue.get("by_kind") or {}).items()
+        ),
+    )
+    columns[2].metric(
+        "Refunds",
+        refunds.get("count", 0),
+        help=f"amount: {fmt.money(refunds.get('amount', 0), currency)}",
+    )
+    columns[3].metric(
+        "Bookings",
+        bookings.get("total", 0),
+        help=", ".join(f"{k}: {n}" for k, n in (bookings.get("by_kind") or {}).items()),
+    )
+    columns[4].metric("New errors", errors.get("new", 0), help=f"open: {errors.get('open', 0)}")
+    columns[5].metric("New tickets", tickets.get("new", 0), help=f"open: {tickets.get('open', 0)}")
+    tomorrow = figures.get("tomorrow") or {}
+    if tomorrow.get("events"):
+        st.caption(f"Tomorrow, {tomorrow.get('date')}")
+        ui.table(
+            [
+                {**e, "starts_at": fmt.local_time(e["starts_at"], tz),
+                 "fill": fmt.fill(e.get("booked", 0), e.get("capacity"))}
+                for e in tomorrow["events"]
+            ],
+            {"starts_at": "Starts", "title": "Event", "kind": "Kind", "fill": "Fill"},
+        )  # fmt: skip
+    with st.expander("All figures as stored"):
+        st.json(figures, expanded=2)
 
 
 with ui.section():
@@ -59,9 +83,9 @@ with ui.section():
 
 run, post, force = st.columns([1, 1, 2])
 redo = force.checkbox("Again, even if already stored or posted")
-if run.button("Run now", type="primary"):
+if run.button("Run now", type="primary", key="summary-run"):
     ui.act(lambda: api.run_summary(day, post=False, force=redo), f"Summary for {day} computed.")
-if post.button("Run and post to Slack"):
+if post.button("Run and post to Slack", key="summary-post"):
     ui.act(lambda: api.run_summary(day, post=True, force=redo), f"Summary for {day} posted.")
 
 st.divider()

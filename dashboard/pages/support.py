@@ -29,7 +29,9 @@ with ui.section():
             "created_at": "Reported",
             "status": "Status",
             "category": "Category",
+            "name": "Name",
             "email": "Email",
+            "order_reference": "Order reference",
             "order_id": "Order",
             "message": "Message",
             "staff_note": "Staff note",
@@ -40,17 +42,22 @@ with ui.section():
     ui.pager(listing["total"], PAGE_SIZE, pager_key)
 
 labels = {t["ticket_id"]: f"{t['ticket_id']} · {t['email']} · {t['message'][:60]}" for t in tickets}
-chosen = st.selectbox("Work on a ticket", list(labels), index=None, format_func=labels.get)
+chosen = st.selectbox(
+    "Work on a ticket", list(labels), index=None, format_func=labels.get, key="support-ticket"
+)
 if chosen:
     ticket = next(t for t in tickets if t["ticket_id"] == chosen)
     st.markdown(f"**{ticket['category']}** from {ticket['email']}")
     st.text(ticket["message"])
     with st.form(f"ticket-{chosen}"):
         new_status = st.selectbox(
-            "Status", ui.TICKET_STATUSES, index=ui.TICKET_STATUSES.index(ticket["status"])
+            "Status",
+            ui.TICKET_STATUSES,
+            index=ui.TICKET_STATUSES.index(ticket["status"]),
+            key="ticket-status",
         )
-        note = st.text_area("Staff note", value=ticket.get("staff_note") or "")
-        save = st.form_submit_button("Save", type="primary")
+        note = st.text_area("Staff note", value=ticket.get("staff_note") or "", key="ticket-note")
+        save = st.form_submit_button("Save", type="primary", key="ticket-save")
     if save:
         ui.act(
             lambda: api.update_ticket(chosen, new_status, note),

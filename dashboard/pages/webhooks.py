@@ -24,7 +24,9 @@ with ui.section():
         column.metric(status.capitalize(), counts.get(status, 0))
 
 status_field, type_field = st.columns([1, 2])
-status = status_field.selectbox("Status", ui.INBOX_STATUSES, index=None, placeholder="any")
+status = status_field.selectbox(
+    "Status", ui.INBOX_STATUSES, index=None, placeholder="any", key="webhooks-status"
+)
 event_type = type_field.text_input("Type", placeholder="e.g. checkout.session.completed")
 pager_key = ui.page_key("webhooks", status, event_type)
 
@@ -64,7 +66,9 @@ with ui.section():
 
 st.divider()
 labels = {e["event_id"]: f"{e['event_id']} · {e['type']} · {e['status']}" for e in events}
-chosen = st.selectbox("Show an event", list(labels), index=None, format_func=labels.get)
+chosen = st.selectbox(
+    "Show an event", list(labels), index=None, format_func=labels.get, key="webhooks-event"
+)
 
 if chosen:
     with ui.section():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ class Seeded:
     party_order: str
     ignored_event: str  # a delivered event type the worker ignores (can be reprocessed)
     camp_day: str  # a day with two bookings in one camp event
-    customers: dict[str, str] = field(default_factory=dict)  # order id -> customer name
+    ticket_id: str  # an open support ticket about the first fulfilled order
 
     @property
     def url(self) -> str:
@@ -135,6 +135,14 @@ def seeded(fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory) ->
         fulfilled.append(party)
         for order_id in fulfilled:
             wait_for(lambda o=order_id: order_status(url, o)["fulfillment_status"] == "fulfilled")
+        ticket = requests.post(
+            url + "/api/support/booking-issue",
+            json={"order_id": fulfilled[0], "email": "ada.parent@example.com",
+                  "category": "wrong_date", "name": "Ada Parent",
+                  "message": "We booked Wednesday but meant Thursday."},
+            timeout=10,
+        )  # fmt: skip
+        assert ticket.status_code == 201, ticket.text
         ignored = make_event(type="customer.updated", data={"object": {"id": "cus_1"}})
         assert sidecar.deliver(ignored).status_code == 200
         wait_for(lambda: (row := sidecar.inbox_row(ignored["id"])) and row["status"] == "ignored")
@@ -144,6 +152,7 @@ def seeded(fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory) ->
             fulfilled_orders=fulfilled,
             party_order=party,
             ignored_event=ignored["id"],
+            ticket_id=ticket.json()["ticket_id"],
             camp_day="2027-01-06",
         )
     finally:
