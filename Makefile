@@ -13,6 +13,7 @@ export ADMIN_TOKEN ?= tinkertank-local-admin-token
 export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DASHBOARD_PORT ?= 8501
 
 .PHONY: run serve test check lint format bench clean
 
@@ -22,11 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The sidecar; with no real webhook secret configured, a stream of demo orders as well
-# (signed `tinkertank simulate` deliveries through the real webhook endpoint).
+# The sidecar and the dashboard; with no real webhook secret configured, a stream of demo
+# orders as well (signed `tinkertank simulate` deliveries through the real webhook endpoint).
+# Ctrl+C stops all of them.
 run: $(STAMP)
 	@$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
-	trap 'kill $$server 2>/dev/null; wait $$server' INT TERM; \
+	SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank dashboard --host $(HOST) \
+		--port $(DASHBOARD_PORT) & dashboard=$$!; \
+	trap 'kill $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
+	echo "Dashboard: http://$(HOST):$(DASHBOARD_PORT)  (sidecar: http://$(HOST):$(PORT))"; \
 	if [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
 		echo "No STRIPE_WEBHOOK_SECRET set: feeding demo orders (tinkertank simulate)."; \
 		SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank simulate --forever --rate 1 \
@@ -34,7 +39,10 @@ run: $(STAMP)
 	fi; \
 	wait $$server
 
+# The dashboard's browser test drives Debian's Chromium (never a downloaded browser build).
 test: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "no chromium: the browser test will be skipped (apt-get install chromium)"
 	$(BIN)/pytest
 
 check: $(STAMP)

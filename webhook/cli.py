@@ -144,10 +144,10 @@ def dashboard(args: argparse.Namespace) -> None:
     os.execv(sys.executable, command)
 
 
-def oidc_configured() -> bool:
+def oidc_configured(folders: tuple[Path, ...] | None = None) -> bool:
     """An `[auth]` section where Streamlit reads its secrets (the user's, then the working
     directory's): then the dashboard logs staff in with OIDC (st.login)."""
-    for folder in (Path.home(), Path.cwd()):
+    for folder in folders or (Path.home(), Path.cwd()):
         secrets = folder / ".streamlit" / "secrets.toml"
         try:
             if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):

@@ -106,15 +106,20 @@ def seeded(fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory) ->
         STRIPE_SECRET_KEY="sk_test_123",
         STRIPE_API_BASE=fake_stripe.url,
         FULFILMENT_RETRY_SECONDS="0.05",
-        # Four failed runs give a step up: the first two orders' scheduling fails for good.
-        FAULT_DRILL="schedule_events=8",
+        # Four failed runs give a step up: the first three orders' scheduling fails for good
+        # (one to retry from the Orders page, one from the Errors page, one in a browser).
+        FAULT_DRILL="schedule_events=12",
     )
     server = start_sidecar(free_port(), env, log_path=tmp_path / "sidecar.log")
     sidecar = Sidecar(server)
     url = sidecar.url
     try:
         failed = []
-        for name, day in (("Fay Failing", "2027-01-04"), ("Gus Failing", "2027-01-05")):
+        for name, day in (
+            ("Fay Failing", "2027-01-04"),
+            ("Gus Failing", "2027-01-05"),
+            ("Hal Failing", "2027-01-05"),
+        ):
             order_id = place_and_pay(sidecar, fake_stripe, name, [camp(day, "day", "Kim")])
             wait_for(lambda o=order_id: step_status(url, o, "schedule_events") == "failed")
             failed.append(order_id)

@@ -21,9 +21,9 @@ def test_running_todays_summary_shows_its_orders_revenue_and_bookings(dashboard,
     no_trouble(at)
     assert [s.value for s in at.success] == [f"summary for {today} stored (not posted)"]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Orders"] == "6"
+    assert metrics["Orders"] == "7"
     stored = seeded.get(f"/api/summaries/{today}")
-    assert stored["figures"]["revenue"]["total"] >= 4 * 8900 + 11900  # camp days + an all-day
+    assert stored["figures"]["revenue"]["total"] >= 5 * 8900 + 11900  # camp days + an all-day
     assert metrics["Revenue"] == f"${stored['figures']['revenue']['total'] / 100:,.2f}"
     assert metrics["Bookings"] == str(stored["figures"]["bookings"]["total"])
     assert len(at.get("vega_lite_chart")) == 3  # revenue, bookings, fill
