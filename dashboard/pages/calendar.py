@@ -18,7 +18,9 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Calendar")
 
 month_field, view_field, kind_field = st.columns([1, 2, 1])
-month = month_field.date_input("Month of", value=datetime.now(tz).date(), format="YYYY-MM-DD")
+month = month_field.date_input(
+    "Month of", value=datetime.now(tz).date(), format="YYYY-MM-DD", key="calendar-month"
+)
 view = view_field.segmented_control("View", list(VIEWS), default="Month") or "Month"
 kind = kind_field.selectbox("Kind", ui.KINDS, index=None, placeholder="all kinds")
 legend = " ".join(

@@ -15,7 +15,9 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Errors")
 
 category_field, severity_field, resolved_field = st.columns(3)
-category = category_field.selectbox("Category", ui.ERROR_CATEGORIES, index=None, placeholder="any")
+category = category_field.selectbox(
+    "Category", ui.ERROR_CATEGORIES, index=None, placeholder="any", key="errors-category"
+)
 severity = severity_field.selectbox("Severity", ui.SEVERITIES, index=None, placeholder="any")
 resolved = resolved_field.segmented_control("Show", ["open", "resolved", "all"], default="open")
 pager_key = ui.page_key("errors", category, severity, resolved)
@@ -54,7 +56,11 @@ labels = {
     for e in entries
 }
 chosen = st.multiselect(
-    "Entries to act on", list(labels), format_func=labels.get, placeholder="choose entries"
+    "Entries to act on",
+    list(labels),
+    format_func=labels.get,
+    placeholder="choose entries",
+    key="errors-chosen",
 )
 retry, resolve, everything = st.columns([1, 1, 3])
 if everything.checkbox("All entries on this page", disabled=not labels):
@@ -70,10 +76,10 @@ def bulk(action: str) -> dict:
     return {"message": f"{message} Skipped: {skipped}" if skipped else message}
 
 
-if retry.button("Retry", disabled=not chosen, type="primary", help="retry the failed step, "
-                "email or webhook event each entry is about"):  # fmt: skip
+RETRY_HELP = "run again the failed step, email or webhook event each entry is about"
+if retry.button("Retry", disabled=not chosen, type="primary", key="errors-retry", help=RETRY_HELP):
     ui.act(lambda: bulk("retry"), f"{len(chosen)} entries retried.")
-if resolve.button("Resolve", disabled=not chosen):
+if resolve.button("Resolve", disabled=not chosen, key="errors-resolve"):
     if len(chosen) == 1:
         ui.act(lambda: api.resolve_error(chosen[0], by), f"Entry {chosen[0]} resolved.")
     else:

@@ -16,9 +16,15 @@ ui.page_title("Orders")
 
 search, payment, fulfilment, kind, since, until = st.columns([3, 2, 2, 1, 1.5, 1.5])
 filters = {
-    "q": search.text_input("Search", placeholder="order, cs_/pi_/sub_ id, email or name"),
-    "payment_status": payment.selectbox("Payment", ui.PAYMENT_STATUSES, index=None),
-    "fulfillment_status": fulfilment.selectbox("Fulfilment", ui.FULFILLMENT_STATUSES, index=None),
+    "q": search.text_input(
+        "Search", placeholder="order, cs_/pi_/sub_ id, email or name", key="orders-q"
+    ),
+    "payment_status": payment.selectbox(
+        "Payment", ui.PAYMENT_STATUSES, index=None, key="orders-payment"
+    ),
+    "fulfillment_status": fulfilment.selectbox(
+        "Fulfilment", ui.FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
+    ),
     "kind": kind.selectbox("Kind", ui.KINDS, index=None),
     "since": since.date_input("Created from", value=None, format="YYYY-MM-DD"),
     "until": until.date_input("Created until", value=None, format="YYYY-MM-DD"),
@@ -76,7 +82,9 @@ pick, typed = st.columns([2, 1])
 chosen = pick.selectbox(
     "Open an order from this page", list(labels), index=None, format_func=labels.get
 )
-typed_id = typed.text_input("…or by order, cs_ or pi_ id", value=st.query_params.get("order", ""))
+typed_id = typed.text_input(
+    "…or by order, cs_ or pi_ id", value=st.query_params.get("order", ""), key="orders-open"
+)
 order_key = typed_id.strip() or chosen
 
 

@@ -92,6 +92,11 @@ st.divider()
 st.subheader(f"Last {TREND_DAYS} days")
 
 
+def kind_colours(frame: pd.DataFrame) -> list[str]:
+    """The calendar's colour for each kind column."""
+    return [fmt.KIND_COLOURS.get(str(kind), fmt.OTHER_COLOUR) for kind in frame.columns]
+
+
 def by_kind(days: list[dict], field: str, money: bool = False) -> pd.DataFrame:
     frame = pd.DataFrame([{"date": d["date"], **(d.get(field) or {})} for d in days])
     frame = frame.set_index("date").fillna(0)
@@ -106,10 +111,12 @@ with ui.section():
         revenue, bookings = st.columns(2)
         with revenue:
             st.caption("Revenue by kind (dollars)")
-            st.line_chart(by_kind(days, "revenue_by_kind", money=True))
+            revenue_frame = by_kind(days, "revenue_by_kind", money=True)
+            st.line_chart(revenue_frame, color=kind_colours(revenue_frame))
         with bookings:
             st.caption("Bookings by kind")
-            st.bar_chart(by_kind(days, "bookings_by_kind"))
+            bookings_frame = by_kind(days, "bookings_by_kind")
+            st.bar_chart(bookings_frame, color=kind_colours(bookings_frame))
         st.caption("Fill of each day's events (booked / capacity)")
         fill = pd.DataFrame([{"date": d["date"], "fill": d.get("fill") or 0.0} for d in days])
         st.line_chart(fill.set_index("date"))
