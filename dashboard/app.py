@@ -21,6 +21,8 @@ except SettingsError as exc:
     st.stop()
 
 if not session.signed_in():
+    # The login form as the only page: no menu of the pages behind it.
+    st.navigation([st.Page(session.login_page, title="Log in")], position="hidden").run()
     st.stop()
 
 PAGES = [

@@ -63,31 +63,34 @@ def staff_name() -> str:
 
 
 def signed_in() -> bool:
-    """True when the visitor may see the dashboard; otherwise draws the login (and only it)."""
+    """True when the visitor may see the dashboard (then `login_page` is not shown)."""
     auth = oidc_section()
     if auth is not None:
-        if st.user.is_logged_in:
-            return True
-        _oidc_login(auth)
-        return False
-    password = settings().dashboard_password
-    if password:
-        if st.session_state.get(STAFF_KEY):
-            return True
-        _password_login(password)
-        return False
+        return bool(st.user.is_logged_in)
+    if settings().dashboard_password:
+        return bool(st.session_state.get(STAFF_KEY))
     if local_only():
         st.session_state.setdefault(STAFF_KEY, "local")
         return True
-    st.error(
-        "No login is configured: set `DASHBOARD_PASSWORD` or an `[auth]` section in "
-        "`.streamlit/secrets.toml`. Without one the dashboard only runs on 127.0.0.1."
-    )
     return False
 
 
-def _oidc_login(auth: dict[str, Any]) -> None:
+def login_page() -> None:
+    """The only page a visitor sees until logged in."""
     st.title("TinkerTank Ops")
+    auth = oidc_section()
+    if auth is not None:
+        _oidc_login(auth)
+    elif password := settings().dashboard_password:
+        _password_login(password)
+    else:
+        st.error(
+            "No login is configured: set `DASHBOARD_PASSWORD` or an `[auth]` section in "
+            "`.streamlit/secrets.toml`. Without one the dashboard only runs on 127.0.0.1."
+        )
+
+
+def _oidc_login(auth: dict[str, Any]) -> None:
     # One provider: settings at the top of [auth]; several: one [auth.<name>] each.
     providers = [name for name, value in auth.items() if isinstance(value, dict)]
     if "client_id" in auth or not providers:
@@ -97,7 +100,6 @@ def _oidc_login(auth: dict[str, Any]) -> None:
 
 
 def _password_login(password: str) -> None:
-    st.title("TinkerTank Ops")
     with st.form("login"):
         name = st.text_input(
             "Your name", help="Recorded when you resolve an error.", key="login-name"

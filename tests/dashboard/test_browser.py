@@ -133,3 +133,7 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     assert trouble(page) == []
     assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 1
     wait_for(lambda: step_status(seeded.url, order_id, "schedule_events") == "done")
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("textbox", name="Password").wait_for()
+    assert page.get_by_role("link", name="Orders").count() == 0
