@@ -77,14 +77,15 @@ def stripe_event_url(event_id: str, livemode: bool) -> str:
 
 def calendar_entries(events: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
     """The API's events as FullCalendar event objects: local times, a colour per kind, and
-    the fill in the title (`Robotics camp 18/24`)."""
+    the fill first in the title (`18/24 Robotics Bootcamp`), where a month's narrow cells
+    still show it."""
     entries = []
     for event in events:
         colour = KIND_COLOURS.get(event.get("kind", ""), OTHER_COLOUR)
         entries.append(
             {
                 "id": event["event_id"],
-                "title": f"{event['title']} {fill(event.get('booked', 0), event.get('capacity'))}",
+                "title": f"{fill(event.get('booked', 0), event.get('capacity'))} {event['title']}",
                 "start": local_iso(event["starts_at"], tz),
                 "end": local_iso(event["ends_at"], tz),
                 "backgroundColor": colour,

@@ -39,16 +39,29 @@ with ui.section():
     events = api.events(start, end, kind)["events"]
     if not events:
         st.info(f"No events between {start} and {end}.")
+        # The API takes at most 400 days a call: look a year ahead for the next one.
+        later = api.events(end, end + timedelta(days=365), kind)["events"]
+        if later:
+            upcoming = fmt.parse_instant(min(e["starts_at"] for e in later)).astimezone(tz)
+            st.button(
+                f"Go to the next events, {upcoming:%B %Y}",
+                key="calendar-next",
+                on_click=st.session_state.update,
+                args=({"calendar-month": upcoming.date()},),
+            )
     clicked = calendar(
         events=fmt.calendar_entries(events, tz),
         options={
             "initialView": VIEWS[view],
             "initialDate": max(month, first).isoformat(),
             "timeZone": session.settings().timezone,
-            "headerToolbar": {"left": "today prev,next", "center": "title", "right": ""},
+            # The month above chooses what is fetched, so no paging inside the calendar.
+            "headerToolbar": {"left": "", "center": "title", "right": ""},
             "slotMinTime": "07:00:00",
             "slotMaxTime": "20:00:00",
             "firstDay": 1,
+            "eventDisplay": "block",
+            "displayEventTime": False,
             "height": 720,
         },
         callbacks=["eventClick"],

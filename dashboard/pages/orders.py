@@ -99,18 +99,32 @@ def detail(key: str) -> None:
     order = answer["order"]
     order_id, currency = order["order_id"], order.get("currency") or "aud"
     st.subheader(f"Order {order_id}")
-    who, pay, total, refunded, created = st.columns(5)
-    who.metric("Customer", order.get("customer_name") or "—", help=order.get("customer_email"))
-    pay.metric(
-        "Payment", order["payment_status"], help=f"fulfilment: {order['fulfillment_status']}"
+    st.markdown(
+        f"**{order.get('customer_name') or 'No name'}** · {order.get('customer_email') or ''} · "
+        f"created {fmt.local_time(order['created_at'], tz)}"
     )
+    pay, fulfilment, total, refunded = st.columns(4)
+    pay.metric("Payment", order["payment_status"])
+    fulfilment.metric("Fulfilment", order["fulfillment_status"])
     total.metric("Total", fmt.money(order.get("amount_total"), currency))
     refunded.metric("Refunded", fmt.money(order.get("amount_refunded") or 0, currency))
-    created.metric("Created", fmt.local_time(order["created_at"], tz))
-    st.caption(
-        f"Fulfilment: **{order['fulfillment_status']}** · email {order.get('customer_email')}"
-    )
 
+    # What needs a hand comes first, with its button, above the tabs.
+    for step in answer.get("steps", []):
+        if step["status"] != "failed":
+            continue
+        problem, button = st.columns([4, 1])
+        problem.warning(
+            f"**{step['step']}** failed after {step['attempts']} attempt(s): "
+            f"{step.get('last_error') or 'no error recorded'}"
+        )
+        if button.button(
+            f"Retry {step['step']}", key=f"retry-{order_id}-{step['step']}", type="primary"
+        ):
+            ui.act(
+                lambda step=step["step"]: api.retry_step(order_id, step),
+                f"{step['step']} of {order_id} will run again.",
+            )
     if st.button("Resend confirmation email", key=f"resend-{order_id}"):
         ui.act(lambda: api.resend_confirmation(order_id), f"Confirmation for {order_id} queued.")
 
@@ -136,14 +150,6 @@ def detail(key: str) -> None:
                 "finished_at": "Finished",
             },
         )
-        for step in answer.get("steps", []):
-            if step["status"] == "failed" and st.button(
-                f"Retry {step['step']}", key=f"retry-{order_id}-{step['step']}", type="primary"
-            ):
-                ui.act(
-                    lambda step=step["step"]: api.retry_step(order_id, step),
-                    f"{step['step']} of {order_id} will run again.",
-                )
     with bookings:
         ui.table(
             [

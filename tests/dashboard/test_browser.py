@@ -120,6 +120,18 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
         assert trouble(page) == [], title
         page.screenshot(path=SCREENSHOTS / f"{title.lower()}.png", full_page=True)
 
+    # The calendar: go to the seeded events, click one, read its roster.
+    page.get_by_role("link", name="Calendar").click()
+    page.get_by_role("button", name="Go to the next events").click()
+    settled(page)
+    calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
+    calendar.get_by_text("1/1 Robot Rampage Party").wait_for()
+    calendar.locator(".fc-event", has_text="2/24").first.click()
+    page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
+    settled(page)
+    assert trouble(page) == []
+    page.screenshot(path=SCREENSHOTS / "calendar-roster.png", full_page=True)
+
     order_id = seeded.failed_orders[2]
     page.get_by_role("link", name="Orders").click()
     page.get_by_role("heading", name="Orders", exact=True).wait_for()

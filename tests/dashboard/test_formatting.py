@@ -63,11 +63,11 @@ def test_calendar_entries_have_local_times_a_colour_per_kind_and_the_fill_in_the
 
     camp, party = fmt.calendar_entries(events, SYDNEY)
 
-    assert camp["title"] == "Robotics Bootcamp 18/24"
+    assert camp["title"] == "18/24 Robotics Bootcamp"
     assert (camp["start"], camp["end"]) == (
         "2027-01-04T09:00:00+11:00",
         "2027-01-04T15:00:00+11:00",
     )
     assert camp["backgroundColor"] == fmt.KIND_COLOURS["camp"]
-    assert party["title"] == "Robot Rampage Party 1"
+    assert party["title"] == "1 Robot Rampage Party"
     assert party["backgroundColor"] == fmt.KIND_COLOURS["party"] != camp["backgroundColor"]
