@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
-from webhook import checkout, customer, health, staff_api
+from webhook import checkout, customer, health, staff_api, staff_orders
 from webhook.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
-        *staff_api.routes,
+        *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_orders.routes,
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}
