@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import fulfilment, ingest
+from bench import fulfilment, ingest, million
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -11,4 +11,6 @@ if __name__ == "__main__":
         code |= ingest.main()
     if not only or "fulfilment" in only:
         code |= fulfilment.main()
+    if not only or "million" in only:
+        code |= million.main()
     sys.exit(code)
