@@ -402,9 +402,11 @@ def build(path: Path, orders: int, now: datetime) -> dict[str, float]:
     run(
         "refunds",
         """
-        INSERT INTO refunds (event_id, order_id, amount, currency, refunded_at)
-        SELECT 'evt_' || substr(md5(order_id || 'charge.refunded'), 1, 24), order_id,
-            amount_refunded, currency, paid_at + INTERVAL 3 DAY
+        INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,
+            refunded_at)
+        SELECT order_id || ':' || CAST(amount_refunded AS VARCHAR), order_id, amount_refunded,
+            currency, 'evt_' || substr(md5(order_id || 'charge.refunded'), 1, 24),
+            paid_at + INTERVAL 3 DAY
         FROM orders WHERE amount_refunded > 0 AND paid_at + INTERVAL 3 DAY < TIMESTAMP '{now}'
         ORDER BY paid_at
     """,
