@@ -48,8 +48,8 @@ def render_times(url: str, token: str, runs: int) -> dict[str, list[float]]:
             started = time.perf_counter()
             at.run()
             times.setdefault(page, []).append(time.perf_counter() - started)
-        if at.exception:
-            print(f"{page}: {at.exception[0].value}", file=sys.stderr)
+        for trouble in [*at.exception, *at.error]:
+            print(f"{page}: {trouble.value}", file=sys.stderr)
     # An order's detail: the Orders page with the newest order opened.
     at.switch_page("pages/orders.py").run()
     newest = at.dataframe[0].value["Order"].iloc[0] if at.dataframe else None
