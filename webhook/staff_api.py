@@ -65,7 +65,8 @@ def staff_only(endpoint):
 # --- parsing what staff send ---------------------------------------------------------------
 
 
-def _page(request: Request) -> tuple[int, int]:
+def paging(request: Request) -> tuple[int, int]:
+    """`limit` and `offset` of a list."""
     try:
         limit = int(request.query_params.get("limit", "50"))
         offset = int(request.query_params.get("offset", "0"))
@@ -152,7 +153,9 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-_jsonable = jsonable  # the name the first slice used
+# The names the first slice used.
+_jsonable = jsonable
+_page = paging
 
 
 def page_of(items: str, rows: list[dict], total: int, limit: int, offset: int) -> JSONResponse:
@@ -171,7 +174,7 @@ def not_found(message: str | None = None) -> JSONResponse:
 
 
 async def list_inbox(request: Request) -> Response:
-    limit, offset = _page(request)
+    limit, offset = paging(request)
     status = choice(request, "status", inbox.INBOX_STATUSES)
     event_type = text(request, "type")
     rows, total = await request.app.state.database.aread(
@@ -230,7 +233,7 @@ async def retry_step(request: Request) -> Response:
 
 
 async def list_errors(request: Request) -> Response:
-    limit, offset = _page(request)
+    limit, offset = paging(request)
     newest = choice(request, "order", ("oldest", "newest")) == "newest"
     rows, total = await request.app.state.database.aread(
         error_log.entries,
@@ -291,7 +294,7 @@ async def bulk_errors(request: Request) -> Response:
 
 
 async def list_outbox(request: Request) -> Response:
-    limit, offset = _page(request)
+    limit, offset = paging(request)
     rows, total = await request.app.state.database.aread(
         outbox.messages,
         status=choice(request, "status", outbox.STATUSES),

@@ -19,11 +19,11 @@ from core.store.database import utcnow
 from core.timeline import order_timeline
 from webhook.staff_api import (
     BadRequest,
-    _page,
     choice,
     day,
     jsonable,
     not_found,
+    paging,
     staff_only,
     text,
 )
@@ -41,7 +41,7 @@ async def kpis(request: Request) -> Response:
 
 
 async def list_orders(request: Request) -> Response:
-    limit, offset = _page(request)
+    limit, offset = paging(request)
     tz = request.app.state.catalog.tz
     since, until = day(request, "since"), day(request, "until")
     if since and until and until < since:
