@@ -15,6 +15,7 @@ export ADMIN_TOKEN ?= tinkertank-local-admin-token
 export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DASHBOARD_PORT ?= 8501
 
 .PHONY: run serve test check lint format bench clean chromium
 
@@ -31,11 +32,15 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-# The sidecar; with no real webhook secret configured, a stream of demo orders as well
-# (signed `tinkertank simulate` deliveries through the real webhook endpoint).
+# The sidecar and the dashboard; with no real webhook secret configured, a stream of demo
+# orders as well (signed `tinkertank simulate` deliveries through the real webhook endpoint).
+# Ctrl+C stops all of them.
 run: $(STAMP)
 	@$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
-	trap 'kill $$server 2>/dev/null; wait $$server' INT TERM; \
+	SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank dashboard --host $(HOST) \
+		--port $(DASHBOARD_PORT) & dashboard=$$!; \
+	trap 'kill $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
+	echo "Dashboard: http://$(HOST):$(DASHBOARD_PORT)  (sidecar: http://$(HOST):$(PORT))"; \
 	if [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
 		echo "No STRIPE_WEBHOOK_SECRET set: feeding demo orders (tinkertank simulate)."; \
 		SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank simulate --forever --rate 1 \

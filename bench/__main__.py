@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import analyst, fulfilment, ingest
+from bench import analyst, fulfilment, ingest, million
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -13,4 +13,6 @@ if __name__ == "__main__":
         code |= fulfilment.main()
     if not only or "analyst" in only:
         code |= analyst.main()
+    if not only or "million" in only:
+        code |= million.main()
     sys.exit(code)

@@ -90,8 +90,12 @@ def parse_database_url(url: str) -> DatabaseLocation:
     raise ValueError(f"unsupported scheme {parts.scheme!r}; expected duckdb:///path")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from an environment mapping, reporting every problem at once."""
+def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = False) -> Settings:
+    """Build the settings from an environment mapping, reporting every problem at once.
+
+    `client=True` is for the processes that only talk to the sidecar (the dashboard, the CLI's
+    client commands): they need `ADMIN_TOKEN` and `SIDECAR_URL`, not the webhook secret.
+    """
     env = dict(os.environ if environ is None else environ)
     problems: list[str] = []
     values: dict[str, object] = {}
@@ -103,7 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secrets = tuple(
         s.strip() for s in (text("STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip()
     )
-    if not secrets:
+    if not secrets and not client:
         problems.append(
             "STRIPE_WEBHOOK_SECRET is required: the signing secret(s) of the Stripe webhook "
             "endpoint (whsec_…), comma separated when rotating"

@@ -22,6 +22,7 @@ from webhook import (
     health,
     inbox_import,
     staff_api,
+    staff_orders,
     summaries_api,
     support,
 )
@@ -61,7 +62,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         *inbox_import.routes,
-        *staff_api.routes,
+        *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_orders.routes,
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,

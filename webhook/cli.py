@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
+import tomllib
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from core.catalog import CatalogError, load_catalog
 from core.settings import Settings, SettingsError, load_settings
@@ -104,8 +107,9 @@ def simulate(args: argparse.Namespace) -> None:
 
 
 def _settings() -> Settings:
+    """The settings of a client of the sidecar (it needs no webhook secret)."""
     try:
-        return load_settings()
+        return load_settings(client=True)
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
 
@@ -178,6 +182,59 @@ def remind(args: argparse.Namespace) -> None:
     _client_job(job)
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def dashboard(args: argparse.Namespace) -> None:
+    """`streamlit run dashboard/app.py` on `--port`, headless, against SIDECAR_URL."""
+    import dashboard as dashboard_package
+
+    try:
+        settings = load_settings(client=True)
+    except SettingsError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    app = Path(dashboard_package.__file__).resolve().parent / "app.py"
+    if not (settings.dashboard_password or oidc_configured()):
+        if args.host not in LOCAL_HOSTS:
+            raise CommandError(
+                f"refusing to listen on {args.host} without a login: set DASHBOARD_PASSWORD "
+                "or configure OIDC ([auth] in .streamlit/secrets.toml), or bind to 127.0.0.1",
+                EXIT_CONFIG,
+            )
+        log.warning(
+            "no DASHBOARD_PASSWORD and no OIDC login: the dashboard runs WITHOUT a login, "
+            "reachable from this machine only (%s)",
+            args.host,
+        )
+    log.info("dashboard on http://%s:%d against %s", args.host, args.port, settings.sidecar_url)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(args.port),
+        "--server.address", args.host,
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit takes this process over: signals reach it directly, no wrapper to clean up.
+    os.execv(sys.executable, command)
+
+
+def oidc_configured(folders: tuple[Path, ...] | None = None) -> bool:
+    """An `[auth]` section where Streamlit reads its secrets (the user's, then the working
+    directory's): then the dashboard logs staff in with OIDC (st.login)."""
+    for folder in folders or (Path.home(), Path.cwd()):
+        secrets = folder / ".streamlit" / "secrets.toml"
+        try:
+            if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):
+                return True
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+    return False
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "serve": serve,
     "simulate": simulate,
@@ -186,6 +243,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "reprocess": reprocess,
     "reconcile": reconcile,
     "remind": remind,
+    "dashboard": dashboard,
 }
 
 
@@ -241,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile_parser.add_argument(
         "--since", required=True, help="a date (2026-11-01, local) or a time back (24h, 7d)"
     )
+    dashboard_parser = commands.add_parser(
+        "dashboard", help="run the staff dashboard (Streamlit) against SIDECAR_URL"
+    )
+    dashboard_parser.add_argument("--host", default="127.0.0.1")
+    dashboard_parser.add_argument("--port", type=int, default=8501)
     return parser
 
 

@@ -16,39 +16,59 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 
-async def read_json(
-    request: Request, limit: int, error: str = "invalid_request", empty: Any = None
-) -> Any:
-    """The parsed body, or the Response to answer instead; never reads more than `limit`.
-    `error` names the 422 (`invalid_cart` for the checkout) with a `problems` list; an empty
-    body is `empty` when one is given (an action with nothing to say), else refused."""
+class BodyRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def parse_body(request: Request, limit: int, empty: Any = None) -> Any:
+    """The parsed body, or BodyRefused; never reads more than `limit` bytes. An empty body
+    is `empty` when one is given (an action with nothing to say), else refused."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return too_large(limit)
+        raise BodyRefused(413, f"body exceeds {limit} bytes")
     body = bytearray()
     try:
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                return too_large(limit)
+                raise BodyRefused(413, f"body exceeds {limit} bytes")
     except ClientDisconnect:
-        return Response(status_code=400)
+        raise BodyRefused(400, "the body did not arrive") from None
     if empty is not None and not body.strip():
         return empty
     try:
         value = json.loads(body)
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except RecursionError:
-        reason = "body is not valid JSON: nested too deeply"
+        raise BodyRefused(422, "body is not valid JSON: nested too deeply") from None
     except UnicodeEncodeError:
-        reason = "body holds an unpaired surrogate escape (such as \\ud800), which is not text"
+        raise BodyRefused(
+            422, "body holds an unpaired surrogate escape (such as \\ud800), which is not text"
+        ) from None
     except ValueError as exc:  # UnicodeDecodeError is a ValueError
-        reason = f"body is not valid JSON: {str(exc)[:200]}"
-    else:
-        return value
-    return JSONResponse(
-        {"error": error, "problems": [{"path": "", "message": reason}]}, status_code=422
-    )
+        raise BodyRefused(422, f"body is not valid JSON: {str(exc)[:200]}") from None
+    return value
+
+
+async def read_json(
+    request: Request, limit: int, error: str = "invalid_request", empty: Any = None
+) -> Any:
+    """`parse_body` for customer endpoints: the value, or the Response to answer instead,
+    a 422 named `error` (`invalid_cart` for the checkout) with a `problems` list."""
+    try:
+        return await parse_body(request, limit, empty)
+    except BodyRefused as exc:
+        if exc.status == 413:
+            return too_large(limit)
+        if exc.status == 400:
+            return Response(status_code=400)
+        return JSONResponse(
+            {"error": error, "problems": [{"path": "", "message": exc.message}]},
+            status_code=422,
+        )
 
 
 def too_large(limit: int) -> JSONResponse:

@@ -105,10 +105,10 @@ def start_sidecar(
     return server
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, children: bool = True) -> float:
     """Resident memory of `pid` and its children (the sidecar's web and store processes)."""
     total = 0.0
-    for process in [pid, *_children(pid)]:
+    for process in [pid, *(_children(pid) if children else [])]:
         for line in Path(f"/proc/{process}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024

@@ -1,24 +1,49 @@
 """The staff API (bearer `ADMIN_TOKEN`): what the dashboard and the CLI read and do.
 
-This first slice shows the webhook inbox; reads are filtered and paged in SQL.
+This module holds the guard and the parsing every staff endpoint shares, and the
+operational views: the webhook inbox, the error log and the outbox, with their repairs.
+Orders, the day's figures and the calendar are in `webhook/staff_orders.py`. Reads are
+filtered and paged in SQL (`core/store/`); bad parameters answer 422 saying which.
 """
 
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timedelta
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.store import fulfilment, inbox, orders, reminders, worker
+from core.store import error_log, fulfilment, inbox, orders, outbox, reminders, repairs, worker
 from core.store.database import utcnow
-from core.store.error_log import entries as error_log_entries
 from core.store.fulfilment import STEPS
-from webhook.json_body import read_json
+from webhook.request_body import json_object
 
 MAX_PAGE = 500
+MAX_BODY = 64 * 1024
+MAX_BULK = 500  # error-log entries per bulk action
+MAX_NAME = 100  # characters of the "by" of an action
+
+
+class Answered(Exception):
+    """A request answered before its endpoint could act (a body too large, not JSON)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class BadRequest(Exception):
+    """A query parameter or body staff sent that cannot be used: 422 saying why."""
+
+    def __init__(self, message: str, error: str = "invalid_query") -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
 
 
 def _authorised(request: Request) -> bool:
@@ -37,96 +62,136 @@ def staff_only(endpoint):
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return await endpoint(request)
+        try:
+            return await endpoint(request)
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.error, "message": exc.message}, status_code=422)
+        except Answered as exc:
+            return exc.response
 
     return guarded
 
 
-def _page(request: Request) -> tuple[int, int] | JSONResponse:
+# --- parsing what staff send ---------------------------------------------------------------
+
+
+def paging(request: Request) -> tuple[int, int]:
+    """`limit` and `offset` of a list."""
     try:
         limit = int(request.query_params.get("limit", "50"))
         offset = int(request.query_params.get("offset", "0"))
     except ValueError:
-        return JSONResponse(
-            {"error": "invalid_query", "message": "limit and offset must be whole numbers"},
-            status_code=422,
-        )
+        raise BadRequest("limit and offset must be whole numbers") from None
     if not (1 <= limit <= MAX_PAGE and offset >= 0):
-        return JSONResponse(
-            {"error": "invalid_query", "message": f"limit must be 1..{MAX_PAGE}, offset >= 0"},
-            status_code=422,
-        )
+        raise BadRequest(f"limit must be 1..{MAX_PAGE}, offset >= 0")
     return limit, offset
 
 
-async def list_inbox(request: Request) -> Response:
-    page = _page(request)
-    if isinstance(page, JSONResponse):
-        return page
-    limit, offset = page
-    status = request.query_params.get("status")
-    if status is not None and status not in inbox.INBOX_STATUSES:
-        return JSONResponse(
-            {"error": "invalid_query", "message": f"status must be one of {inbox.INBOX_STATUSES}"},
-            status_code=422,
-        )
-    event_type = request.query_params.get("type")
-    database = request.app.state.database
+def choice(request: Request, name: str, allowed: Sequence[str]) -> str | None:
+    """An optional parameter that must be one of `allowed` (empty means not given)."""
+    value = request.query_params.get(name) or None
+    if value is not None and value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
 
-    rows, total = await database.aread(
+
+def text(request: Request, name: str, max_length: int = 200) -> str | None:
+    value = (request.query_params.get(name) or "").strip() or None
+    if value is not None and len(value) > max_length:
+        raise BadRequest(f"{name} is longer than {max_length} characters")
+    return value
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def day(request: Request, name: str) -> date | None:
+    """An optional YYYY-MM-DD parameter."""
+    value = request.query_params.get(name) or None
+    if value is None:
+        return None
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD; got {value!r}") from None
+
+
+def _flag(request: Request, name: str) -> bool | None:
+    value = choice(request, name, ("true", "false"))
+    return None if value is None else value == "true"
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """An action's body: a JSON object (empty means {}), or the 4xx that refuses it."""
+    value = await json_object(request, MAX_BODY)
+    if isinstance(value, Response):
+        raise Answered(value)
+    return value
+
+
+def _by(body: dict[str, Any]) -> str:
+    """Who is acting: the name the dashboard sends, shown on what they resolved."""
+    by = body.get("by")
+    if not isinstance(by, str) or not by.strip() or len(by) > MAX_NAME:
+        raise BadRequest(f'"by" must name who is acting (1..{MAX_NAME} characters)', "invalid_body")
+    return by.strip()
+
+
+def jsonable(value: Any) -> Any:
+    """Stored timestamps are naive UTC: on the wire they say so (ISO 8601 with Z). Dates
+    (an item's day) stay dates."""
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+# The names the first slice used.
+_jsonable = jsonable
+_page = paging
+
+
+def page_of(items: str, rows: list[dict], total: int, limit: int, offset: int) -> JSONResponse:
+    return JSONResponse(
+        {"total": total, "limit": limit, "offset": offset, items: [jsonable(r) for r in rows]}
+    )
+
+
+def not_found(message: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": "not_found", **({"message": message} if message else {})}, status_code=404
+    )
+
+
+# --- the webhook inbox ---------------------------------------------------------------------
+
+
+async def list_inbox(request: Request) -> Response:
+    limit, offset = paging(request)
+    status = choice(request, "status", inbox.INBOX_STATUSES)
+    event_type = text(request, "type")
+    rows, total = await request.app.state.database.aread(
         inbox.list_events, status=status, event_type=event_type, limit=limit, offset=offset
     )
-    return JSONResponse(
-        {"total": total, "limit": limit, "offset": offset, "events": [_jsonable(r) for r in rows]}
-    )
+    return page_of("events", rows, total, limit, offset)
 
 
 async def inbox_event(request: Request) -> Response:
     row = await request.app.state.database.aread(inbox.get_event, request.path_params["event_id"])
     if row is None:
-        return JSONResponse({"error": "not_found"}, status_code=404)
-    return JSONResponse(_jsonable(row))
+        return not_found()
+    return JSONResponse(jsonable(row))
 
 
 async def inbox_counts(request: Request) -> Response:
     return JSONResponse(await request.app.state.database.aread(inbox.count_by_status))
-
-
-def _jsonable(row: dict) -> dict:
-    """Stored timestamps are naive UTC; say so on the wire."""
-    return {k: (v.isoformat() + "Z" if isinstance(v, datetime) else v) for k, v in row.items()}
-
-
-async def order_counts(request: Request) -> Response:
-    return JSONResponse(await request.app.state.database.aread(orders.counts))
-
-
-async def error_log(request: Request) -> Response:
-    page = _page(request)
-    if isinstance(page, JSONResponse):
-        return page
-    limit, offset = page
-    order_id = request.query_params.get("order_id")
-    rows, total = await request.app.state.database.aread(error_log_entries, order_id, limit, offset)
-    return JSONResponse(
-        {"total": total, "limit": limit, "offset": offset, "errors": [_jsonable(r) for r in rows]}
-    )
-
-
-async def retry_step(request: Request) -> Response:
-    order_id, step = request.path_params["order_id"], request.path_params["step"]
-    if step not in STEPS:
-        return JSONResponse(
-            {"error": "not_found", "message": f"no step {step!r}; steps are {', '.join(STEPS)}"},
-            status_code=404,
-        )
-    retried = await request.app.state.database.awrite(worker.retry_step, order_id, step, utcnow())
-    if not retried:
-        return JSONResponse(
-            {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
-            status_code=409,
-        )
-    return JSONResponse({"retried": True, "order_id": order_id, "step": step})
 
 
 async def reprocess_event(request: Request) -> Response:
@@ -143,6 +208,120 @@ async def reprocess_event(request: Request) -> Response:
         )
     return JSONResponse({"reprocessing": True, "event_id": event_id})
 
+
+# --- orders: counts and step retries -------------------------------------------------------
+
+
+async def order_counts(request: Request) -> Response:
+    return JSONResponse(await request.app.state.database.aread(orders.counts))
+
+
+async def retry_step(request: Request) -> Response:
+    order_id, step = request.path_params["order_id"], request.path_params["step"]
+    if step not in STEPS:
+        return not_found(f"no step {step!r}; steps are {', '.join(STEPS)}")
+    retried = await request.app.state.database.awrite(worker.retry_step, order_id, step, utcnow())
+    if not retried:
+        return JSONResponse(
+            {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
+            status_code=409,
+        )
+    return JSONResponse({"retried": True, "order_id": order_id, "step": step})
+
+
+# --- the error log -------------------------------------------------------------------------
+
+
+async def list_errors(request: Request) -> Response:
+    limit, offset = paging(request)
+    newest = choice(request, "order", ("oldest", "newest")) == "newest"
+    rows, total = await request.app.state.database.aread(
+        error_log.entries,
+        text(request, "order_id"),
+        limit,
+        offset,
+        category=choice(request, "category", error_log.CATEGORIES),
+        severity=choice(request, "severity", error_log.SEVERITIES),
+        resolved=_flag(request, "resolved"),
+        newest_first=newest,
+    )
+    return page_of("errors", rows, total, limit, offset)
+
+
+async def resolve_error(request: Request) -> Response:
+    error_id = request.path_params["error_id"]
+    by = _by(await json_body(request))
+    outcome = await request.app.state.database.awrite(error_log.resolve, error_id, by, utcnow())
+    if outcome == "not_found":
+        return not_found()
+    if outcome == "already":
+        return JSONResponse(
+            {"error": "already_resolved", "message": f"{error_id} was already resolved"},
+            status_code=409,
+        )
+    return JSONResponse(
+        {"resolved": True, "error_id": error_id, "message": f"{error_id} resolved by {by}"}
+    )
+
+
+_BULK_ACTIONS = {"resolve": repairs.resolve_entries, "retry": repairs.retry_entries}
+
+
+async def bulk_errors(request: Request) -> Response:
+    body = await json_body(request)
+    action = body.get("action")
+    if action not in _BULK_ACTIONS:
+        raise BadRequest('"action" must be "resolve" or "retry"', "invalid_body")
+    ids = body.get("error_ids")
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or len(ids) > MAX_BULK
+        or not all(isinstance(i, str) and 0 < len(i) <= 100 for i in ids)
+    ):
+        raise BadRequest(f'"error_ids" must be a list of 1..{MAX_BULK} error ids', "invalid_body")
+    by = _by(body)
+    unique = list(dict.fromkeys(ids))
+    result = await request.app.state.database.awrite(_BULK_ACTIONS[action], unique, by, utcnow())
+    verb = "resolved" if action == "resolve" else "retried (and resolved)"
+    message = f"{result['done']} of {len(unique)} entries {verb} by {by}"
+    if result["skipped"]:
+        message += f"; {len(result['skipped'])} skipped"
+    return JSONResponse({**result, "message": message})
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+async def list_outbox(request: Request) -> Response:
+    limit, offset = paging(request)
+    rows, total = await request.app.state.database.aread(
+        outbox.messages,
+        status=choice(request, "status", outbox.STATUSES),
+        channel=choice(request, "channel", outbox.CHANNELS),
+        order_id=text(request, "order_id"),
+        limit=limit,
+        offset=offset,
+    )
+    return page_of("messages", rows, total, limit, offset)
+
+
+async def retry_message(request: Request) -> Response:
+    message_id = request.path_params["message_id"]
+    outcome = await request.app.state.database.awrite(outbox.retry, message_id, utcnow())
+    if outcome == "not_found":
+        return not_found()
+    if outcome == "not_failed":
+        return JSONResponse(
+            {"error": "not_retried", "message": f"{message_id} is not failed"}, status_code=409
+        )
+    return JSONResponse(
+        {"retried": True, "message_id": message_id,
+         "message": f"{message_id} is queued again with a fresh set of attempts"}
+    )  # fmt: skip
+
+
+# --- customer messages: resend a confirmation, queue the reminders --------------------------
 
 _RESEND_REFUSALS = {
     "not_found": (404, "no such order"),
@@ -170,20 +349,10 @@ async def resend_confirmation(request: Request) -> Response:
 
 async def run_reminders(request: Request) -> Response:
     """Queue the reminders due now; `tinkertank remind` calls this every hour."""
-    body = await read_json(request, 64 * 1024, empty={})
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return JSONResponse(
-            {"error": "invalid_request", "message": "the body must be a JSON object"},
-            status_code=422,
-        )
+    body = await json_body(request)
     hours = body.get("window_hours", reminders.DEFAULT_WINDOW.total_seconds() / 3600)
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 14:
-        return JSONResponse(
-            {"error": "invalid_request", "message": "window_hours must be a number, 0 < h <= 336"},
-            status_code=422,
-        )
+        raise BadRequest("window_hours must be a number, 0 < h <= 336", "invalid_body")
     queued = await request.app.state.database.awrite(
         reminders.queue_reminders, utcnow(), timedelta(hours=hours)
     )
@@ -198,7 +367,12 @@ routes = [
     Route("/api/inbox/counts", staff_only(inbox_counts)),
     Route("/api/inbox/{event_id}", staff_only(inbox_event)),
     Route("/api/inbox/{event_id}/reprocess", staff_only(reprocess_event), methods=["POST"]),
-    Route("/api/errors", staff_only(error_log)),
+    Route("/api/errors", staff_only(list_errors)),
+    Route("/api/errors/bulk", staff_only(bulk_errors), methods=["POST"]),
+    Route("/api/errors/{error_id}/resolve", staff_only(resolve_error), methods=["POST"]),
+    Route("/api/outbox", staff_only(list_outbox)),
+    Route("/api/outbox/{message_id}/retry", staff_only(retry_message), methods=["POST"]),
+    # Before /api/orders/{order_id} (webhook/staff_orders.py): "counts" is not an order id.
     Route("/api/orders/counts", staff_only(order_counts)),
     Route("/api/orders/{order_id}/steps/{step}/retry", staff_only(retry_step), methods=["POST"]),
     Route(

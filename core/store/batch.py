@@ -115,21 +115,22 @@ def apply_payments(
     if newly_paid:
         conn.execute(
             "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
-            " updated_at, finished_at)"
+            " updated_at, finished_at, created_at)"
             " SELECT o.id, s.step, s.status, s.attempts,"
             " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
-            " WHEN 'done' THEN ?::TIMESTAMP END FROM (SELECT unnest(?) AS id) o CROSS JOIN"
+            " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
             " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
             " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
             " ('notify_staff', 'pending', 0))"
             " s(step, status, attempts)",
-            [now, now, now, newly_paid],
+            [now, now, now, now, newly_paid],
         )
     conn.execute(
         "UPDATE webhook_inbox SET status = 'processed', attempts = attempts + 1,"
-        " processed_at = ?, last_error = NULL, next_attempt_at = NULL"
-        " WHERE event_id IN (SELECT unnest(?))",
-        [now, list(applied)],
+        " processed_at = ?, last_error = NULL, next_attempt_at = NULL, order_id = n.order_id"
+        " FROM (SELECT unnest(?) AS event_id, unnest(?) AS order_id) n"
+        " WHERE webhook_inbox.event_id = n.event_id",
+        [now, list(applied), [order_id for order_id, _ in applied.values()]],
     )
     return [event_id for event_id in event_ids if event_id not in applied]
 

@@ -51,20 +51,58 @@ def log_error(
     return bool(rows)
 
 
+CATEGORIES = ("payment", "calendar", "email", "booking", "system")
+SEVERITIES = ("low", "medium", "high", "critical")
+COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
+           "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
+
+
 def entries(
     conn: duckdb.DuckDBPyConnection,
     order_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    *,
+    category: str | None = None,
+    severity: str | None = None,
+    resolved: bool | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of entries, oldest first, and how many there are in all."""
-    columns = ("error_id", "category", "severity", "message", "context", "order_id",
-               "stripe_event_id", "step", "created_at", "resolved_at")  # fmt: skip
-    where, params = ("WHERE order_id = ?", [order_id]) if order_id else ("", [])
+    """One page of entries, oldest first (or newest first), and how many match in all."""
+    clauses, params = [], []
+    for column, value in (("order_id", order_id), ("category", category),
+                          ("severity", severity)):  # fmt: skip
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if resolved is not None:
+        clauses.append("resolved_at IS NOT NULL" if resolved else "resolved_at IS NULL")
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    direction = "DESC" if newest_first else ""
     rows = conn.execute(
-        f"SELECT {', '.join(columns)} FROM error_log {where} ORDER BY created_at, error_id"
-        " LIMIT ? OFFSET ?",
+        f"SELECT {', '.join(COLUMNS)} FROM error_log {where}"
+        f" ORDER BY created_at {direction}, error_id {direction} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).fetchall()
     (total,) = conn.execute(f"SELECT count(*) FROM error_log {where}", params).fetchone()
-    return [dict(zip(columns, row, strict=True)) for row in rows], total
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+
+
+def entry(conn: duckdb.DuckDBPyConnection, error_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM error_log WHERE error_id = ?", [error_id]
+    ).fetchone()
+    return dict(zip(COLUMNS, row, strict=True)) if row else None
+
+
+def resolve(conn: duckdb.DuckDBPyConnection, error_id: str, by: str, now: datetime) -> str:
+    """Staff mark an entry dealt with: "resolved", "already" (it was) or "not_found"."""
+    rows = conn.execute(
+        "UPDATE error_log SET resolved_at = ?, resolved_by = ?"
+        " WHERE error_id = ? AND resolved_at IS NULL RETURNING error_id",
+        [now, by, error_id],
+    ).fetchall()
+    if rows:
+        return "resolved"
+    found = conn.execute("SELECT 1 FROM error_log WHERE error_id = ?", [error_id]).fetchone()
+    return "already" if found else "not_found"

@@ -98,8 +98,9 @@ def _order_from_metadata(
             problems.extend(str(p) for p in exc.problems)
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
-        " customer_email, customer_name, currency, amount_total, attention_reason,"
-        " created_at, updated_at) VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+        " customer_email, customer_name, currency, amount_total, kinds, attention_reason,"
+        " created_at, updated_at)"
+        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order_id,
             cart.mode if cart else "payment",
@@ -108,6 +109,7 @@ def _order_from_metadata(
             cart.customer.name if cart else facts.name,
             (cart.currency if cart else facts.currency) or "aud",
             cart.amount_total if cart else (facts.amount or 0),
+            orders.kinds_of(cart) if cart else None,
             "; ".join(problems) or None,
             now,
             now,
@@ -122,6 +124,7 @@ def _order_from_metadata(
                 f"{order_id}:{item.position}",
                 item,
                 student_ids[orders.student_key(item)],
+                now,
             )
     else:
         log_error(
@@ -198,30 +201,14 @@ def _mark_paid(
     later = "skipped" if attention else "pending"
     conn.execute(
         "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
-        " updated_at, finished_at) VALUES"
-        " (?, 'record_payment', 'done', 1, NULL, ?, ?),"
-        " (?, 'create_bookings', ?, 0, ?, ?, NULL),"
-        " (?, 'schedule_events', ?, 0, NULL, ?, NULL),"
-        " (?, 'send_confirmation', ?, 0, NULL, ?, NULL),"
-        " (?, 'notify_staff', ?, 0, NULL, ?, NULL)",
-        [
-            order_id,
-            now,
-            now,
-            order_id,
-            later,
-            now,
-            now,
-            order_id,
-            later,
-            now,
-            order_id,
-            later,
-            now,
-            order_id,
-            later,
-            now,
-        ],
+        " updated_at, finished_at, created_at)"
+        " SELECT ?, s.step, CASE s.step WHEN 'record_payment' THEN 'done' ELSE ? END,"
+        " CASE s.step WHEN 'record_payment' THEN 1 ELSE 0 END,"
+        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?,"
+        " CASE s.step WHEN 'record_payment' THEN ?::TIMESTAMP END, ?"
+        " FROM (VALUES ('record_payment'), ('create_bookings'), ('schedule_events'),"
+        " ('send_confirmation'), ('notify_staff')) s(step)",
+        [order_id, later, now, now, now, now],
     )
 
 
@@ -245,6 +232,7 @@ class Context:
         self.now = now
         self.event_id = event_id
         self.received_at = received_at
+        self.order_id: str | None = None  # the order the event turned out to be about
 
 
 def _order_for(
@@ -256,6 +244,7 @@ def _order_for(
         order_id = _order_from_metadata(conn, facts, ctx.catalog, ctx.event_id, ctx.now)
     if order_id is not None:
         _link(conn, order_id, facts)
+    ctx.order_id = order_id
     return order_id, facts
 
 
@@ -439,7 +428,7 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         None, None, _text_id(dispute.get("payment_intent")), None, None, None, None,
         dispute.get("amount"), dispute.get("currency"), {},
     )  # fmt: skip
-    order_id = _find_order(conn, facts)
+    order_id = ctx.order_id = _find_order(conn, facts)
     if order_id is not None:
         _set_payment_status(conn, order_id, "disputed", ctx.now)
     log_error(
@@ -518,7 +507,7 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
     metadata = (
         subscription.get("metadata") if isinstance(subscription.get("metadata"), dict) else {}
     )
-    order_id = _subscription_order(conn, _text_id(subscription.get("id")), metadata)
+    order_id = ctx.order_id = _subscription_order(conn, _text_id(subscription.get("id")), metadata)
     if order_id is None:
         raise Deferred("no order for this subscription yet")
     ensure_enrolments(conn, [order_id], _text_id(subscription.get("id")), ctx.now)
@@ -598,7 +587,7 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
     subscription_id, metadata = _invoice_subscription(invoice)
     if subscription_id is None:
         return  # not a subscription invoice: nothing of ours
-    order_id = _subscription_order(conn, subscription_id, metadata)
+    order_id = ctx.order_id = _subscription_order(conn, subscription_id, metadata)
     if order_id is None:
         raise Deferred("no order for this subscription yet")
     period = _invoice_period(invoice)
@@ -649,7 +638,7 @@ def handle_invoice_payment_failed(conn, event, ctx: Context) -> None:
     subscription_id, metadata = _invoice_subscription(invoice)
     if subscription_id is None:
         return
-    order_id = _subscription_order(conn, subscription_id, metadata)
+    order_id = ctx.order_id = _subscription_order(conn, subscription_id, metadata)
     if order_id is None:
         raise Deferred("no order for this subscription yet")
     log_error(
@@ -695,20 +684,23 @@ def handle_event(
         return "already"
     event_type, payload, _, received_at = row
     handler = HANDLERS.get(event_type)
+    order_id = None
     if handler is None:
         outcome = "ignored"  # a handled type whose handler is not written yet
     else:
+        ctx = Context(catalog, now, event_id, received_at)
         try:
-            handler(conn, json.loads(payload), Context(catalog, now, event_id, received_at))
+            handler(conn, json.loads(payload), ctx)
         except Deferred as exc:
             # Recorded in this transaction rather than raised: a raise would roll back the
             # whole commit group and re-run every job in it alone.
             return _defer(conn, event_id, event_type, str(exc), now)
-        outcome = "processed"
+        outcome, order_id = "processed", ctx.order_id
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = attempts + 1, processed_at = ?,"
-        " last_error = NULL, next_attempt_at = NULL WHERE event_id = ?",
-        [outcome, now, event_id],
+        " last_error = NULL, next_attempt_at = NULL, order_id = coalesce(?, order_id)"
+        " WHERE event_id = ?",
+        [outcome, now, order_id, event_id],
     )
     return outcome
 

@@ -76,8 +76,8 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
     cart = order.cart
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
-        " customer_email, customer_name, currency, amount_total, created_at, updated_at,"
-        " expires_at) VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?)",
+        " customer_email, customer_name, currency, amount_total, kinds, created_at, updated_at,"
+        " expires_at) VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order.order_id,
             cart.mode,
@@ -85,6 +85,7 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
             cart.customer.name,
             cart.currency,
             cart.amount_total,
+            kinds_of(cart),
             order.now,
             order.now,
             order.expires_at,
@@ -93,7 +94,7 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
     student_ids = insert_students(conn, order.order_id, cart)
     for item in cart.items:
         item_id = f"{order.order_id}:{item.position}"
-        insert_item(conn, order.order_id, item_id, item, student_ids[student_key(item)])
+        insert_item(conn, order.order_id, item_id, item, student_ids[student_key(item)], order.now)
         request = next(r for r in order.holds if r.position == item.position)
         conn.execute(
             "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
@@ -109,6 +110,11 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
             ],
         )
     return []
+
+
+def kinds_of(cart: Cart) -> str:
+    """What an order is of, as `orders.kinds` keeps it: "camp", "camp,party" …"""
+    return ",".join(sorted({item.kind for item in cart.items}))
 
 
 def insert_students(conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart) -> dict[str, str]:
@@ -129,12 +135,18 @@ def insert_students(conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart) 
 
 
 def insert_item(
-    conn: duckdb.DuckDBPyConnection, order_id: str, item_id: str, item: Any, student_id: str
+    conn: duckdb.DuckDBPyConnection,
+    order_id: str,
+    item_id: str,
+    item: Any,
+    student_id: str,
+    created_at: datetime,
 ) -> None:
+    """An item of an order, made with it (`created_at` is the order's)."""
     conn.execute(
         "INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,"
-        " item_date, session, start_time, student_id, unit_amount)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " item_date, session, start_time, student_id, unit_amount, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             item_id,
             order_id,
@@ -146,6 +158,7 @@ def insert_item(
             item.start_time.strftime("%H:%M") if item.start_time else None,
             student_id,
             item.unit_amount,
+            created_at,
         ],
     )
 

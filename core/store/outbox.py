@@ -88,7 +88,53 @@ def record_failure(
             severity="high",
             message=f"{channel} message {dedupe_key} not sent after {attempts} attempt(s): "
             f"{error[:500]}",
+            context={"message_id": message_id},  # what a retry from the error log retries
             order_id=order_id,
             now=now,
         )
     return "failed" if give_up else "retrying"
+
+
+STATUSES = ("pending", "sent", "failed")
+CHANNELS = ("email", "slack")
+COLUMNS = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "status", "attempts",
+           "next_attempt_at", "last_error", "created_at", "sent_at")  # fmt: skip
+
+
+def messages(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    order_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of messages, newest first, without payloads, and how many match in all."""
+    clauses, params = [], []
+    for column, value in (("status", status), ("channel", channel), ("order_id", order_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM outbox {where}"
+        " ORDER BY created_at DESC, message_id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    (total,) = conn.execute(f"SELECT count(*) FROM outbox {where}", params).fetchone()
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+
+
+def retry(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> str:
+    """Staff: a failed message goes back to pending, due now, with a fresh set of attempts.
+    "retried", "not_failed" or "not_found"."""
+    rows = conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+        " WHERE message_id = ? AND status = 'failed' RETURNING message_id",
+        [now, message_id],
+    ).fetchall()
+    if rows:
+        return "retried"
+    found = conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", [message_id]).fetchone()
+    return "not_failed" if found else "not_found"

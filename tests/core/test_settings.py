@@ -94,3 +94,15 @@ def test_secrets_are_kept_out_of_the_settings_repr():
 
     assert "hunter2" not in repr(settings)
     assert "open-sesame" not in repr(settings)
+
+
+def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secret():
+    settings = load_settings(
+        {"ADMIN_TOKEN": "a-long-enough-admin-token", "SIDECAR_URL": "http://10.0.0.5:8000/"},
+        client=True,
+    )
+
+    assert settings.stripe_webhook_secrets == ()
+    assert settings.sidecar_url == "http://10.0.0.5:8000"
+    with pytest.raises(SettingsError, match="ADMIN_TOKEN is required"):
+        load_settings({}, client=True)

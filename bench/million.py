@@ -1,0 +1,608 @@
+"""The staff API at scale: a database of a million orders, and how fast every read answers.
+
+1. `build` writes a DuckDB file with `BENCH_MILLION_ORDERS` (1,000,000) orders of two years
+   and their items, students, holds, bookings, calendar events, enrolments, steps, outbox
+   messages, inbox events (with payloads), refunds, error-log entries and tickets. It is
+   set-based SQL (`INSERT … SELECT` from `range()`), a minute or so, not a Python loop.
+   The data is consistent the way the pipeline leaves it: paid orders are fulfilled with
+   five steps done, two sent messages and their Stripe events; refunded orders have
+   cancelled bookings and a refund; a few recent orders need attention with a failed step.
+2. The real sidecar (`start_sidecar`) is started on the file and each read the dashboard
+   makes is timed with `requests`: first and deep pages, a search by email, filters, an
+   order's detail, a month of events, a roster, the KPIs … Printed: p50/p95 per read and
+   the sidecar's RSS (web and store processes).
+
+`BENCH_MILLION_REQUESTS` (40) sets the timed requests per read. `BENCH_MILLION_DATABASE`
+names a file to keep (or to measure again without building); `DUCKDB_MEMORY_LIMIT` is
+passed on to the sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import requests
+
+from bench.servers import ADMIN_TOKEN, rss_mb, start_sidecar_for_bench
+from core.business_days import local_today
+from core.store import schema
+from core.store.database import CATALOG, ROW_GROUP_SIZE
+from webhook.processes import free_port
+
+ORDERS = int(os.environ.get("BENCH_MILLION_ORDERS", "1000000"))
+REQUESTS = int(os.environ.get("BENCH_MILLION_REQUESTS", "40"))  # timed per read
+HISTORY_DAYS = 730  # orders span the last two years
+AHEAD_DAYS = 120  # items are for up to ~90 days after the order; classes run a month on
+LOCAL_OFFSET_HOURS = 10  # Sydney standard time; near enough for made-up event times
+FILL = 0.7  # how full the made-up events are, on average
+SHARES = {"camp": 0.78, "party": 0.08, "ignite": 0.14}  # of items
+CAPACITY = {"camp": 24, "party": 1, "ignite": 14}
+IGNITE_WEEKS = 4  # classes booked per Ignite item
+SYDNEY = ZoneInfo("Australia/Sydney")  # the demo catalog's time zone
+
+FIRST_NAMES = ["Jane", "Pat", "Sam", "Alex", "Chris", "Jordan", "Taylor", "Morgan", "Priya",
+               "Wei", "Fatima", "Liam", "Olivia", "Noah", "Ava", "Mateo", "Aisha", "Hiro",
+               "Zara", "Lucas", "Emma", "Jack", "Chloe", "Ethan", "Grace", "Ryan", "Mei",
+               "Omar", "Sofia", "Daniel", "Hannah", "Arjun", "Leila", "Tom", "Nina", "Ben",
+               "Anna", "Raj", "Sarah", "Kenji", "Lucy", "Marco", "Amira", "James", "Isabel",
+               "Tariq", "Ella", "Luca", "Yuki", "David"]  # fmt: skip
+LAST_NAMES = ["Citizen", "Nguyen", "Smith", "Patel", "Chen", "Williams", "Brown", "Singh",
+              "Kim", "Garcia", "Jones", "Ali", "Taylor", "Wilson", "Martin", "Lee", "Khan",
+              "Rossi", "Murphy", "Cohen", "Tran", "Wang", "Zhang", "Liu", "Anderson", "Thomas",
+              "White", "Harris", "Clarke", "Walker", "Young", "King", "Wright", "Scott",
+              "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts",
+              "Carter", "Phillips", "Evans", "Turner", "Torres", "Parker", "Collins",
+              "Edwards", "Stewart", "Morris", "Nakamura", "Rogers", "Reed", "Cook", "Morgan",
+              "Bell", "Kelly", "Howard", "Ward", "Cox", "Diaz", "Richardson", "Wood",
+              "Watson", "Brooks", "Bennett", "Gray", "James", "Reyes", "Cruz", "Hughes",
+              "Price", "Myers", "Long", "Foster", "Sanders", "Ross", "Morales", "Powell",
+              "Sullivan", "Russell", "Ortiz", "Jenkins", "Gutierrez", "Perry", "Butler",
+              "Barnes", "Fisher", "Henderson", "Coleman", "Simmons", "Patterson", "Jordan",
+              "Reynolds", "Hamilton", "Graham", "Kowalski", "Papadopoulos"]  # fmt: skip
+DOMAINS = ["gmail.com", "outlook.com", "bigpond.com", "icloud.com", "yahoo.com.au",
+           "optusnet.com.au", "hotmail.com", "example.com"]  # fmt: skip
+CHILD_NAMES = ["Mia", "Leo", "Ada", "Max", "Ivy", "Kai", "Zoe", "Eli", "Nia", "Oscar", "Ruby",
+               "Finn", "Luna", "Theo", "Isla", "Jack", "Aria", "Ezra", "Maya", "Sol"]  # fmt: skip
+NOTES = ["nut allergy", "asthma: inhaler in bag", "vegetarian", "collected by grandma",
+         "shy at first", "coeliac"]  # fmt: skip
+CAMPS = ["summer-robotics", "summer-minecraft-coding", "summer-space-engineers",
+         "summer-game-design", "summer-young-inventors", "autumn-robotics",
+         "autumn-3d-printing", "autumn-coding-adventures", "autumn-slime-science"]  # fmt: skip
+PARTIES = ["robot-rampage-party", "slime-lab-party"]
+IGNITE = ["ignite-coding-monday", "ignite-robotics-wednesday", "ignite-engineering-thursday"]
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _pick(values: list[str], seed: str) -> str:
+    """A deterministic pick from `values` by the hash of the SQL expression `seed`."""
+    return f"{_sql_list(values)}[1 + (hash({seed}) % {len(values)})::INTEGER]"
+
+
+TITLES = {"summer-robotics": "Robotics Bootcamp",
+          "summer-minecraft-coding": "Minecraft Coding Quest",
+          "summer-space-engineers": "Space Engineers", "summer-game-design": "Game Design Studio",
+          "summer-young-inventors": "Young Inventors", "autumn-robotics": "Robot Wars Junior",
+          "autumn-3d-printing": "3D Design and Print",
+          "autumn-coding-adventures": "Coding Adventures",
+          "autumn-slime-science": "Slime and Chemistry Lab",
+          "robot-rampage-party": "Robot Rampage Party", "slime-lab-party": "Slime Lab Party",
+          "ignite-coding-monday": "Ignite Coding (Monday)",
+          "ignite-robotics-wednesday": "Ignite Robotics (Wednesday)",
+          "ignite-engineering-thursday": "Ignite Engineering (Thursday)"}  # fmt: skip
+
+
+def _titles(column: str) -> str:
+    cases = " ".join(f"WHEN '{product}' THEN '{title}'" for product, title in TITLES.items())
+    return f"CASE {column} {cases} END"
+
+
+def events_per_day(orders: int) -> dict[str, int]:
+    """How many events of each kind a day has, so that the bookings fill them to ~FILL."""
+    items = orders * 1.5
+    days = HISTORY_DAYS + 60
+    per_item = {"camp": 1, "party": 1, "ignite": IGNITE_WEEKS}
+    return {
+        kind: max(1, math.ceil(items * share * per_item[kind] / days / (CAPACITY[kind] * FILL)))
+        for kind, share in SHARES.items()
+    }
+
+
+def build(path: Path, orders: int, now: datetime) -> dict[str, float]:
+    """Write the database; returns the seconds each table took."""
+    config = {"memory_limit": "3GB", "temp_directory": str(path.parent / "duckdb-temp")}
+    conn = duckdb.connect(":memory:", config=config)
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute(f"ATTACH '{path}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+    conn.execute(f"USE {CATALOG}")
+    schema.migrate(conn, now)
+    timings: dict[str, float] = {}
+    per_day = events_per_day(orders)
+    start = now - timedelta(days=HISTORY_DAYS)
+    first_day = start.date() - timedelta(days=1)
+    event_days = HISTORY_DAYS + AHEAD_DAYS + 7 * IGNITE_WEEKS
+    step_us = HISTORY_DAYS * 86_400_000_000 // orders
+    constants = {
+        "n": orders,
+        "start": start.isoformat(sep=" "),
+        "now": now.isoformat(sep=" "),
+        "first_day": first_day.isoformat(),
+        "step_us": step_us,
+        "customers": max(orders // 3, 1),
+        "offset": LOCAL_OFFSET_HOURS,
+        "camps": per_day["camp"],
+        "parties": per_day["party"],
+        "ignites": per_day["ignite"],
+    }
+
+    def run(name: str, sql: str) -> None:
+        began = time.monotonic()
+        conn.execute(sql.format(**constants))
+        timings[name] = time.monotonic() - began
+
+    # The orders' own facts, once, for every table below to derive from (TEMP: in memory).
+    run("plan", f"""
+        CREATE TEMP TABLE g AS
+        SELECT i, 'ord_' || substr(md5('o' || i), 1, 22) AS order_id,
+               TIMESTAMP '{{start}}' + to_microseconds(i * {{step_us}}
+                   + (hash(i, 'at') % {{step_us}})::BIGINT) AS created_at,
+               hash(i, 'cust') % {{customers}} AS customer,
+               CASE WHEN hash(i, 'n') % 10 < 6 THEN 1 WHEN hash(i, 'n') % 10 < 9 THEN 2
+                    ELSE 3 END AS n_items,
+               hash(i, 'sib') % 3 = 0 AS siblings,
+               hash(i, 'pay') % 1000 AS r_pay,
+               hash(i, 'att') % 1000 < 4 AS trouble,
+               hash(i, 'err') % 1000 AS r_err
+        FROM range({{n}}) t(i);
+        ALTER TABLE g ADD COLUMN payment_status VARCHAR;
+        UPDATE g SET payment_status = CASE
+            WHEN created_at > TIMESTAMP '{{now}}' - INTERVAL 30 MINUTE THEN 'pending'
+            WHEN r_pay < 30 THEN 'expired' WHEN r_pay < 40 THEN 'failed'
+            WHEN r_pay < 960 THEN 'paid' WHEN r_pay < 980 THEN 'refunded'
+            WHEN r_pay < 995 THEN 'partially_refunded' ELSE 'disputed' END;
+        CREATE TEMP TABLE gi AS
+        SELECT g.i, g.order_id, p AS position, g.order_id || ':' || p AS order_item_id,
+               CASE WHEN hash(g.i, p, 'k') % 100 < {int(SHARES['camp'] * 100)} THEN 'camp'
+                    WHEN hash(g.i, p, 'k') % 100
+                         < {int((SHARES['camp'] + SHARES['party']) * 100)} THEN 'party'
+                    ELSE 'ignite' END AS kind,
+               CAST(g.created_at + to_days((hash(g.i, 'd') % 60)::INTEGER + 7 * p) AS DATE)
+                   AS item_date,
+               CASE WHEN g.siblings THEN p % 2 ELSE 0 END AS student_no,
+               hash(g.i, p, 'slot') AS slot_hash
+        FROM g, range(3) t(p) WHERE p < g.n_items;
+    """)  # fmt: skip
+    run("orders", f"""
+        INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,
+            customer_email, customer_name, currency, amount_total, amount_paid,
+            amount_refunded, checkout_session_id, payment_intent_id, subscription_id,
+            stripe_customer_id, attention_reason, created_at, updated_at, paid_at, expires_at,
+            calendar_sequence, kinds)
+        SELECT g.order_id, CASE WHEN g.i % 20 = 0 THEN 'metadata' ELSE 'checkout' END,
+            CASE WHEN a.ignite THEN 'subscription' ELSE 'payment' END, g.payment_status,
+            CASE WHEN g.payment_status IN ('pending', 'expired', 'failed') THEN 'waiting'
+                 WHEN g.payment_status = 'refunded' THEN 'cancelled'
+                 WHEN g.trouble AND g.created_at > TIMESTAMP '{{now}}' - INTERVAL 30 DAY
+                     THEN 'needs_attention'
+                 ELSE 'fulfilled' END,
+            lower(f.first) || '.' || lower(f.last) || g.customer || '@' || f.domain,
+            f.first || ' ' || f.last, 'aud', a.total,
+            CASE WHEN g.payment_status IN ('pending', 'expired', 'failed') THEN 0
+                 ELSE a.total END,
+            CASE g.payment_status WHEN 'refunded' THEN a.total
+                 WHEN 'partially_refunded' THEN a.total // 2 ELSE 0 END,
+            'cs_live_' || md5('cs' || g.i), 'pi_' || substr(md5('pi' || g.i), 1, 24),
+            CASE WHEN a.ignite THEN 'sub_' || substr(md5('sub' || g.i), 1, 24) END,
+            'cus_' || substr(md5('cus' || g.customer), 1, 14), NULL,
+            g.created_at, g.created_at + INTERVAL 1 MINUTE,
+            CASE WHEN g.payment_status NOT IN ('pending', 'expired', 'failed')
+                 THEN g.created_at + INTERVAL 1 MINUTE END,
+            g.created_at + INTERVAL 30 MINUTE, 0, a.kinds
+        FROM g
+        JOIN (SELECT order_id, sum(CASE kind WHEN 'camp' THEN 8900 WHEN 'party' THEN 49500
+                     ELSE 14900 END) AS total, bool_or(kind = 'ignite') AS ignite,
+                     string_agg(DISTINCT kind, ',' ORDER BY kind) AS kinds
+              FROM gi GROUP BY order_id) a ON a.order_id = g.order_id
+        CROSS JOIN LATERAL (SELECT {_pick(FIRST_NAMES, "g.customer, 'f'")} AS first,
+                                   {_pick(LAST_NAMES, "g.customer, 'l'")} AS last,
+                                   {_pick(DOMAINS, "g.customer, 'dm'")} AS domain) f
+        ORDER BY g.i
+    """)  # fmt: skip
+    run("students", f"""
+        INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)
+        SELECT 'stu_' || substr(md5(g.order_id || s), 1, 22), g.order_id,
+               {_pick(CHILD_NAMES, "g.i, s, 'c'")}, 5 + (hash(g.i, s, 'age') % 8)::INTEGER,
+               NULL, CASE WHEN hash(g.i, s, 'note') % 10 = 0
+                          THEN {_pick(NOTES, "g.i, s, 'nt'")} END
+        FROM g, range(2) t(s) WHERE s = 0 OR g.siblings ORDER BY g.i, s
+    """)  # fmt: skip
+    run("order_items", f"""
+        INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,
+            item_date, session, start_time, student_id, unit_amount, created_at)
+        SELECT gi.order_item_id, gi.order_id, gi.position,
+            CASE kind WHEN 'camp' THEN {_pick(CAMPS, "slot_hash, 'p'")}
+                      WHEN 'party' THEN {_pick(PARTIES, "slot_hash, 'p'")}
+                      ELSE {_pick(IGNITE, "slot_hash, 'p'")} END,
+            kind, CASE WHEN kind <> 'ignite' THEN item_date END,
+            CASE WHEN kind = 'camp' THEN CASE WHEN slot_hash % 2 = 0 THEN 'day'
+                 ELSE 'all_day' END END,
+            CASE WHEN kind = 'party' THEN '10:00' END,
+            'stu_' || substr(md5(gi.order_id || student_no), 1, 22),
+            CASE kind WHEN 'camp' THEN 8900 WHEN 'party' THEN 49500 ELSE 14900 END,
+            g.created_at
+        FROM gi JOIN g ON g.i = gi.i ORDER BY gi.i, gi.position
+    """)  # fmt: skip
+    paid = "g.payment_status NOT IN ('pending', 'expired', 'failed')"
+    event_of = (
+        "'cal_' || gi.kind || '_' || (gi.item_date - DATE '{first_day}' + 7 * w) || '_' ||"
+        " (gi.slot_hash % CASE gi.kind WHEN 'camp' THEN {camps} WHEN 'party' THEN {parties}"
+        " ELSE {ignites} END)"
+    )
+    run("holds", f"""
+        INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,
+            expires_at, created_at)
+        SELECT 'hold_' || substr(md5(gi.order_item_id), 1, 22), gi.order_id, gi.order_item_id,
+            gi.kind || ':' || gi.slot_hash % 97 || ':' || gi.item_date, 1,
+            CASE WHEN g.payment_status = 'pending' THEN 'active'
+                 WHEN {paid} AND g.payment_status <> 'refunded' THEN 'converted'
+                 ELSE 'released' END,
+            g.created_at + INTERVAL 30 MINUTE, g.created_at
+        FROM gi JOIN g ON g.i = gi.i ORDER BY gi.i, gi.position
+    """)  # fmt: skip
+    run("enrolments", """
+        INSERT INTO enrolments (enrolment_id, order_id, order_item_id, student_id, product_id,
+            subscription_id, status, current_period_start, current_period_end, started_at,
+            ended_at, updated_at)
+        SELECT 'enr_' || i.order_item_id, i.order_id, i.order_item_id, i.student_id,
+            i.product_id, o.subscription_id,
+            CASE WHEN o.payment_status = 'refunded' THEN 'ended' ELSE 'active' END,
+            o.paid_at, o.paid_at + INTERVAL 28 DAY, o.paid_at,
+            CASE WHEN o.payment_status = 'refunded' THEN o.paid_at + INTERVAL 3 DAY END,
+            o.updated_at
+        FROM order_items i JOIN orders o ON o.order_id = i.order_id
+        WHERE i.kind = 'ignite' AND o.paid_at IS NOT NULL
+    """)  # fmt: skip
+    run("bookings", f"""
+        INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,
+            enrolment_id, status, created_at, updated_at)
+        SELECT 'bkg_' || substr(md5(gi.order_item_id || w), 1, 22), gi.order_id,
+            gi.order_item_id, 'stu_' || substr(md5(gi.order_id || gi.student_no), 1, 22),
+            {event_of},
+            CASE WHEN gi.kind = 'ignite' THEN 'enr_' || gi.order_item_id END,
+            CASE WHEN g.payment_status = 'refunded' THEN 'cancelled' ELSE 'confirmed' END,
+            g.created_at + INTERVAL 2 MINUTE, g.created_at + INTERVAL 2 MINUTE
+        FROM gi JOIN g ON g.i = gi.i, range({IGNITE_WEEKS}) t(w)
+        WHERE {paid} AND (w = 0 OR gi.kind = 'ignite')
+            AND NOT (g.trouble AND g.created_at > TIMESTAMP '{{now}}' - INTERVAL 30 DAY)
+        ORDER BY gi.i, gi.position, w
+    """)  # fmt: skip
+    recent_trouble = "g.trouble AND g.created_at > TIMESTAMP '{now}' - INTERVAL 30 DAY"
+    # An event is made when its first place is booked: its created_at, and its place in
+    # the table, are its first booking's.
+    run("events", f"""
+        CREATE TEMP TABLE first_booked AS
+        SELECT event_id, min(created_at) AS first FROM bookings GROUP BY event_id;
+        INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id, room_id,
+            starts_at, ends_at, capacity, status, template_id, uid, sequence, created_at,
+            updated_at)
+        SELECT e.event_id, 'bench:' || k.kind || ':' || d || ':' || s,
+            k.kind, k.product, {_titles('k.product')},
+            CASE WHEN s % 2 = 0 THEN 'marrickville' ELSE 'chatswood' END, 'room-' || (s % 7),
+            DATE '{{first_day}}' + to_days(d::INTEGER) + to_hours(k.hour - {{offset}}),
+            DATE '{{first_day}}' + to_days(d::INTEGER) + to_hours(k.hour - {{offset}})
+                + to_minutes(k.minutes),
+            {CAPACITY['camp']} * (k.kind = 'camp')::INTEGER
+                + {CAPACITY['party']} * (k.kind = 'party')::INTEGER
+                + {CAPACITY['ignite']} * (k.kind = 'ignite')::INTEGER,
+            CASE WHEN hash(d, s, k.kind) % 500 = 0 THEN 'cancelled' ELSE 'scheduled' END,
+            CASE WHEN k.kind = 'ignite' THEN 'tpl_' || k.product END,
+            k.kind || '.' || d || '.' || s || '@bench.tinkertank.com.au', 0,
+            f.first, f.first
+        FROM range({event_days}) t(d)
+        CROSS JOIN LATERAL (
+            SELECT 'camp' AS kind, s, {_pick(CAMPS, "s, 'cp'")} AS product, 9 AS hour,
+                   CASE WHEN s % 2 = 0 THEN 360 ELSE 480 END AS minutes
+            FROM range({{camps}}) r(s)
+            UNION ALL SELECT 'party', s, {_pick(PARTIES, "s, 'pp'")}, 10 + 3 * (s % 2), 120
+            FROM range({{parties}}) r(s)
+            UNION ALL SELECT 'ignite', s, {_pick(IGNITE, "s, 'ip'")}, 16, 75
+            FROM range({{ignites}}) r(s)) k
+        CROSS JOIN LATERAL (SELECT 'cal_' || k.kind || '_' || d || '_' || s AS event_id) e
+        JOIN first_booked f ON f.event_id = e.event_id
+        ORDER BY 15, d, k.kind, s
+    """)  # fmt: skip
+    run("fulfilment_steps", f"""
+        INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,
+            last_error, updated_at, finished_at, created_at)
+        SELECT g.order_id, s.step,
+            CASE WHEN NOT ({recent_trouble}) OR s.n < 2 THEN 'done'
+                 WHEN s.n = 2 THEN 'failed' ELSE 'pending' END,
+            CASE WHEN {recent_trouble} AND s.n = 2 THEN 4
+                 WHEN {recent_trouble} AND s.n > 2 THEN 0 ELSE 1 END, NULL,
+            CASE WHEN {recent_trouble} AND s.n = 2
+                 THEN 'ConnectionError: calendar backend unreachable' END,
+            g.created_at + to_seconds(60 + s.n), CASE WHEN NOT ({recent_trouble}) OR s.n < 2
+                 THEN g.created_at + to_seconds(60 + s.n) END,
+            g.created_at + INTERVAL 1 MINUTE
+        FROM g, (VALUES (0, 'record_payment'), (1, 'create_bookings'), (2, 'schedule_events'),
+                        (3, 'send_confirmation'), (4, 'notify_staff')) s(n, step)
+        WHERE {paid} ORDER BY g.i, s.n
+    """)  # fmt: skip
+    run("outbox", """
+        INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,
+            status, attempts, next_attempt_at, last_error, created_at, sent_at)
+        SELECT 'msg_' || m.kind || '_' || o.order_id, m.kind || ':' || o.order_id, m.channel,
+            o.order_id, CASE WHEN m.channel = 'email' THEN o.customer_email END,
+            CASE WHEN m.channel = 'email' THEN '{{"template": "confirmation"}}'
+                 ELSE '{{"text": "New booking ' || o.order_id || '"}}' END,
+            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2 THEN 'failed'
+                 ELSE 'sent' END,
+            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2 THEN 4 ELSE 1
+                END, NULL,
+            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2
+                 THEN 'SMTP: SMTPRecipientsRefused: mailbox unavailable' END,
+            o.created_at + INTERVAL 2 MINUTE,
+            CASE WHEN NOT (m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2)
+                 THEN o.created_at + INTERVAL 3 MINUTE END
+        FROM orders o, (VALUES ('conf', 'email'), ('staff', 'slack')) m(kind, channel)
+        WHERE o.paid_at IS NOT NULL AND o.fulfillment_status <> 'needs_attention'
+        ORDER BY o.created_at, o.order_id, m.kind
+    """)  # fmt: skip
+    envelope = (
+        '\'{{"id":"\' || e.event_id || \'","object":"event","api_version":'
+        '"2025-09-30.clover","created":\' || epoch(e.at)::BIGINT || \',"data":{{"object":'
+        '{{"id":"\' || e.object_id || \'","object":"\' || e.object || \'","amount":\''
+        ' || o.amount_total || \',"amount_total":\' || o.amount_total || \',"currency":'
+        '"aud","client_reference_id":"\' || o.order_id || \'","customer_details":'
+        '{{"email":"\' || o.customer_email || \'","name":"\' || o.customer_name || \'"}},'
+        '"metadata":{{"order_id":"\' || o.order_id || \'"}},"payment_intent":"\''
+        ' || o.payment_intent_id || \'","payment_status":"paid","status":"complete"}}'
+        '}},"livemode":true,"pending_webhooks":1,"request":{{"id":null,'
+        '"idempotency_key":null}},"type":"\' || e.type || \'"}}\''
+    )
+    run("webhook_inbox", f"""
+        INSERT INTO webhook_inbox (event_id, type, object_id, livemode, api_version,
+            created_at, payload, received_at, status, attempts, next_attempt_at, last_error,
+            processed_at, order_id)
+        SELECT e.event_id, e.type, e.object_id, true, '2025-09-30.clover',
+            date_trunc('second', e.at), {envelope}, e.at, 'processed', 1, NULL, NULL,
+            e.at + to_milliseconds((40 + hash(e.event_id) % 300)::INTEGER), o.order_id
+        FROM orders o CROSS JOIN LATERAL (
+            SELECT 'evt_' || substr(md5(o.order_id || x.type), 1, 24) AS event_id, x.type,
+                   x.object_id, x.object, x.at_ AS at
+            FROM (VALUES
+                ('checkout.session.completed', o.checkout_session_id, 'checkout.session',
+                 o.paid_at, o.paid_at IS NOT NULL),
+                ('payment_intent.succeeded', o.payment_intent_id, 'payment_intent',
+                 o.paid_at + INTERVAL 1 SECOND, o.paid_at IS NOT NULL),
+                ('checkout.session.expired', o.checkout_session_id, 'checkout.session',
+                 o.expires_at, o.payment_status = 'expired'),
+                ('charge.refunded', 'ch_' || substr(md5(o.order_id), 1, 24), 'charge',
+                 o.paid_at + INTERVAL 3 DAY, o.amount_refunded > 0),
+                ('charge.dispute.created', 'dp_' || substr(md5(o.order_id), 1, 24),
+                 'dispute', o.paid_at + INTERVAL 9 DAY, o.payment_status = 'disputed'))
+                x(type, object_id, object, at_, happened)
+            WHERE x.happened AND x.at_ < TIMESTAMP '{{now}}') e
+        ORDER BY e.at, e.event_id
+    """)  # fmt: skip
+    run(
+        "refunds",
+        """
+        INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,
+            refunded_at)
+        SELECT order_id || ':' || CAST(amount_refunded AS VARCHAR), order_id, amount_refunded,
+            currency, 'evt_' || substr(md5(order_id || 'charge.refunded'), 1, 24),
+            paid_at + INTERVAL 3 DAY
+        FROM orders WHERE amount_refunded > 0 AND paid_at + INTERVAL 3 DAY < TIMESTAMP '{now}'
+        ORDER BY paid_at
+    """,
+    )
+    run("error_log", f"""
+        INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,
+            order_id, stripe_event_id, step, created_at, resolved_at, resolved_by)
+        SELECT 'err_' || substr(md5(x.key), 1, 22), x.key, x.category, x.severity, x.message,
+            NULL, x.order_id, x.event_id, x.step, x.at,
+            CASE WHEN x.at < TIMESTAMP '{{now}}' - x.open_for THEN x.at + INTERVAL 1 DAY END,
+            CASE WHEN x.at < TIMESTAMP '{{now}}' - x.open_for THEN 'bench staff' END
+        FROM (
+            SELECT 'step:' || g.order_id AS key, 'calendar' AS category, 'high' AS severity,
+                'schedule_events failed after 4 attempt(s): ConnectionError: calendar backend'
+                    || ' unreachable' AS message, g.order_id, NULL AS event_id,
+                'schedule_events' AS step, g.created_at + INTERVAL 5 MINUTE AS at,
+                INTERVAL 30 DAY AS open_for
+            FROM g WHERE g.trouble AND {paid}
+            UNION ALL
+            SELECT 'partial-refund:' || o.order_id, 'payment', 'medium',
+                'partial refund of ' || o.amount_refunded || ' of ' || o.amount_total
+                    || ': bookings kept; check whether any should be cancelled',
+                o.order_id, 'evt_' || substr(md5(o.order_id || 'charge.refunded'), 1, 24), NULL,
+                o.paid_at + INTERVAL 3 DAY, INTERVAL 14 DAY
+            FROM orders o WHERE o.payment_status = 'partially_refunded'
+            UNION ALL
+            SELECT 'dispute:' || o.order_id, 'payment', 'critical',
+                'dispute opened (fraudulent) for ' || o.amount_total
+                    || ' aud: respond in Stripe before the deadline',
+                o.order_id, 'evt_' || substr(md5(o.order_id || 'charge.dispute.created'), 1, 24),
+                NULL, o.paid_at + INTERVAL 9 DAY, INTERVAL 60 DAY
+            FROM orders o WHERE o.payment_status = 'disputed'
+            UNION ALL
+            SELECT 'mail:' || m.message_id, 'email', 'high',
+                'email ' || m.dedupe_key || ' not sent after 4 attempt(s): ' || m.last_error,
+                m.order_id, NULL, NULL, m.created_at + INTERVAL 1 MINUTE, INTERVAL 7 DAY
+            FROM outbox m WHERE m.status = 'failed'
+            UNION ALL
+            SELECT 'system:' || g.i, 'system', 'low', 'Slack answered 503; retried', NULL,
+                NULL, NULL, g.created_at, INTERVAL 2 DAY
+            FROM g WHERE g.r_err = 7) x
+        WHERE x.at < TIMESTAMP '{{now}}'
+        ORDER BY x.at
+    """)  # fmt: skip
+    # Critical entries were alerted when they were logged (the sender's keys for them).
+    run(
+        "alerts",
+        """
+        INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,
+            status, attempts, created_at, sent_at)
+        SELECT 'msg_alert_' || error_id, 'alert:' || error_id, 'slack', order_id, NULL,
+            '{{"text": "critical"}}', 'sent', 1, created_at, created_at
+        FROM error_log WHERE severity = 'critical' ORDER BY created_at
+    """,
+    )
+    run(
+        "support_tickets",
+        """
+        INSERT INTO support_tickets (ticket_id, order_id, email, category, message, status,
+            staff_note, created_at, updated_at, resolved_at)
+        SELECT 'TT-' || upper(substr(md5(order_id || 't'), 1, 8)), order_id, customer_email,
+            'booking', 'Can we change the day of our booking?',
+            CASE WHEN created_at < TIMESTAMP '{now}' - INTERVAL 7 DAY THEN 'resolved'
+                 ELSE 'open' END, NULL, created_at + INTERVAL 1 HOUR,
+            created_at + INTERVAL 1 HOUR,
+            CASE WHEN created_at < TIMESTAMP '{now}' - INTERVAL 7 DAY
+                 THEN created_at + INTERVAL 2 DAY END
+        FROM orders WHERE hash(order_id, 'ticket') % 200 = 0 ORDER BY created_at
+    """,
+    )
+    began = time.monotonic()
+    conn.execute("CHECKPOINT")
+    timings["checkpoint"] = time.monotonic() - began
+    conn.close()
+    return timings
+
+
+# --- the measured reads ---------------------------------------------------------------------
+
+
+def _get(session: requests.Session, url: str, params: dict) -> tuple[float, requests.Response]:
+    began = time.perf_counter()
+    response = session.get(
+        url, params=params, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
+    )
+    elapsed = (time.perf_counter() - began) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} {params}: {response.status_code} {response.text[:300]}")
+    return elapsed, response
+
+
+def reads(session: requests.Session, url: str, today: date) -> list[tuple[str, str, dict]]:
+    """What the dashboard asks for, with ids and values taken from the data itself."""
+    _, first = _get(session, url + "/api/orders", {"limit": 50})
+    orders = first.json()["orders"]
+    some = orders[len(orders) // 2]
+    total = first.json()["total"]
+    _, older = _get(session, url + "/api/orders", {"limit": 1, "offset": total // 2})
+    year_old = older.json()["orders"][0]
+    month = today.replace(day=1)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    _, events = _get(
+        session, url + "/api/events", {"start": str(today), "end": str(today + timedelta(7))}
+    )
+    busiest = max(events.json()["events"], key=lambda e: e["booked"])
+    return [
+        ("kpis today", "/api/kpis", {}),
+        ("orders, first page", "/api/orders", {"limit": 50}),
+        ("orders, page 100", "/api/orders", {"limit": 50, "offset": 4950}),
+        ("orders, last page", "/api/orders", {"limit": 50, "offset": max(total - 50, 0)}),
+        ("orders, search by email", "/api/orders", {"q": some["customer_email"]}),
+        ("orders, search by name", "/api/orders", {"q": some["customer_name"].split()[1]}),
+        ("orders, by order id", "/api/orders", {"q": some["order_id"]}),
+        ("orders, needs attention", "/api/orders", {"fulfillment_status": "needs_attention"}),
+        ("orders, refunded parties", "/api/orders",
+         {"payment_status": "refunded", "kind": "party"}),
+        ("orders, one week", "/api/orders",
+         {"since": str(today - timedelta(7)), "until": str(today)}),
+        ("order detail", f"/api/orders/{some['order_id']}", {}),
+        ("order detail, a year old", f"/api/orders/{year_old['order_id']}", {}),
+        ("events, this week", "/api/events",
+         {"start": str(today), "end": str(today + timedelta(7))}),
+        ("events, this month", "/api/events", {"start": str(month), "end": str(next_month)}),
+        ("events, camps this month", "/api/events",
+         {"start": str(month), "end": str(next_month), "kind": "camp"}),
+        ("roster", f"/api/events/{busiest['event_id']}/roster", {}),
+        ("errors, open, newest", "/api/errors", {"resolved": "false", "order": "newest"}),
+        ("errors, critical", "/api/errors", {"severity": "critical"}),
+        ("outbox, failed", "/api/outbox", {"status": "failed"}),
+        ("outbox, first page", "/api/outbox", {}),
+        ("inbox, first page", "/api/inbox", {}),
+        ("inbox, failed", "/api/inbox", {"status": "failed"}),
+    ]  # fmt: skip
+
+
+def measure(url: str, today: date, requests_per_read: int) -> list[tuple[str, float, float]]:
+    session = requests.Session()
+    results = []
+    for name, path, params in reads(session, url, today):
+        for _ in range(3):  # warm: the first read of a column loads it from disk
+            _get(session, url + path, params)
+        timings = sorted(_get(session, url + path, params)[0] for _ in range(requests_per_read))
+        p95 = timings[max(math.ceil(len(timings) * 0.95) - 1, 0)]
+        results.append((name, statistics.median(timings), p95))
+        print(f"  {name:28} p50 {results[-1][1]:6.1f} ms   p95 {p95:6.1f} ms", flush=True)
+    return results
+
+
+def main() -> int:
+    # BENCH_MILLION_DATABASE keeps the built file (or reuses one built before) to measure
+    # again without building again.
+    kept = os.environ.get("BENCH_MILLION_DATABASE")
+    work = Path(tempfile.mkdtemp(prefix="tinkertank-million-"))
+    database = Path(kept) if kept else work / "million.duckdb"
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    if not database.exists():
+        print(f"\nstaff API: building {ORDERS:,} orders in {database} …", flush=True)
+        began = time.monotonic()
+        timings = build(database, ORDERS, now)
+        print(f"  built in {time.monotonic() - began:.0f} s "
+              f"({database.stat().st_size / 1e9:.1f} GB); seconds per step: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))  # fmt: skip
+    else:
+        print(f"\nstaff API: measuring {database} as it is", flush=True)
+    print("  " + ", ".join(f"{name} {n:,}" for name, n in table_counts(database).items()))
+    env = {k: os.environ[k] for k in ("DUCKDB_MEMORY_LIMIT",) if k in os.environ}
+    secret = "whsec_bench_" + secrets.token_hex(8)
+    sidecar = start_sidecar_for_bench(free_port(), secret, database, env)
+    try:
+        today = local_today(now, SYDNEY)
+        print(f"  {REQUESTS} requests per read, one at a time, after 3 to warm up:", flush=True)
+        results = measure(sidecar.url, today, REQUESTS)
+        worst = max(p95 for _, _, p95 in results)
+        rss = rss_mb(sidecar.process.pid)
+        web = rss_mb(sidecar.process.pid, children=False)
+        print(f"  slowest p95 {worst:.1f} ms (target <= 100); sidecar RSS {rss:.0f} MB "
+              f"(web {web:.0f} + store {rss - web:.0f}; target <= 400)")  # fmt: skip
+        print(json.dumps({"p95_ms": {name: round(p95, 1) for name, _, p95 in results},
+                          "rss_mb": round(rss)}))  # fmt: skip
+    finally:
+        sidecar.stop(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("orders", "order_items", "bookings", "events", "fulfilment_steps",
+                          "outbox", "webhook_inbox", "error_log")
+        }  # fmt: skip
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

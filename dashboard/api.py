@@ -1,0 +1,192 @@
+"""The dashboard's client of the sidecar's staff API (bearer `ADMIN_TOKEN`, JSON both ways).
+
+The dashboard never opens the database: everything it shows or does goes through here. Three
+kinds of failure, each shown its own way by the pages:
+
+- `SidecarDown`: nothing answered (refused, timed out) or the sidecar failed (5xx);
+- `NotAvailable`: the route does not exist on this sidecar (an older build): Starlette's own
+  plain 404/405, as opposed to the API's JSON `{"error": "not_found"}` for an unknown id;
+- `ApiError`: the API refused the request (4xx) and said why in `message`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import requests
+
+# (connect, read) seconds. Reads are paged in SQL and answer well under a second; the
+# analysts' SQL endpoint has its own time limit on the sidecar, so it gets a longer read.
+TIMEOUT = (3.05, 20)
+SQL_TIMEOUT = (3.05, 90)
+
+
+class SidecarDown(Exception):
+    """The sidecar did not answer, or answered with a server error."""
+
+
+class NotAvailable(Exception):
+    """This sidecar has no such endpoint yet."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method, self.path = method, path
+        super().__init__(f"{method} {path} is not available on this sidecar yet")
+
+
+class ApiError(Exception):
+    """A 4xx with the API's reason."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        self.status, self.error, self.message = status, error, message
+        super().__init__(message)
+
+
+class StaffApi:
+    def __init__(self, base_url: str, token: str, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    # --- transport ------------------------------------------------------------------------
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        query = {k: _param(v) for k, v in params.items() if v is not None and v != ""}
+        return self._call("GET", path, params=query)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, timeout=TIMEOUT) -> dict:
+        return self._call("POST", path, json=body or {}, timeout=timeout)
+
+    def _call(self, method: str, path: str, timeout=TIMEOUT, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.session.request(method, self.base_url + path, timeout=timeout, **kwargs)
+        except requests.Timeout:
+            raise SidecarDown(
+                f"the sidecar at {self.base_url} did not answer {method} {path} in time"
+            ) from None
+        except requests.RequestException as exc:
+            raise SidecarDown(
+                f"cannot reach the sidecar at {self.base_url} ({type(exc).__name__})"
+            ) from None
+        if response.status_code >= 500:
+            raise SidecarDown(
+                f"the sidecar answered {response.status_code} to {method} {path}: "
+                f"{response.text[:200]}"
+            )
+        body = _json(response)
+        if response.status_code in (404, 405) and (body is None or "error" not in body):
+            raise NotAvailable(method, path)
+        if response.status_code >= 400:
+            body = body or {}
+            error = str(body.get("error", response.reason or "refused"))
+            message = body.get("message") or _problems(body) or error.replace("_", " ")
+            if response.status_code == 401:
+                message = "the sidecar refused the dashboard's ADMIN_TOKEN"
+            raise ApiError(response.status_code, error, str(message))
+        if body is None:
+            raise SidecarDown(f"the sidecar's answer to {method} {path} is not JSON")
+        return body
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def health(self) -> bool:
+        try:
+            return self.session.get(self.base_url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kpis(self, day: date | None = None) -> dict:
+        return self.get("/api/kpis", date=day)
+
+    def orders(self, **filters: Any) -> dict:
+        return self.get("/api/orders", **filters)
+
+    def order(self, order_id: str) -> dict:
+        return self.get(f"/api/orders/{order_id}")
+
+    def order_counts(self) -> dict:
+        return self.get("/api/orders/counts")
+
+    def events(self, start: date, end: date, kind: str | None = None) -> dict:
+        return self.get("/api/events", start=start, end=end, kind=kind)
+
+    def roster(self, event_id: str) -> dict:
+        return self.get(f"/api/events/{event_id}/roster")
+
+    def inbox(self, **filters: Any) -> dict:
+        return self.get("/api/inbox", **filters)
+
+    def inbox_counts(self) -> dict:
+        return self.get("/api/inbox/counts")
+
+    def inbox_event(self, event_id: str) -> dict:
+        return self.get(f"/api/inbox/{event_id}")
+
+    def errors(self, **filters: Any) -> dict:
+        return self.get("/api/errors", **filters)
+
+    def summaries(self, since: date | None = None, until: date | None = None) -> dict:
+        return self.get("/api/summaries", since=since, until=until)
+
+    def summary(self, day: date) -> dict:
+        return self.get(f"/api/summaries/{day.isoformat()}")
+
+    def trends(self, days: int = 30) -> dict:
+        return self.get("/api/trends", days=days)
+
+    def tickets(self, **filters: Any) -> dict:
+        return self.get("/api/tickets", **filters)
+
+    # --- actions (each answers with a message saying what was done) -----------------------
+
+    def retry_step(self, order_id: str, step: str) -> dict:
+        return self.post(f"/api/orders/{order_id}/steps/{step}/retry")
+
+    def resend_confirmation(self, order_id: str) -> dict:
+        return self.post(f"/api/orders/{order_id}/resend-confirmation")
+
+    def reprocess(self, event_id: str) -> dict:
+        return self.post(f"/api/inbox/{event_id}/reprocess")
+
+    def resolve_error(self, error_id: str, by: str) -> dict:
+        return self.post(f"/api/errors/{error_id}/resolve", {"by": by})
+
+    def bulk_errors(self, action: str, error_ids: list[str], by: str) -> dict:
+        return self.post("/api/errors/bulk", {"action": action, "error_ids": error_ids, "by": by})
+
+    def run_summary(self, day: date, post: bool, force: bool = False) -> dict:
+        return self.post(
+            "/api/summaries/run", {"date": day.isoformat(), "post": post, "force": force}
+        )
+
+    def update_ticket(self, ticket_id: str, status: str, staff_note: str) -> dict:
+        return self.post(f"/api/tickets/{ticket_id}", {"status": status, "staff_note": staff_note})
+
+    def sql(self, sql: str, limit: int) -> dict:
+        return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _json(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _problems(body: dict[str, Any]) -> str:
+    problems = body.get("problems") or []
+    return "; ".join(f"{p.get('path', '')}: {p.get('message', '')}" for p in problems)
+
+
+def message_of(answer: dict[str, Any], fallback: str) -> str:
+    """What an action's answer says was done (`message`), or `fallback` when it says nothing."""
+    return str(answer.get("message") or fallback)

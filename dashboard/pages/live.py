@@ -1,0 +1,122 @@
+"""Live: today's figures, the webhook backlog and lag, orders moving through the steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import formatting as fmt
+from dashboard import session, ui
+from dashboard.api import NotAvailable
+
+STEP_ORDER = (
+    "record_payment",
+    "create_bookings",
+    "schedule_events",
+    "send_confirmation",
+    "notify_staff",
+)
+
+ui.page_title("Live")
+
+
+@st.fragment(run_every=ui.REFRESH_SECONDS)
+def live_panels() -> None:
+    api, tz = session.api(), session.settings().tz
+    with ui.section():
+        try:
+            kpis = api.kpis()
+        except NotAvailable as exc:
+            ui.not_available(exc)
+            counts_only(api.order_counts(), api.inbox_counts())
+            return
+        today_figures(kpis)
+        webhook_health(kpis)
+        pipeline(kpis)
+    st.caption(
+        f"Updated {datetime.now(tz):%H:%M:%S} ({session.settings().timezone}); "
+        f"refreshes every {ui.REFRESH_SECONDS} s."
+    )
+
+
+def today_figures(kpis: dict) -> None:
+    currency = kpis.get("currency", "aud")
+    st.subheader(f"Today, {kpis['date']}")
+    orders, paid, revenue, bookings, refunds = st.columns(5)
+    orders.metric("Orders", kpis["orders"])
+    paid.metric("Paid orders", kpis["paid_orders"])
+    revenue.metric("Revenue", fmt.money(kpis["revenue"], currency))
+    bookings.metric("Bookings", kpis["bookings"])
+    refunds.metric(
+        "Refunds",
+        kpis["refunds"]["count"],
+        delta=f"-{fmt.money(kpis['refunds']['amount'], currency)}"
+        if kpis["refunds"]["count"]
+        else None,
+        delta_color="inverse",
+    )
+    by_kind = kpis.get("revenue_by_kind") or {}
+    st.caption(
+        "Revenue by kind: "
+        + ", ".join(f"{kind} {fmt.money(cents, currency)}" for kind, cents in by_kind.items())
+    )
+
+
+def webhook_health(kpis: dict) -> None:
+    st.subheader("Webhooks and follow-up")
+    hooks = kpis["webhooks"]
+    backlog, failed, oldest, lag, errors, tickets, outbox = st.columns(7)
+    backlog.metric("Webhook backlog", hooks["backlog"])
+    failed.metric("Failed webhooks", hooks["failed"])
+    oldest.metric("Oldest waiting", fmt.duration(hooks.get("oldest_backlog_seconds")))
+    lag.metric("Lag p95 (last hour)", fmt.duration(hooks.get("lag_p95_seconds")))
+    open_errors = kpis.get("errors_open") or {}
+    errors.metric(
+        "Open errors",
+        sum(open_errors.values()),
+        help=", ".join(f"{severity}: {n}" for severity, n in open_errors.items()) or None,
+    )
+    tickets.metric("Open tickets", kpis.get("tickets_open", 0))
+    queue = kpis.get("outbox") or {}
+    outbox.metric(
+        "Emails waiting", queue.get("pending", 0), help=f"failed: {queue.get('failed', 0)}"
+    )
+
+
+def pipeline(kpis: dict) -> None:
+    st.subheader("Orders through the steps")
+    left, right = st.columns([2, 1])
+    steps = kpis.get("steps") or {}
+    frame = pd.DataFrame(
+        [{"step": step, **steps.get(step, {})} for step in STEP_ORDER if step in steps]
+    )
+    if not frame.empty:
+        frame = frame.set_index("step").fillna(0).astype(int)
+    with left:
+        st.dataframe(frame, width="stretch")
+    with right:
+        status = kpis.get("fulfillment_status") or {}
+        st.bar_chart(pd.Series(status, name="orders"), horizontal=True)
+
+
+def counts_only(orders: dict, inbox: dict) -> None:
+    """What an older sidecar can tell: orders and webhook events by status."""
+    # The contract names the keys payment_status/fulfillment_status; early sidecars said
+    # payment/fulfillment.
+    by_payment = orders.get("payment_status", orders.get("payment", {}))
+    by_fulfilment = orders.get("fulfillment_status", orders.get("fulfillment", {}))
+    payment, fulfilment, webhooks = st.columns(3)
+    with payment:
+        st.caption("Orders by payment status")
+        st.dataframe(pd.Series(by_payment, name="orders", dtype="int64"))
+    with fulfilment:
+        st.caption("Orders by fulfilment status")
+        st.dataframe(pd.Series(by_fulfilment, name="orders", dtype="int64"))
+    with webhooks:
+        st.caption("Webhook events by status")
+        st.dataframe(pd.Series(inbox, name="events", dtype="int64"))
+
+
+live_panels()

@@ -1,0 +1,65 @@
+"""Support: problems customers reported; staff move each along and leave a note."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import formatting as fmt
+from dashboard import session, ui
+
+PAGE_SIZE = 50
+
+api, tz = session.api(), session.settings().tz
+ui.page_title("Support")
+
+status = st.segmented_control("Status", [*ui.TICKET_STATUSES, "all"], default="open") or "all"
+pager_key = ui.page_key("tickets", status)
+
+tickets: list[dict] = []
+with ui.section():
+    listing = api.tickets(
+        status=None if status == "all" else status,
+        limit=PAGE_SIZE,
+        offset=ui.page_offset(pager_key, PAGE_SIZE),
+    )
+    tickets = listing["tickets"]
+    ui.table(
+        fmt.table_times(tickets, tz, "created_at", "updated_at", "resolved_at"),
+        {
+            "created_at": "Reported",
+            "status": "Status",
+            "category": "Category",
+            "name": "Name",
+            "email": "Email",
+            "order_reference": "Order reference",
+            "order_id": "Order",
+            "message": "Message",
+            "staff_note": "Staff note",
+            "updated_at": "Updated",
+            "ticket_id": "Ticket",
+        },
+    )
+    ui.pager(listing["total"], PAGE_SIZE, pager_key)
+
+labels = {t["ticket_id"]: f"{t['ticket_id']} · {t['email']} · {t['message'][:60]}" for t in tickets}
+chosen = st.selectbox(
+    "Work on a ticket", list(labels), index=None, format_func=labels.get, key="support-ticket"
+)
+if chosen:
+    ticket = next(t for t in tickets if t["ticket_id"] == chosen)
+    st.markdown(f"**{ticket['category']}** from {ticket['email']}")
+    st.text(ticket["message"])
+    with st.form(f"ticket-{chosen}"):
+        new_status = st.selectbox(
+            "Status",
+            ui.TICKET_STATUSES,
+            index=ui.TICKET_STATUSES.index(ticket["status"]),
+            key="ticket-status",
+        )
+        note = st.text_area("Staff note", value=ticket.get("staff_note") or "", key="ticket-note")
+        save = st.form_submit_button("Save", type="primary", key="ticket-save")
+    if save:
+        ui.act(
+            lambda: api.update_ticket(chosen, new_status, note),
+            f"Ticket {chosen} is now {new_status}.",
+        )

@@ -1,0 +1,105 @@
+"""Webhooks: the delivery log, as Stripe's Dashboard shows it: every event received, its
+status, attempts and last error, its payload, a link to Stripe, and reprocess."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboard import formatting as fmt
+from dashboard import session, ui
+from dashboard.api import ApiError
+
+PAGE_SIZE = 50
+REPROCESSABLE = ("failed", "ignored")
+
+api, tz = session.api(), session.settings().tz
+ui.page_title("Webhooks")
+
+with ui.section():
+    counts = api.inbox_counts()
+    columns = st.columns(len(ui.INBOX_STATUSES))
+    for column, status in zip(columns, ui.INBOX_STATUSES, strict=True):
+        column.metric(status.capitalize(), counts.get(status, 0))
+
+status_field, type_field = st.columns([1, 2])
+status = status_field.selectbox(
+    "Status", ui.INBOX_STATUSES, index=None, placeholder="any", key="webhooks-status"
+)
+event_type = type_field.text_input("Type", placeholder="e.g. checkout.session.completed")
+pager_key = ui.page_key("webhooks", status, event_type)
+
+events: list[dict] = []
+with ui.section():
+    listing = api.inbox(
+        status=status,
+        type=event_type.strip(),
+        limit=PAGE_SIZE,
+        offset=ui.page_offset(pager_key, PAGE_SIZE),
+    )
+    events = listing["events"]
+    rows = [
+        {
+            **e,
+            "received_at": fmt.local_time(e["received_at"], tz),
+            "processed_at": fmt.local_time(e["processed_at"], tz),
+            "stripe": fmt.stripe_event_url(e["event_id"], bool(e.get("livemode"))),
+        }
+        for e in events
+    ]
+    ui.table(
+        rows,
+        {
+            "received_at": "Received",
+            "event_id": "Event",
+            "type": "Type",
+            "status": "Status",
+            "attempts": "Attempts",
+            "last_error": "Last error",
+            "processed_at": "Processed",
+            "stripe": "On Stripe",
+        },
+        column_config={"On Stripe": st.column_config.LinkColumn(display_text="open ↗")},
+    )
+    ui.pager(listing["total"], PAGE_SIZE, pager_key)
+
+st.divider()
+labels = {e["event_id"]: f"{e['event_id']} · {e['type']} · {e['status']}" for e in events}
+chosen = st.selectbox(
+    "Show an event", list(labels), index=None, format_func=labels.get, key="webhooks-event"
+)
+
+if chosen:
+    with ui.section():
+        try:
+            event = api.inbox_event(chosen)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            st.warning(f"No event {chosen!r}.")
+            st.stop()
+        livemode = bool(event.get("livemode"))
+        st.subheader(event["type"])
+        st.markdown(
+            f"`{event['event_id']}` · {'live' if livemode else 'test'} mode · "
+            f"[open on Stripe ↗]({fmt.stripe_event_url(event['event_id'], livemode)})"
+        )
+        state, attempts, received, processed = st.columns(4)
+        state.metric("Status", event["status"])
+        attempts.metric("Attempts", event["attempts"])
+        received.metric("Received", fmt.local_time(event["received_at"], tz))
+        processed.metric("Processed", fmt.local_time(event.get("processed_at"), tz) or "—")
+        if event.get("last_error"):
+            st.error(f"Last error: {event['last_error']}")
+        if event["status"] in REPROCESSABLE:
+            if st.button("Reprocess", key=f"reprocess-{chosen}", type="primary"):
+                ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.")
+        else:
+            st.caption("Only a failed or ignored event can be reprocessed.")
+        try:
+            payload = json.loads(event.get("payload") or "null")
+        except ValueError:
+            st.code(event.get("payload") or "", language=None)
+        else:
+            st.json(payload, expanded=2)

@@ -1,0 +1,151 @@
+"""The dashboard in a real browser: `tinkertank dashboard` against a seeded sidecar, driven by
+Playwright through Debian's headless Chromium. Screenshots of every page are kept in
+`test-artifacts/dashboard/` for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ADMIN_TOKEN, REPO
+from tests.dashboard.conftest import PASSWORD, Seeded, step_status, wait_for
+from webhook.processes import free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
+PAGE_TITLES = ("Live", "Orders", "Calendar", "Webhooks", "Errors", "Summaries", "Support", "SQL")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("dashboard-home")
+    port = free_port()
+    log = (home / "dashboard.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webhook.cli", "dashboard", "--port", str(port)],
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(home),
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "SIDECAR_URL": seeded.url,
+            "DASHBOARD_PASSWORD": PASSWORD,
+        },
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: process.poll() is not None or _answers(url + "/_stcore/health"), 60)
+        assert process.poll() is None, (home / "dashboard.log").read_text()
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def settled(page) -> None:
+    """Wait until Streamlit has finished the run the last action started."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    time.sleep(0.3)  # the last deltas of a finished run are drawn just after it
+
+
+def trouble(page) -> list[str]:
+    """What a person would call an error on screen: an exception box, a traceback, an error."""
+    found = [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
+    found += [e.inner_text() for e in page.locator('[data-testid="stAlertContentError"]').all()]
+    if "Traceback" in page.locator("body").inner_text():
+        found.append("a traceback")
+    return found
+
+
+def test_staff_log_in_open_every_page_and_retry_a_failed_step(
+    browser, dashboard_url: str, seeded: Seeded
+):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(dashboard_url)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("textbox", name="Your name").fill("Robin")
+    page.screenshot(path=SCREENSHOTS / "login.png")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Live").wait_for()
+    settled(page)
+
+    for title in PAGE_TITLES:
+        page.get_by_role("link", name=title).click()
+        page.get_by_role("heading", name=title, exact=True).wait_for()
+        settled(page)
+        assert trouble(page) == [], title
+        page.screenshot(path=SCREENSHOTS / f"{title.lower()}.png", full_page=True)
+
+    # The calendar: go to the seeded events, click one, read its roster.
+    page.get_by_role("link", name="Calendar").click()
+    page.get_by_role("button", name="Go to the next events").click()
+    settled(page)
+    calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
+    calendar.get_by_text("1/1 Robot Rampage Party").wait_for()
+    calendar.locator(".fc-event", has_text="2/24").first.click()
+    page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
+    settled(page)
+    assert trouble(page) == []
+    page.screenshot(path=SCREENSHOTS / "calendar-roster.png", full_page=True)
+
+    order_id = seeded.failed_orders[2]
+    page.get_by_role("link", name="Orders").click()
+    page.get_by_role("heading", name="Orders", exact=True).wait_for()
+    settled(page)
+    page.get_by_role("textbox", name="…or by order, cs_ or pi_ id").fill(order_id)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Retry schedule_events").click()
+    page.get_by_text("schedule_events", exact=False).first.wait_for()
+    settled(page)
+    page.screenshot(path=SCREENSHOTS / "orders-retried.png", full_page=True)
+    assert trouble(page) == []
+    assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 1
+    wait_for(lambda: step_status(seeded.url, order_id, "schedule_events") == "done")
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("textbox", name="Password").wait_for()
+    assert page.get_by_role("link", name="Orders").count() == 0

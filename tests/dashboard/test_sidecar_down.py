@@ -1,0 +1,22 @@
+"""With the sidecar gone, every page says so plainly: no traceback, nothing half drawn."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.conftest import PAGES, dashboard_settings, log_in, new_dashboard
+from webhook.processes import free_port
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_shows_the_sidecar_down_banner_instead_of_a_traceback(page: str):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    at = log_in(new_dashboard(dashboard_settings(url)))
+    at.switch_page(f"pages/{page}.py").run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    if page == "sql":  # nothing is asked of the sidecar until a query is run
+        at.button(key="sql-run").click().run()
+    assert at.error, "no banner"
+    assert all("The sidecar is not answering" in e.value for e in at.error)
+    assert all(f"cannot reach the sidecar at {url}" in e.value for e in at.error)
