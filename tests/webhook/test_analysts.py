@@ -125,14 +125,14 @@ def test_the_export_is_a_snapshot_pandas_reads_without_students_notes(
     assert "exported to " in result.stdout
     exports = Path(seeded.server.env["DATABASE_URL"].removeprefix("duckdb:///")).parent / "exports"
     latest = exports / "latest"
-    orders = pd.read_parquet(latest / "orders.parquet")
+    orders = pd.read_parquet(latest / "orders")
     ((count,),) = sql(seeded, "SELECT count(*) FROM orders")
     assert len(orders) == count >= 3
-    students = pd.read_parquet(latest / "students.parquet")
+    students = pd.read_parquet(latest / "students")
     assert "notes" not in students.columns
     assert {"student_id", "order_id", "name"} <= set(students.columns)
     ((items,),) = sql(seeded, "SELECT count(*) FROM order_items")
-    assert len(pd.read_parquet(latest / "order_items.parquet")) == items
+    assert len(pd.read_parquet(latest / "order_items")) == items
     assert not list(exports.glob(".partial-*"))
     # the sidecar kept serving: a delivery right after is stored
     event = make_event(type="customer.updated", data={"object": {"id": "cus_2"}})
@@ -149,7 +149,7 @@ def test_each_export_gets_its_own_directory_and_latest_follows(seeded: Sidecar):
     latest = Path(second["path"]).parent / "latest"
     assert latest.resolve() == Path(second["path"])
     for name, rows in second["tables"].items():
-        assert len(pd.read_parquet(Path(second["path"]) / f"{name}.parquet")) == rows
+        assert len(pd.read_parquet(Path(second["path"]) / name)) == rows
     assert "webhook_inbox" not in second["tables"]
 
 
