@@ -62,7 +62,7 @@ class Settings:
     # Stripe's default tolerance for signature timestamps (docs.stripe.com/webhooks, replay).
     webhook_tolerance_seconds: int = 300
     # DuckDB would otherwise cache up to 80% of RAM; the sidecar shares a small machine.
-    duckdb_memory_limit: str = "256MB"
+    duckdb_memory_limit: str = "200MB"
     # First retry delay of a failed fulfilment step or event; each retry doubles it.
     fulfilment_retry_seconds: float = 2.0
     # Fault drill: step -> how many of its next runs fail ({"schedule_events": 2}).

@@ -21,6 +21,7 @@ from webhook.staff_api import (
     BadRequest,
     choice,
     day,
+    fast_json,
     jsonable,
     not_found,
     paging,
@@ -85,7 +86,7 @@ async def list_events(request: Request) -> Response:
     kind = choice(request, "kind", staff.KINDS)
     first, stop = utc_bounds(start, end, request.app.state.catalog.tz)
     rows = await request.app.state.database.aread(calendar.events_between, first, stop, kind)
-    return JSONResponse({"events": [_event(row) for row in rows]})
+    return fast_json({"events": [_event(row) for row in rows]})
 
 
 def _event(row: tuple) -> dict:

@@ -159,7 +159,7 @@ class Database:
         self._thread.start()
 
     @classmethod
-    def open(cls, location: DatabaseLocation, memory_limit: str = "256MB") -> Database:
+    def open(cls, location: DatabaseLocation, memory_limit: str = "200MB") -> Database:
         """Open (creating if needed) the database and bring its schema up to date."""
         if location.backend != "duckdb":
             raise DatabaseUnavailable(f"unsupported database backend {location.backend!r}")
