@@ -300,36 +300,20 @@ def calendar_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] |
 
 
 def confirmation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:
-    """What the confirmation email of an order shows."""
-    row = conn.execute(
-        "SELECT order_id, customer_name, customer_email FROM orders WHERE order_id = ?",
-        [order_id],
-    ).fetchone()
-    if row is None:
-        return None
-    bookings = conn.execute(
-        "SELECT DISTINCT s.name, e.title, e.kind, e.starts_at, e.ends_at, e.venue_id, b.status"
-        " FROM bookings b JOIN students s ON s.student_id = b.student_id"
-        " JOIN events e ON e.event_id = b.event_id"
-        " WHERE b.order_id = ? AND b.enrolment_id IS NULL ORDER BY e.starts_at",
-        [order_id],
-    ).fetchall()
-    programs = conn.execute(
-        "SELECT s.name, en.product_id, en.status FROM enrolments en"
-        " JOIN students s ON s.student_id = en.student_id WHERE en.order_id = ?",
-        [order_id],
-    ).fetchall()
-    return {
-        "order": dict(zip(("order_id", "customer_name", "customer_email"), row, strict=True)),
-        "bookings": bookings,
-        "programs": programs,
-        "calendar": calendar_rows(conn, order_id),
-    }
+    """What the confirmation email of an order shows: its booked events (camps, parties)
+    and its Ignite programs."""
+    return _email_rows(conn, order_id, "b.enrolment_id IS NULL", "TRUE")
 
 
 def cancellation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:
     """What the cancellation email of an order shows: its cancelled bookings (Ignite classes
     included) and its ended programs."""
+    return _email_rows(conn, order_id, "b.status = 'cancelled'", "en.status = 'ended'")
+
+
+def _email_rows(
+    conn: duckdb.DuckDBPyConnection, order_id: str, which_bookings: str, which_programs: str
+) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT order_id, customer_name, customer_email FROM orders WHERE order_id = ?",
         [order_id],
@@ -340,13 +324,13 @@ def cancellation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[st
         "SELECT DISTINCT s.name, e.title, e.kind, e.starts_at, e.ends_at, e.venue_id, b.status"
         " FROM bookings b JOIN students s ON s.student_id = b.student_id"
         " JOIN events e ON e.event_id = b.event_id"
-        " WHERE b.order_id = ? AND b.status = 'cancelled' ORDER BY e.starts_at",
+        f" WHERE b.order_id = ? AND {which_bookings} ORDER BY e.starts_at",
         [order_id],
     ).fetchall()
     programs = conn.execute(
         "SELECT s.name, en.product_id, en.status FROM enrolments en"
         " JOIN students s ON s.student_id = en.student_id"
-        " WHERE en.order_id = ? AND en.status = 'ended'",
+        f" WHERE en.order_id = ? AND {which_programs}",
         [order_id],
     ).fetchall()
     return {

@@ -3,88 +3,17 @@
 from __future__ import annotations
 
 import email.policy
-import json
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import icalendar
-import pytest
-from aiosmtpd.controller import Controller
 
 from core.cart import encode_metadata_cart
-from tests.conftest import Sidecar, make_event
+from tests.conftest import Sidecar, SlackHook, make_event
 from webhook.processes import free_port
-
-
-class SlackHook:
-    """An incoming-webhook endpoint that records payloads; answers from a script."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[float, dict]] = []
-        self.script: list[tuple[int, dict[str, str]]] = []  # answers before the plain 200s
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.posts.append((time.monotonic(), json.loads(body)))
-                status, headers = hook.script.pop(0) if hook.script else (200, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message received."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.refusals = 0  # answer this many messages with a temporary failure first
-        self.refused: list[float] = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
-        if self.refusals > 0:
-            self.refusals -= 1
-            self.refused.append(time.monotonic())
-            return "451 4.3.0 Try again later"
-        message = message_from_bytes(envelope.content)
-        self.messages.append((envelope.rcpt_tos, message))
-        return "250 OK"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackHook]:
-    hook = SlackHook()
-    yield hook
-    hook.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> bool:

@@ -19,7 +19,7 @@ import requests
 
 from core.cart import encode_metadata_cart
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
-from tests.webhook.test_alerts import smtp, wait_for  # noqa: F401 (fixture)
+from tests.webhook.test_alerts import wait_for
 from tests.webhook.test_fulfilment import charge_refunded_event
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -58,7 +58,7 @@ def attached_calendar(message) -> icalendar.Calendar:
 
 def test_a_full_refund_sends_one_cancellation_that_replaces_the_invites(
     start_sidecar_process,
-    smtp,  # noqa: F811
+    smtp,
 ):
     inbox, port = smtp
     sidecar = start_sidecar_process(
@@ -106,7 +106,7 @@ def _next_weekday(day: date) -> date:
     return day
 
 
-def test_remind_twice_sends_each_reminder_once(start_sidecar_process, smtp, tmp_path):  # noqa: F811
+def test_remind_twice_sends_each_reminder_once(start_sidecar_process, smtp, tmp_path):
     inbox, port = smtp
     today = datetime.now(SYDNEY).date()
     soon = _next_weekday(today + timedelta(days=1))
@@ -168,7 +168,7 @@ def test_remind_says_so_when_the_sidecar_is_down(tmp_path: Path):
     assert "did not answer" in run.stderr
 
 
-def test_staff_can_resend_a_confirmation(start_sidecar_process, smtp):  # noqa: F811
+def test_staff_can_resend_a_confirmation(start_sidecar_process, smtp):
     inbox, port = smtp
     sidecar = start_sidecar_process(
         SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), SMTP_SECURITY="none"

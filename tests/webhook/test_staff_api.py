@@ -16,9 +16,8 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from tests.conftest import ADMIN_TOKEN, Sidecar, sidecar_env
+from tests.conftest import ADMIN_TOKEN, Inbox, Sidecar, sidecar_env
 from tests.fakes.stripe_api import FakeStripe
-from tests.webhook.test_alerts import Inbox
 from tests.webhook.test_fulfilment import (
     camp,
     charge_refunded_event,

@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ import requests
 
 from core.cart import encode_metadata_cart
 from core.simulation import paid_invoice, subscription, subscription_checkout_session
-from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
-from tests.webhook.test_alerts import SlackHook, wait_for
+from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, SlackHook, make_event, sidecar_env
+from tests.webhook.test_alerts import wait_for
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
@@ -127,13 +126,6 @@ def ignite_sign_up(sidecar: Sidecar) -> None:
     ]  # fmt: skip
     for event_type, obj in objects:
         assert sidecar.deliver(make_event(type=event_type, data={"object": obj})).status_code == 200
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackHook]:
-    hook = SlackHook()
-    yield hook
-    hook.close()
 
 
 @pytest.fixture

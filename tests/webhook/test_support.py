@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 
 from core.cart import encode_metadata_cart
 from core.support import REQUESTS_PER_CLIENT, TICKETS_PER_ADDRESS
-from tests.conftest import ADMIN_TOKEN, Sidecar, make_event
-from tests.webhook.test_alerts import Inbox, SlackHook, wait_for
-from webhook.processes import free_port
+from tests.conftest import ADMIN_TOKEN, Sidecar, SlackHook, make_event
+from tests.webhook.test_alerts import wait_for
 from webhook.support import MAX_BODY_BYTES
 
 # Each test speaks from its own client address (uvicorn takes X-Forwarded-For from a local
@@ -61,23 +59,6 @@ def tickets_of(sidecar: Sidecar, address: str) -> list[dict]:
     response = sidecar.staff_get("/api/tickets", limit=500)
     assert response.status_code == 200, response.text
     return [t for t in response.json()["tickets"] if t["email"] == address]
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackHook]:
-    hook = SlackHook()
-    yield hook
-    hook.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def test_a_report_is_answered_with_its_reference_and_stored_for_staff(sidecar: Sidecar):
