@@ -20,8 +20,10 @@ from typing import Any
 
 import duckdb
 
+from core.store import summaries
 from core.store.error_log import SEVERITIES
 from core.store.fulfilment import STEPS
+from core.summary import money_by_kind
 
 KINDS = ("camp", "party", "ignite")
 PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "partially_refunded", "refunded",
@@ -105,26 +107,28 @@ def kpis(
     (orders_created,) = conn.execute(
         "SELECT count(*) FROM orders WHERE created_at >= ? AND created_at < ?", day
     ).fetchone()
-    paid = conn.execute(
-        "SELECT order_id, amount_paid, created_at FROM orders WHERE paid_at >= ? AND paid_at < ?",
-        day,
-    ).fetchall()
-    refunds = conn.execute(
-        "SELECT order_id, amount FROM refunds WHERE refunded_at >= ? AND refunded_at < ?", day
-    ).fetchall()
+    (paid_orders,) = conn.execute(
+        "SELECT count(*) FROM orders WHERE paid_at >= ? AND paid_at < ?", day
+    ).fetchone()
+    (refund_count,) = conn.execute(
+        "SELECT count(*) FROM refunds WHERE refunded_at >= ? AND refunded_at < ?", day
+    ).fetchone()
+    # The day's money as the daily summary counts it: payments, Ignite renewals, refunds.
+    revenue = money_by_kind(
+        (kind, paid, refunded) for _, kind, paid, refunded in summaries.money(conn, [(start, stop)])
+    )
     (bookings,) = conn.execute(
         "SELECT count(*) FROM bookings WHERE created_at >= ? AND created_at < ?"
         " AND status = 'confirmed'",
         day,
     ).fetchone()
-    refunded = sum(amount for _, amount in refunds)
     return {
         "orders": orders_created,
-        "paid_orders": len(paid),
-        "revenue": sum(amount for _, amount, _ in paid) - refunded,
-        "revenue_by_kind": _revenue_by_kind(conn, paid, refunds),
+        "paid_orders": paid_orders,
+        "revenue": revenue["total"],
+        "revenue_by_kind": {**dict.fromkeys(KINDS, 0), **revenue["by_kind"]},
         "bookings": bookings,
-        "refunds": {"count": len(refunds), "amount": refunded},
+        "refunds": {"count": refund_count, "amount": revenue["refunded"]},
         "fulfillment_status": _counts(
             conn,
             "SELECT fulfillment_status, count(*) FROM orders GROUP BY 1",
@@ -152,36 +156,6 @@ def _counts(conn: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str]) -> d
     counts = dict.fromkeys(keys, 0)
     counts.update(dict(conn.execute(sql).fetchall()))
     return counts
-
-
-def _revenue_by_kind(
-    conn: duckdb.DuckDBPyConnection,
-    paid: list[tuple[str, int, datetime]],
-    refunds: list[tuple[str, int]],
-) -> dict[str, int]:
-    """The day's payments less its refunds, each split over the kinds of its order's items
-    in proportion to their prices (most orders are of one kind)."""
-    created = {order_id: at for order_id, _, at in paid}
-    missing = sorted({order_id for order_id, _ in refunds} - set(created))
-    if missing:
-        created.update(
-            conn.execute(
-                "SELECT order_id, created_at FROM orders WHERE order_id IN (SELECT unnest(?))",
-                [missing],
-            ).fetchall()
-        )
-    parts: dict[str, dict[str, int]] = {}
-    for order_id, kind, amount in items_of(conn, created, "order_id, kind, unit_amount"):
-        parts.setdefault(order_id, {}).setdefault(kind, 0)
-        parts[order_id][kind] += amount
-    revenue = dict.fromkeys(KINDS, 0.0)
-    for order_id, amount in [(o, a) for o, a, _ in paid] + [(o, -a) for o, a in refunds]:
-        kinds = parts.get(order_id, {})
-        whole = sum(kinds.values())
-        for kind, part in kinds.items():
-            if whole > 0:
-                revenue[kind] += amount * part / whole
-    return {kind: round(amount) for kind, amount in revenue.items()}
 
 
 def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
