@@ -17,6 +17,9 @@ import requests
 import stripe
 from aiosmtpd.controller import Controller
 
+from core import simulation
+from core.cart import encode_metadata_cart
+from tests.fakes.stripe_api import FakeStripe
 from webhook.processes import ServerProcess, free_port, start_sidecar
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,6 +57,16 @@ def make_event(**overrides: Any) -> dict[str, Any]:
     }
     event.update(overrides)
     return event
+
+
+def storefront_payment(items: list[dict], customer: dict[str, str], amount: int) -> dict:
+    """A `payment_intent.succeeded` event from the storefront's own flow, its cart in the
+    metadata (`core/simulation.py` shapes the PaymentIntent: event["data"]["object"])."""
+    intent = simulation.payment_intent(
+        f"pi_{secrets.token_hex(8)}", int(time.time()), amount,
+        encode_metadata_cart(items, customer), customer["email"],
+    )  # fmt: skip
+    return make_event(type="payment_intent.succeeded", data={"object": intent})
 
 
 def sign(body: str | bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
@@ -132,6 +145,14 @@ def start_sidecar_process(tmp_path: Path) -> Iterator[Callable[..., Sidecar]]:
     yield start
     for server in started:
         server.kill()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeStripe]:
+    """Stripe's API, faked locally for a test module (the only thing the tests fake); a
+    module that needs prices or a fresh one per test defines its own."""
+    with FakeStripe() as stripe_api:
+        yield stripe_api
 
 
 @pytest.fixture(scope="module")

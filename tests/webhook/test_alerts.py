@@ -11,8 +11,7 @@ from pathlib import Path
 
 import icalendar
 
-from core.cart import encode_metadata_cart
-from tests.conftest import Sidecar, SlackHook, make_event
+from tests.conftest import Sidecar, SlackHook, make_event, storefront_payment
 from webhook.processes import free_port
 
 
@@ -129,11 +128,7 @@ def test_a_paid_order_gets_one_confirmation_with_both_parts_links_and_its_calend
         {"product_id": "robot-rampage-party", "date": "2027-01-23", "start_time": "10:00",
          "student": {"name": "Leo", "age": 7}},
     ]  # fmt: skip
-    metadata = encode_metadata_cart(items, {"email": "jane@example.com", "name": "Jane Citizen"})
-    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 58400,
-              "amount_received": 58400, "currency": "aud", "metadata": metadata,
-              "status": "succeeded"}  # fmt: skip
-    paid = make_event(type="payment_intent.succeeded", data={"object": intent})
+    paid = storefront_payment(items, {"email": "jane@example.com", "name": "Jane Citizen"}, 58400)
 
     for _ in range(2):  # a redelivery must not send a second email
         assert sidecar.deliver(paid).status_code == 200
@@ -170,12 +165,9 @@ def test_staff_hear_of_each_order_on_slack_without_any_childs_name(
         {"product_id": "summer-robotics", "date": "2027-01-18", "session": "day",
          "student": {"name": "Matilda", "age": 9}},
     ]  # fmt: skip
-    metadata = encode_metadata_cart(items, {"email": "kim@example.com", "name": "Kim Lee"})
-    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 20800,
-              "amount_received": 20800, "currency": "aud", "metadata": metadata,
-              "status": "succeeded"}  # fmt: skip
+    paid = storefront_payment(items, {"email": "kim@example.com", "name": "Kim Lee"}, 20800)
 
-    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+    sidecar.deliver(paid)
 
     assert wait_for(lambda: len(slack.posts) >= 1)
     text = slack.posts[0][1]["text"]
@@ -195,12 +187,9 @@ def test_a_confirmation_refused_twice_is_sent_on_the_third_attempt_exactly_once(
     )  # fmt: skip
     items = [{"product_id": "summer-robotics", "date": "2027-01-19", "session": "day",
               "student": {"name": "Ada", "age": 9}}]  # fmt: skip
-    metadata = encode_metadata_cart(items, {"email": "sam@example.com", "name": "Sam Ng"})
-    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 8900,
-              "amount_received": 8900, "currency": "aud", "metadata": metadata,
-              "status": "succeeded"}  # fmt: skip
+    paid = storefront_payment(items, {"email": "sam@example.com", "name": "Sam Ng"}, 8900)
 
-    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+    sidecar.deliver(paid)
 
     assert wait_for(lambda: len(inbox.messages) >= 1)
     time.sleep(1)
@@ -218,12 +207,10 @@ def test_without_slack_configured_staff_notices_are_dropped_without_errors(
     sidecar = start_sidecar_process(FULFILMENT_RETRY_SECONDS="0.01")
     items = [{"product_id": "summer-robotics", "date": "2027-01-20", "session": "day",
               "student": {"name": "Ada", "age": 9}}]  # fmt: skip
-    metadata = encode_metadata_cart(items, {"email": "sam@example.com", "name": "Sam Ng"})
-    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": 8900,
-              "amount_received": 8900, "currency": "aud", "metadata": metadata,
-              "status": "succeeded"}  # fmt: skip
+    paid = storefront_payment(items, {"email": "sam@example.com", "name": "Sam Ng"}, 8900)
+    intent = paid["data"]["object"]
 
-    sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+    sidecar.deliver(paid)
 
     status_url = f"{sidecar.url}/api/orders/{intent['id']}/status"
     assert wait_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.policy
 import math
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -17,8 +16,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import requests
 
-from core.cart import encode_metadata_cart
-from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
+from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, sidecar_env, storefront_payment
 from tests.webhook.test_alerts import wait_for
 from tests.webhook.test_fulfilment import charge_refunded_event
 
@@ -27,11 +25,9 @@ SYDNEY = ZoneInfo("Australia/Sydney")
 
 def paid_order(sidecar: Sidecar, items: list[dict], amount: int) -> tuple[str, dict]:
     """A storefront payment carrying its cart; the order id once it is fulfilled."""
-    metadata = encode_metadata_cart(items, {"email": "jane@example.com", "name": "Jane Citizen"})
-    intent = {"id": f"pi_{secrets.token_hex(8)}", "object": "payment_intent", "amount": amount,
-              "amount_received": amount, "currency": "aud", "metadata": metadata,
-              "status": "succeeded"}  # fmt: skip
-    assert sidecar.deliver(make_event(type="payment_intent.succeeded", data={"object": intent}))
+    paid = storefront_payment(items, {"email": "jane@example.com", "name": "Jane Citizen"}, amount)
+    intent = paid["data"]["object"]
+    assert sidecar.deliver(paid)
     status_url = f"{sidecar.url}/api/orders/{intent['id']}/status"
 
     def fulfilled() -> dict | None:

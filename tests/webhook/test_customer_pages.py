@@ -35,12 +35,6 @@ def start_shop(fake: FakeStripe, tmp_path: Path) -> Sidecar:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as stripe_api:
-        yield stripe_api
-
-
-@pytest.fixture(scope="module")
 def shop(fake: FakeStripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     sidecar = start_shop(fake, tmp_path_factory.mktemp("pages"))
     yield sidecar

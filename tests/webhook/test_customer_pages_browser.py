@@ -32,12 +32,6 @@ ARRIVAL = 30_000  # ms: generous, so a busy machine fails nothing
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as stripe_api:
-        yield stripe_api
-
-
-@pytest.fixture(scope="module")
 def shop(fake: FakeStripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     sidecar = start_shop(fake, tmp_path_factory.mktemp("pages-browser"))
     yield sidecar

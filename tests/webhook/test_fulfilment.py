@@ -39,12 +39,6 @@ STEP_NAMES = [
 # --- fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as stripe_api:
-        yield stripe_api
-
-
 def shop_env(fake: FakeStripe, **overrides: str) -> dict[str, str]:
     return {
         "STRIPE_SECRET_KEY": "sk_test_123",

@@ -94,12 +94,6 @@ def all_pages(sidecar: Sidecar, path: str, key: str, limit: int, **params) -> li
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as stripe_api:
-        yield stripe_api
-
-
-@pytest.fixture(scope="module")
 def shop(fake: FakeStripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     tmp_path = tmp_path_factory.mktemp("staff")
     server = start_sidecar(
