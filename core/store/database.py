@@ -224,6 +224,22 @@ class Database:
         called once per commit with every outcome of that commit that shares the sink."""
         self._enqueue(_Job(fn, args, batched, fallback, sink=sink, token=token))
 
+    def submit_batch_to_sink(
+        self,
+        sink: Callable[[list[tuple[Any, bool, Any]]], None],
+        fn: Callable[..., Sequence[Any]],
+        items: Sequence[tuple[Any, Any]],
+        fallback: Callable[..., Sequence[Any]] | None = None,
+    ) -> None:
+        """`submit_to_sink` of a batched job for each (token, item), queued in one go: the
+        store process hands over all the webhooks of one frame at once, so the writer wakes
+        once per frame rather than once per webhook."""
+        if self._closed or not self._thread.is_alive():
+            raise DatabaseUnavailable("the database writer has stopped")
+        self._queue.put(
+            [_Job(fn, (item,), True, fallback, sink=sink, token=token) for token, item in items]
+        )
+
     def write(self, fn: Callable[..., T], *args: Any, timeout: float | None = 30) -> T:
         """Blocking `submit`: for the CLI, tests and worker threads."""
         return self.submit(fn, *args).result(timeout)
@@ -275,7 +291,7 @@ class Database:
             carried = None
             if first is _STOP:
                 break
-            jobs = [] if first is _WAKE else [first]
+            jobs = [] if first is _WAKE else first if isinstance(first, list) else [first]
             stopping = False
             while len(jobs) < MAX_GROUP:
                 try:
@@ -285,7 +301,9 @@ class Database:
                 if job is _STOP:
                     stopping = True
                     break
-                if job is not _WAKE:
+                if isinstance(job, list):  # a frame's worth of batched jobs
+                    jobs.extend(job)
+                elif job is not _WAKE:
                     jobs.append(job)
             if jobs:
                 self._run_group(jobs)

@@ -2,7 +2,9 @@
 
 The sidecar runs as two processes. The web process (uvicorn) parses and verifies requests;
 the store process, its child, owns the DuckDB file, its one writer thread and the read
-cursors. They talk over a socket pair in length-prefixed pickle frames.
+cursors. They talk over a socket pair in length-prefixed pickle frames. The batched calls
+of one event-loop iteration (the webhooks' inserts) travel as one frame and reach the
+writer as one hand-over, with a token each for its answer.
 
 Why a process and not just a thread: DuckDB's Python binding takes the GIL back several
 times during every statement, so a writer thread beside a busy event loop spends as long
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import logging
 import os
@@ -105,8 +108,8 @@ class _StoreServer:
 
     def handle(self, message: tuple) -> None:
         token, kind, fn, args, extra = message
-        if kind == _BATCHED:
-            self.database.submit_to_sink(self.reply, token, fn, args, batched=True, fallback=extra)
+        if kind == _BATCHED:  # args: [(token, item), …], one call's item each
+            self.database.submit_batch_to_sink(self.reply, fn, args, fallback=extra)
         elif kind == _WRITE:
             self.database.submit_to_sink(self.reply, token, fn, args)
         elif kind == _READ:
@@ -135,7 +138,9 @@ class _StoreServer:
                 try:
                     self.handle(message)
                 except DatabaseUnavailable as exc:
-                    self.send([(message[0], False, _portable(exc))])
+                    token, kind, _, args, _ = message
+                    tokens = [t for t, _ in args] if kind == _BATCHED else [token]
+                    self.send([(t, False, _portable(exc)) for t in tokens])
             del buffer[:offset]
 
 
@@ -179,6 +184,7 @@ def main(argv: list[str]) -> int:
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()
+    gc.freeze()  # what start-up built lives as long as the process (see webhook.app)
     server.send(("ready", os.getpid()))
     try:
         server.serve()
@@ -207,6 +213,8 @@ class StoreClient:
         self._pending: dict[int, asyncio.Future] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._outgoing = bytearray()  # frames of this loop iteration, sent in one write
+        # Batched calls of this loop iteration, by (function, fallback): one frame each.
+        self._batches: dict[tuple[Any, Any], list[tuple[int, Any]]] = {}
         self._reader_task: asyncio.Task | None = None
         self.down: str | None = None  # why the store process is gone, once it is
         self.on_down: Callable[[str], None] | None = None
@@ -280,12 +288,18 @@ class StoreClient:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending[token] = future
-        if not self._outgoing:
+        if not self._outgoing and not self._batches:
             loop.call_soon(self._flush)
-        self._outgoing += _frame((token, kind, fn, args, extra))
+        if kind == _BATCHED:
+            self._batches.setdefault((fn, extra), []).append((token, args[0]))
+        else:
+            self._outgoing += _frame((token, kind, fn, args, extra))
         return future
 
     def _flush(self) -> None:
+        for (fn, fallback), items in self._batches.items():
+            self._outgoing += _frame((None, _BATCHED, fn, items, fallback))
+        self._batches.clear()
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(bytes(self._outgoing))
         self._outgoing.clear()
@@ -299,7 +313,7 @@ class StoreClient:
         item: Any,
         fallback: Callable[..., Sequence[T]] | None = None,
     ) -> T:
-        return await self._call(_BATCHED, fn, (item,), fallback)
+        return await self._call(_BATCHED, fn, (item,), fallback)  # sent with its like
 
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self._call(_READ, fn, args, kwargs)

@@ -126,3 +126,29 @@ def test_a_file_held_by_another_process_is_reported_not_crashed(database: Databa
 
     assert result.returncode == 3
     assert f"cannot open database {database_path}" in result.stdout
+
+
+def test_a_batch_handed_over_at_once_is_one_call_with_an_answer_per_token(database: Database):
+    calls, answers = [], []
+
+    def store_many(conn, items):
+        calls.append(list(items))
+        return [item * 10 for item in items]
+
+    gate = threading.Event()
+    blocker = database.submit(lambda conn: gate.wait(5))
+    database.submit_batch_to_sink(answers.extend, store_many, [("a", 1), ("b", 2)])
+    database.submit_batch_to_sink(answers.extend, store_many, [("c", 3)])
+    gate.set()
+    blocker.result(5)
+    database.write(_insert_beat, 1)  # queued behind them: once it is done, so are they
+
+    assert calls == [[1, 2, 3]]  # both hand-overs, one call, one commit
+    assert sorted(answers) == [("a", True, 10), ("b", True, 20), ("c", True, 30)]
+
+
+def test_a_closed_database_refuses_a_batch(database: Database):
+    database.close()
+
+    with pytest.raises(DatabaseUnavailable):
+        database.submit_batch_to_sink(list.append, lambda conn, items: items, [("a", 1)])

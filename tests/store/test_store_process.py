@@ -1,0 +1,54 @@
+"""The store process and its client: the webhooks of one event-loop iteration cross to the
+store process as one frame, and each still gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from core.store import inbox
+from core.store.database import utcnow
+from core.store.process import StoreClient
+from core.stripe_events import parse_event
+from tests.conftest import make_event, sidecar_env
+
+
+@pytest.fixture
+def store_env(tmp_path, monkeypatch):
+    for name, value in sidecar_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+
+
+def _store(client: StoreClient, event: dict):
+    item = (parse_event(json.dumps(event)), utcnow())
+    return client.awrite_batched(
+        inbox.store_events, item, fallback=inbox.store_events_skipping_duplicates
+    )
+
+
+def test_webhooks_sent_together_each_get_their_own_answer(store_env):
+    events = [make_event() for _ in range(4)]
+
+    async def scenario():
+        client = StoreClient.start()
+        await client.connect()
+        try:
+            # gather starts them all in one loop iteration: one frame to the store process.
+            together = asyncio.gather(*(_store(client, e) for e in [*events, events[0]]))
+            first = await asyncio.wait_for(together, 30)
+            # Later, a redelivery of what is stored: the fallback path, still one answer each.
+            again = await asyncio.wait_for(
+                asyncio.gather(_store(client, events[1]), _store(client, make_event())), 30
+            )
+            total = await client.aread(inbox.count_events)
+        finally:
+            await client.aclose()
+        return first, again, total
+
+    first, again, total = asyncio.run(scenario())
+
+    assert first == [True, True, True, True, False]  # the copy in the same frame: a duplicate
+    assert again == [False, True]
+    assert total == 5
