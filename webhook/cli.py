@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -77,6 +78,13 @@ def serve(args: argparse.Namespace) -> None:
         server.should_exit = True
 
     store.on_down = store_died
+    # Garbage collection, tuned for a burst of webhooks, where it cost about a tenth of
+    # this process's CPU. What start-up built (modules, catalog, app) lives as long as the
+    # process: frozen, it is no longer walked by every full collection. A request's objects
+    # are freed by reference counting, so young collections mostly find nothing; every
+    # 10,000 allocations rather than every 700 is plenty.
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     # uvicorn hands a Ctrl+C back as KeyboardInterrupt once it has shut down cleanly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
