@@ -2,7 +2,9 @@
 
 Both servers get the same kind of stream (distinct, realistic, freshly signed
 `checkout.session.completed` deliveries) from `wrk` at 64 connections, in rounds that take
-turns, so that a slow spell of the (shared, virtual) machine hits both. Printed: deliveries
+turns, so that a slow spell of the (shared, virtual) machine hits both. The server not being
+measured is paused (SIGSTOP): after a round the sidecar goes on fulfilling its orders, and
+that CPU would otherwise come out of the bare endpoint's next round. Printed: deliveries
 per second and p50/p99 acknowledgement latency each round, the ratio sidecar / bare each
 round and its median, a check that every 200 is in the inbox, and the sidecar's RSS once
 100,000 events are stored.
@@ -28,6 +30,8 @@ import requests
 from bench.servers import (
     ServerProcess,
     free_port,
+    pause,
+    resume,
     rss_mb,
     start_bare,
     start_naive,
@@ -183,17 +187,25 @@ def main() -> int:
     bare = start_bare(free_port(), secret)
     sidecar = start_sidecar_for_bench(free_port(), secret, work / "bench.duckdb")
     naive = start_naive(free_port(), secret, work / "naive.duckdb")
+    servers = (bare, sidecar, naive)
     try:
         print(f"wrk: {THREADS} threads, {CONNECTIONS} connections; {ROUNDS} rounds of"
-              f" {ROUND_SECONDS} s a server, bare and sidecar taking turns\n")  # fmt: skip
+              f" {ROUND_SECONDS} s a server, bare and sidecar taking turns; the server not"
+              " being measured is paused (SIGSTOP)\n")  # fmt: skip
         runs: dict[str, list[WrkResult]] = {"bare": [], "sidecar": []}
         memory: list[tuple[int, float]] = []  # (stored events, RSS) after each round
+        for server in servers:
+            pause(server)
         for round_ in range(ROUNDS):
             for name, server in (("bare", bare), ("sidecar", sidecar)):
+                resume(server)
                 runs[name].append(run_wrk(server.url, deliveries / f"{name}{round_}",
                                           ROUND_SECONDS))  # fmt: skip
-            memory.append((stored_events(sidecar), rss_mb(sidecar.process.pid)))
+                if name == "sidecar":
+                    memory.append((stored_events(sidecar), rss_mb(sidecar.process.pid)))
+                pause(server)
         # For context only, and shorter: the documentation-style receiver of the issue.
+        resume(naive)
         naive_run = run_wrk(naive.url, deliveries / "naive", NAIVE_SECONDS)
         naive.stop()
         for name in ("bare", "sidecar"):
@@ -212,6 +224,7 @@ def main() -> int:
         print(f"\nratio sidecar / bare by round: {', '.join(f'{x:.2f}' for x in ratios)};"
               f" median {ratio:.2f}  (target >= 0.60)")  # fmt: skip
         print(f"sidecar p99 acknowledgement, worst round: {p99:.1f} ms  (target <= 100)")
+        resume(sidecar)
         stored = stored_events(sidecar)
         acked = sum(r.requests - r.non_2xx for r in runs["sidecar"])
         if any(r.requests > pools["sidecar"] for r in runs["sidecar"]):
@@ -238,9 +251,9 @@ def main() -> int:
         summary["ratio"] = ratio
         print("\n" + json.dumps(summary))
     finally:
-        bare.stop()
-        sidecar.stop()
-        naive.stop()
+        for server in servers:
+            resume(server)
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(deliveries, ignore_errors=True)
     return 0

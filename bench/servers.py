@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ from webhook.processes import ServerProcess, free_port, rss_mb, start_sidecar
 __all__ = [
     "ServerProcess",
     "free_port",
+    "pause",
+    "resume",
     "rss_mb",
     "start_bare",
     "start_naive",
@@ -53,3 +57,23 @@ def start_sidecar_for_bench(
         },
         log_path=database.with_suffix(".log"),
     )
+
+
+def pause(server: ServerProcess) -> None:
+    """Stop a server (all its processes) while another one is measured: a sidecar goes on
+    fulfilling the orders of its last round, and that CPU would be taken from the other."""
+    _signal(server, signal.SIGSTOP)
+
+
+def resume(server: ServerProcess) -> None:
+    _signal(server, signal.SIGCONT)
+
+
+def _signal(server: ServerProcess, signum: int) -> None:
+    pid = server.process.pid
+    if server.process.poll() is not None:
+        return
+    if os.getpgid(pid) == pid:  # the sidecar: its own process group, web and store
+        os.killpg(pid, signum)
+    else:
+        os.kill(pid, signum)
