@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from core.catalog import Catalog
 from core.invites import venue_line
-from core.schedule import ignite_series
+from core.schedule import ignite_events, ignite_series
 
 _TEXT = Environment(
     loader=PackageLoader("core", "templates"),
@@ -94,7 +94,7 @@ def _first_name(order: dict[str, Any]) -> str:
 def order_bookings(rows: dict[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
     """What a family is told it booked, from `core.store.orders.confirmation_rows`: one
     entry per booked event (camps, parties) and one per Ignite enrolment, shown as the
-    program's first class ("weekly from"). Each has student, title, kind, status, start and
+    student's first class ("weekly from"). Each has student, title, kind, status, start and
     end (aware UTC) and location (venue and address)."""
     bookings = [
         {"student": name, "title": title, "kind": kind, "status": status,
@@ -102,11 +102,11 @@ def order_bookings(rows: dict[str, Any], catalog: Catalog) -> list[dict[str, Any
          "location": venue_line(catalog, venue_id)}
         for name, title, kind, starts_at, ends_at, venue_id, status in rows["bookings"]
     ]  # fmt: skip
-    for name, product_id, status in rows["programs"]:
+    for name, product_id, status, first_booked, began in rows["programs"]:
         program = catalog.products.get(product_id)
         if program is None:
             continue
-        first = ignite_series(catalog, product_id)["dtstart"]
+        first = first_class(catalog, product_id, first_booked, began)
         bookings.append(
             {"student": name, "title": f"{program.name}, weekly from", "kind": "ignite",
              "status": "cancelled" if status == "ended" else "confirmed", "start": first,
@@ -114,6 +114,23 @@ def order_bookings(rows: dict[str, Any], catalog: Catalog) -> list[dict[str, Any
              "location": venue_line(catalog, program.venue)}
         )  # fmt: skip
     return bookings
+
+
+def first_class(
+    catalog: Catalog, program_id: str, first_booked: datetime | None, began: datetime | None
+) -> datetime:
+    """An Ignite student's first class (aware UTC): the first one booked; with none booked
+    yet, the program's first class on or after the day the enrolment began (naive UTC), so
+    that a family joining mid-term is not sent to a class already past; failing that, the
+    program's first class."""
+    if first_booked is not None:
+        return first_booked.replace(tzinfo=UTC)
+    if began is not None:
+        local_day = began.replace(tzinfo=UTC).astimezone(catalog.tz).date()
+        upcoming = ignite_events(catalog, program_id, start=local_day)
+        if upcoming:
+            return upcoming[0].starts_at
+    return ignite_series(catalog, program_id)["dtstart"]
 
 
 def bookings_by_student(

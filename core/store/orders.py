@@ -327,9 +327,15 @@ def _email_rows(
         f" WHERE b.order_id = ? AND {which_bookings} ORDER BY e.starts_at",
         [order_id],
     ).fetchall()
+    # Each program with the student's first class: the first one booked, or (nothing booked
+    # yet) the day the enrolment began, from which the first class is worked out.
     programs = conn.execute(
-        "SELECT s.name, en.product_id, en.status FROM enrolments en"
-        " JOIN students s ON s.student_id = en.student_id"
+        "SELECT s.name, en.product_id, en.status,"
+        " (SELECT min(e.starts_at) FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        "  WHERE b.enrolment_id = en.enrolment_id AND b.status = 'confirmed'),"
+        " coalesce(en.started_at, en.current_period_start, o.created_at)"
+        " FROM enrolments en JOIN students s ON s.student_id = en.student_id"
+        " JOIN orders o ON o.order_id = en.order_id"
         f" WHERE en.order_id = ? AND {which_programs}",
         [order_id],
     ).fetchall()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from core import emails
 from core.catalog import load_catalog
@@ -35,3 +35,26 @@ def test_support_address_is_the_bare_address_of_email_from():
         "hello@tinkertank.example"
     )
     assert emails.support_address("hello@tinkertank.example") == "hello@tinkertank.example"
+
+
+def test_an_ignite_students_first_class_is_the_first_booked_one():
+    booked = datetime(2027, 5, 17, 5, 45)  # naive UTC, as the store keeps it
+
+    first = emails.first_class(CATALOG, "ignite-coding-monday", booked, datetime(2027, 5, 1))
+
+    assert first == booked.replace(tzinfo=UTC)
+
+
+def test_with_no_class_booked_yet_the_first_class_is_the_next_one_after_joining():
+    joined = datetime(2027, 5, 11, 2, 0)  # Tuesday 11 May, Sydney
+
+    first = emails.first_class(CATALOG, "ignite-coding-monday", None, joined)
+
+    local = first.astimezone(CATALOG.tz)
+    assert (local.date(), local.strftime("%H:%M")) == (date(2027, 5, 17), "15:45")
+
+
+def test_with_nothing_to_go_by_the_first_class_is_the_programs():
+    first = emails.first_class(CATALOG, "ignite-coding-monday", None, None)
+
+    assert first.astimezone(CATALOG.tz).date() == date(2027, 2, 8)

@@ -53,7 +53,7 @@ def make_rows(student: str = "Ada", **status: Any) -> dict[str, Any]:
                     "confirmed",
                 ),
             ],
-            "programs": [("Ben", "ignite-coding-monday", "active")],
+            "programs": [("Ben", "ignite-coding-monday", "active", None, None)],
             "calendar": {"order_id": "ord_abc", "events": [], "series": []},
         },
     }

@@ -310,3 +310,22 @@ def test_the_calendar_is_found_by_the_checkout_session_id_too(shop, fake):
 
     assert response.status_code == 200
     assert order_id in response.headers["content-disposition"]
+
+
+def test_a_mid_term_enrolment_is_told_its_own_first_class_not_the_programs(shop, fake):
+    order_id, subscription, completed = sign_up(shop, fake, name="Mae")
+    may = invoice(
+        subscription, order_id, datetime(2027, 5, 10, tzinfo=UTC), datetime(2027, 6, 10, tzinfo=UTC)
+    )
+    shop.deliver(completed)
+    shop.deliver(stripe_event("invoice.paid", may))
+    status = status_when(shop, order_id, lambda s: len(s["bookings"]) >= 3)
+    first = min(b["event"]["start"] for b in status["bookings"])
+
+    page = requests.get(f"{shop.url}/orders/{order_id}/success", timeout=10)
+
+    assert page.status_code == 200
+    assert first.startswith("2027-05-1")  # the first Monday class of the paid period
+    shown = datetime.fromisoformat(first)
+    assert f"{shown:%A %-d %B %Y}, 3:45 PM" in page.text
+    assert "8 February 2027" not in page.text  # the program's first class, long past
