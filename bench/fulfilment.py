@@ -132,7 +132,7 @@ def fulfilled(url: str) -> int:
     counts = requests.get(
         url + "/api/orders/counts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
     ).json()
-    done = counts["fulfillment"]
+    done = counts["fulfillment_status"]
     return sum(done.get(s, 0) for s in ("fulfilled", "needs_attention", "cancelled"))
 
 

@@ -258,13 +258,14 @@ def _booking(row: tuple) -> dict[str, Any]:
 
 
 def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
-    """How many orders are in each payment and each fulfilment status."""
-    result: dict[str, dict[str, int]] = {"payment": {}, "fulfillment": {}}
-    for column, key in (("payment_status", "payment"), ("fulfillment_status", "fulfillment")):
+    """How many orders are in each payment and each fulfilment status, keyed by the column
+    names the status API uses (`payment_status`, `fulfillment_status`)."""
+    result: dict[str, dict[str, int]] = {"payment_status": {}, "fulfillment_status": {}}
+    for column in result:
         for status, n in conn.execute(
             f"SELECT {column}, count(*) FROM orders GROUP BY 1"
         ).fetchall():
-            result[key][status] = n
+            result[column][status] = n
     return result
 
 

@@ -103,8 +103,7 @@ def pipeline(kpis: dict) -> None:
 
 def counts_only(orders: dict, inbox: dict) -> None:
     """What an older sidecar can tell: orders and webhook events by status."""
-    # The contract names the keys payment_status/fulfillment_status; early sidecars said
-    # payment/fulfillment.
+    # Sidecars before 2026-11-26 answered the keys payment/fulfillment.
     by_payment = orders.get("payment_status", orders.get("payment", {}))
     by_fulfilment = orders.get("fulfillment_status", orders.get("fulfillment", {}))
     payment, fulfilment, webhooks = st.columns(3)

@@ -86,11 +86,11 @@ def test_simulate_sends_orders_that_the_sidecar_fulfils(start_sidecar_process, t
     counts: dict = {}
     for _ in range(200):
         counts = sidecar.staff_get("/api/orders/counts").json()
-        if sum(counts["fulfillment"].get(s, 0) for s in ("fulfilled", "cancelled")) == 20:
+        if sum(counts["fulfillment_status"].get(s, 0) for s in ("fulfilled", "cancelled")) == 20:
             break
         time.sleep(0.05)
-    assert sum(counts["payment"].values()) == 20
-    assert set(counts["fulfillment"]) <= {"fulfilled", "cancelled"}
+    assert sum(counts["payment_status"].values()) == 20
+    assert set(counts["fulfillment_status"]) <= {"fulfilled", "cancelled"}
 
 
 def test_simulate_without_a_sidecar_says_so(tmp_path: Path):

@@ -124,7 +124,7 @@ def test_kill_9_in_a_burst_of_2000_orders_then_redelivery_fulfils_each_once(
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=10,
         ).json()
-        if counts["fulfillment"].get("fulfilled", 0) == len(placed):
+        if counts["fulfillment_status"].get("fulfilled", 0) == len(placed):
             break
         time.sleep(0.2)
     restarted.server.stop()
