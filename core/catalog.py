@@ -215,6 +215,7 @@ def parse_catalog(text: str, source: str = "catalog.toml") -> Catalog:
     camps = tuple(_parse_camp(entry, venues_by_id, holidays) for entry in camp_entries)
     party_entries = root.entries("parties")
     parties = tuple(_parse_party(entry, venues_by_id) for entry in party_entries)
+    _report_overlapping_parties(party_entries, parties)
     ignite_entries = root.entries("ignite")
     ignite = tuple(_parse_ignite(entry, venues_by_id, term_ids) for entry in ignite_entries)
     # Bookings, calendar events and Stripe metadata are keyed by product id alone.
@@ -475,6 +476,49 @@ def _parse_party(entry: _Entry, venues: dict[str, Venue]) -> Party:
         entry.report("last_date", f"{last_date} is before first_date {first_date}")
     entry.get("description", _as_text)
     return entry.build(Party, slots=tuple(sorted(slots)))
+
+
+def _report_overlapping_parties(entries: list[_Entry], parties: tuple[Party, ...]) -> None:
+    """Two party slots in one room that overlap without starting together.
+
+    A booked party holds its room by the slot's start (the events' slot key), so slots that
+    start together exclude each other; a 10:00 and an 11:00 party would both be sold."""
+
+    def minutes(t: time) -> int:
+        return t.hour * 60 + t.minute
+
+    complete = [
+        (entry, party) for entry, party in zip(entries, parties, strict=True)
+        if None not in (party.venue, party.rooms, party.weekdays, party.slots,
+                        party.duration_minutes, party.first_date, party.last_date)
+    ]  # fmt: skip
+    for i, (entry, party) in enumerate(complete):
+        for _, other in complete[: i + 1]:
+            shared_rooms = set(party.rooms) & set(other.rooms)
+            if (
+                party.venue != other.venue
+                or not shared_rooms
+                or not set(party.weekdays) & set(other.weekdays)
+                or party.last_date < other.first_date
+                or other.last_date < party.first_date
+            ):
+                continue
+            for slot in party.slots:
+                start, end = minutes(slot), minutes(slot) + party.duration_minutes
+                for other_slot in other.slots:
+                    other_start = minutes(other_slot)
+                    other_end = other_start + other.duration_minutes
+                    if other_start == start or other_end <= start or end <= other_start:
+                        continue
+                    if other is party and other_start > start:
+                        continue  # each pair of one party's slots is reported once
+                    whose = "its" if other is party else f"{other.id}'s"
+                    entry.report(
+                        "slots",
+                        f"{slot:%H:%M} ({party.duration_minutes} min) overlaps {whose}"
+                        f" {other_slot:%H:%M} ({other.duration_minutes} min) in"
+                        f" {', '.join(sorted(shared_rooms))}",
+                    )
 
 
 def _parse_ignite(entry: _Entry, venues: dict[str, Venue], term_ids: list[str]) -> Ignite:

@@ -876,3 +876,49 @@ def test_term_must_not_end_before_it_starts():
     assert_single_problem_containing(
         text, "terms[2027-t1].end: 2027-02-01 is before start 2027-02-02"
     )
+
+
+# --- Party rooms -----------------------------------------------------------------------------
+
+
+def _with_second_party(**overrides: Any) -> str:
+    data = base_catalog()
+    second = {**copy.deepcopy(data["parties"][0]), "id": "party-slime", "name": "Slime Lab"}
+    second.update(overrides)
+    data["parties"].append(second)
+    return to_toml(data)
+
+
+def test_party_slots_that_overlap_in_one_room_are_rejected():
+    text = make_catalog_text(party={"slots": ["10:00", "11:00"]})
+
+    assert_single_problem_containing(
+        text,
+        "parties[party-robots].slots: 11:00 (120 min) overlaps its 10:00 (120 min)"
+        " in party-room, workshop",
+    )
+
+
+def test_two_party_packages_whose_slots_overlap_in_a_shared_room_are_rejected():
+    text = _with_second_party(rooms=["workshop"], slots=["11:30"], duration_minutes=90)
+
+    assert_single_problem_containing(
+        text,
+        "parties[party-slime].slots: 11:30 (90 min) overlaps party-robots's 10:00 (120 min)"
+        " in workshop",
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"slots": ["10:00", "13:00"]},  # the same starts: one slot key, so one booking
+        {"slots": ["15:00"]},  # starts as the 13:00 party ends
+        {"weekdays": ["friday"], "slots": ["11:00"]},
+        {"first_date": "2027-12-19", "last_date": "2027-12-31", "slots": ["11:00"]},
+        {"rooms": ["lab"], "venue": "chatswood", "slots": ["11:00"]},
+    ],
+    ids=["same-starts", "back-to-back", "other-weekday", "other-dates", "other-venue"],
+)
+def test_party_slots_that_cannot_clash_are_accepted(overrides):
+    assert len(parse_catalog(_with_second_party(**overrides)).parties) == 2
