@@ -7,6 +7,7 @@ from core.catalog import load_catalog
 from tests.conftest import REPO
 
 CATALOG = load_catalog(REPO / "data" / "catalog.toml")
+ICS = "https://tinkertank.example/orders/ord_abc/calendar.ics"
 
 
 def test_a_hostile_student_name_is_escaped_in_the_html_email_and_kept_in_the_text():
@@ -58,3 +59,16 @@ def test_with_nothing_to_go_by_the_first_class_is_the_programs():
     first = emails.first_class(CATALOG, "ignite-coding-monday", None, None)
 
     assert first.astimezone(CATALOG.tz).date() == date(2027, 2, 8)
+
+
+def test_the_confirmation_offers_an_ignite_series_as_the_calendar_file_only():
+    program = [("Ben", "ignite-coding-monday", "active", None, None)]
+    rows = {"bookings": [], "programs": program}
+    bookings = emails.order_bookings(rows, CATALOG)
+    order = {"order_id": "ord_abc", "customer_name": "Pat Parent"}
+
+    message = emails.confirmation(order, bookings, CATALOG.tz, ICS, "help@example.com")
+
+    assert f"Every class, with the school-holiday breaks: {ICS}" in message.text
+    assert "calendar.google.com" not in message.text + message.html
+    assert "outlook" not in message.text + message.html

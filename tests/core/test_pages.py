@@ -204,3 +204,14 @@ def test_the_cancelled_page_after_the_hold_lapsed_says_the_places_were_released(
 
 def test_origin_of_keeps_scheme_host_and_port():
     assert pages.origin_of("https://shop.example:8443/book") == "https://shop.example:8443"
+
+
+def test_an_ignite_enrolment_offers_the_whole_series_not_a_single_event():
+    html = pages.render_success(make_rows(), CATALOG, BASE, "help@example.com", NONCE)
+
+    links = [attrs for _, attrs in parse(html).tags if "data-calendar" in attrs]
+    series = [a for a in links if a["data-calendar"] == "series"]
+    assert [a["href"] for a in series] == [f"{BASE}/orders/ord_abc/calendar.ics"]
+    # Google and Outlook links hold one event: offered for the camp day only.
+    assert not any("Ignite" in (a["href"] or "") for a in links)
+    assert len([a for a in links if a["data-calendar"] == "google"]) == 1
