@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()
-    gc.freeze()  # what start-up built lives as long as the process (see webhook.app)
+    gc.freeze()  # what start-up built lives as long as the process (see webhook.cli serve)
     server.send(("ready", os.getpid()))
     try:
         server.serve()
@@ -298,7 +298,13 @@ class StoreClient:
 
     def _flush(self) -> None:
         for (fn, fallback), items in self._batches.items():
-            self._outgoing += _frame((None, _BATCHED, fn, items, fallback))
+            try:
+                self._outgoing += _frame((None, _BATCHED, fn, items, fallback))
+            except Exception as exc:  # an argument that cannot be pickled: fail these calls
+                for token, _ in items:
+                    future = self._pending.pop(token, None)
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
         self._batches.clear()
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(bytes(self._outgoing))
@@ -313,7 +319,8 @@ class StoreClient:
         item: Any,
         fallback: Callable[..., Sequence[T]] | None = None,
     ) -> T:
-        return await self._call(_BATCHED, fn, (item,), fallback)  # sent with its like
+        # Sent in one frame with the other batched calls of this loop iteration.
+        return await self._call(_BATCHED, fn, (item,), fallback)
 
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self._call(_READ, fn, args, kwargs)

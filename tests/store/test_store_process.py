@@ -52,3 +52,31 @@ def test_webhooks_sent_together_each_get_their_own_answer(store_env):
     assert first == [True, True, True, True, False]  # the copy in the same frame: a duplicate
     assert again == [False, True]
     assert total == 5
+
+
+def test_calls_that_cannot_cross_fail_instead_of_waiting_forever(store_env):
+    async def scenario():
+        client = StoreClient.start()
+        await client.connect()
+        try:
+            # One frame: a lambda does not pickle, so neither call reaches the store.
+            unpicklable = (lambda: None, utcnow())
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(
+                    client.awrite_batched(inbox.store_events, unpicklable),
+                    client.awrite_batched(
+                        inbox.store_events, (parse_event(json.dumps(make_event())), utcnow())
+                    ),
+                    return_exceptions=True,
+                ),
+                30,
+            )
+            later = await asyncio.wait_for(_store(client, make_event()), 30)
+        finally:
+            await client.aclose()
+        return outcomes, later
+
+    outcomes, later = asyncio.run(scenario())
+
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
+    assert later is True  # the client goes on working
