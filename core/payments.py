@@ -57,6 +57,11 @@ def _id_of(value: Any) -> str | None:
     return _text(value)
 
 
+def has_cart(facts: PaymentFacts) -> bool:
+    """Whether the payment carries a storefront cart in its metadata (SPEC §11)."""
+    return any(key == "tt_items" or key.startswith("tt_items_") for key in facts.metadata)
+
+
 def facts_from(event_type: str, obj: dict[str, Any]) -> PaymentFacts:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     metadata = {str(k): str(v) for k, v in metadata.items()}

@@ -6,6 +6,8 @@ few dozen orders a second. These functions do the same work for a whole batch wi
 number of set-based statements:
 
 - `apply_payments`: payment events of orders we already have (our checkout's orders);
+- `create_metadata_orders`: payment events whose cart is in the payment's metadata (taken
+  outside our checkout), for orders we do not have yet;
 - `convert_holds`: create_bookings for orders whose holds are all still valid;
 - `book_events`: schedule_events for orders whose places are all taken.
 
@@ -23,8 +25,9 @@ from typing import Any
 
 import duckdb
 
+from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
-from core.payments import facts_from
+from core.payments import facts_from, has_cart
 from core.schedule import camp_event, party_event
 from core.store import orders
 from core.store.fulfilment import ensure_enrolments, queue_confirmations, queue_staff_notices
@@ -113,26 +116,150 @@ def apply_payments(
         ).fetchall()
     ]
     if newly_paid:
-        conn.execute(
-            "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
-            " updated_at, finished_at, created_at)"
-            " SELECT o.id, s.step, s.status, s.attempts,"
-            " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
-            " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
-            " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
-            " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
-            " ('notify_staff', 'pending', 0))"
-            " s(step, status, attempts)",
-            [now, now, now, now, newly_paid],
-        )
+        _queue_steps(conn, newly_paid, now)
+    _mark_processed(conn, {event_id: order_id for event_id, (order_id, _) in applied.items()}, now)
+    return [event_id for event_id in event_ids if event_id not in applied]
+
+
+def _queue_steps(conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime) -> None:
+    """The steps of orders just paid: record_payment done, the rest pending (as _mark_paid)."""
+    conn.execute(
+        "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
+        " updated_at, finished_at, created_at)"
+        " SELECT o.id, s.step, s.status, s.attempts,"
+        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
+        " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
+        " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
+        " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
+        " ('notify_staff', 'pending', 0))"
+        " s(step, status, attempts)",
+        [now, now, now, now, order_ids],
+    )
+
+
+def _mark_processed(
+    conn: duckdb.DuckDBPyConnection, order_of_event: dict[str, str], now: datetime
+) -> None:
     conn.execute(
         "UPDATE webhook_inbox SET status = 'processed', attempts = attempts + 1,"
         " processed_at = ?, last_error = NULL, next_attempt_at = NULL, order_id = n.order_id"
         " FROM (SELECT unnest(?) AS event_id, unnest(?) AS order_id) n"
         " WHERE webhook_inbox.event_id = n.event_id",
-        [now, list(applied), [order_id for order_id, _ in applied.values()]],
+        [now, list(order_of_event), list(order_of_event.values())],
     )
-    return [event_id for event_id in event_ids if event_id not in applied]
+
+
+def create_metadata_orders(
+    conn: duckdb.DuckDBPyConnection, event_ids: list[str], catalog: Catalog, now: datetime
+) -> list[str]:
+    """Make, mark paid and queue the steps of the orders whose carts are in these payment
+    events' metadata, as `fulfilment._order_from_metadata`, `_link` and `_mark_paid` do one
+    by one; returns the events left over. Left over: anything but a paid one-off cart that
+    parses (a bad cart, an Ignite cart, our own order id), a payment we already have an
+    order for, and a second event of a payment in this batch (it then finds the order)."""
+    rows = conn.execute(
+        "SELECT event_id, type, payload FROM webhook_inbox"
+        " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
+        [event_ids],
+    ).fetchall()
+    found: dict[str, tuple[Any, Any]] = {}  # event id -> (facts, cart)
+    payments: set[str] = set()  # the cs_/pi_ ids of the payments in `found`
+    for event_id, event_type, payload in rows:
+        if event_type not in _PAYMENT_TYPES:
+            continue
+        obj = json.loads(payload)["data"]["object"]
+        if event_type == "checkout.session.completed" and obj.get("payment_status") not in (
+            "paid",
+            "no_payment_required",
+        ):
+            continue
+        facts = facts_from(event_type, obj)
+        if facts.order_id or not has_cart(facts) or facts.subscription_id:
+            continue
+        keys = {facts.checkout_session_id, facts.payment_intent_id} - {None}
+        if not keys or keys & payments:
+            continue
+        try:
+            cart = parse_metadata_cart(facts.metadata, catalog, facts.email, facts.name)
+        except InvalidCart:
+            continue  # one by one records the payment on an order that needs attention
+        if cart.mode != "payment":
+            continue
+        found[event_id] = (facts, cart)
+        payments |= keys
+    if found:
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "SELECT unnest([checkout_session_id, payment_intent_id]) FROM orders"
+                " WHERE checkout_session_id IN (SELECT unnest($1))"
+                " OR payment_intent_id IN (SELECT unnest($1))",
+                [sorted(payments)],
+            ).fetchall()
+        }
+        found = {
+            event_id: (facts, cart)
+            for event_id, (facts, cart) in found.items()
+            if not {facts.checkout_session_id, facts.payment_intent_id} & existing
+        }
+    if not found:
+        return list(event_ids)
+    order_of_event = {event_id: orders.new_id("ord") for event_id in found}
+    made = [(order_of_event[event_id], facts, cart) for event_id, (facts, cart) in found.items()]
+    conn.execute(
+        "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
+        " customer_email, customer_name, currency, amount_total, amount_paid, kinds,"
+        " checkout_session_id, payment_intent_id, stripe_customer_id, paid_at, created_at,"
+        " updated_at)"
+        " SELECT unnest(?), 'metadata', 'payment', 'paid', 'in_progress', unnest(?), unnest(?),"
+        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?",
+        [
+            [order_id for order_id, _, _ in made],
+            [cart.customer.email for _, _, cart in made],
+            [cart.customer.name for _, _, cart in made],
+            [cart.currency or "aud" for _, _, cart in made],
+            [cart.amount_total for _, _, cart in made],
+            [facts.amount if facts.amount is not None else cart.amount_total
+             for _, facts, cart in made],
+            [orders.kinds_of(cart) for _, _, cart in made],
+            [facts.checkout_session_id for _, facts, _ in made],
+            [facts.payment_intent_id for _, facts, _ in made],
+            [facts.customer_id for _, facts, _ in made],
+            now, now, now,
+        ],
+    )  # fmt: skip
+    students, items = [], []
+    for order_id, _, cart in made:
+        student_ids: dict[str, str] = {}
+        for item in cart.items:
+            key = orders.student_key(item)
+            if key not in student_ids:
+                student_ids[key] = orders.new_id("stu")
+                s = item.student
+                students.append(
+                    (student_ids[key], order_id, s.name, s.age, s.date_of_birth, s.notes)
+                )
+            items.append(
+                (f"{order_id}:{item.position}", order_id, item.position, item.product_id,
+                 item.kind, item.date, item.session,
+                 item.start_time.strftime("%H:%M") if item.start_time else None,
+                 student_ids[key], item.unit_amount)
+            )  # fmt: skip
+    conn.execute(
+        "INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)"
+        " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
+        [list(column) for column in zip(*students, strict=True)],
+    )
+    conn.execute(
+        "INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,"
+        " item_date, session, start_time, student_id, unit_amount, created_at)"
+        " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),"
+        " unnest(?), unnest(?), unnest(?), ?",
+        [*(list(column) for column in zip(*items, strict=True)), now],
+    )
+    _queue_steps(conn, [order_id for order_id, _, _ in made], now)
+    _mark_processed(conn, order_of_event, now)
+    return [event_id for event_id in event_ids if event_id not in found]
 
 
 def _finish_steps(

@@ -21,7 +21,7 @@ import duckdb
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
-from core.payments import PaymentFacts, facts_from, moves_forward, refund_from
+from core.payments import PaymentFacts, facts_from, has_cart, moves_forward, refund_from
 from core.schedule import (
     ScheduleError,
     camp_event,
@@ -278,7 +278,7 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
     facts = facts_from(event["type"], event["data"]["object"])
-    if _find_order(conn, facts) is None and not facts.order_id and not _has_cart(facts):
+    if _find_order(conn, facts) is None and not facts.order_id and not has_cart(facts):
         # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
         # neither our order id nor a cart; invoice.paid books its classes. Its customer is
         # the subscription order's, once checkout.session.completed has been recorded.
@@ -288,10 +288,6 @@ def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
             raise Deferred("waiting to see whether this pays a subscription invoice")
     order_id, facts = _order_for(conn, event, ctx, create=True)
     _mark_paid(conn, order_id, facts, ctx.now)
-
-
-def _has_cart(facts: PaymentFacts) -> bool:
-    return any(key == "tt_items" or key.startswith("tt_items_") for key in facts.metadata)
 
 
 def _subscription_order_of_customer(conn, customer_id: str) -> str | None:

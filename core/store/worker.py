@@ -256,6 +256,7 @@ class Worker:
         events = self.database.read(due_events, now, BATCH)
         # The common case in bulk first; what it leaves, one by one (see core.store.batch).
         leftovers = self._in_bulk(batch.apply_payments, events, now)
+        leftovers = self._in_bulk(batch.create_metadata_orders, leftovers, now)
         submitted = [
             (event_id, self.database.submit_background(handle_event, event_id, self.catalog, now))
             for event_id in leftovers
@@ -293,7 +294,12 @@ class Worker:
         leftovers: list[str] = []
         for start in range(0, len(keys), BULK_SLICE):
             part = keys[start : start + BULK_SLICE]
-            needs_catalog = fn in (batch.book_events, batch.confirm, batch.notify)
+            needs_catalog = fn in (
+                batch.create_metadata_orders,
+                batch.book_events,
+                batch.confirm,
+                batch.notify,
+            )
             args = (part, self.catalog, now) if needs_catalog else (part, now)
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())

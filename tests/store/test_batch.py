@@ -11,7 +11,7 @@ import pytest
 from core.cart import validate_checkout
 from core.catalog import load_catalog
 from core.settings import DatabaseLocation
-from core.simulation import checkout_session, event_envelope
+from core.simulation import checkout_session, event_envelope, payment_intent
 from core.store import batch, inbox, orders
 from core.store.database import Database
 from core.store.fulfilment import STEPS, handle_event, run_step
@@ -141,3 +141,100 @@ def test_bulk_leaves_unknown_orders_and_lapsed_holds_to_the_one_by_one_path(make
     assert left == [unknown]
     assert database.write(batch.convert_holds, ["ord_test_1"], NAIVE_NOW) == ["ord_test_1"]
     assert database.read(inbox.get_event, unknown)["status"] == "received"
+
+
+# --- carts in a payment's metadata ----------------------------------------------------------
+
+
+def metadata_payment(n: int, items: list[dict], pi: str | None = None) -> str:
+    """A storefront's own PaymentIntent, paid, its cart in the metadata (SPEC §11)."""
+    metadata = {
+        "tt_items": json.dumps(items),
+        "tt_customer": json.dumps({"email": f"p{n}@example.com", "name": f"Parent {n}"}),
+    }
+    amount = 8900 * len(items)
+    intent = payment_intent(pi or f"pi_meta_{n}", int(NOW.timestamp()), amount, metadata,
+                            f"p{n}@example.com")  # fmt: skip
+    return json.dumps(event_envelope(f"evt_meta_{n}", "payment_intent.succeeded", intent, 1))
+
+
+def camp_day(day: str, child: str) -> dict:
+    return {"product_id": "summer-robotics", "date": day, "session": "day",
+            "student": {"name": child, "age": 8}}  # fmt: skip
+
+
+def metadata_outcome(database: Database) -> list[tuple]:
+    """Everything fulfilment decides about metadata orders, keyed by their PaymentIntent
+    (the order ids are random)."""
+    rows = database.read(
+        lambda conn: conn.execute(
+            "SELECT o.payment_intent_id, o.source, o.mode, o.payment_status,"
+            " o.fulfillment_status, o.customer_email, o.customer_name, o.currency,"
+            " o.amount_total, o.amount_paid, o.kinds, o.attention_reason, o.paid_at IS NOT NULL,"
+            " list(DISTINCT s.step || '=' || s.status || '/' || s.attempts ORDER BY 1),"
+            " list(DISTINCT i.position || ' ' || i.product_id || ' ' || i.item_date || ' '"
+            "   || i.session || ' ' || i.unit_amount || ' ' || st.name ORDER BY 1),"
+            " list(DISTINCT e.slot_key || '=' || b.status ORDER BY 1),"
+            " (SELECT list(w.event_id || '=' || w.status ORDER BY 1) FROM webhook_inbox w"
+            "  WHERE w.order_id = o.order_id)"
+            " FROM orders o LEFT JOIN fulfilment_steps s USING (order_id)"
+            " LEFT JOIN order_items i USING (order_id)"
+            " LEFT JOIN students st ON st.student_id = i.student_id"
+            " LEFT JOIN bookings b USING (order_id) LEFT JOIN events e USING (event_id)"
+            " GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    )
+    return [tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows]
+
+
+def test_metadata_orders_in_bulk_end_exactly_where_one_by_one_does(make_database):
+    payloads = [
+        metadata_payment(0, [camp_day("2027-01-05", "Ada")]),
+        metadata_payment(
+            1,
+            [
+                camp_day("2027-01-05", "Ben"),
+                camp_day("2027-01-06", "Ben"),
+                camp_day("2027-01-06", "Cy"),
+            ],
+        ),
+        metadata_payment(2, [camp_day("2027-01-07", "Di")]),
+        # The same payment again under another event id: it must find the order, not make one.
+        metadata_payment(3, [camp_day("2027-01-07", "Di")], pi="pi_meta_2"),
+        # Left to the one-by-one path: a cart that does not parse, an Ignite cart.
+        metadata_payment(4, [camp_day("2027-01-26", "Ed")]),  # not a camp day
+        metadata_payment(
+            5, [{"product_id": "ignite-coding-monday", "student": {"name": "Flo", "age": 9}}]
+        ),
+    ]
+    one_by_one, in_bulk = make_database("reference"), make_database("bulk")
+    for database in (one_by_one, in_bulk):
+        events = [store(database, payload) for payload in payloads]
+        if database is in_bulk:
+            left = database.write(batch.create_metadata_orders, events, CATALOG, NAIVE_NOW)
+            assert left == events[3:]
+            events = left
+        for event_id in events:
+            database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
+        order_ids = database.read(
+            lambda c: [r[0] for r in c.execute("SELECT order_id FROM orders").fetchall()]
+        )
+        for step in STEPS[1:]:
+            for order_id in order_ids:
+                database.write(run_step, order_id, step, CATALOG, NAIVE_NOW)
+
+    reference = metadata_outcome(one_by_one)
+    assert metadata_outcome(in_bulk) == reference
+    assert len(reference) == 5  # pi_meta_2 twice is one order
+    assert [row[4] for row in reference[:3]] == ["fulfilled"] * 3
+
+
+def test_a_payment_we_already_have_an_order_for_is_left_to_the_one_by_one_path(make_database):
+    database = make_database("known")
+    first = store(database, metadata_payment(0, [camp_day("2027-01-05", "Ada")]))
+    assert database.write(batch.create_metadata_orders, [first], CATALOG, NAIVE_NOW) == []
+
+    again = store(database, metadata_payment(1, [camp_day("2027-01-05", "Ada")], pi="pi_meta_0"))
+
+    assert database.write(batch.create_metadata_orders, [again], CATALOG, NAIVE_NOW) == [again]
+    assert database.read(lambda c: c.execute("SELECT count(*) FROM orders").fetchone()[0]) == 1
