@@ -9,6 +9,7 @@ number of set-based statements:
 - `create_metadata_orders`: payment events whose cart is in the payment's metadata (taken
   outside our checkout), for orders we do not have yet;
 - `convert_holds`: create_bookings for orders whose holds are all still valid;
+- `take_places`: create_bookings for the others (no hold, a lapsed one), place by place;
 - `book_events`: schedule_events for orders whose places are all taken.
 
 Each returns what it could not do in bulk (an unknown order, a lapsed hold, a refund …)
@@ -27,8 +28,9 @@ import duckdb
 
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
+from core.checkout import hold_options
 from core.payments import facts_from, has_cart
-from core.schedule import camp_event, party_event
+from core.schedule import ScheduleError, camp_event, party_event
 from core.store import orders
 from core.store.fulfilment import ensure_enrolments, queue_confirmations, queue_staff_notices
 
@@ -316,6 +318,98 @@ def convert_holds(
         ensure_enrolments(conn, ready, None, now)
         _finish_steps(conn, ready, "create_bookings", "schedule_events", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
+
+
+def create_bookings(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
+) -> list[str]:
+    """create_bookings in bulk: orders whose holds are all valid convert them
+    (`convert_holds`); the others take free places (`take_places`)."""
+    left = convert_holds(conn, order_ids, now)
+    return take_places(conn, left, catalog, now) if left else []
+
+
+def take_places(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], catalog: Catalog, now: datetime
+) -> list[str]:
+    """create_bookings for orders with items that hold no valid place (a cart from a
+    payment's metadata, a hold that lapsed): each such item takes the first free place, in
+    the order given, exactly as `fulfilment.create_bookings` does one order after another.
+    An item that finds none is left for schedule_events to book as a conflict. Returns the
+    orders left over: those with an Ignite item, or an item the catalog no longer has."""
+    pending = set(_pending(conn, "create_bookings", order_ids))
+    if not pending:
+        return list(order_ids)
+    items: dict[str, list[tuple]] = {}
+    for row in conn.execute(
+        "SELECT i.order_id, i.order_item_id, i.product_id, i.kind, i.item_date, i.start_time,"
+        " h.hold_id, h.status, h.expires_at FROM order_items i LEFT JOIN holds h"
+        " ON h.order_item_id = i.order_item_id WHERE i.order_id IN (SELECT unnest(?))"
+        " ORDER BY i.order_id, i.position",
+        [sorted(pending)],
+    ).fetchall():
+        items.setdefault(row[0], []).append(row[1:])
+    options: dict[str, tuple[tuple[str, int], ...]] = {}  # item id -> (resource, capacity)
+    done: list[str] = []
+    for order_id in (o for o in order_ids if o in pending):
+        try:
+            for item_id, product_id, kind, day, start, _, _, _ in items.get(order_id, []):
+                if kind == "ignite":
+                    raise ScheduleError("Ignite enrolments are made one by one")
+                options[item_id] = hold_options(catalog, product_id, day, orders.stored_time(start))
+        except (KeyError, ScheduleError):
+            continue  # one by one: an enrolment to make, or a PermanentFailure to record
+        done.append(order_id)
+    if not done:
+        return list(order_ids)
+    keys = sorted({key for choices in options.values() for key, _ in choices})
+    used = dict(
+        conn.execute(
+            "SELECT resource_key, coalesce(sum(seats), 0) FROM holds"
+            " WHERE resource_key IN (SELECT unnest(?))"
+            " AND (status = 'converted' OR (status = 'active' AND expires_at > ?))"
+            " GROUP BY resource_key",
+            [keys, now],
+        ).fetchall()
+    )
+    converted, retaken, new = [], [], []  # hold ids; (hold id, key); (order, item, key)
+    for order_id in done:
+        for item_id, _, _, _, _, hold_id, status, expires_at in items.get(order_id, []):
+            if status == "converted":
+                continue
+            if status == "active" and expires_at > now:
+                converted.append(hold_id)
+                continue
+            for key, capacity in options[item_id]:
+                if used.get(key, 0) + 1 <= capacity:
+                    used[key] = used.get(key, 0) + 1
+                    if hold_id is None:
+                        new.append((order_id, item_id, key))
+                    else:
+                        retaken.append((hold_id, key))
+                    break
+    if converted:
+        conn.execute(
+            "UPDATE holds SET status = 'converted' WHERE hold_id IN (SELECT unnest(?))",
+            [converted],
+        )
+    if retaken:
+        conn.execute(
+            "UPDATE holds SET status = 'converted', resource_key = n.key"
+            " FROM (SELECT unnest(?) AS id, unnest(?) AS key) n WHERE holds.hold_id = n.id",
+            [[hold_id for hold_id, _ in retaken], [key for _, key in retaken]],
+        )
+    if new:
+        conn.execute(
+            "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
+            " expires_at, created_at)"
+            " SELECT unnest(?), unnest(?), unnest(?), unnest(?), 1, 'converted', ?, ?",
+            [[orders.new_id("hold") for _ in new], [o for o, _, _ in new],
+             [i for _, i, _ in new], [k for _, _, k in new], now, now],
+        )  # fmt: skip
+    _finish_steps(conn, done, "create_bookings", "schedule_events", now)
+    taken = set(done)
+    return [order_id for order_id in order_ids if order_id not in taken]
 
 
 def book_events(

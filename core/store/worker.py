@@ -40,7 +40,7 @@ BATCH = 500
 # Orders per bulk job: one commit, so a webhook arriving meanwhile waits for all of it.
 BULK_SLICE = 100
 BULK_STEPS: dict[str, Callable[..., list[str]]] = {
-    "create_bookings": batch.convert_holds,
+    "create_bookings": batch.create_bookings,
     "schedule_events": batch.book_events,
     "send_confirmation": batch.confirm,
     "notify_staff": batch.notify,
@@ -296,6 +296,7 @@ class Worker:
             part = keys[start : start + BULK_SLICE]
             needs_catalog = fn in (
                 batch.create_metadata_orders,
+                batch.create_bookings,
                 batch.book_events,
                 batch.confirm,
                 batch.notify,
