@@ -328,22 +328,35 @@ def _email_rows(
         f" WHERE b.order_id = ? AND {which_bookings} ORDER BY e.starts_at",
         [order_id],
     ).fetchall()
-    # Each program with the student's first class: the first one booked, or (nothing booked
-    # yet) the day the enrolment began, from which the first class is worked out.
     programs = conn.execute(
-        "SELECT s.name, en.product_id, en.status,"
-        " (SELECT min(e.starts_at) FROM bookings b JOIN events e ON e.event_id = b.event_id"
-        "  WHERE b.enrolment_id = en.enrolment_id AND b.status = 'confirmed'),"
+        "SELECT en.enrolment_id, s.name, en.product_id, en.status,"
         " coalesce(en.started_at, en.current_period_start, o.created_at)"
         " FROM enrolments en JOIN students s ON s.student_id = en.student_id"
         " JOIN orders o ON o.order_id = en.order_id"
         f" WHERE en.order_id = ? AND {which_programs}",
         [order_id],
     ).fetchall()
+    # Each program with the student's first class: the first one booked, or (nothing booked
+    # yet) the day the enrolment began, from which the first class is worked out. Looked up
+    # only for orders with programs: most have none, and bookings has no index to help.
+    first_booked = dict(
+        conn.execute(
+            "SELECT b.enrolment_id, min(e.starts_at) FROM bookings b"
+            " JOIN events e ON e.event_id = b.event_id"
+            " WHERE b.enrolment_id IN (SELECT unnest(?)) AND b.status = 'confirmed'"
+            " GROUP BY b.enrolment_id",
+            [[row[0] for row in programs]],
+        ).fetchall()
+        if programs
+        else []
+    )
     return {
         "order": dict(zip(("order_id", "customer_name", "customer_email"), row, strict=True)),
         "bookings": bookings,
-        "programs": programs,
+        "programs": [
+            (name, product_id, status, first_booked.get(enrolment_id), began)
+            for enrolment_id, name, product_id, status, began in programs
+        ],
         "calendar": calendar_rows(conn, order_id),
     }
 
