@@ -42,17 +42,15 @@ _PAYMENT_TYPES = (
 )
 
 
-def apply_payments(
-    conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime
-) -> list[str]:
-    """Mark paid the orders these payment events are for; returns the events left over."""
-    rows = conn.execute(
+def _payments(conn: duckdb.DuckDBPyConnection, event_ids: list[str]) -> list[tuple[str, Any]]:
+    """(event id, payment facts) of those events, not yet processed, that say a payment
+    went through (a checkout session still unpaid, BECS for one, does not)."""
+    paid = []
+    for event_id, event_type, payload in conn.execute(
         "SELECT event_id, type, payload FROM webhook_inbox"
         " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
         [event_ids],
-    ).fetchall()
-    candidates: dict[str, tuple[str, Any]] = {}  # event id -> (order key, facts)
-    for event_id, event_type, payload in rows:
+    ).fetchall():
         if event_type not in _PAYMENT_TYPES:
             continue
         obj = json.loads(payload)["data"]["object"]
@@ -61,7 +59,16 @@ def apply_payments(
             "no_payment_required",
         ):
             continue
-        facts = facts_from(event_type, obj)
+        paid.append((event_id, facts_from(event_type, obj)))
+    return paid
+
+
+def apply_payments(
+    conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime
+) -> list[str]:
+    """Mark paid the orders these payment events are for; returns the events left over."""
+    candidates: dict[str, tuple[str, Any]] = {}  # event id -> (order key, facts)
+    for event_id, facts in _payments(conn, event_ids):
         if facts.order_id:
             candidates[event_id] = (facts.order_id, facts)
     if not candidates:
@@ -159,23 +166,9 @@ def create_metadata_orders(
     by one; returns the events left over. Left over: anything but a paid one-off cart that
     parses (a bad cart, an Ignite cart, our own order id), a payment we already have an
     order for, and a second event of a payment in this batch (it then finds the order)."""
-    rows = conn.execute(
-        "SELECT event_id, type, payload FROM webhook_inbox"
-        " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
-        [event_ids],
-    ).fetchall()
     found: dict[str, tuple[Any, Any]] = {}  # event id -> (facts, cart)
     payments: set[str] = set()  # the cs_/pi_ ids of the payments in `found`
-    for event_id, event_type, payload in rows:
-        if event_type not in _PAYMENT_TYPES:
-            continue
-        obj = json.loads(payload)["data"]["object"]
-        if event_type == "checkout.session.completed" and obj.get("payment_status") not in (
-            "paid",
-            "no_payment_required",
-        ):
-            continue
-        facts = facts_from(event_type, obj)
+    for event_id, facts in _payments(conn, event_ids):
         if facts.order_id or not has_cart(facts) or facts.subscription_id:
             continue
         keys = {facts.checkout_session_id, facts.payment_intent_id} - {None}
