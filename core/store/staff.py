@@ -68,32 +68,33 @@ def created_runs(created: dict[str, datetime]) -> list[tuple[list[str], datetime
     return runs
 
 
-def items_of(
-    conn: duckdb.DuckDBPyConnection, created: dict[str, datetime], columns: str
+def rows_made_at(
+    conn: duckdb.DuckDBPyConnection, table: str, columns: str, made: dict[str, datetime]
 ) -> list[tuple]:
-    """`SELECT {columns}` of the items of these orders (id -> created_at); an item is made
-    with its order, at the same time."""
+    """`SELECT {columns} FROM {table}` for these orders (id -> when their rows in `table`
+    were made, its `created_at`), read run by run so that zonemaps skip everything else."""
     rows: list[tuple] = []
-    for ids, first, last in created_runs(created):
+    for ids, first, last in created_runs(made):
         rows += conn.execute(
-            f"SELECT {columns} FROM order_items WHERE order_id IN (SELECT unnest(?))"
+            f"SELECT {columns} FROM {table} WHERE order_id IN (SELECT unnest(?))"
             " AND created_at >= ? AND created_at <= ?",
             [ids, first, last],
         ).fetchall()
     return rows
 
 
+def items_of(
+    conn: duckdb.DuckDBPyConnection, created: dict[str, datetime], columns: str
+) -> list[tuple]:
+    """`SELECT {columns}` of the items of these orders (id -> created_at); an item is made
+    with its order, at the same time."""
+    return rows_made_at(conn, "order_items", columns, created)
+
+
 def steps_of(conn: duckdb.DuckDBPyConnection, paid: dict[str, datetime]) -> list[tuple]:
     """(order_id, step, status) of these orders' steps (id -> paid_at): made when the order
     was paid, with `created_at` its paid_at."""
-    rows: list[tuple] = []
-    for ids, first, last in created_runs(paid):
-        rows += conn.execute(
-            "SELECT order_id, step, status FROM fulfilment_steps"
-            " WHERE order_id IN (SELECT unnest(?)) AND created_at >= ? AND created_at <= ?",
-            [ids, first, last],
-        ).fetchall()
-    return rows
+    return rows_made_at(conn, "fulfilment_steps", "order_id, step, status", paid)
 
 
 # --- the business day ----------------------------------------------------------------------
@@ -319,14 +320,7 @@ def _page(
 
 def _summaries(conn: duckdb.DuckDBPyConnection, created: dict[str, datetime]) -> list[tuple]:
     """The list rows of these orders (id -> created_at), newest first."""
-    columns = ", ".join(ORDER_SUMMARY)
-    rows: list[tuple] = []
-    for ids, first, last in created_runs(created):
-        rows += conn.execute(
-            f"SELECT {columns} FROM orders WHERE order_id IN (SELECT unnest(?))"
-            " AND created_at >= ? AND created_at <= ?",
-            [ids, first, last],
-        ).fetchall()
+    rows = rows_made_at(conn, "orders", ", ".join(ORDER_SUMMARY), created)
     return sorted(rows, key=lambda r: (r[1], r[0]), reverse=True)
 
 
