@@ -88,16 +88,10 @@ def new_ticket_id() -> str:
 
 def validate_booking_issue(body: object) -> BookingIssue:
     """The report in `body` (parsed JSON), or InvalidRequest listing every problem."""
-    if not isinstance(body, dict):
-        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
-    problems: list[CartProblem] = []
+    problems = _object_with_keys(body, _BODY_KEYS)
 
     def problem(path: str, message: str) -> None:
         problems.append(CartProblem(path, message))
-
-    for key in body:
-        if key not in _BODY_KEYS:
-            problem(_shorten(key, 60), f"unknown key; expected {', '.join(_BODY_KEYS)}")
 
     reference = _read_text(body.get("order_id", _MISSING), "order_id", problem,
                            MAX_REFERENCE_LENGTH)  # fmt: skip
@@ -146,16 +140,11 @@ class TicketUpdate:
 
 def validate_ticket_update(body: object) -> TicketUpdate:
     """The body of `POST /api/tickets/{ticket_id}`, or InvalidRequest."""
-    if not isinstance(body, dict):
-        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
-    problems: list[CartProblem] = []
+    problems = _object_with_keys(body, ("status", "staff_note"))
 
     def problem(path: str, message: str) -> None:
         problems.append(CartProblem(path, message))
 
-    for key in body:
-        if key not in ("status", "staff_note"):
-            problem(_shorten(key, 60), "unknown key; expected status, staff_note")
     status = body.get("status")
     if status is not None and (not isinstance(status, str) or status not in TICKET_STATUSES):
         problem("status", f"expected one of {', '.join(TICKET_STATUSES)}, got {_describe(status)}")
@@ -170,6 +159,19 @@ def validate_ticket_update(body: object) -> TicketUpdate:
     if problems:
         raise InvalidRequest(problems)
     return TicketUpdate(status, note)
+
+
+def _object_with_keys(body: object, keys: Iterable[str]) -> list[CartProblem]:
+    """A problem for each key of the JSON object `body` not among `keys`; InvalidRequest
+    when `body` is not an object at all."""
+    if not isinstance(body, dict):
+        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
+    known = tuple(keys)
+    return [
+        CartProblem(_shorten(key, 60), f"unknown key; expected {', '.join(known)}")
+        for key in body
+        if key not in known
+    ]
 
 
 def _is_order_reference(text: str) -> bool:
