@@ -345,13 +345,17 @@ def take_places(
     options: dict[str, tuple[tuple[str, int], ...]] = {}  # item id -> (resource, capacity)
     done: list[str] = []
     for order_id in (o for o in order_ids if o in pending):
+        its = items.get(order_id, [])
+        if any(kind == "ignite" for _, _, kind, *_ in its):
+            continue  # one by one: it makes the enrolment
         try:
-            for item_id, product_id, kind, day, start, _, _, _ in items.get(order_id, []):
-                if kind == "ignite":
-                    raise ScheduleError("Ignite enrolments are made one by one")
-                options[item_id] = hold_options(catalog, product_id, day, orders.stored_time(start))
+            choices = {
+                item_id: hold_options(catalog, product_id, day, orders.stored_time(start))
+                for item_id, product_id, _, day, start, *_ in its
+            }
         except (KeyError, ScheduleError):
-            continue  # one by one: an enrolment to make, or a PermanentFailure to record
+            continue  # one by one: it records the PermanentFailure
+        options.update(choices)
         done.append(order_id)
     if not done:
         return list(order_ids)
