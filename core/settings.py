@@ -6,6 +6,7 @@ Nothing else in the project reads `os.environ`; tests build their own `Settings`
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
+CLOCK_SHIFT_LIMIT = 100 * 366 * 86400  # a century either way
 
 
 class SettingsError(ValueError):
@@ -67,6 +69,8 @@ class Settings:
     fulfilment_retry_seconds: float = 2.0
     # Fault drill: step -> how many of its next runs fail ({"schedule_events": 2}).
     fault_drill: dict[str, int] = field(default_factory=dict)
+    # Seconds added to the system clock, for tests, drills and demos (core/store/clock.py).
+    clock_shift_seconds: float = 0.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -199,6 +203,16 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         if not 0 < seconds <= 3600:
             problems.append(f"FULFILMENT_RETRY_SECONDS: {retry!r} is not a number of seconds")
         values["fulfilment_retry_seconds"] = seconds
+
+    if (shift := text("CLOCK_SHIFT_SECONDS")) is not None:
+        try:
+            seconds = float(shift)
+        except ValueError:
+            seconds = math.inf
+        if not abs(seconds) <= CLOCK_SHIFT_LIMIT:
+            problems.append(f"CLOCK_SHIFT_SECONDS: {shift!r} is not a number of seconds")
+        else:
+            values["clock_shift_seconds"] = seconds
 
     if (drill := text("FAULT_DRILL")) is not None:
         faults: dict[str, int] = {}

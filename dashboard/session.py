@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from core.settings import Settings, load_settings
+from core.store import clock
 from dashboard.api import StaffApi
 
 SETTINGS_KEY = "settings"  # a test puts its own Settings here, as create_app(settings) does
@@ -24,7 +25,9 @@ LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 
 @st.cache_resource
 def _environment_settings() -> Settings:
-    return load_settings(client=True)
+    settings = load_settings(client=True)
+    clock.set_shift(settings.clock_shift_seconds)
+    return settings
 
 
 def settings() -> Settings:

@@ -9,7 +9,6 @@ see committed data and never hold up the writer or the webhook.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.settings import Settings
-from core.store import analyst_sql, export
+from core.store import analyst_sql, clock, export
 from webhook.request_body import json_object
 from webhook.staff_api import staff_only
 
@@ -79,7 +78,7 @@ def export_root(settings: Settings) -> Path:
 
 
 async def run_export(request: Request) -> Response:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     root = export_root(request.app.state.settings)
     try:
         result = await request.app.state.database.aread(export.export_snapshot, str(root), stamp)

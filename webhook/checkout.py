@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import stripe
 from starlette.requests import Request
@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from core.cart import InvalidCart, validate_checkout
 from core.checkout import checkout_session_params, hold_expiry
 from core.settings import Settings
-from core.store import orders
-from core.store.database import utcnow
+from core.store import clock, orders
+from core.store.clock import utcnow
 from webhook.json_body import read_json
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def create_checkout(request: Request) -> Response:
     body = await read_json(request, MAX_CHECKOUT_BODY, error="invalid_cart")
     if isinstance(body, Response):
         return body
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         cart = validate_checkout(body, catalog, today=now.astimezone(catalog.tz).date())
     except InvalidCart as exc:

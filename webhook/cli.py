@@ -15,7 +15,9 @@ from datetime import date
 from pathlib import Path
 
 from core.catalog import CatalogError, load_catalog
+from core.catalog import parse_catalog as load_catalog_text
 from core.settings import Settings, SettingsError, load_settings
+from core.store import clock
 from core.store.database import DatabaseUnavailable
 from core.store.process import StoreClient
 from webhook.sidecar_client import SidecarError, StaffClient
@@ -41,6 +43,7 @@ def serve(args: argparse.Namespace) -> None:
         settings = load_settings()
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
+    clock.set_shift(settings.clock_shift_seconds)
     try:
         catalog = load_catalog(settings.catalog_path)
     except CatalogError as exc:
@@ -100,6 +103,7 @@ def simulate(args: argparse.Namespace) -> None:
         catalog = load_catalog(settings.catalog_path)
     except (SettingsError, CatalogError) as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
+    clock.set_shift(settings.clock_shift_seconds)
     url = (args.url or settings.sidecar_url).rstrip("/")
     code = simulation.run(
         url,
@@ -117,9 +121,11 @@ def simulate(args: argparse.Namespace) -> None:
 def _settings() -> Settings:
     """The settings of a client of the sidecar (it needs no webhook secret)."""
     try:
-        return load_settings(client=True)
+        settings = load_settings(client=True)
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
+    clock.set_shift(settings.clock_shift_seconds)
+    return settings
 
 
 def _staff_client(settings: Settings) -> StaffClient:
@@ -155,7 +161,6 @@ def reprocess(args: argparse.Namespace) -> None:
 
 
 def reconcile(args: argparse.Namespace) -> None:
-    from datetime import UTC, datetime
 
     from webhook import reconcile as reconciliation
     from webhook.checkout import stripe_client
@@ -167,7 +172,7 @@ def reconcile(args: argparse.Namespace) -> None:
             "STRIPE_SECRET_KEY is required: reconcile lists events through Stripe's API",
             EXIT_CONFIG,
         )
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         since = reconciliation.parse_since(args.since, now, settings.tz)
     except ValueError as exc:
@@ -230,6 +235,28 @@ def dashboard(args: argparse.Namespace) -> None:
     os.execv(sys.executable, command)
 
 
+def demo_catalog(args: argparse.Namespace) -> None:
+    """Write the catalog file moved to start just after today (`make run`'s demo)."""
+    from core.demo_catalog import moved_catalog
+
+    try:
+        text = Path(args.source).read_text(encoding="utf-8")
+        catalog = load_catalog_text(text, args.source)
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.source}: {exc.strerror}", EXIT_CONFIG) from None
+    except CatalogError as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    today = args.today or clock.now().astimezone(catalog.tz).date()
+    moved = moved_catalog(text, today)
+    try:
+        load_catalog_text(moved, args.out)
+    except CatalogError as exc:
+        raise CommandError(f"the moved catalog is not valid: {exc}", EXIT_CONFIG) from None
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(moved, encoding="utf-8")
+    print(f"{args.out}: {args.source} moved to start after {today}")
+
+
 def oidc_configured(folders: tuple[Path, ...] | None = None) -> bool:
     """An `[auth]` section where Streamlit reads its secrets (the user's, then the working
     directory's): then the dashboard logs staff in with OIDC (st.login)."""
@@ -252,6 +279,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "reconcile": reconcile,
     "remind": remind,
     "dashboard": dashboard,
+    "demo-catalog": demo_catalog,
 }
 
 
@@ -312,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard_parser.add_argument("--host", default="127.0.0.1")
     dashboard_parser.add_argument("--port", type=int, default=8501)
+    demo_parser = commands.add_parser(
+        "demo-catalog", help="write the catalog with its dates moved to start after today"
+    )
+    demo_parser.add_argument(
+        "--source", default="data/catalog.toml", help="the catalog to move (data/catalog.toml)"
+    )
+    demo_parser.add_argument("--today", type=_date, help="YYYY-MM-DD (default: today)")
+    demo_parser.add_argument("--out", required=True, help="where to write the demo catalog")
     return parser
 
 

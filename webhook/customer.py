@@ -8,7 +8,6 @@ address as a Referer, and allow only their own inline script and style (by nonce
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -18,7 +17,7 @@ from core.catalog import Catalog
 from core.emails import support_address
 from core.invites import calendar_method, order_invites, render_calendar
 from core.settings import Settings
-from core.store import orders
+from core.store import clock, orders
 
 MAX_KEY_LENGTH = 255
 
@@ -32,7 +31,7 @@ async def calendar_file(request: Request) -> Response:
         return JSONResponse({"error": "not_found"}, status_code=404)
     catalog: Catalog = request.app.state.catalog
     invites = order_invites(rows, catalog)
-    body = render_calendar(invites, catalog.tz, datetime.now(UTC), calendar_method(invites))
+    body = render_calendar(invites, catalog.tz, clock.now(), calendar_method(invites))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
@@ -133,6 +132,6 @@ async def cancelled_page(request: Request) -> Response:
         return page.see_other(pages.order_paths(status["order_id"])["processing_url"])
     tz = request.app.state.catalog.tz
     body = pages.render_cancelled(
-        rows, tz, datetime.now(UTC), page.base_url, page.support_email, page.nonce
+        rows, tz, clock.now(), page.base_url, page.support_email, page.nonce
     )
     return page.html(body)

@@ -7,7 +7,8 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.store.database import Database, StoreStatus, utcnow
+from core.store.clock import utcnow
+from core.store.database import Database, StoreStatus
 from core.store.process import StoreClient
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.store import inbox
-from core.store.database import utcnow
+from core.store.clock import utcnow
 from core.stripe_events import NotAnEvent, parse_event
 from webhook.request_body import json_object
 from webhook.staff_api import staff_only

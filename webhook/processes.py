@@ -67,6 +67,16 @@ class ServerProcess:
         return self.process.returncode
 
 
+# Passed on to child processes besides what the caller gives: the basics, and what moves
+# the clock of a suite run as if on another date (`python -m tests.as_if`), so that every
+# process it starts runs on that date too.
+INHERITED = ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH", "AS_IF_SHIFT_SECONDS")
+
+
+def inherited_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in INHERITED}
+
+
 def start_sidecar(
     port: int,
     env: Mapping[str, str],
@@ -75,7 +85,7 @@ def start_sidecar(
     preexec_fn=None,
 ) -> ServerProcess:
     """`tinkertank serve` on 127.0.0.1:`port` with exactly `env` on top of PATH and HOME."""
-    full_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    full_env = inherited_env()
     full_env.update(env)
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(

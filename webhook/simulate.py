@@ -43,6 +43,7 @@ from core.simulation import (
     subscription,
     subscription_checkout_session,
 )
+from core.store import clock
 
 FIRST_NAMES = ("Mia", "Leo", "Ava", "Noah", "Isla", "Kai", "Zoe", "Finn", "Ruby", "Max")
 SURNAMES = ("Nguyen", "Smith", "Chen", "Patel", "Brown", "Kelly", "Singh", "Rossi")
@@ -133,7 +134,7 @@ class _Deliveries:
 
     def parent(self, n: int, items: list[dict[str, Any]]) -> Iterator[tuple]:
         rng, ref = self.rng, f"{self.tag}_{n:06d}"
-        now = int(time.time())
+        now = clock.unix()  # `created`: the business clock; the signature below: the real one
         surname = rng.choice(SURNAMES)
         email = f"{surname.lower()}.{n}@example.com"
         customer = {"email": email, "name": f"Sam {surname}"}

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.store import error_log, fulfilment, inbox, orders, outbox, reminders, repairs, worker
-from core.store.database import utcnow
+from core.store.clock import utcnow
 from core.store.fulfilment import STEPS
 from webhook.request_body import json_object
 

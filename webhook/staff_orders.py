@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from core.business_days import day_bounds, local_midnight_utc, local_today, utc_bounds
 from core.store import calendar, staff
-from core.store.database import utcnow
+from core.store.clock import utcnow
 from core.timeline import order_timeline
 from webhook.staff_api import (
     BadRequest,

@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 
 from core.settings import Settings
 from core.store import inbox
-from core.store.database import Database, utcnow
+from core.store.clock import utcnow
+from core.store.database import Database
 from core.stripe_events import NotAnEvent, parse_event
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ stored, and the Slack message queued, in one write.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import summary
-from core.store import summaries
+from core.store import clock, summaries
 from webhook.request_body import json_object
 from webhook.staff_api import _jsonable, _page, staff_only
 
@@ -85,7 +85,7 @@ async def run_summary(request: Request) -> Response:
         return body
     app = request.app
     catalog, settings = app.state.catalog, app.state.settings
-    now = datetime.now(UTC)
+    now = clock.now()
     today = summary.local_today(now, catalog.tz)
     day = summary.yesterday(now, catalog.tz)
     if body.get("date") is not None:
@@ -140,7 +140,7 @@ async def trends(request: Request) -> Response:
     if not 1 <= days <= summary.MAX_TREND_DAYS:
         return _invalid(f"days must be a whole number 1..{summary.MAX_TREND_DAYS}")
     catalog = request.app.state.catalog
-    day_list = summary.trend_days(datetime.now(UTC), catalog.tz, days)
+    day_list = summary.trend_days(clock.now(), catalog.tz, days)
     rows = await request.app.state.database.aread(summaries.trends, day_list, catalog.tz.key)
     return JSONResponse({"days": rows})
 

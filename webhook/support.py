@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.store import support as tickets
-from core.store.database import utcnow
+from core.store.clock import utcnow
 from core.support import (
     TICKET_STATUSES,
     ClientLimiter,

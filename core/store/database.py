@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ import duckdb
 
 from core.settings import DatabaseLocation
 from core.store import heartbeat, schema
+from core.store.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -477,11 +478,6 @@ def _group(jobs: list[_Job]) -> list[_Group]:
         else:
             groups.append(_Group(job.fn, [job]))
     return groups
-
-
-def utcnow() -> datetime:
-    """Now, as the store keeps every timestamp: naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _proves_writable(job: _Job) -> bool:

@@ -43,8 +43,9 @@ from typing import Any, TypeVar
 
 from core.catalog import load_catalog
 from core.settings import load_settings
-from core.store import heartbeat
-from core.store.database import Database, DatabaseUnavailable, StoreStatus, utcnow
+from core.store import clock, heartbeat
+from core.store.clock import utcnow
+from core.store.database import Database, DatabaseUnavailable, StoreStatus
 from core.store.sender import Sender
 from core.store.templates import sync_templates
 from core.store.worker import RetryPolicy, Worker
@@ -163,6 +164,7 @@ def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(fd))
     try:
         settings = load_settings()
+        clock.set_shift(settings.clock_shift_seconds)
         catalog = load_catalog(settings.catalog_path)
         database = Database.open(settings.database, settings.duckdb_memory_limit)
     except Exception as exc:

@@ -29,7 +29,8 @@ from core.catalog import Catalog
 from core.invites import calendar_method, order_invites, render_calendar, venue_line
 from core.settings import Settings
 from core.store import orders, outbox
-from core.store.database import Database, utcnow
+from core.store.clock import utcnow
+from core.store.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ import duckdb
 
 from core.catalog import Catalog
 from core.store import batch
-from core.store.database import Database, utcnow
+from core.store.clock import utcnow
+from core.store.database import Database
 from core.store.error_log import log_error
 from core.store.fulfilment import PermanentFailure, handle_event, run_step
 

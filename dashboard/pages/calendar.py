@@ -3,11 +3,12 @@ event (or choosing it below) shows its roster."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 from streamlit_calendar import calendar
 
+from core.store import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -19,7 +20,7 @@ ui.page_title("Calendar")
 
 month_field, view_field, kind_field = st.columns([1, 2, 1])
 month = month_field.date_input(
-    "Month of", value=datetime.now(tz).date(), format="YYYY-MM-DD", key="calendar-month"
+    "Month of", value=clock.now().astimezone(tz).date(), format="YYYY-MM-DD", key="calendar-month"
 )
 view = view_field.segmented_control("View", list(VIEWS), default="Month") or "Month"
 kind = kind_field.selectbox("Kind", ui.KINDS, index=None, placeholder="all kinds")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
+from core.store import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
 from dashboard.api import NotAvailable
@@ -36,7 +35,7 @@ def live_panels() -> None:
         webhook_health(kpis)
         pipeline(kpis)
     st.caption(
-        f"Updated {datetime.now(tz):%H:%M:%S} ({session.settings().timezone}); "
+        f"Updated {clock.now().astimezone(tz):%H:%M:%S} ({session.settings().timezone}); "
         f"refreshes every {ui.REFRESH_SECONDS} s."
     )
 

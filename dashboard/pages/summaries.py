@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core.store import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
 from dashboard.api import ApiError
@@ -17,7 +18,7 @@ TREND_DAYS = 30
 api, tz = session.api(), session.settings().tz
 ui.page_title("Summaries")
 
-yesterday = datetime.now(tz).date() - timedelta(days=1)
+yesterday = clock.now().astimezone(tz).date() - timedelta(days=1)
 day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD", key="summary-day")
 
 

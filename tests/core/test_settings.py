@@ -60,6 +60,9 @@ def test_a_missing_required_secret_is_named(missing: str):
         ("PUBLIC_BASE_URL", "tinkertank.example", "not an http(s) URL"),
         ("SLACK_WEBHOOK_URL", "ftp://hooks.example/x", "not an http(s) URL"),
         ("ALERT_EMAILS", "ops@example.com, nobody", "not email addresses: nobody"),
+        ("CLOCK_SHIFT_SECONDS", "next week", "not a number of seconds"),
+        ("CLOCK_SHIFT_SECONDS", "nan", "not a number of seconds"),
+        ("CLOCK_SHIFT_SECONDS", "1e12", "not a number of seconds"),
     ],
 )
 def test_a_malformed_value_is_reported_with_its_name(name: str, value: str, message: str):
@@ -106,3 +109,8 @@ def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secre
     assert settings.sidecar_url == "http://10.0.0.5:8000"
     with pytest.raises(SettingsError, match="ADMIN_TOKEN is required"):
         load_settings({}, client=True)
+
+
+def test_the_clock_is_unshifted_unless_a_shift_is_set():
+    assert settings_from().clock_shift_seconds == 0
+    assert settings_from(CLOCK_SHIFT_SECONDS="-86400.5").clock_shift_seconds == -86400.5
