@@ -7,10 +7,12 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -19,10 +21,19 @@ from aiosmtpd.controller import Controller
 
 from core import simulation
 from core.cart import encode_metadata_cart
+from core.store import clock
 from tests.fakes.stripe_api import FakeStripe
 from webhook.processes import ServerProcess, free_port, start_sidecar
 
 REPO = Path(__file__).resolve().parent.parent
+SYDNEY = ZoneInfo("Australia/Sydney")
+# The suite's day: the tests run in the sales season of the catalog in data/catalog.toml
+# (2027's camps, parties and terms), whatever day the suite itself runs on. The test process
+# and every sidecar, CLI and dashboard it starts add the same shift to the system clock
+# (CLOCK_SHIFT_SECONDS, core/store/clock.py), so they agree, and time still flows.
+SUITE_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SYDNEY)
+CLOCK_SHIFT = SUITE_NOW.timestamp() - time.time()
+clock.set_shift(CLOCK_SHIFT)
 SECRET = "whsec_test_current_0123456789abcdef"
 OLD_SECRET = "whsec_test_previous_0123456789abcdef"
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -35,7 +46,7 @@ def make_event(**overrides: Any) -> dict[str, Any]:
         "id": f"evt_test_{suffix}",
         "object": "event",
         "api_version": "2025-09-30.clover",
-        "created": int(time.time()),
+        "created": clock.unix(),
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},
@@ -63,7 +74,7 @@ def storefront_payment(items: list[dict], customer: dict[str, str], amount: int)
     """A `payment_intent.succeeded` event from the storefront's own flow, its cart in the
     metadata (`core/simulation.py` shapes the PaymentIntent: event["data"]["object"])."""
     intent = simulation.payment_intent(
-        f"pi_{secrets.token_hex(8)}", int(time.time()), amount,
+        f"pi_{secrets.token_hex(8)}", clock.unix(), amount,
         encode_metadata_cart(items, customer), customer["email"],
     )  # fmt: skip
     return make_event(type="payment_intent.succeeded", data={"object": intent})
@@ -122,6 +133,7 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "STRIPE_WEBHOOK_SECRET": f"{SECRET},{OLD_SECRET}",
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATABASE_URL": f"duckdb:///{tmp_path / 'tinkertank.duckdb'}",
+        "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
     }
     env.update(overrides)
     return env

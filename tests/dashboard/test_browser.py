@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import ADMIN_TOKEN, REPO
+from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, REPO
 from tests.dashboard.conftest import PASSWORD, Seeded, step_status, wait_for
-from webhook.processes import free_port
+from webhook.processes import free_port, inherited_env
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,9 @@ def dashboard_url(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> I
     process = subprocess.Popen(
         [sys.executable, "-m", "webhook.cli", "dashboard", "--port", str(port)],
         env={
-            "PATH": os.environ["PATH"],
+            **inherited_env(),
             "HOME": str(home),
+            "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "SIDECAR_URL": seeded.url,
             "DASHBOARD_PASSWORD": PASSWORD,

@@ -10,16 +10,22 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ADMIN_TOKEN, REPO
+from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, REPO
 from webhook.cli import oidc_configured
-from webhook.processes import free_port
+from webhook.processes import free_port, inherited_env
 
 
 def _dashboard(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "webhook.cli", "dashboard", *args],
         # HOME and the working directory hold no Streamlit secrets: no OIDC login.
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ADMIN_TOKEN": ADMIN_TOKEN, **env},
+        env={
+            **inherited_env(),
+            "HOME": str(tmp_path),
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
+            **env,
+        },
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

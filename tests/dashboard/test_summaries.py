@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from core.store import clock
 from tests.dashboard.conftest import Seeded, no_trouble
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
 
 def test_running_todays_summary_shows_its_orders_revenue_and_bookings(dashboard, seeded: Seeded):
-    today = datetime.now(SYDNEY).date()
+    today = clock.now().astimezone(SYDNEY).date()
     at = dashboard("summaries")
     no_trouble(at)
 

@@ -59,6 +59,8 @@ from socketserver import TCPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from core.store import clock as business_clock
+
 API_VERSION = "2026-10-28.endive"  # what stripe-python 16.1 pins; echoed when none is sent
 MIN_EXPIRY_SECONDS = 30 * 60
 MAX_EXPIRY_SECONDS = 24 * 60 * 60
@@ -619,7 +621,7 @@ class FakeStripe:
         self,
         *,
         api_keys: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = business_clock.timestamp,
         expires_at_slack: float = 2.0,
         host: str = "127.0.0.1",
     ) -> None:

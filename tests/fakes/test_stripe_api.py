@@ -13,6 +13,7 @@ import requests
 import stripe
 from stripe.params.checkout import _session_create_params as create_params
 
+from core.store import clock
 from tests.fakes import stripe_api
 from tests.fakes.stripe_api import FakeStripe, parse_params
 
@@ -67,7 +68,7 @@ def payment_params(**overrides: Any) -> dict[str, Any]:
         "payment_intent_data": {"metadata": {"order_id": "ord_123"}},
         "success_url": "https://tinkertank.test/orders/ord_123/processing",
         "cancel_url": "https://tinkertank.test/orders/ord_123/cancelled",
-        "expires_at": int(time.time()) + 31 * 60,
+        "expires_at": clock.unix() + 31 * 60,
     }
     params.update(overrides)
     return params
@@ -122,7 +123,7 @@ def test_payment_session_round_trips(fake: FakeStripe, client: stripe.StripeClie
     assert session.customer_email == "parent@example.com"
     assert session.metadata.to_dict() == {"order_id": "ord_123"}
     assert session.expires_at == params["expires_at"]
-    assert abs(session.created - time.time()) < 5
+    assert abs(session.created - clock.timestamp()) < 5
     assert session.success_url == params["success_url"]
     assert session.cancel_url == params["cancel_url"]
     assert session.livemode is False
@@ -199,7 +200,7 @@ def test_embedded_session_needs_return_url_not_success_url(client: stripe.Stripe
 
 def test_expires_at_window_allows_both_edges(client: stripe.StripeClient) -> None:
     for lifetime in (30 * 60, 24 * 60 * 60):
-        params = payment_params(expires_at=int(time.time()) + lifetime)
+        params = payment_params(expires_at=clock.unix() + lifetime)
         assert client.v1.checkout.sessions.create(params=params).expires_at == params["expires_at"]
 
 
@@ -276,8 +277,8 @@ VALIDATION_CASES = [
     ),
     ("no success url", _drop("success_url"), "success_url"),
     ("bad success url", _set("/orders/ok", "success_url"), "success_url"),
-    ("expires too soon", _set(lambda: int(time.time()) + 29 * 60, "expires_at"), "expires_at"),
-    ("expires too late", _set(lambda: int(time.time()) + 25 * 3600, "expires_at"), "expires_at"),
+    ("expires too soon", _set(lambda: clock.unix() + 29 * 60, "expires_at"), "expires_at"),
+    ("expires too late", _set(lambda: clock.unix() + 25 * 3600, "expires_at"), "expires_at"),
     (
         "payment_intent_data in subscription mode",
         _subscription_with(payment_intent_data={"metadata": {"order_id": "ord_123"}}),

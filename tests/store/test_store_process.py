@@ -9,7 +9,7 @@ import json
 import pytest
 
 from core.store import inbox
-from core.store.database import utcnow
+from core.store.clock import utcnow
 from core.store.process import StoreClient
 from core.stripe_events import parse_event
 from tests.conftest import make_event, sidecar_env

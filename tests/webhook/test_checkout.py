@@ -11,13 +11,14 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pytest
 import requests
 
+from core.store import clock
 from core.store.orders import places_used
 from tests.conftest import REPO, Sidecar, sidecar_env
 from tests.fakes.stripe_api import FakeStripe, RecordedRequest
@@ -203,7 +204,7 @@ def test_camp_and_party_cart_creates_one_payment_session_priced_from_the_catalog
     assert set(answer) == {"order_id", "checkout_url", "expires_at"}
     order_id = answer["order_id"]
     assert order_id.startswith("ord_")
-    expires_in = datetime.fromisoformat(answer["expires_at"]) - datetime.now(UTC)
+    expires_in = datetime.fromisoformat(answer["expires_at"]) - clock.now()
     assert timedelta(minutes=29) < expires_in <= timedelta(minutes=30)
     creates = session_creates(fake)[before:]
     assert len(creates) == 1
@@ -640,7 +641,7 @@ def test_a_paid_ignite_place_stays_taken_after_the_30_minute_hold(
     sidecar.server.stop()  # the store process owns the file: read it once it has exited
 
     with duckdb.connect(str(tmp_path / "tinkertank.duckdb"), read_only=True) as conn:
-        after_the_hold = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=31)
+        after_the_hold = clock.utcnow() + timedelta(minutes=31)
         taken = places_used(conn, "ignite:ignite-coding-monday", after_the_hold)
 
     assert taken == 1

@@ -5,15 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
+from core.catalog import load_catalog
 from tests.conftest import REPO, sidecar_env
+from webhook.processes import inherited_env
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "webhook.cli", "serve", "--port", "1"],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={**inherited_env(), **env},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -74,7 +77,7 @@ def test_simulate_sends_orders_that_the_sidecar_fulfils(start_sidecar_process, t
 
     result = subprocess.run(
         [sys.executable, "-m", "webhook.cli", "simulate", "--count", "20", "--rate", "100"],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={**inherited_env(), **env},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -98,7 +101,7 @@ def test_simulate_without_a_sidecar_says_so(tmp_path: Path):
 
     result = subprocess.run(
         [sys.executable, "-m", "webhook.cli", "simulate", "--count", "1"],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={**inherited_env(), **env},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -107,3 +110,33 @@ def test_simulate_without_a_sidecar_says_so(tmp_path: Path):
 
     assert result.returncode == 3
     assert "no sidecar answering at http://127.0.0.1:9" in result.stderr
+
+
+def _demo_catalog(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "webhook.cli", "demo-catalog", *args],
+        env=inherited_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_demo_catalog_writes_a_valid_catalog_that_sells_after_the_given_day(tmp_path: Path):
+    out = tmp_path / "demo" / "catalog.toml"
+
+    result = _demo_catalog("--today", "2028-02-01", "--out", str(out))
+
+    assert result.returncode == 0, result.stderr
+    catalog = load_catalog(out)
+    first_camp_day = min(day for camp in catalog.camps for day in camp.dates)
+    assert date(2028, 2, 8) <= first_camp_day <= date(2028, 2, 21)
+
+
+def test_demo_catalog_names_a_catalog_it_cannot_read_and_exits_2(tmp_path: Path):
+    result = _demo_catalog("--source", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "x"))
+
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr
+    assert not (tmp_path / "x").exists()

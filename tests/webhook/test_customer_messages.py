@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import requests
 
+from core.store import clock
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, sidecar_env, storefront_payment
 from tests.webhook.test_alerts import wait_for
 from tests.webhook.test_fulfilment import charge_refunded_event
@@ -104,7 +105,7 @@ def _next_weekday(day: date) -> date:
 
 def test_remind_twice_sends_each_reminder_once(start_sidecar_process, smtp, tmp_path):
     inbox, port = smtp
-    today = datetime.now(SYDNEY).date()
+    today = clock.now().astimezone(SYDNEY).date()
     soon = _next_weekday(today + timedelta(days=1))
     later = _next_weekday(soon + timedelta(days=7))
     catalog = (REPO / "data" / "catalog.toml").read_text()
@@ -124,7 +125,7 @@ def test_remind_twice_sends_each_reminder_once(start_sidecar_process, smtp, tmp_
     paid_order(sidecar, items, 17800)
     assert wait_for(lambda: len(inbox.messages) >= 1)  # the confirmation
     starts = datetime.combine(soon, datetime.min.time().replace(hour=9), SYDNEY)
-    hours = math.ceil((starts - datetime.now(UTC)).total_seconds() / 3600) + 1
+    hours = math.ceil((starts - clock.now()).total_seconds() / 3600) + 1
     env = {**os.environ, **sidecar_env(tmp_path), "SIDECAR_URL": sidecar.url}
 
     runs = [

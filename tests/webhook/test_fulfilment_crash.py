@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ from core.cart import validate_checkout
 from core.catalog import load_catalog
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope
-from core.store import orders
+from core.store import clock, orders
 from core.store.database import Database
 from tests.conftest import ADMIN_TOKEN, REPO
 
@@ -39,7 +39,7 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[str]:
     days = [(camp.id, day) for camp in catalog.camps for day in camp.dates]
     store = Database.open(DatabaseLocation("duckdb", str(database)))
     placed, pending = [], []
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         for n in range(count):
             (camp, first), (other, second) = days[n % len(days)], days[(n + 7) % len(days)]
@@ -69,7 +69,7 @@ def test_kill_9_in_a_burst_of_2000_orders_then_redelivery_fulfils_each_once(
 ):
     catalog = roomy_catalog(tmp_path)
     placed = place_orders(tmp_path / "tinkertank.duckdb", catalog, ORDERS)
-    now = int(time.time())
+    now = clock.unix()
     events = [
         event_envelope(
             f"evt_crash_{n:05d}",

@@ -16,6 +16,7 @@ import pytest
 import recurring_ical_events
 import requests
 
+from core.store import clock
 from tests.conftest import Sidecar, sidecar_env
 from tests.fakes.stripe_api import FakeStripe
 from webhook.processes import free_port, start_sidecar
@@ -46,7 +47,7 @@ def stripe_event(event_type: str, obj: dict[str, Any], created: int | None = Non
         "id": f"evt_{secrets.token_hex(10)}",
         "object": "event",
         "api_version": "2025-09-30.clover",
-        "created": created or int(time.time()),
+        "created": created or clock.unix(),
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},
@@ -189,7 +190,7 @@ def test_a_cancelled_subscription_cancels_the_classes_still_to_come(shop: Sideca
         )
     )
     status_when(shop, order_id, lambda s: len(s["bookings"]) > 0)
-    created = int(time.time())
+    created = clock.unix()
     active = {"id": subscription, "object": "subscription", "status": "active",
               "metadata": {"order_id": order_id}}  # fmt: skip
 

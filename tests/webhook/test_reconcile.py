@@ -4,7 +4,6 @@ each against a real sidecar."""
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ import requests
 import stripe
 
 from core.cart import encode_metadata_cart
+from core.store import clock
 from tests.conftest import ADMIN_TOKEN, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe_api import FakeStripe
 from tests.webhook.test_alerts import wait_for
@@ -54,7 +54,7 @@ def test_reconcile_imports_exactly_the_events_the_webhook_missed(
     shop: Sidecar, fake: FakeStripe, tmp_path: Path
 ):
     events = [fake.add_event(paid_event()) for _ in range(5)]
-    old = fake.add_event(paid_event(created=int(time.time()) - 3 * 86400))
+    old = fake.add_event(paid_event(created=clock.unix() - 3 * 86400))
     for event in events[:2]:  # these two did arrive by webhook
         assert shop.deliver(event).status_code == 200
     env = sidecar_env(tmp_path, SIDECAR_URL=shop.url, STRIPE_SECRET_KEY="sk_test_123",
@@ -87,7 +87,7 @@ def test_stripe_pages_follow_has_more_and_starting_after(fake: FakeStripe):
         "sk_test_123", base_addresses={"api": fake.url}, max_network_retries=0
     )
 
-    pages = list(stripe_pages(client, datetime.now(UTC) - timedelta(hours=1), page_size=2))
+    pages = list(stripe_pages(client, clock.now() - timedelta(hours=1), page_size=2))
 
     assert [len(page) for page in pages] == [2, 2, 1]
     assert {event["id"] for page in pages for event in page} == ids
@@ -121,7 +121,7 @@ def test_since_is_a_local_date_or_a_time_back(text, expected):
 
 def test_since_that_is_neither_says_what_is_accepted():
     with pytest.raises(ValueError, match="give a date"):
-        parse_since("last week", datetime.now(UTC), SYDNEY)
+        parse_since("last week", clock.now(), SYDNEY)
 
 
 def test_import_refuses_what_is_not_an_event_and_stores_nothing(sidecar: Sidecar):

@@ -18,14 +18,16 @@ import requests
 
 from core.cart import encode_metadata_cart
 from core.simulation import paid_invoice, subscription, subscription_checkout_session
+from core.store import clock
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, SlackHook, make_event, sidecar_env
 from tests.webhook.test_alerts import wait_for
+from webhook.processes import inherited_env
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
 
 def local_today() -> date:
-    return datetime.now(UTC).astimezone(SYDNEY).date()
+    return clock.now().astimezone(SYDNEY).date()
 
 
 def catalog_with_a_party_tomorrow(tmp_path: Path) -> Path:
@@ -55,7 +57,7 @@ description = "A party for the tests."
 def tinkertank(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "webhook.cli", *args],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={**inherited_env(), **env},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -113,7 +115,7 @@ def ignite_sign_up(sidecar: Sidecar) -> None:
     ref = secrets.token_hex(6)
     items = [{"product_id": "ignite-coding-monday", "student": {"name": "Zoe", "age": 9}}]
     metadata = encode_metadata_cart(items, {"email": "pat@example.com", "name": "Pat Parent"})
-    now = int(time.time())
+    now = clock.unix()
     start = int(datetime(2027, 2, 1, tzinfo=UTC).timestamp())
     end = int(datetime(2027, 3, 1, tzinfo=UTC).timestamp())
     sub, cus, inv = f"sub_{ref}", f"cus_{ref}", f"in_{ref}"
