@@ -17,7 +17,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 
-.PHONY: run serve test check lint format bench clean chromium
+# The demo sells from the catalog file moved to start just after today (tinkertank
+# demo-catalog), so that it has something to sell whatever the date.
+DEMO_CATALOG := data/demo-catalog.toml
+# `make test-as-if DATE=2028-02-01` runs the suite as if today were that date.
+DATE ?= 2028-02-01
+
+.PHONY: run serve test test-as-if check lint format bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +42,10 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 # orders as well (signed `tinkertank simulate` deliveries through the real webhook endpoint).
 # Ctrl+C stops all of them.
 run: $(STAMP)
-	@$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
+	@if [ -z "$$CATALOG_PATH" ] && [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
+		$(BIN)/tinkertank demo-catalog --out $(DEMO_CATALOG) && export CATALOG_PATH=$(DEMO_CATALOG); \
+	fi; \
+	$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
 	SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank dashboard --host $(HOST) \
 		--port $(DASHBOARD_PORT) & dashboard=$$!; \
 	trap 'kill $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
@@ -50,6 +59,9 @@ run: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest
+
+test-as-if: $(STAMP) $(NODE_STAMP) chromium
+	$(BIN)/python -m tests.as_if $(DATE)
 
 # The customer pages' browser tests drive Debian's chromium through Playwright (never a
 # browser download of Playwright's own). Without it they fail, saying so.
