@@ -11,3 +11,6 @@ if _shift:
     import time_machine
 
     time_machine.travel(time.time() + float(_shift), tick=True).start()
+    # time-machine starts the ticking clock at its first reading, not at start(): read it now,
+    # or a process that first asks the time seconds later runs that much behind the others.
+    time.time()
