@@ -21,6 +21,7 @@ from tests.conftest import REPO
 CATALOG = load_catalog(REPO / "data" / "catalog.toml")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NAIVE_NOW = NOW.replace(tzinfo=None)
+LIVEMODE = False  # the mode of the Stripe key, and of every event here
 
 
 def place(database: Database, n: int, *, lapsed: bool = False) -> str:
@@ -44,7 +45,7 @@ def place(database: Database, n: int, *, lapsed: bool = False) -> str:
 
 def paid_event(order_id: str, n: int) -> str:
     session = checkout_session(
-        f"cs_test_{n}", order_id, int(NOW.timestamp()), 28400, "p@example.com", "Pat",
+        f"cs_test_{n}", order_id, int(NOW.timestamp()), 8900 + 49500, "p@example.com", "Pat",
         f"pi_test_{n}",
     )  # fmt: skip
     return json.dumps(event_envelope(f"evt_test_{n}", "checkout.session.completed", session, 1))
@@ -105,12 +106,12 @@ def test_bulk_fulfilment_ends_exactly_where_one_by_one_does(make_database):
         events.append(store(database, paid_event("ord_test_0", 99)))
         if database is one_by_one:
             for event_id in events:
-                database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
+                database.write(handle_event, event_id, CATALOG, NAIVE_NOW, LIVEMODE)
             for step in STEPS[1:]:
                 for n in range(3):
                     database.write(run_step, f"ord_test_{n}", step, CATALOG, NAIVE_NOW)
         else:
-            assert database.write(batch.apply_payments, events, NAIVE_NOW) == []
+            assert database.write(batch.apply_payments, events, NAIVE_NOW, LIVEMODE) == []
             ids = [f"ord_test_{n}" for n in range(3)]
             assert database.write(batch.convert_holds, ids, NAIVE_NOW) == []
             assert database.write(batch.book_events, ids, CATALOG, NAIVE_NOW) == []
@@ -136,7 +137,7 @@ def test_bulk_leaves_unknown_orders_and_lapsed_holds_to_the_one_by_one_path(make
     known = store(database, paid_event("ord_test_1", 1))
     unknown = store(database, paid_event("ord_nobody", 2))
 
-    left = database.write(batch.apply_payments, [known, unknown], NAIVE_NOW)
+    left = database.write(batch.apply_payments, [known, unknown], NAIVE_NOW, LIVEMODE)
 
     assert left == [unknown]
     assert database.write(batch.convert_holds, ["ord_test_1"], NAIVE_NOW) == ["ord_test_1"]
@@ -152,10 +153,16 @@ def metadata_payment(n: int, items: list[dict], pi: str | None = None) -> str:
         "tt_items": json.dumps(items),
         "tt_customer": json.dumps({"email": f"p{n}@example.com", "name": f"Parent {n}"}),
     }
-    amount = 8900 * len(items)
+    amount = sum(price(item) for item in items)
     intent = payment_intent(pi or f"pi_meta_{n}", int(NOW.timestamp()), amount, metadata,
                             f"p{n}@example.com")  # fmt: skip
     return json.dumps(event_envelope(f"evt_meta_{n}", "payment_intent.succeeded", intent, 1))
+
+
+def price(item: dict) -> int:
+    """The catalog's price of a cart item, which its payment must be."""
+    product = CATALOG.product(item["product_id"])
+    return product.prices[item["session"]] if "session" in item else product.price
 
 
 def camp_day(day: str, child: str) -> dict:
@@ -211,11 +218,13 @@ def test_metadata_orders_in_bulk_end_exactly_where_one_by_one_does(make_database
     for database in (one_by_one, in_bulk):
         events = [store(database, payload) for payload in payloads]
         if database is in_bulk:
-            left = database.write(batch.create_metadata_orders, events, CATALOG, NAIVE_NOW)
+            left = database.write(
+                batch.create_metadata_orders, events, CATALOG, NAIVE_NOW, LIVEMODE
+            )
             assert left == events[3:]
             events = left
         for event_id in events:
-            database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
+            database.write(handle_event, event_id, CATALOG, NAIVE_NOW, LIVEMODE)
         order_ids = database.read(
             lambda c: [r[0] for r in c.execute("SELECT order_id FROM orders").fetchall()]
         )
@@ -232,11 +241,13 @@ def test_metadata_orders_in_bulk_end_exactly_where_one_by_one_does(make_database
 def test_a_payment_we_already_have_an_order_for_is_left_to_the_one_by_one_path(make_database):
     database = make_database("known")
     first = store(database, metadata_payment(0, [camp_day("2027-01-05", "Ada")]))
-    assert database.write(batch.create_metadata_orders, [first], CATALOG, NAIVE_NOW) == []
+    assert database.write(batch.create_metadata_orders, [first], CATALOG, NAIVE_NOW, LIVEMODE) == []
 
     again = store(database, metadata_payment(1, [camp_day("2027-01-05", "Ada")], pi="pi_meta_0"))
 
-    assert database.write(batch.create_metadata_orders, [again], CATALOG, NAIVE_NOW) == [again]
+    assert database.write(batch.create_metadata_orders, [again], CATALOG, NAIVE_NOW, LIVEMODE) == [
+        again
+    ]
     assert database.read(lambda c: c.execute("SELECT count(*) FROM orders").fetchone()[0]) == 1
 
 
@@ -258,7 +269,7 @@ def test_places_taken_in_bulk_match_one_by_one_when_places_run_out(make_database
         events += [store(database, metadata_payment(n, cart, pi=f"pi_meta_{n:02d}"))
                    for n, cart in enumerate(carts)]  # fmt: skip
         for event_id in events:
-            database.write(handle_event, event_id, CATALOG, NAIVE_NOW)
+            database.write(handle_event, event_id, CATALOG, NAIVE_NOW, LIVEMODE)
         # The same order of orders in both databases (their ids are random).
         order_ids = database.read(
             lambda c: [r[0] for r in c.execute(
