@@ -29,6 +29,7 @@ from core.payments import (
     moves_forward,
     payment_problem,
     refund_from,
+    same_currency,
 )
 from core.schedule import (
     ScheduleError,
@@ -624,6 +625,8 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
     period = _invoice_period(invoice)
     if period is None:
         raise PermanentFailure("invoice.paid without a service period on its lines")
+    if _wrong_invoice(conn, order_id, invoice, ctx):
+        return  # nothing booked for it; staff have the entry and the alert
     ensure_enrolments(conn, [order_id], subscription_id, ctx.now)
     enrolments = conn.execute(
         "SELECT enrolment_id, order_item_id, student_id, product_id FROM enrolments"
@@ -662,6 +665,59 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
             [period[0].replace(tzinfo=None), period[1].replace(tzinfo=None), ctx.now,
              enrolment_id],
         )  # fmt: skip
+
+
+def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -> bool:
+    """Whether a paid invoice is not the order's money: the first invoice is the order's
+    total (its one-off items too), a renewal the sum of its Ignite prices. Another amount or
+    currency books nothing, flags the order and raises an alert. An invoice of any other
+    billing reason (a proration staff made in Stripe) has its currency checked only."""
+    total, currency = conn.execute(
+        "SELECT amount_total, currency FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    reason = invoice.get("billing_reason")
+    if reason == "subscription_create":
+        expected = total
+    elif reason in (None, "subscription_cycle"):
+        (expected,) = conn.execute(
+            "SELECT coalesce(sum(unit_amount), 0) FROM order_items"
+            " WHERE order_id = ? AND kind = 'ignite'",
+            [order_id],
+        ).fetchone()
+    else:
+        expected = None
+    paid = invoice.get("amount_paid")
+    paid = paid if isinstance(paid, int) and not isinstance(paid, bool) else None
+    paid_currency = invoice.get("currency") if isinstance(invoice.get("currency"), str) else None
+    if expected is None:
+        problem = None if same_currency(paid_currency, currency) else (
+            f"paid in {(paid_currency or 'no currency').upper()}, but the order is in"
+            f" {currency.upper()}: wrong currency"
+        )  # fmt: skip
+    else:
+        problem = payment_problem(expected, currency, paid, paid_currency)
+    if problem is None:
+        return False
+    conn.execute(
+        "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?,"
+        " attention_reason = concat_ws('; ', attention_reason, ?) WHERE order_id = ?"
+        " AND fulfillment_status <> 'cancelled'",
+        [ctx.now, f"invoice {invoice.get('id')}: {problem}", order_id],
+    )
+    log_error(
+        conn,
+        category="payment",
+        severity="critical",
+        message=f"wrong invoice payment: {problem}. Its classes were not booked: refund it,"
+        " or ask for the rest and book by hand",
+        context={"invoice": invoice.get("id"), "billing_reason": reason, "expected": expected,
+                 "currency": currency, "paid": paid, "paid_currency": paid_currency},
+        order_id=order_id,
+        stripe_event_id=ctx.event_id,
+        now=ctx.now,
+        dedupe_key=f"wrong-invoice:{invoice.get('id') or ctx.event_id}",
+    )  # fmt: skip
+    return True
 
 
 def handle_invoice_payment_failed(conn, event, ctx: Context) -> None:
