@@ -130,3 +130,55 @@ def refund_from(charge: dict[str, Any]) -> Refund | None:
     if amount is None or refunded is None:
         return None
     return Refund(amount, refunded)
+
+
+# --- is it the right money? ----------------------------------------------------------------
+
+# Currencies Stripe counts in whole units, not cents (docs.stripe.com/currencies).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
+     "vuv", "xaf", "xof", "xpf"}
+)  # fmt: skip
+# Currencies Stripe counts in thousandths.
+THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+
+
+def money_text(amount: int, currency: str) -> str:
+    """Stripe's integer amount as people read it: `119.00 AUD`, `1 JPY`, `1.500 KWD`."""
+    code = currency.lower()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return f"{amount:,} {code.upper()}"
+    if code in THREE_DECIMAL_CURRENCIES:
+        return f"{amount / 1000:,.3f} {code.upper()}"
+    return f"{amount / 100:,.2f} {code.upper()}"
+
+
+def same_currency(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def payment_problem(
+    order_total: int, currency: str, paid_amount: int | None, paid_currency: str | None
+) -> str | None:
+    """What is wrong with a payment for an order of `order_total` in `currency`, or None when
+    it is exactly that. A payment that names no amount or no currency is not trusted."""
+    expected = money_text(order_total, currency)
+    if paid_currency is None:
+        return f"the payment names no currency; the order is {expected}"
+    if paid_amount is None:
+        return f"the payment names no amount; the order is {expected}"
+    paid = money_text(paid_amount, paid_currency)
+    if not same_currency(paid_currency, currency):
+        return f"paid {paid}, but the order is {expected}: wrong currency"
+    if paid_amount < order_total:
+        return f"paid {paid}, but the order is {expected}: underpaid"
+    if paid_amount > order_total:
+        return f"paid {paid}, but the order is {expected}: overpaid"
+    return None
+
+
+def amount_paid(currency: str, paid_amount: int | None, paid_currency: str | None) -> int:
+    """What the order records as paid, in its own currency: nothing for another currency."""
+    if paid_amount is None or not same_currency(paid_currency, currency):
+        return 0
+    return paid_amount

@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
 CLOCK_SHIFT_LIMIT = 100 * 366 * 86400  # a century either way
+# Secret and restricted keys; the prefix is the key's mode, which events are checked against.
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
 class SettingsError(ValueError):
@@ -45,7 +48,7 @@ class Settings:
     admin_token: str
     database: DatabaseLocation = DatabaseLocation("duckdb", "data/tinkertank.duckdb")
     catalog_path: Path = Path("data/catalog.toml")
-    stripe_secret_key: str | None = None
+    stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
     timezone: str = "Australia/Sydney"
     public_base_url: str = "http://127.0.0.1:8000"
@@ -75,6 +78,14 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def stripe_livemode(self) -> bool:
+        """The mode every Stripe event must be in to be applied: that of STRIPE_SECRET_KEY;
+        test mode without a key."""
+        return self.stripe_secret_key is not None and self.stripe_secret_key.startswith(
+            LIVE_KEY_PREFIXES
+        )
 
 
 def parse_database_url(url: str) -> DatabaseLocation:
@@ -171,6 +182,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
     ):
         if (value := text(name)) is not None:
             values[key] = value
+
+    key = values.get("stripe_secret_key")
+    if isinstance(key, str) and not key.startswith(LIVE_KEY_PREFIXES + TEST_KEY_PREFIXES):
+        problems.append(
+            "STRIPE_SECRET_KEY must start with sk_live_, rk_live_, sk_test_ or rk_test_"
+            " (its mode decides which Stripe events are applied)"
+        )
 
     if (emails := text("ALERT_EMAILS")) is not None:
         addresses = tuple(a.strip() for a in emails.split(",") if a.strip())

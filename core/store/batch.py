@@ -29,7 +29,7 @@ import duckdb
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
-from core.payments import facts_from, has_cart
+from core.payments import facts_from, has_cart, payment_problem
 from core.schedule import ScheduleError, camp_event, party_event
 from core.store import orders
 from core.store.fulfilment import ensure_enrolments, queue_confirmations, queue_staff_notices
@@ -42,16 +42,19 @@ _PAYMENT_TYPES = (
 )
 
 
-def _payments(conn: duckdb.DuckDBPyConnection, event_ids: list[str]) -> list[tuple[str, Any]]:
+def _payments(
+    conn: duckdb.DuckDBPyConnection, event_ids: list[str], livemode: bool
+) -> list[tuple[str, Any]]:
     """(event id, payment facts) of those events, not yet processed, that say a payment
-    went through (a checkout session still unpaid, BECS for one, does not)."""
+    went through (a checkout session still unpaid, BECS for one, does not), in the mode of
+    our Stripe key (one by one refuses the others)."""
     paid = []
-    for event_id, event_type, payload in conn.execute(
-        "SELECT event_id, type, payload FROM webhook_inbox"
+    for event_id, event_type, payload, event_livemode in conn.execute(
+        "SELECT event_id, type, payload, livemode FROM webhook_inbox"
         " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
         [event_ids],
     ).fetchall():
-        if event_type not in _PAYMENT_TYPES:
+        if event_type not in _PAYMENT_TYPES or event_livemode != livemode:
             continue
         obj = json.loads(payload)["data"]["object"]
         if event_type == "checkout.session.completed" and obj.get("payment_status") not in (
@@ -64,28 +67,37 @@ def _payments(conn: duckdb.DuckDBPyConnection, event_ids: list[str]) -> list[tup
 
 
 def apply_payments(
-    conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime
+    conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime, livemode: bool
 ) -> list[str]:
-    """Mark paid the orders these payment events are for; returns the events left over."""
+    """Mark paid the orders these payment events are for; returns the events left over.
+    An order with a payment of the wrong amount or currency in the batch is left whole to
+    the one-by-one path, which records it and flags the order."""
     candidates: dict[str, tuple[str, Any]] = {}  # event id -> (order key, facts)
-    for event_id, facts in _payments(conn, event_ids):
+    for event_id, facts in _payments(conn, event_ids, livemode):
         if facts.order_id:
             candidates[event_id] = (facts.order_id, facts)
     if not candidates:
         return list(event_ids)
     known = {
-        order_id: (payment_status, fulfillment_status)
-        for order_id, payment_status, fulfillment_status in conn.execute(
-            "SELECT order_id, payment_status, fulfillment_status FROM orders"
-            " WHERE order_id IN (SELECT unnest(?))",
+        order_id: (payment_status, fulfillment_status, amount_total, currency)
+        for order_id, payment_status, fulfillment_status, amount_total, currency in conn.execute(
+            "SELECT order_id, payment_status, fulfillment_status, amount_total, currency"
+            " FROM orders WHERE order_id IN (SELECT unnest(?))",
             [[key for key, _ in candidates.values()]],
         ).fetchall()
+    }
+    wrong_money = {
+        order_id
+        for order_id, facts in candidates.values()
+        if order_id in known
+        and payment_problem(known[order_id][2], known[order_id][3], facts.amount, facts.currency)
     }
     # Our own orders, not yet paid, waiting: everything else takes the one-by-one path.
     applied = {
         event_id: (order_id, facts)
         for event_id, (order_id, facts) in candidates.items()
         if order_id in known
+        and order_id not in wrong_money
         and known[order_id][0] in ("pending", "failed", "expired", "paid")
         and known[order_id][1] in ("waiting", "in_progress", "fulfilled")
     }
@@ -116,12 +128,13 @@ def apply_payments(
     newly_paid = [
         row[0]
         for row in conn.execute(
+            # What Stripe says was paid: the order's total (any other amount was left above).
             "UPDATE orders SET payment_status = 'paid', paid_at = ?, updated_at = ?,"
-            " amount_paid = amount_total, fulfillment_status = CASE fulfillment_status"
+            " amount_paid = n.paid, fulfillment_status = CASE fulfillment_status"
             " WHEN 'waiting' THEN 'in_progress' ELSE fulfillment_status END"
-            " WHERE order_id IN (SELECT unnest(?))"
-            " AND payment_status IN ('pending', 'failed', 'expired') RETURNING order_id",
-            [now, now, sorted(set(order_ids))],
+            " FROM (SELECT unnest(?) AS id, unnest(?) AS paid) n WHERE orders.order_id = n.id"
+            " AND payment_status IN ('pending', 'failed', 'expired') RETURNING orders.order_id",
+            [now, now, order_ids, [f.amount for f in first.values()]],
         ).fetchall()
     ]
     if newly_paid:
@@ -159,27 +172,37 @@ def _mark_processed(
 
 
 def create_metadata_orders(
-    conn: duckdb.DuckDBPyConnection, event_ids: list[str], catalog: Catalog, now: datetime
+    conn: duckdb.DuckDBPyConnection,
+    event_ids: list[str],
+    catalog: Catalog,
+    now: datetime,
+    livemode: bool,
 ) -> list[str]:
     """Make, mark paid and queue the steps of the orders whose carts are in these payment
     events' metadata, as `fulfilment._order_from_metadata`, `_link` and `_mark_paid` do one
     by one; returns the events left over. Left over: anything but a paid one-off cart that
     parses (a bad cart, an Ignite cart, our own order id), a payment we already have an
-    order for, and a second event of a payment in this batch (it then finds the order)."""
+    order for, a payment of another amount or currency than its cart, and a later event of
+    a payment met earlier in this batch (one by one it finds the order)."""
     found: dict[str, tuple[Any, Any]] = {}  # event id -> (facts, cart)
     payments: set[str] = set()  # the cs_/pi_ ids of the payments in `found`
-    for event_id, facts in _payments(conn, event_ids):
+    seen: set[str] = set()  # the cs_/pi_ ids of every payment met so far
+    for event_id, facts in _payments(conn, event_ids, livemode):
         if facts.order_id or not has_cart(facts) or facts.subscription_id:
             continue
         keys = {facts.checkout_session_id, facts.payment_intent_id} - {None}
-        if not keys or keys & payments:
+        if not keys or keys & seen:
+            seen |= keys
             continue
+        seen |= keys
         try:
             cart = parse_metadata_cart(facts.metadata, catalog, facts.email, facts.name)
         except InvalidCart:
             continue  # one by one records the payment on an order that needs attention
         if cart.mode != "payment":
             continue
+        if payment_problem(cart.amount_total, cart.currency, facts.amount, facts.currency):
+            continue  # one by one records it on an order that needs attention
         found[event_id] = (facts, cart)
         payments |= keys
     if found:
@@ -214,8 +237,7 @@ def create_metadata_orders(
             [cart.customer.name for _, _, cart in made],
             [cart.currency or "aud" for _, _, cart in made],
             [cart.amount_total for _, _, cart in made],
-            [facts.amount if facts.amount is not None else cart.amount_total
-             for _, facts, cart in made],
+            [facts.amount for _, facts, _ in made],  # the cart's total: checked above
             [orders.kinds_of(cart) for _, _, cart in made],
             [facts.checkout_session_id for _, facts, _ in made],
             [facts.payment_intent_id for _, facts, _ in made],

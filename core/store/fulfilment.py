@@ -21,7 +21,16 @@ import duckdb
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
-from core.payments import PaymentFacts, facts_from, has_cart, moves_forward, refund_from
+from core.payments import (
+    PaymentFacts,
+    amount_paid,
+    facts_from,
+    has_cart,
+    moves_forward,
+    payment_problem,
+    refund_from,
+    same_currency,
+)
 from core.schedule import (
     ScheduleError,
     camp_event,
@@ -180,20 +189,47 @@ def _set_payment_status(
 
 
 def _mark_paid(
-    conn: duckdb.DuckDBPyConnection, order_id: str, facts: PaymentFacts, now: datetime
+    conn: duckdb.DuckDBPyConnection, order_id: str, facts: PaymentFacts, ctx: Context
 ) -> None:
-    """Step 1, record payment, is this transaction; the other steps are queued behind it."""
+    """Step 1, record payment, is this transaction; the other steps are queued behind it.
+    A payment of another amount or currency than the order's is recorded as it is, on an
+    order that needs attention (its other steps skipped), with a critical error-log entry,
+    which raises an alert."""
+    now = ctx.now
     if not _set_payment_status(conn, order_id, "paid", now):
         return  # already paid: the second of checkout.session.completed/payment_intent.succeeded
+    total, currency = conn.execute(
+        "SELECT amount_total, currency FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    problem = payment_problem(total, currency, facts.amount, facts.currency)
     # An order becomes paid once (state only moves forward), so the steps are inserted once;
     # their primary key would refuse a second set. (A plain INSERT costs DuckDB a third of
     # one with ON CONFLICT.)
     conn.execute(
-        "UPDATE orders SET amount_paid = coalesce(?, amount_total), paid_at = ?,"
-        " fulfillment_status = CASE fulfillment_status WHEN 'waiting' THEN 'in_progress'"
-        " ELSE fulfillment_status END WHERE order_id = ?",
-        [facts.amount, now, order_id],
-    )
+        "UPDATE orders SET amount_paid = ?, paid_at = ?, fulfillment_status ="
+        " CASE WHEN ? AND fulfillment_status IN ('waiting', 'in_progress')"
+        " THEN 'needs_attention' WHEN fulfillment_status = 'waiting' THEN 'in_progress'"
+        " ELSE fulfillment_status END,"
+        " attention_reason = CASE WHEN ? THEN concat_ws('; ', attention_reason, ?)"
+        " ELSE attention_reason END WHERE order_id = ?",
+        [amount_paid(currency, facts.amount, facts.currency), now, problem is not None,
+         problem is not None, problem, order_id],
+    )  # fmt: skip
+    if problem is not None:
+        log_error(
+            conn,
+            category="payment",
+            severity="critical",
+            message=f"wrong payment: {problem}. Nothing was booked: refund it, or ask for the"
+            " rest and book by hand",
+            context={"expected": total, "currency": currency, "paid": facts.amount,
+                     "paid_currency": facts.currency, "checkout_session":
+                     facts.checkout_session_id, "payment_intent": facts.payment_intent_id},
+            order_id=order_id,
+            stripe_event_id=ctx.event_id,
+            now=now,
+            dedupe_key=f"wrong-payment:{order_id}",
+        )  # fmt: skip
     attention = conn.execute(
         "SELECT fulfillment_status = 'needs_attention' FROM orders WHERE order_id = ?",
         [order_id],
@@ -252,12 +288,12 @@ def handle_checkout_session_completed(conn, event, ctx: Context) -> None:
     order_id, facts = _order_for(conn, event, ctx, create=True)
     # "unpaid" means a delayed method (BECS direct debit): wait for async_payment_succeeded.
     if event["data"]["object"].get("payment_status") in ("paid", "no_payment_required"):
-        _mark_paid(conn, order_id, facts, ctx.now)
+        _mark_paid(conn, order_id, facts, ctx)
 
 
 def handle_async_payment_succeeded(conn, event, ctx: Context) -> None:
     order_id, facts = _order_for(conn, event, ctx, create=True)
-    _mark_paid(conn, order_id, facts, ctx.now)
+    _mark_paid(conn, order_id, facts, ctx)
 
 
 def handle_async_payment_failed(conn, event, ctx: Context) -> None:
@@ -287,7 +323,7 @@ def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
         if facts.customer_id and ctx.now - ctx.received_at < SUBSCRIPTION_LINK_WAIT:
             raise Deferred("waiting to see whether this pays a subscription invoice")
     order_id, facts = _order_for(conn, event, ctx, create=True)
-    _mark_paid(conn, order_id, facts, ctx.now)
+    _mark_paid(conn, order_id, facts, ctx)
 
 
 def _subscription_order_of_customer(conn, customer_id: str) -> str | None:
@@ -589,6 +625,8 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
     period = _invoice_period(invoice)
     if period is None:
         raise PermanentFailure("invoice.paid without a service period on its lines")
+    if _wrong_invoice(conn, order_id, invoice, ctx):
+        return  # nothing booked for it; staff have the entry and the alert
     ensure_enrolments(conn, [order_id], subscription_id, ctx.now)
     enrolments = conn.execute(
         "SELECT enrolment_id, order_item_id, student_id, product_id FROM enrolments"
@@ -627,6 +665,59 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
             [period[0].replace(tzinfo=None), period[1].replace(tzinfo=None), ctx.now,
              enrolment_id],
         )  # fmt: skip
+
+
+def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -> bool:
+    """Whether a paid invoice is not the order's money: the first invoice is the order's
+    total (its one-off items too), a renewal the sum of its Ignite prices. Another amount or
+    currency books nothing, flags the order and raises an alert. An invoice of any other
+    billing reason (a proration staff made in Stripe) has its currency checked only."""
+    total, currency = conn.execute(
+        "SELECT amount_total, currency FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    reason = invoice.get("billing_reason")
+    if reason == "subscription_create":
+        expected = total
+    elif reason in (None, "subscription_cycle"):
+        (expected,) = conn.execute(
+            "SELECT coalesce(sum(unit_amount), 0) FROM order_items"
+            " WHERE order_id = ? AND kind = 'ignite'",
+            [order_id],
+        ).fetchone()
+    else:
+        expected = None
+    paid = invoice.get("amount_paid")
+    paid = paid if isinstance(paid, int) and not isinstance(paid, bool) else None
+    paid_currency = invoice.get("currency") if isinstance(invoice.get("currency"), str) else None
+    if expected is None:
+        problem = None if same_currency(paid_currency, currency) else (
+            f"paid in {(paid_currency or 'no currency').upper()}, but the order is in"
+            f" {currency.upper()}: wrong currency"
+        )  # fmt: skip
+    else:
+        problem = payment_problem(expected, currency, paid, paid_currency)
+    if problem is None:
+        return False
+    conn.execute(
+        "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?,"
+        " attention_reason = concat_ws('; ', attention_reason, ?) WHERE order_id = ?"
+        " AND fulfillment_status <> 'cancelled'",
+        [ctx.now, f"invoice {invoice.get('id')}: {problem}", order_id],
+    )
+    log_error(
+        conn,
+        category="payment",
+        severity="critical",
+        message=f"wrong invoice payment: {problem}. Its classes were not booked: refund it,"
+        " or ask for the rest and book by hand",
+        context={"invoice": invoice.get("id"), "billing_reason": reason, "expected": expected,
+                 "currency": currency, "paid": paid, "paid_currency": paid_currency},
+        order_id=order_id,
+        stripe_event_id=ctx.event_id,
+        now=ctx.now,
+        dedupe_key=f"wrong-invoice:{invoice.get('id') or ctx.event_id}",
+    )  # fmt: skip
+    return True
 
 
 def handle_invoice_payment_failed(conn, event, ctx: Context) -> None:
@@ -669,18 +760,25 @@ HANDLERS: dict[str, Handler] = {
 
 
 def handle_event(
-    conn: duckdb.DuckDBPyConnection, event_id: str, catalog: Catalog, now: datetime
+    conn: duckdb.DuckDBPyConnection,
+    event_id: str,
+    catalog: Catalog,
+    now: datetime,
+    livemode: bool,
 ) -> str:
-    """Apply one stored event and mark it processed, in the same transaction."""
+    """Apply one stored event and mark it processed, in the same transaction. `livemode` is
+    the mode of our Stripe key: an event of the other mode is refused (`wrong_mode`)."""
     row = conn.execute(
-        "SELECT type, payload, status, received_at FROM webhook_inbox WHERE event_id = ?",
+        "SELECT type, payload, status, received_at, livemode FROM webhook_inbox WHERE event_id = ?",
         [event_id],
     ).fetchone()
     if row is None or row[2] in ("processed", "ignored"):
         return "already"
-    event_type, payload, _, received_at = row
+    event_type, payload, _, received_at, event_livemode = row
     handler = HANDLERS.get(event_type)
     order_id = None
+    if handler is not None and event_livemode != livemode:
+        return _refuse_mode(conn, event_id, event_type, payload, livemode, now)
     if handler is None:
         outcome = "ignored"  # a handled type whose handler is not written yet
     else:
@@ -699,6 +797,44 @@ def handle_event(
         [outcome, now, order_id, event_id],
     )
     return outcome
+
+
+def _refuse_mode(
+    conn: duckdb.DuckDBPyConnection, event_id: str, event_type: str, payload: str,
+    livemode: bool, now: datetime,
+) -> str:  # fmt: skip
+    """An event of the other mode than our key (a test-mode payment reaching the live
+    shop, or the reverse) is applied to nothing: it is failed, with a critical error-log
+    entry (an alert). The order it names, if any, is left as it was, so that a test-mode
+    event cannot park a real order; staff can reprocess the event once the key is right."""
+    body = json.loads(payload)
+    obj = body.get("data", {}).get("object", {})
+    order_id = _find_order(conn, facts_from(event_type, obj)) if isinstance(obj, dict) else None
+    reason = (
+        "a live-mode event, but this sidecar runs in test mode (STRIPE_SECRET_KEY is a test"
+        " key, or unset)"
+        if not livemode
+        else "a test-mode event, but this sidecar runs in live mode (STRIPE_SECRET_KEY is a"
+        " live key)"
+    )
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = NULL, order_id = coalesce(?, order_id) WHERE event_id = ?",
+        [f"wrong mode: {reason}; not applied", order_id, event_id],
+    )
+    log_error(
+        conn,
+        category="payment",
+        severity="critical",
+        message=f"Stripe event {event_type} refused: {reason}. Nothing was applied. Check"
+        " who sent it; if the key is wrong, fix STRIPE_SECRET_KEY and reprocess the event",
+        context={"event_livemode": not livemode, "key_livemode": livemode},
+        order_id=order_id,
+        stripe_event_id=event_id,
+        now=now,
+        dedupe_key=f"wrong-mode:{event_id}",
+    )
+    return "wrong_mode"
 
 
 def _defer(

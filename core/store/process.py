@@ -180,6 +180,7 @@ def main(argv: list[str]) -> int:
         database,
         catalog,
         RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
+        livemode=settings.stripe_livemode,
         faults=settings.fault_drill,
     )
     sender = Sender(database, settings, catalog)

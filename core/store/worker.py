@@ -206,6 +206,8 @@ class Worker:
         database: Database,
         catalog: Catalog,
         policy: RetryPolicy,
+        *,
+        livemode: bool,
         faults: dict[str, int] | None = None,
         poll_seconds: float = 0.05,
         clock: Callable[[], datetime] = utcnow,
@@ -213,6 +215,8 @@ class Worker:
         self.database = database
         self.catalog = catalog
         self.policy = policy
+        # The mode of our Stripe key: events of the other mode are refused, not applied.
+        self.livemode = livemode
         # Fault drill: {"schedule_events": 2} fails that step's next two runs (tests, drills).
         self.faults = dict(faults or {})
         self.poll_seconds = poll_seconds
@@ -259,7 +263,12 @@ class Worker:
         leftovers = self._in_bulk(batch.apply_payments, events, now)
         leftovers = self._in_bulk(batch.create_metadata_orders, leftovers, now)
         submitted = [
-            (event_id, self.database.submit_background(handle_event, event_id, self.catalog, now))
+            (
+                event_id,
+                self.database.submit_background(
+                    handle_event, event_id, self.catalog, now, self.livemode
+                ),
+            )
             for event_id in leftovers
         ]
         for event_id, future in submitted:
@@ -303,6 +312,8 @@ class Worker:
                 batch.notify,
             )
             args = (part, self.catalog, now) if needs_catalog else (part, now)
+            if fn in (batch.apply_payments, batch.create_metadata_orders):
+                args = (*args, self.livemode)  # events of the other mode are left
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())
             except Exception as exc:

@@ -114,3 +114,28 @@ def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secre
 def test_the_clock_is_unshifted_unless_a_shift_is_set():
     assert settings_from().clock_shift_seconds == 0
     assert settings_from(CLOCK_SHIFT_SECONDS="-86400.5").clock_shift_seconds == -86400.5
+
+
+@pytest.mark.parametrize(
+    ("key", "livemode"),
+    [("sk_live_abc", True), ("rk_live_abc", True), ("sk_test_abc", False),
+     ("rk_test_abc", False), (None, False)],
+)  # fmt: skip
+def test_the_stripe_keys_prefix_gives_the_mode_events_must_be_in(key: str | None, livemode: bool):
+    settings = settings_from(**({"STRIPE_SECRET_KEY": key} if key else {}))
+
+    assert settings.stripe_livemode is livemode
+
+
+def test_a_stripe_key_of_no_known_mode_is_refused_without_echoing_it():
+    with pytest.raises(SettingsError) as error:
+        settings_from(STRIPE_SECRET_KEY="pk_live_publishable_not_secret")
+
+    assert "STRIPE_SECRET_KEY must start with sk_live_, rk_live_, sk_test_ or rk_test_" in str(
+        error.value
+    )
+    assert "publishable_not_secret" not in str(error.value)
+
+
+def test_the_stripe_secret_key_is_kept_out_of_the_settings_repr():
+    assert "sk_live_hush" not in repr(settings_from(STRIPE_SECRET_KEY="sk_live_hush"))

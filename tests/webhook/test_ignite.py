@@ -330,3 +330,30 @@ def test_a_mid_term_enrolment_is_told_its_own_first_class_not_the_programs(shop,
     shown = datetime.fromisoformat(first)
     assert f"{shown:%A %-d %B %Y}, 3:45 PM" in page.text
     assert "8 February 2027" not in page.text  # the program's first class, long past
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "problem"),
+    [(100, "aud", "paid 1.00 AUD, but the order is 149.00 AUD: underpaid"),
+     (149, "jpy", "paid 149 JPY, but the order is 149.00 AUD: wrong currency")],
+    ids=["wrong amount", "wrong currency"],
+)  # fmt: skip
+def test_an_invoice_of_other_money_books_no_class_and_flags_the_order(
+    shop: Sidecar, fake, amount: int, currency: str, problem: str
+):
+    order_id, subscription, completed = sign_up(shop, fake, name=f"Ivy {currency}")
+    march = invoice(
+        subscription, order_id, datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC)
+    )
+    march.update(amount_paid=amount, currency=currency, billing_reason="subscription_cycle")
+
+    assert shop.deliver(completed).status_code == 200
+    assert shop.deliver(stripe_event("invoice.paid", march)).status_code == 200
+    status = status_when(shop, order_id, lambda s: s["fulfillment_status"] == "needs_attention")
+
+    assert status["fulfillment_status"] == "needs_attention"
+    assert status["bookings"] == []
+    entries = shop.staff_get("/api/errors", order_id=order_id).json()["errors"]
+    assert [(e["severity"], e["message"].split(". ")[0]) for e in entries] == [
+        ("critical", f"wrong invoice payment: {problem}")
+    ]
