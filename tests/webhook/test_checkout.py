@@ -379,7 +379,9 @@ def test_body_that_is_not_json_is_refused_with_422_and_no_session_is_created(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"[" * 30_000, "nested too deeply"),
+        (b"[" * 30_000, "nested more than 64 levels deep"),
+        (b'{"customer": ' + b"[" * 100 + b"]" * 100 + b', "items": []}',
+         "nested more than 64 levels deep"),
         (b'{"customer": {"email": "a@example.com", "name": "\\ud800"}, "items": []}',
          "unpaired surrogate"),
     ],
