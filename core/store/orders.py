@@ -345,6 +345,23 @@ def abandon_checkout(
     )
 
 
+def release_abandoned_checkout(
+    conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime
+) -> None:
+    """The parent left Stripe Checkout and its session is now expired: give the places back
+    at once rather than when the hold lapses (checkout.session.expired does the same)."""
+    updated = conn.execute(
+        "UPDATE orders SET payment_status = 'expired', updated_at = ?"
+        " WHERE order_id = ? AND payment_status = 'pending' RETURNING order_id",
+        [now, order_id],
+    ).fetchall()
+    if updated:
+        conn.execute(
+            "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
+            [order_id],
+        )
+
+
 def find_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
     """An order by its id, its Checkout Session id (cs_…) or its PaymentIntent id (pi_…)."""
     row = conn.execute(
@@ -537,11 +554,12 @@ def customer_page_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, A
     if status is None:
         return None
     order_id = status["order_id"]
-    (expires_at,) = conn.execute(
-        "SELECT expires_at FROM orders WHERE order_id = ?", [order_id]
+    expires_at, session_id = conn.execute(
+        "SELECT expires_at, checkout_session_id FROM orders WHERE order_id = ?", [order_id]
     ).fetchone()
     return {
         "status": status,
         "expires_at": expires_at,
+        "checkout_session_id": session_id,
         "confirmation": confirmation_rows(conn, order_id),
     }
