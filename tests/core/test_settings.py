@@ -114,3 +114,35 @@ def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secre
 def test_the_clock_is_unshifted_unless_a_shift_is_set():
     assert settings_from().clock_shift_seconds == 0
     assert settings_from(CLOCK_SHIFT_SECONDS="-86400.5").clock_shift_seconds == -86400.5
+
+
+def test_no_proxy_is_trusted_and_the_abuse_limits_have_their_defaults_unless_set():
+    settings = settings_from()
+
+    assert settings.forwarded_allow_ips == ()
+    assert settings.support_requests_per_client == 20
+    assert (
+        settings.checkout_places_per_email,
+        settings.checkout_places_per_client,
+        settings.checkout_client_share_percent,
+    ) == (6, 40, 50)
+    assert settings_from(FORWARDED_ALLOW_IPS="10.0.0.1, 192.168.0.0/16").forwarded_allow_ips == (
+        "10.0.0.1",
+        "192.168.0.0/16",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1,proxy.local", "'proxy.local' is not an IP address"),
+        ("SUPPORT_REQUESTS_PER_CLIENT", "0", "0 is outside 1..100000"),
+        ("CHECKOUT_PLACES_PER_EMAIL", "six", "'six' is not a whole number"),
+        ("CHECKOUT_CLIENT_SHARE_PERCENT", "150", "150 is outside 0..100"),
+    ],
+)
+def test_a_malformed_abuse_limit_is_reported_with_its_name(name: str, value: str, message: str):
+    with pytest.raises(SettingsError) as error:
+        settings_from(**{name: value})
+
+    assert f"{name}: {message}" in str(error.value)
