@@ -29,6 +29,7 @@ from datetime import date, time
 from typing import Any
 
 from core.catalog import CAMP_SESSION_KINDS, WEEKDAYS, Camp, Catalog, Ignite, Party, Product
+from core.typed_text import InvalidAddress, parse_address
 
 MAX_ITEMS = 20
 MAX_NAME_LENGTH = 100
@@ -56,9 +57,6 @@ _STUDENT_KEYS = ("name", "age", "date_of_birth", "notes")
 # one spelling, so the shape is checked before parsing (as core.catalog does).
 _DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_PATTERN = re.compile(r"([0-9]{2}):([0-9]{2})")
-# Deliberately loose: one @, no spaces, a dot in the domain. Stripe and the receipt email are
-# the real test; this only catches typos such as a missing @ or "gmail" without ".com".
-_EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]")
 _CHUNK_KEY_PATTERN = re.compile(rf"{ITEMS_KEY}_(0|[1-9][0-9]*)")
 # Hand-rolled so descriptions do not depend on the process locale (strftime's %b and %a do).
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -635,8 +633,12 @@ def _read_text(
 
 
 def is_email_address(text: str) -> bool:
-    """Loosely: one @, no spaces, a dot in the domain (the support form checks the same)."""
-    return _EMAIL_PATTERN.fullmatch(text) is not None
+    """Exactly one address (core/typed_text.parse_address, as the support form checks)."""
+    try:
+        parse_address(text)
+    except InvalidAddress:
+        return False
+    return True
 
 
 def _read_email(value: Any, path: str, problems: _Problems) -> str | None:

@@ -26,6 +26,31 @@ class HoldRequest:
     options: tuple[tuple[str, int], ...]  # (resource key, capacity), most preferred first
     seats: int
     unavailable: str  # what the parent is told when every option is full
+    label: str = ""  # what it holds a place of ("Robotics Bootcamp on Mon 4 Jan 2027")
+
+    @property
+    def capacity(self) -> int:
+        """The places of the day, slot or program, over all its options (a party's rooms)."""
+        return sum(capacity for _, capacity in self.options)
+
+
+@dataclass(frozen=True)
+class HoldLimits:
+    """How much one customer and one client may hold unpaid at once (README, Security).
+
+    `per_email` places per mailbox; `per_client` places per client address, and at most
+    `client_share_percent` of any one camp day, party slot or program (0 turns either
+    per-client limit off)."""
+
+    per_email: int = 6
+    per_client: int = 40
+    client_share_percent: int = 50
+
+    def client_share(self, capacity: int) -> int | None:
+        """The places of a day, slot or program one client may hold; None when unlimited."""
+        if not self.client_share_percent:
+            return None
+        return max(1, capacity * self.client_share_percent // 100)
 
 
 def hold_expiry(now: datetime) -> datetime:
@@ -55,14 +80,15 @@ def _hold_request(item: CartItem, catalog: Catalog) -> HoldRequest:
     product = catalog.product(item.product_id)
     options = hold_options(catalog, item.product_id, item.date, item.start_time)
     if item.kind == "camp":
+        label = f"{product.name} on {item.date:%a %-d %b %Y}"
         unavailable = f"{product.name} is full on {item.date:%a %-d %b %Y}"
     elif item.kind == "party":
-        unavailable = (
-            f"{product.name} at {item.start_time:%H:%M} on {item.date:%a %-d %b %Y} is taken"
-        )
+        label = f"{product.name} at {item.start_time:%H:%M} on {item.date:%a %-d %b %Y}"
+        unavailable = f"{label} is taken"
     else:
+        label = product.name
         unavailable = f"{product.name} has no places left"
-    return HoldRequest(item.position, options, 1, unavailable)
+    return HoldRequest(item.position, options, 1, unavailable, label)
 
 
 def checkout_session_params(

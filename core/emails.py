@@ -229,15 +229,19 @@ def confirmation(
 
 
 def support_reply(
-    ticket_id: str, category: str, order_reference: str, name: str | None,
+    ticket_id: str, category: str, order_reference: str | None, name: str | None,
     support_email: str, medical: bool,
 ) -> Email:  # fmt: skip
     """The automatic answer to a support request: its reference, what they asked about (the
     category's label) and what happens next. Their message is not quoted: the address is
     unverified, and our email must not carry a stranger's text to whoever they name."""
+    # The address is unverified: nothing typed goes in beyond a first name of letters (the
+    # form allows no more, core/typed_text.is_plain_name), and the reference only when it
+    # names an order of this address (the caller passes None otherwise).
+    first_name = (name or "").split()[0:1]
     context = {
         "ticket_id": ticket_id,
-        "name": (name or "").split(" ")[0] or "there",
+        "name": first_name[0][:30] if first_name else "there",
         "category": category,
         "order_reference": order_reference,
         "support_email": support_email,

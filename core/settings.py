@@ -6,6 +6,7 @@ Nothing else in the project reads `os.environ`; tests build their own `Settings`
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -74,6 +75,17 @@ class Settings:
     fault_drill: dict[str, int] = field(default_factory=dict)
     # Seconds added to the system clock, for tests, drills and demos (core/store/clock.py).
     clock_shift_seconds: float = 0.0
+    # Proxies whose X-Forwarded-For is believed (IPs, networks or "*"); none by default, so
+    # a client cannot pick its own address for the per-client limits. uvicorn gets the same.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # Support requests one client address may make per hour (in memory, per process).
+    support_requests_per_client: int = 20
+    # Checkout holds (README, Security, Abuse limits): places held unpaid per mailbox and
+    # per client, and the share of any one camp day, party slot or program one client may
+    # hold. 0 turns a per-client limit off (a storefront that does not forward addresses).
+    checkout_places_per_email: int = 6
+    checkout_places_per_client: int = 40
+    checkout_client_share_percent: int = 50
 
     @property
     def tz(self) -> ZoneInfo:
@@ -200,6 +212,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
     for name, key, low, high in (
         ("SMTP_PORT", "smtp_port", 1, 65535),
         ("WEBHOOK_MAX_BODY_BYTES", "webhook_max_body_bytes", 1024, 64 * 1024 * 1024),
+        ("SUPPORT_REQUESTS_PER_CLIENT", "support_requests_per_client", 1, 100_000),
+        ("CHECKOUT_PLACES_PER_EMAIL", "checkout_places_per_email", 1, 1000),
+        ("CHECKOUT_PLACES_PER_CLIENT", "checkout_places_per_client", 0, 100_000),
+        ("CHECKOUT_CLIENT_SHARE_PERCENT", "checkout_client_share_percent", 0, 100),
     ):
         value = text(name)
         if value is None:
@@ -241,6 +257,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
                 continue
             faults[step] = int(count)
         values["fault_drill"] = faults
+
+    if (proxies := text("FORWARDED_ALLOW_IPS")) is not None:
+        trusted = tuple(p.strip() for p in proxies.split(",") if p.strip())
+        for proxy in trusted:
+            try:
+                if proxy != "*":
+                    ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                problems.append(
+                    f"FORWARDED_ALLOW_IPS: {proxy!r} is not an IP address, a network or *"
+                )
+        values["forwarded_allow_ips"] = trusted
 
     if (security := text("SMTP_SECURITY")) is not None:
         if security not in SMTP_SECURITY_CHOICES:

@@ -7,9 +7,10 @@ columns the inbox is keyed and filtered by.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import NamedTuple
+
+from core import json_depth
 
 # SPEC §4: the event types the fulfilment worker acts on. Anything else is stored and
 # marked `ignored`, so turning a new type on later can reprocess it from the inbox.
@@ -55,7 +56,9 @@ class InboxEvent(NamedTuple):
 def parse_event(payload: str) -> InboxEvent:
     """Check that `payload` is a v1 (snapshot) Stripe event and return its inbox columns."""
     try:
-        body = json.loads(payload)
+        body = json_depth.loads(payload)
+    except json_depth.TooDeep as exc:
+        raise NotAnEvent(f"body is {exc}") from None
     except ValueError as exc:
         raise NotAnEvent(f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -11,14 +11,21 @@ Pure: no I/O and no clock; callers pass ``now``.
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.cart import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, CartProblem, is_email_address
+from core.cart import MAX_EMAIL_LENGTH, CartProblem
+from core.typed_text import (
+    MAX_PLAIN_NAME_LENGTH,
+    InvalidAddress,
+    address_key,
+    control_characters,
+    is_plain_name,
+    parse_address,
+)
 
 # What a request can be about; the key is stored, the label is what customers and staff read.
 CATEGORIES: Mapping[str, str] = {
@@ -40,6 +47,7 @@ MAX_REFERENCE_LENGTH = 255
 TICKETS_PER_ADDRESS = 5
 ADDRESS_WINDOW = timedelta(hours=1)
 # Per client IP address, counted in memory: against a flood of different email addresses.
+# The default of SUPPORT_REQUESTS_PER_CLIENT (core/settings.py).
 REQUESTS_PER_CLIENT = 20
 CLIENT_WINDOW_SECONDS = 3600.0
 
@@ -61,10 +69,15 @@ class BookingIssue:
     whether it names one of their orders is decided by the store, and never told to them."""
 
     order_reference: str
-    email: str  # lower-cased
+    email: str  # one address (core/typed_text.parse_address), lower-cased
     category: str
     message: str
-    name: str | None
+    name: str | None  # letters, spaces, hyphens and apostrophes only (it goes in our email)
+
+    @property
+    def email_key(self) -> str:
+        """The mailbox, for the per-address cap: tag and dot variants count as one."""
+        return address_key(self.email)
 
 
 class InvalidRequest(ValueError):
@@ -104,9 +117,12 @@ def validate_booking_issue(body: object) -> BookingIssue:
         reference = None
 
     email = _read_text(body.get("email", _MISSING), "email", problem, MAX_EMAIL_LENGTH)
-    if email is not None and not is_email_address(email):
-        problem("email", f"{_shorten(email, 60)!r} is not an email address")
-        email = None
+    if email is not None:
+        try:
+            email = parse_address(email)
+        except InvalidAddress as exc:
+            problem("email", f"expected one email address, such as jane@example.com: {exc}")
+            email = None
 
     category = body.get("category", _MISSING)
     if category is _MISSING:
@@ -122,7 +138,14 @@ def validate_booking_issue(body: object) -> BookingIssue:
     if name is None or (isinstance(name, str) and not name.strip()):
         name = None
     else:
-        name = _read_text(name, "name", problem, MAX_NAME_LENGTH)
+        name = _read_text(name, "name", problem, MAX_PLAIN_NAME_LENGTH)
+        if name is not None and not is_plain_name(name):
+            problem(
+                "name",
+                "may hold only letters, single spaces, hyphens and apostrophes "
+                f"(up to {MAX_PLAIN_NAME_LENGTH} characters)",
+            )
+            name = None
 
     if problems:
         raise InvalidRequest(problems)
@@ -205,15 +228,11 @@ def _read_text(
         return None
     allowed = "\n\r\t" if multiline else ""
     # A lone surrogate ("\ud800" is valid JSON) cannot be stored or emailed as UTF-8.
-    if any(_is_control(c) and c not in allowed for c in text):
+    if control_characters(text, allowed):
         but = " other than line breaks and tabs" if multiline else ""
         problem(path, f"must not contain control characters{but}")
         return None
     return text
-
-
-def _is_control(character: str) -> bool:
-    return unicodedata.category(character) in ("Cc", "Cs")
 
 
 def _shorten(text: str, length: int) -> str:

@@ -134,6 +134,11 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATABASE_URL": f"duckdb:///{tmp_path / 'tinkertank.duckdb'}",
         "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
+        # Every test checks out from 127.0.0.1, as a storefront that does not forward its
+        # customers' addresses would: the per-client hold limits are off unless a test
+        # turns them on (tests/webhook/test_hold_limits.py).
+        "CHECKOUT_PLACES_PER_CLIENT": "0",
+        "CHECKOUT_CLIENT_SHARE_PERCENT": "0",
     }
     env.update(overrides)
     return env

@@ -15,6 +15,7 @@ from core.catalog import Catalog
 from core.settings import Settings
 from core.store.database import Database
 from core.store.process import StoreClient
+from core.support import ClientLimiter
 from webhook import (
     analyst_api,
     checkout,
@@ -55,7 +56,11 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
-        Route("/api/support/booking-issue", support.BookingIssues().handle, methods=["POST"]),
+        Route(
+            "/api/support/booking-issue",
+            support.BookingIssues(ClientLimiter(settings.support_requests_per_client)).handle,
+            methods=["POST"],
+        ),
         Route("/orders/{order_id}/processing", customer.processing_page),
         Route("/orders/{order_id}/success", customer.success_page),
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),

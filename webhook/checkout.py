@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import UTC, timedelta
 
 import stripe
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.cart import InvalidCart, validate_checkout
-from core.checkout import checkout_session_params, hold_expiry
+from core.checkout import HoldLimits, checkout_session_params, hold_expiry
 from core.settings import Settings
 from core.store import clock, orders
 from core.store.clock import utcnow
+from webhook.clients import client_key
 from webhook.json_body import read_json
 
 log = logging.getLogger(__name__)
@@ -60,11 +63,16 @@ async def create_checkout(request: Request) -> Response:
 
     order_id = orders.new_id("ord")
     expires_at = hold_expiry(now)
-    new_order = orders.new_order(order_id, cart, catalog, now)
+    new_order = orders.new_order(order_id, cart, catalog, now, client_key(request))
     store = app.state.database
-    problems = await store.awrite(orders.place_order, new_order)
-    if problems:
-        return JSONResponse({"error": "unavailable", "problems": problems}, status_code=409)
+    placed = await store.awrite(orders.place_checkout, new_order, hold_limits(settings))
+    if placed.refusal:
+        return too_many_holds(placed.refusal, placed.retry_after)
+    if placed.problems:
+        return JSONResponse({"error": "unavailable", "problems": placed.problems}, status_code=409)
+    # The mailbox's earlier unpaid checkouts were released in that write: close them at
+    # Stripe too, after answering, so that they cannot be paid for places no longer held.
+    expire_replaced = BackgroundTask(expire_sessions, client, placed.replaced_sessions)
 
     # Stripe wants the session to live at least 30 minutes from *its* clock; a second of
     # slack keeps a slow request from being refused.
@@ -88,7 +96,42 @@ async def create_checkout(request: Request) -> Response:
     return JSONResponse(
         {"order_id": order_id, "checkout_url": session.url, "expires_at": expires_at.isoformat()},
         status_code=201,
+        background=expire_replaced,
     )
+
+
+def hold_limits(settings: Settings) -> HoldLimits:
+    return HoldLimits(
+        per_email=settings.checkout_places_per_email,
+        per_client=settings.checkout_places_per_client,
+        client_share_percent=settings.checkout_client_share_percent,
+    )
+
+
+def too_many_holds(reason: str, retry_after: int | None) -> JSONResponse:
+    """429: a hold limit; `Retry-After` when waiting for holds to lapse would help."""
+    if retry_after is None:
+        message = f"{reason}."
+        headers = {}
+    else:
+        minutes = math.ceil(retry_after / 60)
+        message = f"{reason}; try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        headers = {"Retry-After": str(retry_after)}
+    return JSONResponse(
+        {"error": "too_many_holds", "message": message, "retry_after": retry_after},
+        status_code=429,
+        headers=headers,
+    )
+
+
+async def expire_sessions(client: stripe.StripeClient, session_ids: list[str]) -> None:
+    """Best effort: a session left open lapses at Stripe by itself within 30 minutes, and a
+    late payment of it still books (a lapsed hold takes a place again when one is free)."""
+    for session_id in session_ids:
+        try:
+            await asyncio.to_thread(client.v1.checkout.sessions.expire, session_id)
+        except Exception as exc:
+            log.warning("could not expire replaced Checkout Session %s: %s", session_id, exc)
 
 
 async def order_status(request: Request) -> Response:

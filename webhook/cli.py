@@ -72,6 +72,11 @@ def serve(args: argparse.Namespace) -> None:
             access_log=False,
             log_level="info",
             timeout_graceful_shutdown=10,
+            # X-Forwarded-For only from the proxies in FORWARDED_ALLOW_IPS (none by default).
+            # uvicorn's own default trusts 127.0.0.1, so that anything on the machine, or a
+            # local proxy that passes the header on, could pick its client address.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
         )
     )
 

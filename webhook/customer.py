@@ -7,6 +7,8 @@ address as a Referer, and allow only their own inline script and style (by nonce
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 
 from starlette.requests import Request
@@ -18,6 +20,8 @@ from core.emails import support_address
 from core.invites import calendar_method, order_invites, render_calendar
 from core.settings import Settings
 from core.store import clock, orders
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
 
@@ -88,6 +92,26 @@ class _Page:
         return response
 
 
+async def _abandon(request: Request, order_id: str, session_id: str) -> bool:
+    """The parent left the checkout: expire its session at Stripe so it can no longer be
+    paid, then give its places back now rather than in up to 30 minutes. False (places
+    kept until the hold lapses) when Stripe cannot be reached or the session is not open."""
+    client = request.app.state.stripe
+    if client is None:
+        return False
+    try:
+        session = await asyncio.to_thread(client.v1.checkout.sessions.expire, session_id)
+    except Exception as exc:  # already complete or expired, or Stripe unreachable
+        log.info("cancel page of %s: session %s not expired: %s", order_id, session_id, exc)
+        return False
+    if session.status != "expired":
+        return False
+    await request.app.state.database.awrite(
+        orders.release_abandoned_checkout, order_id, clock.utcnow()
+    )
+    return True
+
+
 async def _rows(request: Request) -> dict | None:
     key = request.path_params["order_id"]
     if len(key) > MAX_KEY_LENGTH:
@@ -130,6 +154,13 @@ async def cancelled_page(request: Request) -> Response:
     if status["payment_status"] not in pages.UNPAID:
         # Paid after all (another tab, a bank debit): the processing page says where it is.
         return page.see_other(pages.order_paths(status["order_id"])["processing_url"])
+    session_id = rows["checkout_session_id"]
+    if (
+        status["payment_status"] == "pending"
+        and session_id
+        and await _abandon(request, status["order_id"], session_id)
+    ):
+        rows = await _rows(request) or rows
     tz = request.app.state.catalog.tz
     body = pages.render_cancelled(
         rows, tz, clock.now(), page.base_url, page.support_email, page.nonce

@@ -3,8 +3,9 @@ that says so (never a 5xx).
 
 413  larger than the limit (by Content-Length, or while reading)
 400  the client went away mid-body
-422  not UTF-8, not JSON, nested too deeply to parse, or holding an unpaired surrogate
-     (`"\\ud800"` is valid JSON but not text: it could be neither stored nor emailed)
+422  not UTF-8, not JSON, nested more than 64 levels deep (core/json_depth.py), or holding
+     an unpaired surrogate (`"\\ud800"` is valid JSON but not text:
+     it could be neither stored nor emailed)
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+
+from core import json_depth
 
 
 class BodyRefused(Exception):
@@ -40,10 +43,10 @@ async def parse_body(request: Request, limit: int, empty: Any = None) -> Any:
     if empty is not None and not body.strip():
         return empty
     try:
-        value = json.loads(body)
+        value = json_depth.loads(body)
         json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except RecursionError:
-        raise BodyRefused(422, "body is not valid JSON: nested too deeply") from None
+    except json_depth.TooDeep as exc:
+        raise BodyRefused(422, f"body is {exc}") from None
     except UnicodeEncodeError:
         raise BodyRefused(
             422, "body holds an unpaired surrogate escape (such as \\ud800), which is not text"

@@ -28,6 +28,7 @@ from core.support import (
     validate_booking_issue,
     validate_ticket_update,
 )
+from webhook.clients import client_key
 from webhook.json_body import read_json
 from webhook.staff_api import _jsonable, _page, staff_only
 
@@ -66,8 +67,7 @@ class BookingIssues:
         except InvalidRequest as exc:
             return JSONResponse(exc.as_dict(), status_code=422)
 
-        client = request.client.host if request.client else "unknown"
-        wait = self.limiter.check(client, time.monotonic())
+        wait = self.limiter.check(client_key(request), time.monotonic())
         if wait:
             return _too_many(wait, "too many support requests from your network")
 

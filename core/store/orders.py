@@ -6,12 +6,18 @@ fails or is refunded. The places used on a resource are the seats of its convert
 and of its active holds that have not yet expired. `place_order` checks and takes places
 inside one write transaction, and every write goes through the store's single writer, so
 two checkouts can never both take the last seat.
+
+`place_checkout` adds the abuse limits (README, Security, Abuse limits) to the same write:
+what one mailbox and one client address hold unpaid is counted from these holds, and a
+new checkout of a mailbox replaces that mailbox's earlier unpaid ones.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -19,7 +25,8 @@ import duckdb
 
 from core.cart import Cart
 from core.catalog import Catalog
-from core.checkout import HoldRequest, hold_expiry, hold_requests
+from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
+from core.typed_text import address_key
 
 
 @dataclass(frozen=True)
@@ -29,9 +36,13 @@ class NewOrder:
     holds: tuple[HoldRequest, ...]
     now: datetime  # naive UTC, as every stored timestamp
     expires_at: datetime  # naive UTC
+    holder_email: str | None = None  # the mailbox (core/typed_text.address_key)
+    holder_client: str | None = None  # the client address (webhook/clients.py)
 
 
-def new_order(order_id: str, cart: Cart, catalog: Catalog, now: datetime) -> NewOrder:
+def new_order(
+    order_id: str, cart: Cart, catalog: Catalog, now: datetime, client: str | None = None
+) -> NewOrder:
     """A pending order for `cart`, holding its places for HOLD_MINUTES from `now` (aware)."""
     return NewOrder(
         order_id,
@@ -39,7 +50,132 @@ def new_order(order_id: str, cart: Cart, catalog: Catalog, now: datetime) -> New
         tuple(hold_requests(cart, catalog)),
         now.astimezone(UTC).replace(tzinfo=None),
         hold_expiry(now).astimezone(UTC).replace(tzinfo=None),
+        address_key(cart.customer.email),
+        client,
     )
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What `place_checkout` did: the order is stored when `problems` and `refusal` are
+    empty; `replaced_sessions` are the Checkout Sessions of the mailbox's earlier unpaid
+    orders, now released, for the caller to expire at Stripe."""
+
+    problems: list[dict[str, str]] = field(default_factory=list)  # 409: places gone
+    refusal: str | None = None  # 429: a limit, and what it is
+    retry_after: int | None = None  # seconds, when waiting for holds to lapse would help
+    replaced_sessions: list[str] = field(default_factory=list)
+
+
+def place_checkout(conn: duckdb.DuckDBPyConnection, order: NewOrder, limits: HoldLimits) -> Placed:
+    """`place_order` within the abuse limits, in the one write that takes the places."""
+    places = sum(request.seats for request in order.holds)
+    if places > limits.per_email:
+        return Placed(
+            refusal=f"one email address may hold at most {limits.per_email} places unpaid at "
+            f"once, and this cart has {places}: check out {limits.per_email} or fewer, pay, "
+            "then book the rest"
+        )
+    # The mailbox's earlier unpaid checkouts: this one replaces them.
+    replaced = [
+        (order_id, session_id)
+        for order_id, session_id in conn.execute(
+            "SELECT DISTINCT o.order_id, o.checkout_session_id FROM orders o"
+            " JOIN holds h ON h.order_id = o.order_id"
+            " WHERE o.hold_email = ? AND o.payment_status = 'pending'"
+            " AND h.status = 'active' AND h.expires_at > ?",
+            [order.holder_email, order.now],
+        ).fetchall()
+    ]
+    replacing = tuple(order_id for order_id, _ in replaced)
+    if order.holder_client is not None:
+        refusal = _client_refusal(conn, order, limits, replacing)
+        if refusal is not None:
+            return refusal
+    problems = place_order(conn, order, replacing)
+    if problems:
+        return Placed(problems=problems)
+    for order_id in replacing:
+        conn.execute(
+            "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
+            [order_id],
+        )
+        conn.execute(
+            "UPDATE orders SET payment_status = 'expired', attention_reason = ?, updated_at = ?"
+            " WHERE order_id = ? AND payment_status = 'pending'",
+            [f"replaced by a newer checkout of the same email address ({order.order_id})",
+             order.now, order_id],
+        )  # fmt: skip
+    return Placed(replaced_sessions=[s for _, s in replaced if s])
+
+
+def _client_refusal(
+    conn: duckdb.DuckDBPyConnection,
+    order: NewOrder,
+    limits: HoldLimits,
+    replacing: tuple[str, ...],
+) -> Placed | None:
+    """A refusal when this client would hold more than it may, else None."""
+    held = [
+        (key, seats, expires_at)
+        for order_id, key, seats, expires_at in conn.execute(
+            "SELECT h.order_id, h.resource_key, h.seats, h.expires_at FROM holds h"
+            " JOIN orders o ON o.order_id = h.order_id"
+            " WHERE o.hold_client = ? AND o.payment_status = 'pending'"
+            " AND h.status = 'active' AND h.expires_at > ?",
+            [order.holder_client, order.now],
+        ).fetchall()
+        if order_id not in replacing
+    ]
+    places = sum(request.seats for request in order.holds)
+    if limits.per_client:
+        if places > limits.per_client:
+            return Placed(
+                refusal=f"one client may hold at most {limits.per_client} places unpaid at "
+                f"once, and this cart has {places}"
+            )
+        wait = _wait_for_room(held, places, limits.per_client, order.now)
+        if wait is not None:
+            return Placed(
+                refusal=f"this client already holds places unpaid, and may hold at most "
+                f"{limits.per_client} at once",
+                retry_after=wait,
+            )
+    groups: dict[tuple[str, ...], list[HoldRequest]] = {}
+    for request in order.holds:
+        groups.setdefault(tuple(key for key, _ in request.options), []).append(request)
+    for keys, requests in groups.items():
+        share = limits.client_share(requests[0].capacity)
+        if share is None:
+            continue
+        wanted = sum(request.seats for request in requests)
+        what = f"the {requests[0].capacity} places of {requests[0].label}"
+        if wanted > share:
+            return Placed(refusal=f"one client may hold at most {share} of {what} unpaid")
+        wait = _wait_for_room([h for h in held if h[0] in keys], wanted, share, order.now)
+        if wait is not None:
+            return Placed(
+                refusal=f"one client may hold at most {share} of {what} unpaid at once",
+                retry_after=wait,
+            )
+    return None
+
+
+def _wait_for_room(
+    held: Iterable[tuple[str, int, datetime]], wanted: int, limit: int, now: datetime
+) -> int | None:
+    """Seconds until enough of `held` lapses for `wanted` more to fit under `limit`; None
+    when they fit now."""
+    holds = sorted(held, key=lambda h: h[2])
+    excess = sum(seats for _, seats, _ in holds) + wanted - limit
+    if excess <= 0:
+        return None
+    freed = 0
+    for _, seats, expires_at in holds:
+        freed += seats
+        if freed >= excess:
+            return max(1, math.ceil((expires_at - now).total_seconds()))
+    return None  # unreachable: wanted <= limit was checked first
 
 
 def new_id(prefix: str) -> str:
@@ -47,23 +183,32 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
-def places_used(conn: duckdb.DuckDBPyConnection, resource_key: str, now: datetime) -> int:
+def places_used(
+    conn: duckdb.DuckDBPyConnection, resource_key: str, now: datetime, freeing: Iterable[str] = ()
+) -> int:
+    """Seats taken or held on a resource, not counting the holds of the orders `freeing`
+    (those a new checkout replaces)."""
+    freeing = list(freeing)
+    unless = f" AND order_id NOT IN ({', '.join('?' * len(freeing))})" if freeing else ""
     return conn.execute(
         "SELECT coalesce(sum(seats), 0) FROM holds WHERE resource_key = ?"
-        " AND (status = 'converted' OR (status = 'active' AND expires_at > ?))",
-        [resource_key, now],
+        " AND (status = 'converted' OR (status = 'active' AND expires_at > ?))" + unless,
+        [resource_key, now, *freeing],
     ).fetchone()[0]
 
 
-def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[str, str]]:
+def place_order(
+    conn: duckdb.DuckDBPyConnection, order: NewOrder, replacing: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
     """Take a place for every item and store the pending order; or, when any item's places
-    are gone, store nothing and return a problem per unavailable item."""
+    are gone, store nothing and return a problem per unavailable item. The places held by
+    the orders `replacing` count as free (the caller releases them in the same write)."""
     taken_here: dict[str, int] = {}  # two items of this cart on the same resource
     chosen: dict[int, str] = {}
     problems = []
     for request in order.holds:
         for key, capacity in request.options:
-            used = places_used(conn, key, order.now) + taken_here.get(key, 0)
+            used = places_used(conn, key, order.now, replacing) + taken_here.get(key, 0)
             if used + request.seats <= capacity:
                 chosen[request.position] = key
                 taken_here[key] = taken_here.get(key, 0) + request.seats
@@ -77,7 +222,8 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, kinds, created_at, updated_at,"
-        " expires_at) VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?)",
+        " expires_at, hold_email, hold_client)"
+        " VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order.order_id,
             cart.mode,
@@ -89,6 +235,8 @@ def place_order(conn: duckdb.DuckDBPyConnection, order: NewOrder) -> list[dict[s
             order.now,
             order.now,
             order.expires_at,
+            order.holder_email,
+            order.holder_client,
         ],
     )
     student_ids = insert_students(conn, order.order_id, cart)
@@ -195,6 +343,23 @@ def abandon_checkout(
         " WHERE order_id = ? AND payment_status = 'pending'",
         [reason, now, order_id],
     )
+
+
+def release_abandoned_checkout(
+    conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime
+) -> None:
+    """The parent left Stripe Checkout and its session is now expired: give the places back
+    at once rather than when the hold lapses (checkout.session.expired does the same)."""
+    updated = conn.execute(
+        "UPDATE orders SET payment_status = 'expired', updated_at = ?"
+        " WHERE order_id = ? AND payment_status = 'pending' RETURNING order_id",
+        [now, order_id],
+    ).fetchall()
+    if updated:
+        conn.execute(
+            "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
+            [order_id],
+        )
 
 
 def find_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
@@ -389,11 +554,12 @@ def customer_page_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, A
     if status is None:
         return None
     order_id = status["order_id"]
-    (expires_at,) = conn.execute(
-        "SELECT expires_at FROM orders WHERE order_id = ?", [order_id]
+    expires_at, session_id = conn.execute(
+        "SELECT expires_at, checkout_session_id FROM orders WHERE order_id = ?", [order_id]
     ).fetchone()
     return {
         "status": status,
         "expires_at": expires_at,
+        "checkout_session_id": session_id,
         "confirmation": confirmation_rows(conn, order_id),
     }

@@ -328,6 +328,22 @@ UPDATE webhook_inbox SET order_id = o.order_id FROM orders o
 WHERE webhook_inbox.object_id IN (o.checkout_session_id, o.payment_intent_id, o.subscription_id)
 """
 
+# v7, abuse limits (README, Security):
+# - support tickets are capped per mailbox (`email_key`, core/typed_text.address_key), so
+#   `+tag` and Gmail dot variants of one address share one cap;
+# - a checkout order records whom its holds count against: the mailbox (`hold_email`) and
+#   the client address (`hold_client`), so that the next checkout's limits are counted in
+#   the same write that takes its places.
+_V7 = """
+ALTER TABLE support_tickets ADD COLUMN email_key VARCHAR;
+
+UPDATE support_tickets SET email_key = lower(email);
+
+ALTER TABLE orders ADD COLUMN hold_email VARCHAR;
+
+ALTER TABLE orders ADD COLUMN hold_client VARCHAR
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -335,6 +351,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "support ticket order reference and name", _V4),
     (5, "refunds ledger", _V5),
     (6, "inbox events' orders, item and step times, order kinds", _V6),
+    (7, "abuse limits: mailbox and client of holds and tickets", _V7),
 ]
 
 

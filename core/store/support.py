@@ -39,8 +39,9 @@ def open_ticket(
     when the address has used its tickets for now, `{"retry_after": seconds}` and nothing
     is stored."""
     count, oldest = conn.execute(
-        "SELECT count(*), min(created_at) FROM support_tickets WHERE email = ? AND created_at > ?",
-        [issue.email, now - ADDRESS_WINDOW],
+        "SELECT count(*), min(created_at) FROM support_tickets"
+        " WHERE email_key = ? AND created_at > ?",
+        [issue.email_key, now - ADDRESS_WINDOW],
     ).fetchone()
     if count >= TICKETS_PER_ADDRESS:
         wait = (oldest + ADDRESS_WINDOW - now).total_seconds()
@@ -59,16 +60,16 @@ def open_ticket(
     while conn.execute("SELECT 1 FROM support_tickets WHERE ticket_id = ?", [ticket_id]).fetchone():
         ticket_id = new_ticket_id()
     conn.execute(
-        "INSERT INTO support_tickets (ticket_id, order_id, order_reference, email, name,"
-        " category, message, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
-        [ticket_id, order_id, issue.order_reference, issue.email, issue.name, issue.category,
-         issue.message, now, now],
+        "INSERT INTO support_tickets (ticket_id, order_id, order_reference, email, email_key,"
+        " name, category, message, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+        [ticket_id, order_id, issue.order_reference, issue.email, issue.email_key, issue.name,
+         issue.category, issue.message, now, now],
     )  # fmt: skip
 
     label = CATEGORIES[issue.category]
     reply = emails.support_reply(
-        ticket_id, label, issue.order_reference, issue.name,
+        ticket_id, label, issue.order_reference if order_id else None, issue.name,
         support_email, medical=issue.category == "accessibility_or_medical",
     )  # fmt: skip
     outbox.enqueue(

@@ -139,3 +139,35 @@ def test_a_stripe_key_of_no_known_mode_is_refused_without_echoing_it():
 
 def test_the_stripe_secret_key_is_kept_out_of_the_settings_repr():
     assert "sk_live_hush" not in repr(settings_from(STRIPE_SECRET_KEY="sk_live_hush"))
+
+
+def test_no_proxy_is_trusted_and_the_abuse_limits_have_their_defaults_unless_set():
+    settings = settings_from()
+
+    assert settings.forwarded_allow_ips == ()
+    assert settings.support_requests_per_client == 20
+    assert (
+        settings.checkout_places_per_email,
+        settings.checkout_places_per_client,
+        settings.checkout_client_share_percent,
+    ) == (6, 40, 50)
+    assert settings_from(FORWARDED_ALLOW_IPS="10.0.0.1, 192.168.0.0/16").forwarded_allow_ips == (
+        "10.0.0.1",
+        "192.168.0.0/16",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1,proxy.local", "'proxy.local' is not an IP address"),
+        ("SUPPORT_REQUESTS_PER_CLIENT", "0", "0 is outside 1..100000"),
+        ("CHECKOUT_PLACES_PER_EMAIL", "six", "'six' is not a whole number"),
+        ("CHECKOUT_CLIENT_SHARE_PERCENT", "150", "150 is outside 0..100"),
+    ],
+)
+def test_a_malformed_abuse_limit_is_reported_with_its_name(name: str, value: str, message: str):
+    with pytest.raises(SettingsError) as error:
+        settings_from(**{name: value})
+
+    assert f"{name}: {message}" in str(error.value)

@@ -77,7 +77,10 @@ def test_every_problem_is_reported_at_once_with_its_path():
 
     assert set(found) == {"order_id", "email", "category", "message", "name", "phone"}
     assert "ord_" in found["order_id"] and "cs_" in found["order_id"]
-    assert found["email"] == "'jane.example.com' is not an email address"
+    assert found["email"] == (
+        "expected one email address, such as jane@example.com: "
+        "An email address must have an @-sign."
+    )
     assert found["category"].startswith("expected one of wrong_date, child_details")
     assert found["message"] == "must not be empty"
     assert found["name"] == "expected text, got a number"

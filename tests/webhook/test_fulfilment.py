@@ -102,7 +102,9 @@ def camp(day: str, session: str, child: str, product: str = "summer-robotics") -
 
 
 def post_checkout(sidecar: Sidecar, items: list[dict]) -> requests.Response:
-    body = {"customer": {"email": EMAIL, "name": "Pat Parent"}, "items": items}
+    # A family of its own each time: a mailbox's new checkout replaces its unpaid one.
+    email = f"parent.{secrets.token_hex(4)}@example.com"
+    body = {"customer": {"email": email, "name": "Pat Parent"}, "items": items}
     return requests.post(sidecar.url + "/api/checkout", json=body, timeout=10)
 
 

@@ -192,3 +192,33 @@ def test_inbox_listing_is_paged_and_filtered(sidecar: Sidecar):
     assert "payload" not in first["events"][0]
     assert sidecar.staff_get("/api/inbox", limit=0).status_code == 422
     assert sidecar.staff_get("/api/inbox", status="nonsense").status_code == 422
+
+
+@pytest.mark.parametrize("levels", [65, 900, 10_000])
+def test_a_signed_event_nested_too_deeply_is_refused_with_400_and_not_stored(
+    sidecar: Sidecar, levels: int
+):
+    # Correctly signed, so only its shape can refuse it: a 503 would have Stripe retry the
+    # poison for three days, and stored it could break the worker that re-reads it.
+    event = make_event()
+    event["data"]["object"]["metadata"] = {"deep": "__DEEP__"}
+    body = json.dumps(event).replace('"__DEEP__"', "[" * levels + "]" * levels)
+    before = sidecar.inbox_total()
+
+    response = sidecar.deliver(body)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "not_an_event"
+    assert "nested more than 64 levels deep" in response.json()["message"]
+    assert sidecar.inbox_total() == before
+    assert sidecar.inbox_row(event["id"]) is None
+    assert sidecar.deliver(make_event()).status_code == 200
+
+
+def test_a_signed_event_nested_as_deep_as_stripe_nests_is_stored(sidecar: Sidecar):
+    event = make_event()
+    event["data"]["object"]["metadata"] = {"deep": "__DEEP__"}
+    body = json.dumps(event).replace('"__DEEP__"', "[" * 50 + "]" * 50)
+
+    assert sidecar.deliver(body).status_code == 200
+    assert sidecar.inbox_row(event["id"])["payload"] == body

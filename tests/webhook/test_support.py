@@ -16,13 +16,24 @@ import requests
 
 from core.cart import encode_metadata_cart
 from core.support import REQUESTS_PER_CLIENT, TICKETS_PER_ADDRESS
-from tests.conftest import ADMIN_TOKEN, Sidecar, SlackHook, make_event
+from tests.conftest import ADMIN_TOKEN, Sidecar, SlackHook, make_event, sidecar_env
 from tests.webhook.test_alerts import wait_for
+from webhook.processes import free_port, start_sidecar
 from webhook.support import MAX_BODY_BYTES
 
-# Each test speaks from its own client address (uvicorn takes X-Forwarded-For from a local
-# proxy), so the per-client cap of one test does not reach into another's.
+# Each test speaks from its own client address (the module's sidecar trusts X-Forwarded-For
+# from the test, as if it were the storefront's proxy), so the per-client cap of one test
+# does not reach into another's.
 _clients = (f"198.51.100.{n}" for n in itertools.count(1))
+
+
+@pytest.fixture(scope="module")
+def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    tmp_path = tmp_path_factory.mktemp("support")
+    env = sidecar_env(tmp_path, FORWARDED_ALLOW_IPS="127.0.0.1")
+    server = start_sidecar(free_port(), env, log_path=tmp_path / "sidecar.log")
+    yield Sidecar(server)
+    server.stop()
 
 
 def report(**overrides: Any) -> dict[str, Any]:
@@ -303,3 +314,119 @@ def test_the_ticket_endpoints_need_the_admin_token(sidecar: Sidecar):
 
     assert listing.status_code == 401 and change.status_code == 401
     assert sidecar.staff_get(f"/api/tickets/{ticket_id}").json()["status"] == "open"
+
+
+# --- abuse (README, Security, Abuse limits) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@example.com,b@example.com,me@evil.example",
+        "a@example.com, me@evil.example",
+        "Jane <jane@example.com>",
+        "jane@example.com\nBcc: me@evil.example",
+        "jane\u200b@example.com",
+        "jane@exa\u200bmple.com",
+        "jane\u0007@example.com",
+        '"a,b"@example.com',
+        "jane@localhost",
+    ],
+)
+def test_the_email_field_takes_exactly_one_address(sidecar: Sidecar, address: str):
+    before = sidecar.staff_get("/api/tickets").json()["total"]
+
+    response = post_issue(sidecar, report(email=address))
+
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["problems"]
+    assert problem["path"] == "email"
+    assert problem["message"].startswith(("expected one email address", "must not contain"))
+    assert sidecar.staff_get("/api/tickets").json()["total"] == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Jane\u00a0please\u00a0pay\u00a0at\u00a0evil.example",
+        "Jane visit https://evil.example",
+        "Jane <b>",
+        "Jane\u200bDoe",
+        "Jane\u202eeoD",
+        "J" * 61,
+    ],
+)
+def test_a_name_that_is_not_just_a_name_is_refused(sidecar: Sidecar, name: str):
+    response = post_issue(sidecar, report(name=name))
+
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["problems"]
+    assert problem["path"] == "name"
+
+
+def test_the_reply_to_an_unverified_address_carries_no_typed_text_but_a_first_name(
+    start_sidecar_process, smtp
+):
+    inbox, port = smtp
+    sidecar = start_sidecar_process(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+                                    SMTP_SECURITY="none")  # fmt: skip
+    reference = "ord_Claim-your-refund-at-evil-example"
+
+    response = post_issue(
+        sidecar,
+        report(order_id=reference, email="victim@example.com", name="Mary-Jane O'Brien",
+               message="Send your card number to evil.example"),
+    )  # fmt: skip
+
+    assert response.status_code == 201, response.text
+    assert wait_for(lambda: len(inbox.messages) == 1)
+    [(recipients, reply)] = inbox.messages
+    assert recipients == ["victim@example.com"]
+    mail = message_from_bytes(reply.as_bytes(), policy=email.policy.default)
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert text.startswith("Hi Mary-Jane,")
+    for typed in ("evil", "O'Brien", "Claim", reference):
+        assert typed not in text and typed not in html
+
+
+def test_tag_dot_and_case_variants_of_one_mailbox_share_its_cap(sidecar: Sidecar):
+    user = f"jane.doe.{secrets.token_hex(3)}"
+    plain = user.replace(".", "")
+    variants = [
+        f"{user}@gmail.com",
+        f"{plain}+a@gmail.com",
+        f"{user.upper()}+b@GMail.com",
+        f"{plain}@googlemail.com",
+        f"{plain[0]}.{plain[1:]}+c@gmail.com",
+        f"{plain}+d@gmail.com",
+    ]
+
+    answers = [post_issue(sidecar, report(email=address)) for address in variants]
+
+    assert [a.status_code for a in answers] == [201] * TICKETS_PER_ADDRESS + [429]
+    assert "this email address" in answers[-1].json()["message"]
+
+
+def test_x_forwarded_for_is_ignored_unless_its_proxy_is_trusted(start_sidecar_process):
+    sidecar = start_sidecar_process(SUPPORT_REQUESTS_PER_CLIENT="3")  # FORWARDED_ALLOW_IPS unset
+
+    answers = [post_issue(sidecar, report(), client=f"203.0.113.{n}") for n in range(5)]
+
+    assert [a.status_code for a in answers] == [201, 201, 201, 429, 429]
+    refused = answers[-1]
+    assert refused.json()["error"] == "too_many_requests"
+    assert "your network" in refused.json()["message"]
+    assert 3000 < int(refused.headers["Retry-After"]) <= 3600
+
+
+def test_a_trusted_proxy_passes_on_the_client_address(start_sidecar_process):
+    sidecar = start_sidecar_process(
+        SUPPORT_REQUESTS_PER_CLIENT="2", FORWARDED_ALLOW_IPS="127.0.0.1"
+    )
+
+    answers = [post_issue(sidecar, report(), client=c) for c in ("203.0.113.7",) * 3]
+    other = post_issue(sidecar, report(), client="203.0.113.8")
+
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert other.status_code == 201
