@@ -134,6 +134,8 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATABASE_URL": f"duckdb:///{tmp_path / 'tinkertank.duckdb'}",
         "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
+        # Analysts' SQL on a fresh copy of the database, so tests see what they just did.
+        "ANALYST_SQL_MAX_AGE_SECONDS": "0",
     }
     env.update(overrides)
     return env
