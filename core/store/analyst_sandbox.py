@@ -30,7 +30,6 @@ import os
 import resource
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +93,6 @@ async def run_query(snapshot: str, sql: str, limit: int, limits: Limits) -> dict
         {"snapshot": snapshot, "sql": sql, "limit": limit, "memory": limits.memory,
          "memory_bytes": limits.memory_bytes, "time_seconds": limits.time_seconds}
     ).encode()  # fmt: skip
-    started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-I", "-m", "core.store.analyst_sandbox",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -113,7 +111,7 @@ async def run_query(snapshot: str, sql: str, limit: int, limits: Limits) -> dict
     except BaseException:  # the request was cancelled (the client went away): no orphans
         _kill(process)
         raise
-    return _answer(process.returncode, out, err, limits, time.monotonic() - started)
+    return _answer(process.returncode, out, err, limits)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:
@@ -121,7 +119,7 @@ def _kill(process: asyncio.subprocess.Process) -> None:
         process.kill()  # SIGKILL: no query can ignore it
 
 
-def _answer(code: int | None, out: bytes, err: bytes, limits: Limits, elapsed: float) -> dict:
+def _answer(code: int | None, out: bytes, err: bytes, limits: Limits) -> dict:
     memory = (
         f"the query used more than {limits.memory} of memory and was stopped;"
         " aggregate more, or select fewer rows or columns"
@@ -137,7 +135,6 @@ def _answer(code: int | None, out: bytes, err: bytes, limits: Limits, elapsed: f
         raise SandboxFailed(f"the query stopped the sandbox ({detail[0][:200]})") from None
     error = answer.get("error")
     if error is None:
-        answer["elapsed_ms"] = round(elapsed * 1000, 1)
         return answer
     message = answer.get("message", "")
     raise {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -58,15 +59,19 @@ def check(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
 
 
 def run(conn: duckdb.DuckDBPyConnection, sql: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-    """Check and run `sql`: columns, up to `limit` rows, and whether there were more."""
+    """Check and run `sql`: columns, up to `limit` rows, whether there were more, and how
+    long the query took (the sandbox's start is not counted)."""
     query = check(conn, sql)
+    started = time.monotonic()
     cursor = conn.execute(query)
     columns = [d[0] for d in cursor.description or []]
     rows = cursor.fetchmany(limit + 1)
+    elapsed = time.monotonic() - started
     return {
         "columns": columns,
         "rows": [[_jsonable(value) for value in row] for row in rows[:limit]],
         "truncated": len(rows) > limit,
+        "elapsed_ms": round(elapsed * 1000, 1),
     }
 
 
