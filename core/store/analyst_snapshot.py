@@ -19,6 +19,7 @@ copy. Superseded copies are deleted a while after, since a sandbox may still be 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -58,6 +59,7 @@ class _State:
     made_at: float = -float("inf")  # monotonic time the current copy's transaction began
     looked_on_disk: bool = False
     building: threading.Event | None = None  # set when the build under way ends
+    cursor: duckdb.DuckDBPyConnection | None = None  # the build's, to interrupt it
     failure: str | None = None  # why the last build failed
     superseded: list[tuple[str, float]] = field(default_factory=list)  # path, since
 
@@ -83,10 +85,11 @@ def analyst_snapshot(
                 return current
             if _state.building is None:
                 _state.building = threading.Event()
+                _state.cursor = conn.cursor()
                 _state.failure = None
                 threading.Thread(
                     target=_build_in_background,
-                    args=(conn.cursor(), _catalog(conn), root, _state.building),
+                    args=(_state.cursor, _catalog(conn), root, _state.building),
                     name="analyst-snapshot",
                     daemon=True,
                 ).start()
@@ -127,8 +130,19 @@ def _build_in_background(
     finally:
         cursor.close()
         with _state.lock:
-            _state.building = None
+            _state.building = _state.cursor = None
         done.set()
+
+
+def stop(timeout: float = 30) -> None:
+    """Interrupt a copy being made and wait for it to end (before the database closes)."""
+    with _state.lock:
+        cursor, building = _state.cursor, _state.building
+    if cursor is None or building is None:
+        return
+    with contextlib.suppress(duckdb.Error):
+        cursor.interrupt()
+    building.wait(timeout)
 
 
 def _delete_superseded(now: float) -> None:
