@@ -126,6 +126,7 @@ def test_what_the_sandbox_is_told_to_read_is_only_the_copy(guarded):
         assert canary not in settings.text
 
 
+@pytest.mark.slow
 def test_every_process_that_runs_analyst_sql_has_no_secret(guarded):
     """While a query runs, its process's environment holds no secret and its limits hold."""
     found: list[dict[str, Any]] = []
