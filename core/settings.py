@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,16 @@ class Settings:
     checkout_places_per_client: int = 40
     checkout_client_share_percent: int = 50
 
+    # Analysts' SQL runs in a sandbox process (core/store/analyst_sandbox.py): killed after
+    # this many seconds, its DuckDB held to this memory, over a copy at most this old.
+    analyst_sql_time_limit_seconds: float = 5.0
+    analyst_sql_memory_limit: str = "256MB"
+    analyst_sql_max_age_seconds: float = 300.0
+
+    @property
+    def analyst_sql_memory_bytes(self) -> int:
+        return parse_bytes(self.analyst_sql_memory_limit)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -98,6 +109,22 @@ class Settings:
         return self.stripe_secret_key is not None and self.stripe_secret_key.startswith(
             LIVE_KEY_PREFIXES
         )
+
+
+_BYTE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}  # fmt: skip
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+
+
+def parse_bytes(text: str) -> int:
+    """`256MB`, `1GB`, `512MiB` … as a number of bytes (DuckDB's units: MB is 1000², MiB
+    is 1024²); ValueError when it is not one."""
+    match = _SIZE.fullmatch(text)
+    if match is None or match.group(2).lower() not in _BYTE_UNITS:
+        raise ValueError(f"{text!r} is not a size such as 256MB or 1GB")
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
 
 
 def parse_database_url(url: str) -> DatabaseLocation:
@@ -247,6 +274,32 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
             problems.append(f"CLOCK_SHIFT_SECONDS: {shift!r} is not a number of seconds")
         else:
             values["clock_shift_seconds"] = seconds
+
+    for name, key, low, high in (
+        ("ANALYST_SQL_TIME_LIMIT_SECONDS", "analyst_sql_time_limit_seconds", 0.5, 600),
+        ("ANALYST_SQL_MAX_AGE_SECONDS", "analyst_sql_max_age_seconds", 0, 86400),
+    ):
+        if (value := text(name)) is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        if not low <= seconds <= high:
+            problems.append(f"{name}: {value!r} is not a number of seconds {low:g}..{high:g}")
+        else:
+            values[key] = seconds
+
+    if (memory := text("ANALYST_SQL_MEMORY_LIMIT")) is not None:
+        try:
+            size = parse_bytes(memory)
+        except ValueError as exc:
+            problems.append(f"ANALYST_SQL_MEMORY_LIMIT: {exc}")
+        else:
+            if not 16 * 1000**2 <= size <= 64 * 1000**3:
+                problems.append(f"ANALYST_SQL_MEMORY_LIMIT: {memory!r} is outside 16MB..64GB")
+            else:
+                values["analyst_sql_memory_limit"] = memory.strip()
 
     if (drill := text("FAULT_DRILL")) is not None:
         faults: dict[str, int] = {}

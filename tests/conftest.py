@@ -139,6 +139,8 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         # turns them on (tests/webhook/test_hold_limits.py).
         "CHECKOUT_PLACES_PER_CLIENT": "0",
         "CHECKOUT_CLIENT_SHARE_PERCENT": "0",
+        # Analysts' SQL on a fresh copy of the database, so tests see what they just did.
+        "ANALYST_SQL_MAX_AGE_SECONDS": "0",
     }
     env.update(overrides)
     return env

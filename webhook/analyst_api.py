@@ -1,10 +1,13 @@
 """Staff API for analysts: read-only SQL and Parquet exports (SPEC §1, §8).
 
-    POST /api/sql    {"sql": "SELECT …", "limit": 1000} → columns, rows, truncated, elapsed_ms
-    POST /api/export                                    → path, tables {name: rows}, elapsed_ms
+    POST /api/sql    {"sql": "SELECT …", "limit": 1000}
+                     → columns, rows, truncated, elapsed_ms, data_as_of
+    POST /api/export → path, tables {name: rows}, elapsed_ms
 
-Both run in the store process on read cursors (core/store/analyst_sql.py, export.py): they
-see committed data and never hold up the writer or the webhook.
+A query runs in a sandbox process of its own (core/store/analyst_sandbox.py), over the
+analysts' copy of the database that the store keeps (core/store/analyst_snapshot.py): it
+cannot read files or secrets, change settings, or take the store's memory or time, and it
+is killed at the time limit. The export runs in the store process on a read cursor.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.settings import Settings
-from core.store import analyst_sql, clock, export
+from core.store import analyst_sandbox, analyst_snapshot, analyst_sql, clock, export
 from webhook.request_body import json_object
 from webhook.staff_api import staff_only
 
-# The store's exceptions cross the process boundary by name (core/store/process.py).
+# Sandboxes at once: each may use its memory limit and two threads.
+MAX_RUNNING = 2
+_running = 0
+
 _SQL_ERRORS = {
-    "Refused": (422, "refused"),
-    "QueryFailed": (422, "query_failed"),
-    "TimedOut": (408, "timeout"),
-    "Busy": (429, "busy"),
+    analyst_sandbox.Refused: (422, "refused"),
+    analyst_sandbox.QueryFailed: (422, "query_failed"),
+    analyst_sandbox.SandboxFailed: (422, "query_failed"),
+    analyst_sandbox.AnswerTooLarge: (422, "too_large"),
+    analyst_sandbox.OutOfMemory: (422, "out_of_memory"),
+    analyst_sandbox.TimedOut: (408, "timeout"),
 }
 
 
@@ -37,36 +45,70 @@ def _message(exc: Exception) -> str:
     return getattr(exc, "message", str(exc))
 
 
+def analyst_root(settings: Settings) -> Path:
+    """`analyst/` next to the database file (under data/ for an in-memory database)."""
+    location = settings.database
+    base = Path(location.path).parent if location.is_file else Path("data")
+    return (base / "analyst").resolve()
+
+
+def _refusal(error: str, message: str, status: int = 422) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status)
+
+
 async def run_sql(request: Request) -> Response:
+    global _running
     body = await json_object(request)
     if isinstance(body, Response):
         return body
     sql, limit = body.get("sql"), body.get("limit", analyst_sql.DEFAULT_LIMIT)
     if not isinstance(sql, str):
-        return JSONResponse(
-            {"error": "invalid_body", "message": 'send {"sql": "SELECT …"}'}, status_code=422
-        )
+        return _refusal("invalid_body", 'send {"sql": "SELECT …"}')
     if (
         not isinstance(limit, int)
         or isinstance(limit, bool)
         or not (1 <= limit <= analyst_sql.MAX_LIMIT)
     ):
-        return JSONResponse(
-            {"error": "invalid_body",
-             "message": f"limit must be a whole number 1..{analyst_sql.MAX_LIMIT}"},
-            status_code=422,
-        )  # fmt: skip
-    try:
-        result = await request.app.state.database.aread(analyst_sql.run, sql, limit)
-    except Exception as exc:
-        known = _SQL_ERRORS.get(_store_error(exc))
-        if known is None:
-            raise
-        status, error = known
-        headers = {"Retry-After": "5"} if status == 429 else None
-        return JSONResponse(
-            {"error": error, "message": _message(exc)}, status_code=status, headers=headers
+        return _refusal("invalid_body", f"limit must be a whole number 1..{analyst_sql.MAX_LIMIT}")
+    if not sql.strip():
+        return _refusal("refused", "the query is empty")
+    if len(sql) > analyst_sql.MAX_SQL_LENGTH:
+        return _refusal(
+            "refused", f"the query is longer than {analyst_sql.MAX_SQL_LENGTH} characters"
         )
+    if _running >= MAX_RUNNING:
+        return JSONResponse(
+            {"error": "busy",
+             "message": f"{MAX_RUNNING} analyst queries are running already; try again shortly"},
+            status_code=429, headers={"Retry-After": "5"},
+        )  # fmt: skip
+    settings: Settings = request.app.state.settings
+    limits = analyst_sandbox.Limits(
+        time_seconds=settings.analyst_sql_time_limit_seconds,
+        memory=settings.analyst_sql_memory_limit,
+        memory_bytes=settings.analyst_sql_memory_bytes,
+    )
+    _running += 1
+    try:
+        try:
+            snapshot = await request.app.state.database.aread(
+                analyst_snapshot.analyst_snapshot,
+                str(analyst_root(settings)),
+                settings.analyst_sql_max_age_seconds,
+                settings.analyst_sql_time_limit_seconds,  # the longest wait for a fresh copy
+            )
+        except Exception as exc:
+            if _store_error(exc) != "SnapshotUnavailable":
+                raise
+            return _refusal("unavailable", _message(exc), status=503)
+        try:
+            result = await analyst_sandbox.run_query(snapshot.path, sql, limit, limits)
+        except tuple(_SQL_ERRORS) as exc:
+            status, error = _SQL_ERRORS[type(exc)]
+            return _refusal(error, str(exc), status=status)
+    finally:
+        _running -= 1
+    result["data_as_of"] = snapshot.as_of.isoformat() + "Z"
     return JSONResponse(result)
 
 

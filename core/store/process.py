@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 from core.catalog import load_catalog
 from core.settings import load_settings
-from core.store import clock, heartbeat
+from core.store import analyst_snapshot, clock, heartbeat
 from core.store.clock import utcnow
 from core.store.database import Database, DatabaseUnavailable, StoreStatus
 from core.store.sender import Sender
@@ -197,6 +197,7 @@ def main(argv: list[str]) -> int:
         sender.stop()
         worker.stop()
         server.reads.shutdown(wait=True)
+        analyst_snapshot.stop()
         database.close()
     return 0
 

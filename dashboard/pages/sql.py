@@ -8,6 +8,7 @@ import io
 import pandas as pd
 import streamlit as st
 
+from dashboard import formatting as fmt
 from dashboard import session, ui
 from dashboard.api import ApiError
 
@@ -18,11 +19,12 @@ FROM orders
 GROUP BY fulfillment_status
 ORDER BY orders DESC"""
 
-api = session.api()
+api, tz = session.api(), session.settings().tz
 ui.page_title("SQL")
 st.caption(
-    "Read-only: one `SELECT` or `WITH` query over orders, bookings, events and the rest. "
-    "The sidecar runs it with a row limit and a time limit."
+    "Read-only: one `SELECT` or `WITH` query over a copy of orders, bookings, events and the "
+    "rest, refreshed every few minutes (without the raw webhook payloads). The sidecar runs it "
+    "in a sandbox with a row limit, a time limit and a memory limit."
 )
 
 with st.form("sql"):
@@ -54,7 +56,10 @@ answer = st.session_state.get(RESULT_KEY)
 if answer:
     frame = pd.DataFrame(answer["rows"], columns=answer["columns"])
     more = " (truncated at the row limit)" if answer.get("truncated") else ""
-    st.caption(f"{len(frame)} rows{more} in {answer.get('elapsed_ms', 0):.0f} ms")
+    as_of = fmt.local_time(answer.get("data_as_of"), tz) or "unknown"
+    st.caption(
+        f"{len(frame)} rows{more} in {answer.get('elapsed_ms', 0):.0f} ms · data as of {as_of}"
+    )
     st.dataframe(frame, hide_index=True, width="stretch")
     csv, pq = st.columns([1, 4])
     csv.download_button(

@@ -63,6 +63,11 @@ def test_a_missing_required_secret_is_named(missing: str):
         ("CLOCK_SHIFT_SECONDS", "next week", "not a number of seconds"),
         ("CLOCK_SHIFT_SECONDS", "nan", "not a number of seconds"),
         ("CLOCK_SHIFT_SECONDS", "1e12", "not a number of seconds"),
+        ("ANALYST_SQL_TIME_LIMIT_SECONDS", "0", "not a number of seconds 0.5..600"),
+        ("ANALYST_SQL_TIME_LIMIT_SECONDS", "nan", "not a number of seconds"),
+        ("ANALYST_SQL_MAX_AGE_SECONDS", "-1", "not a number of seconds 0..86400"),
+        ("ANALYST_SQL_MEMORY_LIMIT", "lots", "not a size such as 256MB"),
+        ("ANALYST_SQL_MEMORY_LIMIT", "1MB", "outside 16MB..64GB"),
     ],
 )
 def test_a_malformed_value_is_reported_with_its_name(name: str, value: str, message: str):
@@ -171,3 +176,19 @@ def test_a_malformed_abuse_limit_is_reported_with_its_name(name: str, value: str
         settings_from(**{name: value})
 
     assert f"{name}: {message}" in str(error.value)
+
+
+def test_the_analysts_sandbox_has_its_own_limits():
+    default = settings_from()
+    tuned = settings_from(
+        ANALYST_SQL_TIME_LIMIT_SECONDS="2.5",
+        ANALYST_SQL_MEMORY_LIMIT="1GiB",
+        ANALYST_SQL_MAX_AGE_SECONDS="0",
+    )
+
+    assert default.analyst_sql_time_limit_seconds == 5
+    assert default.analyst_sql_memory_bytes == 256_000_000
+    assert default.analyst_sql_max_age_seconds == 300
+    assert tuned.analyst_sql_time_limit_seconds == 2.5
+    assert tuned.analyst_sql_memory_bytes == 1024**3
+    assert tuned.analyst_sql_max_age_seconds == 0

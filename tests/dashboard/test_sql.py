@@ -19,6 +19,7 @@ def test_a_select_shows_its_rows_and_offers_csv_and_parquet(dashboard, seeded: S
     counts = dict(zip(result["fulfillment_status"], result["n"], strict=True))
     assert sum(counts.values()) == 7  # the seeded orders (other tests retry the failed ones)
     assert counts["fulfilled"] >= 4
+    assert any("data as of " in caption.value for caption in at.caption)
     downloads = [d.proto.label for d in at.get("download_button")]
     assert downloads == ["Download CSV", "Download Parquet"]
 
