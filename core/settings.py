@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +17,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
 CLOCK_SHIFT_LIMIT = 100 * 366 * 86400  # a century either way
+# Fields whose values are credentials: the repr (and so str, logs and tracebacks) shows only
+# whether each is set. A Slack incoming-webhook URL is itself the credential.
+SECRET_FIELDS = frozenset(
+    {
+        "stripe_webhook_secrets",
+        "admin_token",
+        "stripe_secret_key",
+        "slack_webhook_url",
+        "smtp_password",
+        "dashboard_password",
+    }
+)
+HIDDEN = "<hidden>"
 
 
 class SettingsError(ValueError):
@@ -39,7 +52,7 @@ class DatabaseLocation:
         return self.backend == "duckdb" and self.path != ":memory:"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     stripe_webhook_secrets: tuple[str, ...]
     admin_token: str
@@ -55,10 +68,10 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
+    smtp_password: str | None = None
     smtp_security: str = "starttls"
     email_from: str = "TinkerTank <hello@tinkertank.example>"
-    dashboard_password: str | None = field(default=None, repr=False)
+    dashboard_password: str | None = None
     # Webhook bodies above this are refused with 413 before they are read in full.
     webhook_max_body_bytes: int = 1024 * 1024
     # Stripe's default tolerance for signature timestamps (docs.stripe.com/webhooks, replay).
@@ -75,6 +88,16 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = HIDDEN if f.name in SECRET_FIELDS and value else repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
 
 
 def parse_database_url(url: str) -> DatabaseLocation:
