@@ -84,6 +84,11 @@ class Settings:
     fault_drill: dict[str, int] = field(default_factory=dict)
     # Seconds added to the system clock, for tests, drills and demos (core/store/clock.py).
     clock_shift_seconds: float = 0.0
+    # How long a starting store waits for a database file locked by another process (the
+    # store of a sidecar that was just killed, still exiting) before giving up with exit 3.
+    database_lock_wait_seconds: float = 10.0
+    # How long a request waits for the store process before it answers 503 (Retry-After).
+    store_timeout_seconds: float = 10.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -226,6 +231,22 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         if not 0 < seconds <= 3600:
             problems.append(f"FULFILMENT_RETRY_SECONDS: {retry!r} is not a number of seconds")
         values["fulfilment_retry_seconds"] = seconds
+
+    for name, key, high in (
+        ("DATABASE_LOCK_WAIT_SECONDS", "database_lock_wait_seconds", 600),
+        ("STORE_TIMEOUT_SECONDS", "store_timeout_seconds", 600),
+    ):
+        if (value := text(name)) is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        low_ok = seconds >= 0 if key == "database_lock_wait_seconds" else seconds > 0
+        if not (low_ok and seconds <= high):
+            problems.append(f"{name}: {value!r} is not a number of seconds (up to {high})")
+        else:
+            values[key] = seconds
 
     if (shift := text("CLOCK_SHIFT_SECONDS")) is not None:
         try:

@@ -49,7 +49,7 @@ def serve(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     try:
-        store = StoreClient.start()
+        store = StoreClient.start(call_timeout=settings.store_timeout_seconds)
     except DatabaseUnavailable as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
 
