@@ -89,6 +89,8 @@ class Settings:
     database_lock_wait_seconds: float = 10.0
     # How long a request waits for the store process before it answers 503 (Retry-After).
     store_timeout_seconds: float = 10.0
+    # Open HTTP connections the sidecar keeps at most (webhook/http_limits.py).
+    http_max_connections: int = 1000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -210,6 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
     for name, key, low, high in (
         ("SMTP_PORT", "smtp_port", 1, 65535),
         ("WEBHOOK_MAX_BODY_BYTES", "webhook_max_body_bytes", 1024, 64 * 1024 * 1024),
+        ("HTTP_MAX_CONNECTIONS", "http_max_connections", 10, 1_000_000),
     ):
         value = text(name)
         if value is None:

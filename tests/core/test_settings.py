@@ -128,3 +128,33 @@ def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secre
 def test_the_clock_is_unshifted_unless_a_shift_is_set():
     assert settings_from().clock_shift_seconds == 0
     assert settings_from(CLOCK_SHIFT_SECONDS="-86400.5").clock_shift_seconds == -86400.5
+
+
+def test_restart_stall_and_connection_limits_have_defaults_and_can_be_set():
+    assert (
+        settings_from().database_lock_wait_seconds,
+        settings_from().store_timeout_seconds,
+        settings_from().http_max_connections,
+    ) == (10, 10, 1000)
+    settings = settings_from(
+        DATABASE_LOCK_WAIT_SECONDS="0", STORE_TIMEOUT_SECONDS="2.5", HTTP_MAX_CONNECTIONS="50"
+    )
+    assert settings.database_lock_wait_seconds == 0
+    assert settings.store_timeout_seconds == 2.5
+    assert settings.http_max_connections == 50
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_LOCK_WAIT_SECONDS", "-1"),
+        ("DATABASE_LOCK_WAIT_SECONDS", "soon"),
+        ("STORE_TIMEOUT_SECONDS", "0"),
+        ("STORE_TIMEOUT_SECONDS", "nan"),
+        ("HTTP_MAX_CONNECTIONS", "5"),
+        ("HTTP_MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_bad_restart_stall_and_connection_limits_are_named(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        settings_from(**{name: value})
