@@ -28,11 +28,15 @@ def _store_pid(sidecar: Sidecar) -> int:
 
 
 def _gone(pid: int, within: float = 10) -> bool:
+    """Whether the process has exited (a zombie nobody has reaped yet counts as exited: it
+    holds no files and no locks)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
             return True
         time.sleep(0.02)
     return False
