@@ -265,6 +265,8 @@ class StoreClient:
         until it has opened the database. Afterwards, a call not answered within
         `call_timeout` seconds fails with `StoreTimeout`."""
         ours, theirs = socket.socketpair()
+        # The child dies with the thread that forks it (PR_SET_PDEATHSIG follows the thread,
+        # not the process): call this from the thread that lives as long as the server.
         process = subprocess.Popen(
             [sys.executable, "-m", "core.store", str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()],
