@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,21 @@ CLOCK_SHIFT_LIMIT = 100 * 366 * 86400  # a century either way
 # Secret and restricted keys; the prefix is the key's mode, which events are checked against.
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
+# Fields whose values are credentials: the repr (and so str, logs and tracebacks) shows only
+# whether each is set. A Slack incoming-webhook URL is itself the credential.
+SECRET_FIELDS = frozenset(
+    {
+        "stripe_webhook_secrets",
+        "admin_token",
+        "stripe_secret_key",
+        "slack_webhook_url",
+        "smtp_password",
+        "dashboard_password",
+    }
+)
+HIDDEN = "<hidden>"
 
 
 class SettingsError(ValueError):
@@ -44,7 +59,7 @@ class DatabaseLocation:
         return self.backend == "duckdb" and self.path != ":memory:"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     stripe_webhook_secrets: tuple[str, ...]
     admin_token: str
@@ -60,10 +75,10 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
+    smtp_password: str | None = None
     smtp_security: str = "starttls"
     email_from: str = "TinkerTank <hello@tinkertank.example>"
-    dashboard_password: str | None = field(default=None, repr=False)
+    dashboard_password: str | None = None
     # Webhook bodies above this are refused with 413 before they are read in full.
     webhook_max_body_bytes: int = 1024 * 1024
     # Stripe's default tolerance for signature timestamps (docs.stripe.com/webhooks, replay).
@@ -98,9 +113,27 @@ class Settings:
     def analyst_sql_memory_bytes(self) -> int:
         return parse_bytes(self.analyst_sql_memory_limit)
 
+    # How long a starting store waits for a database file locked by another process (the
+    # store of a sidecar that was just killed, still exiting) before giving up with exit 3.
+    database_lock_wait_seconds: float = 10.0
+    # How long a request waits for the store process before it answers 503 (Retry-After).
+    store_timeout_seconds: float = 10.0
+    # Open HTTP connections the sidecar keeps at most (webhook/http_limits.py).
+    http_max_connections: int = 1000
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = HIDDEN if f.name in SECRET_FIELDS and value else repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
 
     @property
     def stripe_livemode(self) -> bool:
@@ -243,6 +276,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         ("CHECKOUT_PLACES_PER_EMAIL", "checkout_places_per_email", 1, 1000),
         ("CHECKOUT_PLACES_PER_CLIENT", "checkout_places_per_client", 0, 100_000),
         ("CHECKOUT_CLIENT_SHARE_PERCENT", "checkout_client_share_percent", 0, 100),
+        ("HTTP_MAX_CONNECTIONS", "http_max_connections", 10, 1_000_000),
     ):
         value = text(name)
         if value is None:
@@ -264,6 +298,22 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         if not 0 < seconds <= 3600:
             problems.append(f"FULFILMENT_RETRY_SECONDS: {retry!r} is not a number of seconds")
         values["fulfilment_retry_seconds"] = seconds
+
+    for name, key, high in (
+        ("DATABASE_LOCK_WAIT_SECONDS", "database_lock_wait_seconds", 600),
+        ("STORE_TIMEOUT_SECONDS", "store_timeout_seconds", 600),
+    ):
+        if (value := text(name)) is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        low_ok = seconds >= 0 if key == "database_lock_wait_seconds" else seconds > 0
+        if not (low_ok and seconds <= high):
+            problems.append(f"{name}: {value!r} is not a number of seconds (up to {high})")
+        else:
+            values[key] = seconds
 
     if (shift := text("CLOCK_SHIFT_SECONDS")) is not None:
         try:

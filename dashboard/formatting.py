@@ -6,9 +6,12 @@ and in the business's own time zone (`TIMEZONE`).
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 SYMBOLS = {"aud": "$", "nzd": "$", "usd": "$", "cad": "$", "eur": "€", "gbp": "£"}
 
@@ -17,6 +20,35 @@ KIND_COLOURS = {"camp": "#1f77b4", "party": "#d62728", "ignite": "#2ca02c"}
 OTHER_COLOUR = "#7f7f7f"
 
 STRIPE_DASHBOARD = "https://dashboard.stripe.com"
+
+
+# CommonMark lets any ASCII punctuation be escaped with a backslash, and Streamlit's Markdown
+# honours it; escaping all of it also defuses Streamlit's own directives (`:red[…]`,
+# `:material/…:`, `$…$`) and raw HTML.
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in string.punctuation}
+# A cell a spreadsheet would run as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def literal(text: Any) -> str:
+    """Customer text (a name, an email, an error message quoting them) as Markdown that shows
+    exactly that text: `:red[REFUND APPROVED]` stays those characters, not red words, and
+    `![](https://…)` loads no image."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """`frame` as CSV, with every cell and heading that starts a formula neutralised."""
+    safe = frame.map(csv_cell)
+    safe.columns = [csv_cell(str(column)) for column in frame.columns]
+    return safe.to_csv(index=False)
 
 
 def money(cents: int | None, currency: str = "aud") -> str:

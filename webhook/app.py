@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from core.catalog import Catalog
 from core.settings import Settings
-from core.store.database import Database
+from core.store.database import Database, DatabaseUnavailable
 from core.store.process import StoreClient
 from core.support import ClientLimiter
 from webhook import (
@@ -27,7 +27,8 @@ from webhook import (
     summaries_api,
     support,
 )
-from webhook.stripe_webhook import StripeWebhook
+from webhook.staff_api import staff_only
+from webhook.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "unavailable"}, status_code=503)
 
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The store process is stopped, wedged or gone: say so, and when to try again,
+        # rather than leave the request hanging. The detail is for the log, not the public.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": "store_unavailable", "message": "the service is busy; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     routes = [
         Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
@@ -66,6 +77,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
+        Route("/api/health", staff_only(health.staff_health)),
         *inbox_import.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
         *staff_orders.routes,
@@ -74,7 +86,9 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *analyst_api.routes,
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={Exception: unexpected_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={DatabaseUnavailable: store_unavailable, Exception: unexpected_error},
     )
     app.state.settings = settings
     app.state.catalog = catalog

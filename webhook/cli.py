@@ -37,6 +37,7 @@ class CommandError(Exception):
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from webhook import http_limits
     from webhook.app import create_app
 
     try:
@@ -49,7 +50,7 @@ def serve(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     try:
-        store = StoreClient.start()
+        store = StoreClient.start(call_timeout=settings.store_timeout_seconds)
     except DatabaseUnavailable as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
 
@@ -60,13 +61,27 @@ def serve(args: argparse.Namespace) -> None:
         settings.database.path,
         len(catalog.products),
     )
+    soft, _ = http_limits.raise_open_file_limit()
+    if soft < settings.http_max_connections + 100:
+        log.warning(
+            "open file limit %d is low for HTTP_MAX_CONNECTIONS=%d (each connection is a file)",
+            soft,
+            settings.http_max_connections,
+        )
+    limits = http_limits.HttpLimits(max_connections=settings.http_max_connections)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, catalog, store),
             host=args.host,
             port=args.port,
             loop="uvloop",
-            http="httptools",
+            # httptools, with deadlines for headers and bodies, a cap on header size and
+            # one on connections (webhook/http_limits.py).
+            http=http_limits.protocol_class(limits),
+            # uvicorn's own 503 beyond this many connections or requests in progress; the
+            # protocol keeps connections at or under the cap, so one more.
+            limit_concurrency=limits.max_connections + 1,
+            timeout_keep_alive=5,  # a kept-alive connection that sends nothing is closed
             # Per-request access lines would cost more than the webhook's own work;
             # refusals and failures are logged by the handlers that decide them.
             access_log=False,

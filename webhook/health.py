@@ -1,14 +1,20 @@
-"""`GET /healthz` (the process runs) and `GET /readyz` (it can do its job) — SPEC §11."""
+"""`GET /healthz` (the process runs), `GET /readyz` (it can do its job) — SPEC §11 — and
+`GET /api/health`, the same checks for staff with what went wrong in words.
+
+`/readyz` is public (a load balancer asks it), so it names each failed check by a reason
+code only: the detail can hold file paths and database errors, which are for staff.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.store.clock import utcnow
-from core.store.database import Database, StoreStatus
+from core.store.database import Database, DatabaseUnavailable, StoreStatus
 from core.store.process import StoreClient
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the
@@ -19,48 +25,79 @@ WRITE_PROBE_TIMEOUT = 2.0
 STORAGE_FAILURE_MEMORY = 300.0
 
 
+@dataclass(frozen=True)
+class Check:
+    reason: str  # a code: "writable", "running", or what failed
+    detail: str | None = None  # for staff only: what failed, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.reason in ("writable", "running")
+
+    def public(self) -> dict[str, object]:
+        return {"ok": self.ok, "reason": self.reason}
+
+    def for_staff(self) -> dict[str, object]:
+        return {**self.public(), "detail": self.detail or self.reason}
+
+
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _probe(store: StoreClient | Database) -> tuple[str | None, StoreStatus | None]:
+async def _probe(store: StoreClient | Database) -> tuple[Check | None, StoreStatus | None]:
     """Commit a test write, then ask how the store is doing."""
     try:
         await asyncio.wait_for(store.probe(), WRITE_PROBE_TIMEOUT)
         status = await asyncio.wait_for(store.astatus(), WRITE_PROBE_TIMEOUT)
     except TimeoutError:
-        return f"a test write did not commit within {WRITE_PROBE_TIMEOUT:g} s", None
+        detail = f"a test write did not commit within {WRITE_PROBE_TIMEOUT:g} s"
+        return Check("store_unavailable", detail), None
+    except DatabaseUnavailable as exc:  # the store process is gone, stopped or wedged
+        return Check("store_unavailable", str(exc)), None
     except Exception as exc:
-        return f"not writable: {exc}", None
+        return Check("not_writable", f"not writable: {exc}"), None
     return None, status
 
 
-def _storage_problem(status: StoreStatus) -> str | None:
+def _storage_check(status: StoreStatus) -> Check:
     if status.down is not None:
-        return status.down
+        return Check("store_unavailable", status.down)
     failure = status.storage_failure
     if failure is not None:
         age = (utcnow() - failure.at).total_seconds()
         if age < STORAGE_FAILURE_MEMORY:
-            return f"not writable: a write failed {age:.0f} s ago: {failure.message}"
-    return None
+            detail = f"not writable: a write failed {age:.0f} s ago: {failure.message}"
+            return Check("not_writable", detail)
+    return Check("writable")
 
 
-def _check(problem: str | None, fine: str) -> dict[str, object]:
-    return {"ok": problem is None, "detail": problem or fine}
+async def checks(store: StoreClient | Database) -> dict[str, Check]:
+    failed, status = await _probe(store)
+    if status is None:
+        return {
+            "database": failed or Check("store_unavailable"),
+            "worker": Check("unknown", "unknown: the store did not answer"),
+        }
+    worker = Check("running") if status.worker is None else Check("worker_stopped", status.worker)
+    return {"database": _storage_check(status), "worker": worker}
+
+
+def _answer(results: dict[str, Check], staff: bool) -> JSONResponse:
+    ready = all(check.ok for check in results.values())
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": {
+            name: check.for_staff() if staff else check.public() for name, check in results.items()
+        },
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def readyz(request: Request) -> JSONResponse:
-    problem, status = await _probe(request.app.state.database)
-    if status is not None:
-        problem = _storage_problem(status)
-    checks = {"database": _check(problem, "writable")}
-    if status is not None:
-        checks["worker"] = _check(status.worker, "running")
-    else:
-        checks["worker"] = _check("unknown: the store did not answer", "running")
-    ready = all(c["ok"] for c in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    return _answer(await checks(request.app.state.database), staff=False)
+
+
+async def staff_health(request: Request) -> JSONResponse:
+    """The staff API's `GET /api/health`: readyz with each check's detail."""
+    return _answer(await checks(request.app.state.database), staff=True)

@@ -31,8 +31,13 @@ _STORED = b'{"received":true}'
 _DUPLICATE = b'{"received":true,"duplicate":true}'
 
 
+# What a 503 asks the client to wait before trying again.
+RETRY_AFTER_SECONDS = 5
+
+
 def _refuse(status: int, error: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message}, status_code=status)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
 
 
 def verify_signature(payload: str, header: str, secrets: tuple[str, ...], tolerance: int) -> bool:

@@ -1,4 +1,4 @@
-"""`python -m core.store FD BACKEND PATH MEMORY_LIMIT`: the store process (see process.py).
+"""`python -m core.store FD PARENT_PID`: the store process (see process.py).
 
 A separate entry module, so that what the store process pickles refers to
 `core.store.process`, which the web process can import, and not to `__main__`.

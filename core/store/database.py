@@ -63,6 +63,7 @@ CATALOG = "tinkertank"
 IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
 IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
 BURST_GROUP = 8  # webhooks per commit, on average, that count as a burst
+LOCK_RETRY_SECONDS = 0.1  # how often a locked database file is tried again
 
 
 def single_statement(fn: Callable[..., T]) -> Callable[..., T]:
@@ -73,6 +74,13 @@ def single_statement(fn: Callable[..., T]) -> Callable[..., T]:
     trips into DuckDB, each of which has to win the GIL back from the event loop.
     """
     fn.single_statement = True  # type: ignore[attr-defined]
+    return fn
+
+
+def long_running(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a store function that may take longer than STORE_TIMEOUT_SECONDS (an export of
+    every table): the web process waits for its answer however long it takes."""
+    fn.long_running = True  # type: ignore[attr-defined]
     return fn
 
 
@@ -160,21 +168,39 @@ class Database:
         self._thread.start()
 
     @classmethod
-    def open(cls, location: DatabaseLocation, memory_limit: str = "200MB") -> Database:
-        """Open (creating if needed) the database and bring its schema up to date."""
+    def open(
+        cls, location: DatabaseLocation, memory_limit: str = "200MB", lock_wait_seconds: float = 0
+    ) -> Database:
+        """Open (creating if needed) the database and bring its schema up to date. A file
+        locked by another process is waited for, up to `lock_wait_seconds`: a sidecar
+        restarted by its supervisor may start while the old store process is still exiting."""
         if location.backend != "duckdb":
             raise DatabaseUnavailable(f"unsupported database backend {location.backend!r}")
         if location.is_file:
             Path(location.path).parent.mkdir(parents=True, exist_ok=True)
         config = {"memory_limit": memory_limit, "checkpoint_threshold": CHECKPOINT_THRESHOLD}
-        try:
-            conn = duckdb.connect(":memory:", config=config)
-            if location.is_file:
-                path = location.path.replace("'", "''")
-                conn.execute(f"ATTACH '{path}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
-                conn.execute(f"USE {CATALOG}")
-        except duckdb.Error as exc:
-            raise DatabaseUnavailable(f"cannot open database {location.path}: {exc}") from None
+        deadline = time.monotonic() + lock_wait_seconds
+        waiting = False
+        while True:
+            try:
+                conn = _connect(location, config)
+                break
+            except duckdb.Error as exc:
+                if not _is_locked(exc) or time.monotonic() >= deadline:
+                    raise DatabaseUnavailable(
+                        f"cannot open database {location.path}: {exc}"
+                    ) from None
+                if not waiting:
+                    waiting = True
+                    log.warning(
+                        "database %s is locked by another process; waiting up to %g s: %s",
+                        location.path,
+                        lock_wait_seconds,
+                        exc,
+                    )
+            time.sleep(LOCK_RETRY_SECONDS)
+        if waiting:
+            log.info("database %s: lock acquired", location.path)
         try:
             schema.migrate(conn, now=utcnow())
         except Exception:
@@ -462,6 +488,24 @@ class Database:
         except duckdb.Error as exc:
             log.warning("checkpoint at close failed: %s", exc)
         self._conn.close()
+
+
+def _connect(location: DatabaseLocation, config: dict[str, str]) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(":memory:", config=config)
+    if location.is_file:
+        path = location.path.replace("'", "''")
+        try:
+            conn.execute(f"ATTACH '{path}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+            conn.execute(f"USE {CATALOG}")
+        except duckdb.Error:
+            conn.close()
+            raise
+    return conn
+
+
+def _is_locked(exc: duckdb.Error) -> bool:
+    """DuckDB's "Could not set lock on file …: Conflicting lock is held in … (PID n)"."""
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
 
 
 def _group(jobs: list[_Job]) -> list[_Group]:

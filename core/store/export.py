@@ -23,6 +23,8 @@ from typing import Any
 
 import duckdb
 
+from core.store.database import long_running
+
 # name -> what is exported of it
 TABLES: dict[str, str] = {
     "orders": "SELECT * FROM orders",
@@ -49,6 +51,7 @@ class ExportBusy(RuntimeError):
     """Another export is being written."""
 
 
+@long_running
 def export_snapshot(conn: duckdb.DuckDBPyConnection, root: str, stamp: str) -> dict[str, Any]:
     """Write the snapshot under `root`/`stamp`/ (a read function for the store) and point
     `root`/latest at it; the row count of each table and where it is."""

@@ -398,11 +398,21 @@ def order_status(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | 
         "order_id": order_id,
         "payment_status": payment_status,
         "fulfillment_status": fulfillment_status,
+        # The customer sees a reason code; the error text (paths, exceptions) is for staff.
         "steps": [
-            {"name": s, "status": st, "attempts": a, "last_error": err} for s, st, a, err in steps
+            {"name": s, "status": st, "attempts": a, "reason": _step_reason(st, err)}
+            for s, st, a, err in steps
         ],
         "bookings": [_booking(row) for row in bookings],
     }
+
+
+def _step_reason(status: str, last_error: str | None) -> str | None:
+    if status == "failed":
+        return "step_failed"
+    if last_error and status in ("pending", "running"):
+        return "step_retrying"
+    return None
 
 
 def _booking(row: tuple) -> dict[str, Any]:

@@ -16,14 +16,19 @@ functions; their arguments and results must pickle. Write functions take the
 connection first and do not commit (see `core.store.database`).
 
 Lifecycle: the client starts the child and waits for "ready" (or the reason it could not
-open the database). When the web process goes away, even by kill -9, the child reads
-end-of-file, finishes what it has queued, checkpoints and exits. When the child dies, the
-client fails every pending call with `DatabaseUnavailable` and reports it.
+open the database). When the web process shuts down, the child reads end-of-file, finishes
+what it has queued, checkpoints and exits. When the web process dies (kill -9, a crash), the
+kernel kills the child at once (PR_SET_PDEATHSIG): nobody is left to answer, and a graceful
+finish would hold the database file's lock for seconds against the restarted sidecar. When
+the child dies, the client fails every pending call with `DatabaseUnavailable` and reports
+it. A call the store does not answer within STORE_TIMEOUT_SECONDS (a stopped or wedged
+store) fails with `StoreTimeout`, so that no request waits forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import gc
 import itertools
@@ -68,6 +73,10 @@ class StoreError(RuntimeError):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message}"
+
+
+class StoreTimeout(DatabaseUnavailable):
+    """The store process did not answer a call in time: it is stopped, wedged or swamped."""
 
 
 def _frame(obj: Any) -> bytes:
@@ -145,13 +154,31 @@ class _StoreServer:
             del buffer[:offset]
 
 
+# prctl(2): "deliver this signal to me when my parent dies" (Linux only).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """Have the kernel kill this process when the web process that started it dies, then
+    check that it has not died already (it may, between its fork and this call). Answers
+    whether the parent is still there."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    return os.getppid() == parent_pid
+
+
 def main(argv: list[str]) -> int:
-    """The store process's main (`python -m core.store FD`, started by `StoreClient`); it
-    reads the same environment as the web process that started it."""
+    """The store process's main (`python -m core.store FD PARENT_PID`, started by
+    `StoreClient`); it reads the same environment as the web process that started it."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s store %(name)s: %(message)s"
     )
-    (fd,) = argv
+    fd, parent_pid = argv
+    if not die_with_parent(int(parent_pid)):
+        log.warning("the web process (pid %s) is gone before the store started", parent_pid)
+        return 3
     # DuckDB's Python binding takes the GIL back several times during each statement; at
     # the default 5 ms switch interval the writer would queue behind the socket reader and
     # the read threads for most of every commit.
@@ -166,7 +193,11 @@ def main(argv: list[str]) -> int:
         settings = load_settings()
         clock.set_shift(settings.clock_shift_seconds)
         catalog = load_catalog(settings.catalog_path)
-        database = Database.open(settings.database, settings.duckdb_memory_limit)
+        database = Database.open(
+            settings.database,
+            settings.duckdb_memory_limit,
+            lock_wait_seconds=settings.database_lock_wait_seconds,
+        )
     except Exception as exc:
         sock.sendall(_frame(("failed", str(exc))))
         return 3
@@ -210,11 +241,18 @@ class StoreClient:
 
     SHUTTING_DOWN = "the sidecar is shutting down"
 
-    def __init__(self, process: subprocess.Popen, sock: socket.socket) -> None:
+    def __init__(
+        self, process: subprocess.Popen, sock: socket.socket, call_timeout: float | None = None
+    ) -> None:
         self.process = process
         self._sock = sock
         self._ids = itertools.count()
         self._pending: dict[int, asyncio.Future] = {}
+        # Seconds a call waits for its answer (None: for ever), and each waiting call's
+        # deadline on the loop's clock, in the order the calls were made.
+        self.call_timeout = call_timeout
+        self._deadlines: dict[int, float] = {}
+        self._watchdog: asyncio.Task | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._outgoing = bytearray()  # frames of this loop iteration, sent in one write
         # Batched calls of this loop iteration, by (function, fallback): one frame each.
@@ -224,12 +262,15 @@ class StoreClient:
         self.on_down: Callable[[str], None] | None = None
 
     @classmethod
-    def start(cls, timeout: float = 120) -> StoreClient:
+    def start(cls, timeout: float = 120, call_timeout: float | None = None) -> StoreClient:
         """Start the store process (it reads the same environment as this process) and wait
-        until it has opened the database."""
+        until it has opened the database. Afterwards, a call not answered within
+        `call_timeout` seconds fails with `StoreTimeout`."""
         ours, theirs = socket.socketpair()
+        # The child dies with the thread that forks it (PR_SET_PDEATHSIG follows the thread,
+        # not the process): call this from the thread that lives as long as the server.
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.store", str(theirs.fileno())],
+            [sys.executable, "-m", "core.store", str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()],
         )
         theirs.close()
@@ -243,11 +284,38 @@ class StoreClient:
             process.wait(30)
             raise DatabaseUnavailable(detail)
         ours.settimeout(None)
-        return cls(process, ours)
+        return cls(process, ours, call_timeout)
 
     async def connect(self) -> None:
         reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
         self._reader_task = asyncio.create_task(self._read_replies(reader))
+        if self.call_timeout is not None:
+            self._watchdog = asyncio.create_task(self._expire_calls(self.call_timeout))
+
+    async def _expire_calls(self, timeout: float) -> None:
+        """Fail the calls the store has not answered in time. One timer for all calls, not
+        one per call: the webhook's path stays as cheap as it was."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = loop.time()
+            expired = []
+            for token, deadline in self._deadlines.items():
+                if deadline > now:
+                    break  # in the order they were made: the rest are younger
+                expired.append(token)
+            if not expired:
+                continue
+            log.error(
+                "the store process has not answered %d call(s) within %g s", len(expired), timeout
+            )
+            for token in expired:
+                del self._deadlines[token]
+                future = self._pending.pop(token, None)
+                if future is not None and not future.done():
+                    future.set_exception(
+                        StoreTimeout(f"the store process did not answer within {timeout:g} s")
+                    )
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -255,6 +323,7 @@ class StoreClient:
                 header = await reader.readexactly(_HEADER.size)
                 (size,) = _HEADER.unpack(header)
                 for token, ok, value in pickle.loads(await reader.readexactly(size)):
+                    self._deadlines.pop(token, None)
                     future = self._pending.pop(token, None)
                     if future is None or future.done():
                         continue
@@ -281,6 +350,7 @@ class StoreClient:
             if self.on_down is not None:
                 self.on_down(reason)
         pending, self._pending = self._pending, {}
+        self._deadlines.clear()
         for future in pending.values():
             if not future.done():
                 future.set_exception(DatabaseUnavailable(reason))
@@ -292,6 +362,8 @@ class StoreClient:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending[token] = future
+        if self.call_timeout is not None and not getattr(fn, "long_running", False):
+            self._deadlines[token] = loop.time() + self.call_timeout
         if not self._outgoing and not self._batches:
             loop.call_soon(self._flush)
         if kind == _BATCHED:
@@ -346,6 +418,8 @@ class StoreClient:
         await asyncio.to_thread(self._wait, timeout)
         if self._reader_task is not None:
             self._reader_task.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     def _exit_code(self) -> int | None:
         try:

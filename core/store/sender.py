@@ -28,6 +28,7 @@ from core import emails
 from core.catalog import Catalog
 from core.invites import calendar_method, order_invites, render_calendar, venue_line
 from core.settings import Settings
+from core.slack_text import escape as slack_escape
 from core.store import orders, outbox
 from core.store.clock import utcnow
 from core.store.database import Database
@@ -54,9 +55,14 @@ def queue_alerts(
     ).fetchall()
     for error_id, category, message, order_id in rows:
         text = f"Critical ({category}): {message}" + (f" [order {order_id}]" if order_id else "")
+        # The message and the order id may quote what a customer or a payment's metadata
+        # said: Slack must show them as text, never as a mention or a link.
+        slack_text = f"Critical ({category}): {slack_escape(message)}" + (
+            f" [order {slack_escape(order_id)}]" if order_id else ""
+        )
         # The first key marks the entry as alerted, whatever is configured.
         outbox.enqueue(conn, dedupe_key=f"alert:{error_id}", channel="slack",
-                       payload={"text": text, "skip": not slack}, now=now,
+                       payload={"text": slack_text, "skip": not slack}, now=now,
                        order_id=order_id)  # fmt: skip
         for address in emails:
             outbox.enqueue(

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from core import emails
+from core.slack_text import escape as slack_escape
 from core.store import outbox
 from core.support import (
     ADDRESS_WINDOW,
@@ -85,7 +86,7 @@ def open_ticket(
     where = (
         f"order {order_id}"
         if order_id
-        else f"gave {issue.order_reference}, not matched to an order of theirs"
+        else f"gave {slack_escape(issue.order_reference)}, not matched to an order of theirs"
     )
     outbox.enqueue(
         conn,

@@ -94,13 +94,14 @@ def detail(key: str) -> None:
     except ApiError as exc:
         if exc.status != 404:
             raise
-        st.warning(f"No order {key!r}.")
+        st.warning(f"No order {fmt.literal(repr(key))}.")  # a link's ?order= is anyone's
         return
     order = answer["order"]
     order_id, currency = order["order_id"], order.get("currency") or "aud"
     st.subheader(f"Order {order_id}")
-    st.markdown(
-        f"**{order.get('customer_name') or 'No name'}** · {order.get('customer_email') or ''} · "
+    # What the customer typed is shown as text, never read as Markdown.
+    st.text(
+        f"{order.get('customer_name') or 'No name'} · {order.get('customer_email') or ''} · "
         f"created {fmt.local_time(order['created_at'], tz)}"
     )
     pay, fulfilment, total, refunded = st.columns(4)
@@ -116,7 +117,7 @@ def detail(key: str) -> None:
         problem, button = st.columns([4, 1])
         problem.warning(
             f"**{step['step']}** failed after {step['attempts']} attempt(s): "
-            f"{step.get('last_error') or 'no error recorded'}"
+            f"{fmt.literal(step.get('last_error') or 'no error recorded')}"
         )
         if button.button(
             f"Retry {step['step']}", key=f"retry-{order_id}-{step['step']}", type="primary"

@@ -38,7 +38,9 @@ if run:
             answer = api.sql(sql, int(limit))
         except ApiError as exc:
             st.session_state.pop(RESULT_KEY, None)
-            st.error(f"Refused: {exc.message}" if exc.error == "refused" else exc.message)
+            # DuckDB's messages quote the values they stumbled on: customer text.
+            message = fmt.literal(exc.message)
+            st.error(f"Refused: {message}" if exc.error == "refused" else message)
         else:
             st.session_state[RESULT_KEY] = answer
 
@@ -63,7 +65,7 @@ if answer:
     st.dataframe(frame, hide_index=True, width="stretch")
     csv, pq = st.columns([1, 4])
     csv.download_button(
-        "Download CSV", frame.to_csv(index=False), "query.csv", mime="text/csv", on_click="ignore"
+        "Download CSV", fmt.csv_text(frame), "query.csv", mime="text/csv", on_click="ignore"
     )
     data = parquet(frame)
     if isinstance(data, bytes):

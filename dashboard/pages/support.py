@@ -47,7 +47,9 @@ chosen = st.selectbox(
 )
 if chosen:
     ticket = next(t for t in tickets if t["ticket_id"] == chosen)
-    st.markdown(f"**{ticket['category']}** from {ticket['email']}")
+    # What the customer typed is shown as text, never read as Markdown.
+    sender = f"{ticket['name']} <{ticket['email']}>" if ticket.get("name") else ticket["email"]
+    st.text(f"{ticket['category']} from {sender}")
     st.text(ticket["message"])
     with st.form(f"ticket-{chosen}"):
         new_status = st.selectbox(

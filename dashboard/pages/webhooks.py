@@ -77,7 +77,7 @@ if chosen:
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            st.warning(f"No event {chosen!r}.")
+            st.warning(f"No event {fmt.literal(repr(chosen))}.")
             st.stop()
         livemode = bool(event.get("livemode"))
         st.subheader(event["type"])
@@ -91,7 +91,7 @@ if chosen:
         received.metric("Received", fmt.local_time(event["received_at"], tz))
         processed.metric("Processed", fmt.local_time(event.get("processed_at"), tz) or "—")
         if event.get("last_error"):
-            st.error(f"Last error: {event['last_error']}")
+            st.error(f"Last error: {fmt.literal(event['last_error'])}")
         if event["status"] in REPROCESSABLE:
             if st.button("Reprocess", key=f"reprocess-{chosen}", type="primary"):
                 ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.")

@@ -28,7 +28,7 @@ def make_status(**overrides: Any) -> dict[str, Any]:
 
 
 def steps_done(*names: str) -> list[dict[str, Any]]:
-    return [{"name": name, "status": "done", "attempts": 1, "last_error": None} for name in names]
+    return [{"name": name, "status": "done", "attempts": 1, "reason": None} for name in names]
 
 
 def make_rows(student: str = "Ada", **status: Any) -> dict[str, Any]:

@@ -97,11 +97,25 @@ def test_database_url_uses_three_slashes_for_relative_and_four_for_absolute(url:
     assert parse_database_url(url) == DatabaseLocation("duckdb", path)
 
 
-def test_secrets_are_kept_out_of_the_settings_repr():
-    settings = settings_from(SMTP_PASSWORD="hunter2-hunter2", DASHBOARD_PASSWORD="open-sesame")
+def test_secrets_are_kept_out_of_the_settings_repr_and_str():
+    settings = load_settings(
+        {
+            "STRIPE_WEBHOOK_SECRET": "whsec_sign-me-1,whsec_sign-me-2",
+            "ADMIN_TOKEN": "admin-token-do-not-print",
+            "STRIPE_SECRET_KEY": "sk_test_do_not_print",
+            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/do-not-print",
+            "SMTP_PASSWORD": "hunter2-hunter2",
+            "DASHBOARD_PASSWORD": "open-sesame",
+            "SMTP_USER": "mailer",
+        }
+    )
 
-    assert "hunter2" not in repr(settings)
-    assert "open-sesame" not in repr(settings)
+    for text in (repr(settings), str(settings), f"{settings}"):
+        for secret in ("sign-me", "admin-token", "sk_test", "do-not-print", "hunter2", "sesame"):
+            assert secret not in text
+        assert "admin_token=<hidden>" in text
+        assert "smtp_user='mailer'" in text  # what is not a secret still shows
+    assert "stripe_secret_key=None" in repr(settings_from())  # an unset secret says so
 
 
 def test_a_client_of_the_sidecar_needs_the_admin_token_but_not_the_webhook_secret():
@@ -192,3 +206,33 @@ def test_the_analysts_sandbox_has_its_own_limits():
     assert tuned.analyst_sql_time_limit_seconds == 2.5
     assert tuned.analyst_sql_memory_bytes == 1024**3
     assert tuned.analyst_sql_max_age_seconds == 0
+
+
+def test_restart_stall_and_connection_limits_have_defaults_and_can_be_set():
+    assert (
+        settings_from().database_lock_wait_seconds,
+        settings_from().store_timeout_seconds,
+        settings_from().http_max_connections,
+    ) == (10, 10, 1000)
+    settings = settings_from(
+        DATABASE_LOCK_WAIT_SECONDS="0", STORE_TIMEOUT_SECONDS="2.5", HTTP_MAX_CONNECTIONS="50"
+    )
+    assert settings.database_lock_wait_seconds == 0
+    assert settings.store_timeout_seconds == 2.5
+    assert settings.http_max_connections == 50
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_LOCK_WAIT_SECONDS", "-1"),
+        ("DATABASE_LOCK_WAIT_SECONDS", "soon"),
+        ("STORE_TIMEOUT_SECONDS", "0"),
+        ("STORE_TIMEOUT_SECONDS", "nan"),
+        ("HTTP_MAX_CONNECTIONS", "5"),
+        ("HTTP_MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_bad_restart_stall_and_connection_limits_are_named(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        settings_from(**{name: value})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from dashboard import formatting as fmt
@@ -71,3 +75,62 @@ def test_calendar_entries_have_local_times_a_colour_per_kind_and_the_fill_in_the
     assert camp["backgroundColor"] == fmt.KIND_COLOURS["camp"]
     assert party["title"] == "1 Robot Rampage Party"
     assert party["backgroundColor"] == fmt.KIND_COLOURS["party"] != camp["backgroundColor"]
+
+
+def _commonmark_unescape(markdown: str) -> str:
+    """What CommonMark shows for text made only of characters and backslash escapes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ":red[REFUND APPROVED]",
+        "![](https://tracker.example/pixel.png?who=staff)",
+        "**bold** _italic_ `code` ~~gone~~ $x^2$ :material/check: :smile:",
+        "# heading\n---\n> quote\n1. list\n| a | b |",
+        "<img src=x onerror=alert(1)> &amp; <b>",
+        "jane_doe+camp@example.com",
+        "C:\\path\\to\\file",
+        "",
+    ],
+)
+def test_literal_text_shows_exactly_as_typed_and_escapes_every_markdown_character(text):
+    shown = fmt.literal(text)
+
+    assert _commonmark_unescape(shown) == text
+    # Every ASCII punctuation character is escaped: none is left for Markdown to read.
+    assert not re.search(r"(?<!\\)[!-/:-@\[-`{-~]", re.sub(r"\\.", "", shown))
+
+
+def test_literal_leaves_plain_words_alone():
+    assert fmt.literal("Ada Parent") == "Ada Parent"
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        (
+            '=HYPERLINK("https://evil.example","refund")',
+            '\'=HYPERLINK("https://evil.example","refund")',
+        ),
+        ("+61 400 000 000", "'+61 400 000 000"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Ada Parent", "Ada Parent"),
+        (-25, -25),  # a number is a number, not a formula
+        (None, None),
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(cell, written):
+    assert fmt.csv_cell(cell) == written
+
+
+def test_csv_text_neutralises_cells_and_headings_and_keeps_the_rest():
+    frame = pd.DataFrame({"=cmd": ["=1+1", "Ada"], "n": [-3, 4]})
+
+    rows = list(csv.reader(io.StringIO(fmt.csv_text(frame))))
+
+    assert rows == [["'=cmd", "n"], ["'=1+1", "-3"], ["Ada", "4"]]

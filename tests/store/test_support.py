@@ -157,3 +157,15 @@ def test_tickets_are_listed_newest_first_and_filtered_by_status(database: Databa
 
     assert total == 3 and [r["ticket_id"] for r in rows] == [ids[2], ids[1]]
     assert resolved_total == 1 and resolved[0]["ticket_id"] == ids[1]
+
+
+def test_a_reference_not_matched_reaches_slack_as_text_never_a_mention_or_link(
+    database: Database,
+):
+    reference = "<!channel> <https://evil.example/refund|REFUND APPROVED> & more"
+
+    _open(database, make_issue(order_reference=reference))
+
+    text = next(m for m in database.read(_outbox) if m["channel"] == "slack")["payload"]["text"]
+    assert "&lt;!channel&gt; &lt;https://evil.example/refund|REFUND APPROVED&gt; &amp; more" in text
+    assert "<" not in text and ">" not in text

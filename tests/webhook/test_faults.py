@@ -107,7 +107,13 @@ def test_readyz_reports_503_with_the_reason_when_the_database_cannot_be_written(
     assert ready.status_code == 503
     assert ready.json()["status"] == "not_ready"
     assert ready.json()["checks"]["database"]["ok"] is False
-    assert "not writable" in ready.json()["checks"]["database"]["detail"]
+    # The public answer gives a reason code; the error text, with its file path, is for staff.
+    assert ready.json()["checks"]["database"] == {"ok": False, "reason": "not_writable"}
+    assert "tinkertank.duckdb" not in ready.text
+    health = sidecar.staff_get("/api/health")
+    assert health.status_code == 503
+    assert health.json()["checks"]["database"]["reason"] == "not_writable"
+    assert "not writable" in health.json()["checks"]["database"]["detail"]
     assert requests.get(sidecar.url + "/healthz", timeout=10).status_code == 200
 
 

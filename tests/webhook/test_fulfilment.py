@@ -9,6 +9,7 @@ drill, a small catalog, a kill -9) start their own.
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import threading
 import time
@@ -643,6 +644,11 @@ def test_a_step_failing_four_times_is_failed_flagged_and_can_be_retried_by_staff
         sidecar, order_id, lambda s: steps(s).get("schedule_events", ("", 0))[0] == "failed"
     )
     assert steps(result)["schedule_events"] == ("failed", 4)
+    # The customer's status gives a reason code, never the error text (staff see that).
+    failed_step = next(s for s in result["steps"] if s["name"] == "schedule_events")
+    assert failed_step["reason"] == "step_failed"
+    assert "last_error" not in failed_step
+    assert "injected fault" not in json.dumps(result)
     assert result["fulfillment_status"] == "needs_attention"
     assert result["bookings"] == []
     (entry,) = errors(sidecar, order_id)

@@ -164,7 +164,19 @@ def test_readyz_reports_a_writable_database(sidecar: Sidecar):
     response = requests.get(sidecar.url + "/readyz", timeout=10)
 
     assert response.status_code == 200
-    assert response.json()["checks"]["database"] == {"ok": True, "detail": "writable"}
+    assert response.json()["checks"]["database"] == {"ok": True, "reason": "writable"}
+
+
+def test_staff_health_gives_each_check_with_its_detail(sidecar: Sidecar):
+    assert requests.get(sidecar.url + "/api/health", timeout=10).status_code == 401
+
+    response = sidecar.staff_get("/api/health")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {
+        "database": {"ok": True, "reason": "writable", "detail": "writable"},
+        "worker": {"ok": True, "reason": "running", "detail": "running"},
+    }
 
 
 @pytest.mark.parametrize(
