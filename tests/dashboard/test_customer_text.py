@@ -14,6 +14,9 @@ from tests.dashboard.conftest import dashboard_settings, log_in, new_dashboard, 
 from tests.fakes.stripe_api import FakeStripe
 from webhook.processes import free_port, start_sidecar
 
+# The support form takes only a plain name (README, Abuse limits), so a ticket carries its
+# hostile text in the message.
+PLAIN_NAME = "Jo O'Brien"
 HOSTILE = ":red[**REFUND APPROVED**] ![seen](https://tracker.example/p.png) <b>hi</b> _x_"
 EMAIL = "refund_approved_now@example.com"  # underscores would be italics in Markdown
 
@@ -62,7 +65,7 @@ def test_a_support_ticket_shows_the_customers_name_and_email_as_text(shop: Sidec
     ticket = requests.post(
         shop.url + "/api/support/booking-issue",
         json={"order_id": "ord_not_theirs", "email": EMAIL, "category": "payment",
-              "name": HOSTILE, "message": f"{HOSTILE}\n# Heading\n[click](https://evil.example)"},
+              "name": PLAIN_NAME, "message": f"{HOSTILE}\n# Heading\n[click](https://evil.example)"},
         timeout=10,
     )  # fmt: skip
     assert ticket.status_code == 201, ticket.text
@@ -73,6 +76,6 @@ def test_a_support_ticket_shows_the_customers_name_and_email_as_text(shop: Sidec
 
     no_trouble(at)
     texts = [t.value for t in at.text]
-    assert f"payment from {HOSTILE} <{EMAIL}>" in texts
+    assert f"payment from {PLAIN_NAME} <{EMAIL}>" in texts
     assert f"{HOSTILE}\n# Heading\n[click](https://evil.example)" in texts
     _no_markdown_reads(at, HOSTILE)
