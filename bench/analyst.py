@@ -25,7 +25,7 @@ import requests
 from bench import million
 from bench.servers import ADMIN_TOKEN, start_sidecar_for_bench
 from core.summary import local_today
-from webhook.processes import free_port
+from runtime.sidecar_process import free_port
 
 ORDERS = int(os.environ.get("BENCH_ANALYST_ORDERS", "1000000"))
 SECRET = "whsec_bench_analyst_0123456789"

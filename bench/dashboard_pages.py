@@ -23,9 +23,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from bench.servers import ADMIN_TOKEN, free_port, start_sidecar_for_bench
+from cli import simulate
 from core.catalog import load_catalog
 from core.settings import load_settings
-from webhook import simulate
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "dashboard" / "app.py"

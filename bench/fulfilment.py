@@ -29,13 +29,14 @@ import duckdb
 import requests
 
 from bench.servers import ADMIN_TOKEN, start_sidecar_for_bench
+from cli.simulate import signed_delivery
 from core.cart import validate_checkout
 from core.catalog import load_catalog
 from core.settings import DatabaseLocation
-from core.simulation import checkout_session, event_envelope, signed_delivery
-from core.store import orders
-from core.store.database import Database
-from webhook.processes import free_port
+from core.simulation import checkout_session, event_envelope
+from runtime.sidecar_process import free_port
+from store import orders
+from store.database import Database
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "20000"))
 RATE = int(os.environ.get("BENCH_RATE", "100"))

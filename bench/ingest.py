@@ -37,7 +37,8 @@ from bench.servers import (
     start_naive,
     start_sidecar_for_bench,
 )
-from core.simulation import checkout_session, event_envelope, signed_delivery
+from cli.simulate import signed_delivery
+from core.simulation import checkout_session, event_envelope
 
 CONNECTIONS = 64
 THREADS = 2

@@ -37,9 +37,9 @@ import requests
 
 from bench.servers import ADMIN_TOKEN, rss_mb, start_sidecar_for_bench
 from core.business_days import local_today
-from core.store import schema
-from core.store.database import CATALOG, ROW_GROUP_SIZE
-from webhook.processes import free_port
+from runtime.sidecar_process import free_port
+from store import schema
+from store.database import CATALOG, ROW_GROUP_SIZE
 
 ORDERS = int(os.environ.get("BENCH_MILLION_ORDERS", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_MILLION_REQUESTS", "40"))  # timed per read

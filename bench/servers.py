@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from webhook.processes import ServerProcess, free_port, rss_mb, start_sidecar
+from runtime.sidecar_process import ServerProcess, free_port, rss_mb, start_sidecar
 
 __all__ = [
     "ServerProcess",

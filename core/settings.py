@@ -89,7 +89,7 @@ class Settings:
     fulfilment_retry_seconds: float = 2.0
     # Fault drill: step -> how many of its next runs fail ({"schedule_events": 2}).
     fault_drill: dict[str, int] = field(default_factory=dict)
-    # Seconds added to the system clock, for tests, drills and demos (core/store/clock.py).
+    # Seconds added to the system clock, for tests, drills and demos (core/clock.py).
     clock_shift_seconds: float = 0.0
     # Proxies whose X-Forwarded-For is believed (IPs, networks or "*"); none by default, so
     # a client cannot pick its own address for the per-client limits. uvicorn gets the same.
@@ -103,7 +103,7 @@ class Settings:
     checkout_places_per_client: int = 40
     checkout_client_share_percent: int = 50
 
-    # Analysts' SQL runs in a sandbox process (core/store/analyst_sandbox.py): killed after
+    # Analysts' SQL runs in a sandbox process (runtime/analyst_sandbox.py): killed after
     # this many seconds, its DuckDB held to this memory, over a copy at most this old.
     analyst_sql_time_limit_seconds: float = 5.0
     analyst_sql_memory_limit: str = "256MB"
@@ -118,7 +118,7 @@ class Settings:
     database_lock_wait_seconds: float = 10.0
     # How long a request waits for the store process before it answers 503 (Retry-After).
     store_timeout_seconds: float = 10.0
-    # Open HTTP connections the sidecar keeps at most (webhook/http_limits.py).
+    # Open HTTP connections the sidecar keeps at most (sidecar/http_limits.py).
     http_max_connections: int = 1000
 
     @property

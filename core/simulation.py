@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import stripe
-
 API_VERSION = "2025-09-30.clover"
 
 
@@ -97,14 +95,6 @@ def checkout_session(
         "ui_mode": "hosted",
         "url": None,
     }
-
-
-def signed_delivery(
-    event: dict[str, Any], secret: str, timestamp: int, *, indent: int | None = None
-) -> tuple[str, str]:
-    """The body and `Stripe-Signature` header Stripe would send for `event`."""
-    body = json.dumps(event, indent=indent, separators=None if indent else (",", ":"))
-    return body, stripe.WebhookSignature.generate_signature_header(body, secret, timestamp)
 
 
 def payment_intent(

@@ -67,7 +67,7 @@ class EventRow:
 
 @dataclass(frozen=True)
 class DayRows:
-    """What the store reads for one business day (see core/store/summaries.py)."""
+    """What the store reads for one business day (see store/summaries.py)."""
 
     orders_created: int = 0
     orders_paid: int = 0

@@ -43,7 +43,7 @@ MAX_MESSAGE_LENGTH = 4000
 MAX_STAFF_NOTE_LENGTH = 4000
 MAX_REFERENCE_LENGTH = 255
 
-# Per email address, counted in the database (core/store/support.py).
+# Per email address, counted in the database (store/tickets.py).
 TICKETS_PER_ADDRESS = 5
 ADDRESS_WINDOW = timedelta(hours=1)
 # Per client IP address, counted in memory: against a flood of different email addresses.

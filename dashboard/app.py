@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from client.staff_api import ApiError, NotAvailable, SidecarDown
 from core.settings import SettingsError
 from dashboard import session, ui
-from dashboard.api import ApiError, NotAvailable, SidecarDown
 
 st.set_page_config(
     page_title="TinkerTank Ops", page_icon=":material/precision_manufacturing:", layout="wide"

@@ -14,9 +14,9 @@ from typing import Any
 
 import streamlit as st
 
+from client.staff_api import StaffApi
+from core import clock
 from core.settings import Settings, load_settings
-from core.store import clock
-from dashboard.api import StaffApi
 
 SETTINGS_KEY = "settings"  # a test puts its own Settings here, as create_app(settings) does
 STAFF_KEY = "staff"  # who logged in with the password form

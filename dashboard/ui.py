@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.api import ApiError, NotAvailable, SidecarDown, message_of
+from client.staff_api import ApiError, NotAvailable, SidecarDown, message_of
 
 REFRESH_SECONDS = 5  # the Live page's panels
 FLASH_KEY = "flash"

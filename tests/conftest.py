@@ -19,18 +19,19 @@ import requests
 import stripe
 from aiosmtpd.controller import Controller
 
-from core import simulation
+from core import clock, simulation
 from core.cart import encode_metadata_cart
-from core.store import clock
+from core.settings import DatabaseLocation
+from runtime.sidecar_process import ServerProcess, free_port, start_sidecar
+from store.database import Database
 from tests.fakes.stripe_api import FakeStripe
-from webhook.processes import ServerProcess, free_port, start_sidecar
 
 REPO = Path(__file__).resolve().parent.parent
 SYDNEY = ZoneInfo("Australia/Sydney")
 # The suite's day: the tests run in the sales season of the catalog in data/catalog.toml
 # (2027's camps, parties and terms), whatever day the suite itself runs on. The test process
 # and every sidecar, CLI and dashboard it starts add the same shift to the system clock
-# (CLOCK_SHIFT_SECONDS, core/store/clock.py), so they agree, and time still flows.
+# (CLOCK_SHIFT_SECONDS, core/clock.py), so they agree, and time still flows.
 SUITE_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SYDNEY)
 CLOCK_SHIFT = SUITE_NOW.timestamp() - time.time()
 clock.set_shift(CLOCK_SHIFT)
@@ -136,7 +137,7 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
         # Every test checks out from 127.0.0.1, as a storefront that does not forward its
         # customers' addresses would: the per-client hold limits are off unless a test
-        # turns them on (tests/webhook/test_hold_limits.py).
+        # turns them on (tests/sidecar/test_hold_limits.py).
         "CHECKOUT_PLACES_PER_CLIENT": "0",
         "CHECKOUT_CLIENT_SHARE_PERCENT": "0",
         # Analysts' SQL on a fresh copy of the database, so tests see what they just did.
@@ -281,3 +282,16 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def database_path(tmp_path: Path) -> Path:
+    return tmp_path / "tinkertank.duckdb"
+
+
+@pytest.fixture
+def database(database_path: Path) -> Iterator[Database]:
+    """A real DuckDB file, opened in this process (in-process store and handler tests)."""
+    db = Database.open(DatabaseLocation("duckdb", str(database_path)))
+    yield db
+    db.close()

@@ -1,27 +1,87 @@
-"""`core/` stays pure: outside `core/store/` it imports no web, database or HTTP framework."""
+"""The house's direction: each folder imports only from the folders below it, and `core/`
+imports no I/O library at all.
+
+    cli → sidecar → runtime → fulfilment, senders → store → core
+    cli → dashboard → client → core
+
+A folder may import any folder below it on its own line (the sidecar reads the store
+directly); never one above it or beside it. docs/architecture.md draws the same picture.
+"""
 
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 
-FRAMEWORKS = {"duckdb", "starlette", "uvicorn", "requests", "streamlit", "pandas", "psycopg"}
-PURE_MODULES = sorted(
-    p for p in (REPO / "core").rglob("*.py") if "store" not in p.relative_to(REPO / "core").parts
-)
+# folder -> the folders it may import from
+BELOW = {
+    "core": set(),
+    "store": {"core"},
+    "fulfilment": {"store", "core"},
+    "senders": {"store", "core"},
+    "runtime": {"fulfilment", "senders", "store", "core"},
+    "sidecar": {"runtime", "fulfilment", "senders", "store", "core"},
+    "client": {"core"},
+    "dashboard": {"client", "core"},
+    "cli": {"sidecar", "runtime", "fulfilment", "senders", "store", "core", "client", "dashboard"},
+}
+# What `core` must never import: the web, the database, HTTP, dataframes, Stripe's SDK, and
+# the standard library's own I/O (sockets, processes, HTTP, SMTP).
+IO_LIBRARIES = {
+    "duckdb", "psycopg", "starlette", "uvicorn", "requests", "httpx", "urllib3", "streamlit",
+    "pandas", "pyarrow", "stripe", "aiosmtpd", "socket", "subprocess", "smtplib",
+    "http.client", "http.server", "urllib.request", "sqlite3", "asyncio", "threading",
+    "multiprocessing",
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("path", PURE_MODULES, ids=lambda p: str(p.relative_to(REPO)))
-def test_core_module_imports_no_framework(path):
-    tree = ast.parse(path.read_text())
-    imported = set()
-    for node in ast.walk(tree):
+def _modules(folder: str) -> list[Path]:
+    return sorted(p for p in (REPO / folder).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
 
-    assert imported & FRAMEWORKS == set()
+
+ALL = [(folder, path) for folder in BELOW for path in _modules(folder)]
+
+
+def test_every_folder_of_the_house_is_named_here():
+    packages = {
+        p.parent.name for p in REPO.glob("*/__init__.py") if p.parent.name not in {"tests", "bench"}
+    }
+    assert packages == set(BELOW)
+
+
+@pytest.mark.parametrize(("folder", "path"), ALL, ids=lambda v: str(getattr(v, "name", v)))
+def test_a_module_imports_only_from_folders_below_its_own(folder: str, path: Path):
+    upward = sorted(
+        name
+        for name in _imports(path)
+        if name.split(".")[0] in BELOW
+        and name.split(".")[0] != folder
+        and name.split(".")[0] not in BELOW[folder]
+    )
+    assert upward == [], f"{path.relative_to(REPO)} imports against the direction"
+
+
+@pytest.mark.parametrize("path", _modules("core"), ids=lambda p: str(p.relative_to(REPO)))
+def test_core_imports_no_io_library(path: Path):
+    used = {
+        library
+        for name in _imports(path)
+        for library in IO_LIBRARIES
+        if name == library or name.startswith(library + ".")
+    }
+
+    assert used == set()

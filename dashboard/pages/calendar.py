@@ -8,7 +8,7 @@ from datetime import timedelta
 import streamlit as st
 from streamlit_calendar import calendar
 
-from core.store import clock
+from core import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.store import clock
+from client.staff_api import NotAvailable
+from core import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
-from dashboard.api import NotAvailable
 
 STEP_ORDER = (
     "record_payment",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from client.staff_api import ApiError
 from dashboard import formatting as fmt
 from dashboard import session, ui
-from dashboard.api import ApiError
 
 PAGE_SIZE = 50
 

@@ -8,9 +8,9 @@ import io
 import pandas as pd
 import streamlit as st
 
+from client.staff_api import ApiError
 from dashboard import formatting as fmt
 from dashboard import session, ui
-from dashboard.api import ApiError
 
 RESULT_KEY = "sql-result"
 MAX_ROWS = 10_000  # the sidecar's own ceiling

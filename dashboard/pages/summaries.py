@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.store import clock
+from client.staff_api import ApiError
+from core import clock
 from dashboard import formatting as fmt
 from dashboard import session, ui
-from dashboard.api import ApiError
 
 TREND_DAYS = 30
 

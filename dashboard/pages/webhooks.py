@@ -7,9 +7,9 @@ import json
 
 import streamlit as st
 
+from client.staff_api import ApiError
 from dashboard import formatting as fmt
 from dashboard import session, ui
-from dashboard.api import ApiError
 
 PAGE_SIZE = 50
 REPROCESSABLE = ("failed", "ignored")

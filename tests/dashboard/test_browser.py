@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from runtime.sidecar_process import free_port, inherited_env
 from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, REPO
 from tests.dashboard.conftest import PASSWORD, Seeded, step_status, wait_for
-from webhook.processes import free_port, inherited_env
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def dashboard_url(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> I
     port = free_port()
     log = (home / "dashboard.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "webhook.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
         env={
             **inherited_env(),
             "HOME": str(home),

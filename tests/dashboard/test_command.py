@@ -10,14 +10,14 @@ from pathlib import Path
 
 import requests
 
+from cli.main import oidc_configured
+from runtime.sidecar_process import free_port, inherited_env
 from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, REPO
-from webhook.cli import oidc_configured
-from webhook.processes import free_port, inherited_env
 
 
 def _dashboard(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "webhook.cli", "dashboard", *args],
+        [sys.executable, "-m", "cli.main", "dashboard", *args],
         # HOME and the working directory hold no Streamlit secrets: no OIDC login.
         env={
             **inherited_env(),
@@ -67,7 +67,7 @@ def test_on_localhost_without_a_login_it_warns_and_serves(tmp_path: Path):
 
 def test_a_missing_admin_token_is_named(tmp_path: Path):
     process = subprocess.run(
-        [sys.executable, "-m", "webhook.cli", "dashboard"],
+        [sys.executable, "-m", "cli.main", "dashboard"],
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         cwd=REPO,
         capture_output=True,

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import Sidecar, sidecar_env
 from tests.dashboard.conftest import dashboard_settings, log_in, new_dashboard, no_trouble
 from tests.fakes.stripe_api import FakeStripe
-from webhook.processes import free_port, start_sidecar
 
 # The support form takes only a plain name (README, Abuse limits), so a ticket carries its
 # hostile text in the message.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runtime.sidecar_process import free_port
 from tests.dashboard.conftest import PAGES, dashboard_settings, log_in, new_dashboard
-from webhook.processes import free_port
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from core.store import clock
+from core import clock
 from tests.dashboard.conftest import Seeded, no_trouble
 
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -59,7 +59,7 @@ from socketserver import TCPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from core.store import clock as business_clock
+from core import clock as business_clock
 
 API_VERSION = "2026-10-28.endive"  # what stripe-python 16.1 pins; echoed when none is sent
 MIN_EXPIRY_SECONDS = 30 * 60

@@ -13,7 +13,7 @@ import requests
 import stripe
 from stripe.params.checkout import _session_create_params as create_params
 
-from core.store import clock
+from core import clock
 from tests.fakes import stripe_api
 from tests.fakes.stripe_api import FakeStripe, parse_params
 

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from core.settings import DatabaseLocation
-from core.store import schema
-from core.store.database import Database, DatabaseUnavailable
+from store import schema
+from store.database import Database, DatabaseUnavailable
 
 
 def _insert_beat(conn, beat_id: int) -> int:
@@ -113,7 +113,7 @@ def test_a_file_held_by_another_process_is_reported_not_crashed(database: Databa
     code = (
         "import sys\n"
         "from core.settings import DatabaseLocation\n"
-        "from core.store.database import Database, DatabaseUnavailable\n"
+        "from store.database import Database, DatabaseUnavailable\n"
         "try:\n"
         f"    Database.open(DatabaseLocation('duckdb', {str(database_path)!r}))\n"
         "except DatabaseUnavailable as exc:\n"

@@ -6,9 +6,9 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from core.store import inbox
-from core.store.database import Database
 from core.stripe_events import parse_event
+from store import inbox
+from store.database import Database
 from tests.conftest import make_event
 
 RECEIVED = datetime(2027, 1, 11, 0, 0)

@@ -1,0 +1,145 @@
+"""The customer's order pages (SPEC §6): processing, success, cancelled and not found.
+
+Pure: the order's rows, the catalog, the clock's reading, the base URL and the script nonce
+come in as arguments; each function returns the page's HTML. Templates are Jinja2 in
+`core/messages/templates/`, autoescaped: a student's name is the parent's free text.
+
+The pages are self-contained (styles and scripts inline, under a per-response nonce) so that
+they work with no CDN and under a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from core.catalog import Catalog
+from core.messages import emails
+
+_PAGES = Environment(
+    loader=PackageLoader("core.messages", "templates"),
+    undefined=StrictUndefined,
+    autoescape=True,
+)
+
+# What the processing page can say, and so where the customer goes next.
+PROCESSING, CONFIRMED, FAILED, EXPIRED, NEEDS_ATTENTION, CANCELLED = (
+    "processing", "confirmed", "failed", "expired", "needs_attention", "cancelled",
+)  # fmt: skip
+# Payment states in which nothing was taken from the customer.
+UNPAID = ("pending", "failed", "expired")
+
+
+def order_state(status: dict[str, Any]) -> str:
+    """Where an order stands for its customer, from `store.orders.order_status`.
+
+    Confirmed once fulfilled, or as soon as its events are scheduled: the steps after that
+    only send the email and tell staff, and a slow mail server must not keep a parent
+    waiting. The processing page's script applies the same rule to the status API."""
+    scheduled = any(
+        step["name"] == "schedule_events" and step["status"] == "done" for step in status["steps"]
+    )
+    if status["fulfillment_status"] == "cancelled" or status["payment_status"] == "refunded":
+        return CANCELLED
+    if status["fulfillment_status"] == "fulfilled" or scheduled:
+        return CONFIRMED
+    if status["payment_status"] == "failed":
+        return FAILED
+    if status["payment_status"] == "expired":
+        return EXPIRED
+    if status["fulfillment_status"] == "needs_attention":
+        return NEEDS_ATTENTION
+    return PROCESSING
+
+
+def origin_of(url: str) -> str:
+    """`https://shop.example:8443` of `https://shop.example:8443/any/path`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def order_paths(order_id: str) -> dict[str, str]:
+    """The order's pages, as paths on the sidecar (they are served from the same origin)."""
+    return {
+        "processing_url": f"/orders/{order_id}/processing",
+        "success_url": f"/orders/{order_id}/success",
+        "status_url": f"/api/orders/{order_id}/status",
+    }
+
+
+def _common(base_url: str, support_email: str, nonce: str, order_id: str | None) -> dict:
+    return {
+        "shop_url": f"{base_url}/",
+        "support_email": support_email,
+        "nonce": nonce,
+        "order_id": order_id,
+    }
+
+
+def _tz_label(tz: ZoneInfo) -> str:
+    """`Sydney` for Australia/Sydney: how a parent names the time zone."""
+    return str(tz).rsplit("/", 1)[-1].replace("_", " ")
+
+
+def render_processing(status: dict[str, Any], base_url: str, support_email: str, nonce: str) -> str:
+    """The page Stripe Checkout returns to: it polls the status API until the order is
+    confirmed, then moves on to the success page, or says what went wrong."""
+    state = order_state(status)
+    order_id = status["order_id"]
+    return _PAGES.get_template("processing.html.j2").render(
+        **_common(base_url, support_email, nonce, order_id),
+        **order_paths(order_id),
+        state=state,
+        polling=state in (PROCESSING, NEEDS_ATTENTION),
+    )
+
+
+def render_success(
+    rows: dict[str, Any], catalog: Catalog, base_url: str, support_email: str, nonce: str
+) -> str:
+    """The confirmed order: bookings per student with add-to-calendar buttons, the whole
+    calendar file, and what to bring. `rows`: `store.orders.customer_page_rows`."""
+    confirmation = rows["confirmation"]
+    order = confirmation["order"]
+    order_id = order["order_id"]
+    ics_url = f"{base_url}/orders/{order_id}/calendar.ics"
+    bookings = emails.order_bookings(confirmation, catalog)
+    return _PAGES.get_template("success.html.j2").render(
+        **_common(base_url, support_email, nonce, order_id),
+        name=(order.get("customer_name") or "").split(" ")[0] or "there",
+        students=emails.bookings_by_student(bookings, catalog.tz, ics_url),
+        next_steps=emails.next_steps(bookings),
+        ics_url=ics_url,
+        tz_label=_tz_label(catalog.tz),
+        storefront_origin=origin_of(base_url),
+    )
+
+
+def render_cancelled(
+    rows: dict[str, Any], tz: ZoneInfo, now: datetime, base_url: str, support_email: str,
+    nonce: str,
+) -> str:  # fmt: skip
+    """Stripe Checkout's cancel page: nothing was charged; the places stay held until the
+    hold lapses (`now` is aware)."""
+    expires_at = rows["expires_at"]
+    held_until = None
+    if rows["status"]["payment_status"] == "pending" and expires_at is not None:
+        expiry = expires_at.replace(tzinfo=UTC)
+        if expiry > now:
+            local = expiry.astimezone(tz)
+            held_until = f"{local:%-I:%M %p} on {local:%A %-d %B}"
+    return _PAGES.get_template("cancelled.html.j2").render(
+        **_common(base_url, support_email, nonce, rows["status"]["order_id"]),
+        held_until=held_until,
+        tz_label=_tz_label(tz),
+    )
+
+
+def render_not_found(base_url: str, support_email: str, nonce: str) -> str:
+    return _PAGES.get_template("not_found.html.j2").render(
+        **_common(base_url, support_email, nonce, None)
+    )

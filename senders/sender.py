@@ -1,0 +1,264 @@
+"""The sender: delivers the outbox, in its own thread of the store process.
+
+Sending is I/O that can hang for seconds (an SMTP server, Slack), so it never happens inside
+a write: a due message is read, sent, and its outcome written afterwards. A message sent
+but not yet marked (a crash in between) is sent again on restart: at-least-once is the best
+any sender can do, and the outbox key keeps it to one message per cause.
+
+Critical error-log entries raise alerts here too: one Slack message and one email to each
+of `ALERT_EMAILS` per entry, keyed in the outbox so each goes out once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import threading
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import requests
+
+from core.catalog import Catalog
+from core.clock import utcnow
+from core.messages import emails
+from core.messages.invites import calendar_method, order_invites, render_calendar, venue_line
+from core.settings import Settings
+from core.slack_text import escape as slack_escape
+from store import orders, outbox
+from store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class SendFailed(Exception):
+    def __init__(self, message: str, permanent: bool = False, retry_after: float = 0) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+def queue_alerts(
+    conn: duckdb.DuckDBPyConnection, slack: bool, emails: tuple[str, ...], now: datetime
+) -> int:
+    """Outbox messages for critical error-log entries that have none yet."""
+    rows = conn.execute(
+        "SELECT error_id, category, message, order_id FROM error_log"
+        " WHERE severity = 'critical' AND resolved_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'alert:' || error_id)"
+        " ORDER BY created_at LIMIT 100"
+    ).fetchall()
+    for error_id, category, message, order_id in rows:
+        text = f"Critical ({category}): {message}" + (f" [order {order_id}]" if order_id else "")
+        # The message and the order id may quote what a customer or a payment's metadata
+        # said: Slack must show them as text, never as a mention or a link.
+        slack_text = f"Critical ({category}): {slack_escape(message)}" + (
+            f" [order {slack_escape(order_id)}]" if order_id else ""
+        )
+        # The first key marks the entry as alerted, whatever is configured.
+        outbox.enqueue(conn, dedupe_key=f"alert:{error_id}", channel="slack",
+                       payload={"text": slack_text, "skip": not slack}, now=now,
+                       order_id=order_id)  # fmt: skip
+        for address in emails:
+            outbox.enqueue(
+                conn,
+                dedupe_key=f"alert:{error_id}:{address}",
+                channel="email",
+                recipient=address,
+                payload={"subject": f"[TinkerTank] critical {category} alert", "text": text},
+                now=now,
+                order_id=order_id,
+            )
+    return len(rows)
+
+
+class Sender:
+    def __init__(
+        self, database: Database, settings: Settings, catalog: Catalog, poll_seconds: float = 0.25
+    ):
+        self.database = database
+        self.settings = settings
+        self.catalog = catalog
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        location = settings.database
+        base = Path(location.path).parent if location.is_file else Path("data")
+        self.eml_directory = base / "outbox"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once(utcnow())
+            except Exception:
+                log.exception("outbox pass failed")
+                sent = 0
+            if not sent:
+                self._stop.wait(self.poll_seconds)
+
+    def run_once(self, now: datetime) -> int:
+        settings = self.settings
+        self.database.submit_background(
+            queue_alerts, settings.slack_webhook_url is not None, settings.alert_emails, now
+        ).result()
+        messages = self.database.read(outbox.due, now)
+        for message in messages:
+            try:
+                self.send(message)
+            except SendFailed as exc:
+                backoff = settings.fulfilment_retry_seconds * 2 ** message["attempts"]
+                retry_in = timedelta(seconds=max(backoff, exc.retry_after))
+                self.database.submit_background(
+                    outbox.record_failure, message["message_id"], str(exc), retry_in,
+                    exc.permanent, utcnow(),
+                ).result()  # fmt: skip
+                continue
+            self.database.submit_background(
+                outbox.mark_sent, message["message_id"], utcnow()
+            ).result()
+        return len(messages)
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.loads(message["payload"])
+        if message["channel"] == "slack":
+            # Slack is optional (SPEC §9): without a webhook URL there is nowhere to post,
+            # which is not a failure to retry and log.
+            if not payload.get("skip") and self.settings.slack_webhook_url:
+                self.send_slack(payload)
+            return
+        template = payload.get("template")
+        if template == "confirmation":
+            payload = self.render_confirmation(message["order_id"])
+        elif template == "cancellation":
+            payload = self.render_cancellation(message["order_id"], payload.get("reason"))
+        elif template == "reminder":
+            payload = self.render_reminder(payload["booking_id"])
+            if payload is None:
+                return  # cancelled or moved since it was queued: nothing to remind of
+        self.send_email(message, payload)
+
+    def _links(self, order_id: str) -> tuple[str, str]:
+        ics_url = f"{self.settings.public_base_url}/orders/{order_id}/calendar.ics"
+        support = emails.support_address(self.settings.email_from)
+        return ics_url, support
+
+    def _calendar(self, rows: dict[str, Any]) -> list[str]:
+        invites = order_invites(rows["calendar"], self.catalog)
+        ics = render_calendar(invites, self.catalog.tz, utcnow(), calendar_method(invites))
+        return ["tinkertank-booking.ics", "text/calendar", ics.decode()]
+
+    def render_confirmation(self, order_id: str) -> dict[str, Any]:
+        """The confirmation as the order stands now, with its calendar file attached."""
+        rows = self.database.read(orders.confirmation_rows, order_id)
+        if rows is None:
+            raise SendFailed(f"order {order_id} not found", permanent=True)
+        ics_url, support = self._links(order_id)
+        email = emails.confirmation(
+            rows["order"],
+            emails.order_bookings(rows, self.catalog),
+            self.catalog.tz,
+            ics_url,
+            support,
+        )
+        return {"subject": email.subject, "text": email.text, "html": email.html,
+                "attachments": [self._calendar(rows)]}  # fmt: skip
+
+    def render_cancellation(self, order_id: str, reason: str | None) -> dict[str, Any]:
+        """The cancellation, with the .ics that takes the events out of the family's
+        calendar (same UIDs, a higher SEQUENCE, STATUS:CANCELLED)."""
+        rows = self.database.read(orders.cancellation_rows, order_id)
+        if rows is None:
+            raise SendFailed(f"order {order_id} not found", permanent=True)
+        ics_url, support = self._links(order_id)
+        bookings = emails.order_bookings(rows, self.catalog)
+        email = emails.cancellation(
+            rows["order"], bookings, reason or "refund", self.catalog.tz, ics_url, support
+        )
+        return {"subject": email.subject, "text": email.text, "html": email.html,
+                "attachments": [self._calendar(rows)]}  # fmt: skip
+
+    def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
+        rows = self.database.read(orders.reminder_rows, booking_id)
+        if rows is None:
+            return None
+        item = rows["booking"]
+        booking = {"student": item["student"], "title": item["title"], "kind": item["kind"],
+                   "start": item["starts_at"].replace(tzinfo=UTC),
+                   "end": item["ends_at"].replace(tzinfo=UTC),
+                   "location": venue_line(self.catalog, item["venue_id"])}  # fmt: skip
+        ics_url, support = self._links(rows["order"]["order_id"])
+        email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
+        return {"subject": email.subject, "text": email.text, "html": email.html}
+
+    def send_slack(self, payload: dict[str, Any]) -> None:
+        try:
+            response = requests.post(
+                self.settings.slack_webhook_url, json={"text": payload["text"]}, timeout=10
+            )
+        except requests.RequestException as exc:
+            raise SendFailed(f"Slack unreachable: {exc}") from None
+        if response.status_code == 429:
+            retry_after = response.headers.get("Retry-After", "")
+            raise SendFailed(
+                "Slack rate limit (429)",
+                retry_after=float(retry_after) if retry_after.isdigit() else 30.0,
+            )
+        if response.status_code >= 500:
+            raise SendFailed(f"Slack answered {response.status_code}")
+        if response.status_code >= 400:
+            raise SendFailed(
+                f"Slack refused the message ({response.status_code}: {response.text[:200]})",
+                permanent=True,
+            )
+
+    def send_email(self, message: dict[str, Any], payload: dict[str, Any]) -> None:
+        settings = self.settings
+        email = EmailMessage()
+        email["From"] = settings.email_from
+        email["To"] = message["recipient"]
+        email["Subject"] = payload["subject"]
+        email["Message-ID"] = f"<{message['message_id']}@tinkertank>"
+        email.set_content(payload["text"])
+        if payload.get("html"):
+            email.add_alternative(payload["html"], subtype="html")
+        for filename, content_type, content in payload.get("attachments", []):
+            maintype, subtype = content_type.split("/")
+            email.add_attachment(
+                content.encode(), maintype=maintype, subtype=subtype, filename=filename
+            )
+        if not settings.smtp_host:
+            # No mail server configured: the message is kept as a file to read or send by hand.
+            self.eml_directory.mkdir(parents=True, exist_ok=True)
+            path = self.eml_directory / f"{message['message_id']}.eml"
+            path.write_bytes(bytes(email))
+            return
+        try:
+            if settings.smtp_security == "ssl":
+                client = smtplib.SMTP_SSL(
+                    settings.smtp_host, settings.smtp_port, timeout=30,
+                    context=ssl.create_default_context(),
+                )  # fmt: skip
+            else:
+                client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
+            with client:
+                if settings.smtp_security == "starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if settings.smtp_user:
+                    client.login(settings.smtp_user, settings.smtp_password or "")
+                client.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise SendFailed(f"recipient refused: {exc}", permanent=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendFailed(f"SMTP: {type(exc).__name__}: {exc}") from None

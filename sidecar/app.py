@@ -1,0 +1,97 @@
+"""The sidecar application: `create_app(settings, catalog, database)`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.catalog import Catalog
+from core.settings import Settings
+from core.support import ClientLimiter
+from runtime.store_process import StoreClient
+from sidecar import (
+    analyst_api,
+    checkout,
+    customer,
+    health,
+    inbox_import,
+    staff_api,
+    staff_orders,
+    summaries_api,
+    support,
+)
+from sidecar.staff_api import staff_only
+from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
+from store.database import Database, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Database) -> Starlette:
+    """`database` is the store process's client (or, in tests, an in-process `Database`),
+    opened by the caller so that a locked file is reported before serving; it is closed
+    here when the server shuts down."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await database.connect()
+        try:
+            yield
+        finally:
+            await database.aclose()
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug must not look like "your request was fine, try again forever" to Stripe,
+        # nor like a crash: log it with its traceback and answer 503 without details.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "unavailable"}, status_code=503)
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The store process is stopped, wedged or gone: say so, and when to try again,
+        # rather than leave the request hanging. The detail is for the log, not the public.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": "store_unavailable", "message": "the service is busy; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    routes = [
+        Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
+        Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
+        Route("/api/orders/{order_id}/status", checkout.order_status),
+        Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
+        Route(
+            "/api/support/booking-issue",
+            support.BookingIssues(ClientLimiter(settings.support_requests_per_client)).handle,
+            methods=["POST"],
+        ),
+        Route("/orders/{order_id}/processing", customer.processing_page),
+        Route("/orders/{order_id}/success", customer.success_page),
+        Route("/orders/{order_id}/cancelled", customer.cancelled_page),
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/api/health", staff_only(health.staff_health)),
+        *inbox_import.routes,
+        *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_orders.routes,
+        *support.staff_routes,
+        *summaries_api.routes,
+        *analyst_api.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={DatabaseUnavailable: store_unavailable, Exception: unexpected_error},
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.database = database
+    app.state.stripe = checkout.stripe_client(settings)
+    return app

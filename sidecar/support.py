@@ -1,0 +1,149 @@
+"""`POST /api/support/booking-issue` for customers, and the staff's ticket endpoints.
+
+201  the ticket is stored, with its reply email and staff notice queued in the same write
+413  the body is larger than MAX_BODY_BYTES; refused while reading
+422  not JSON, or not a valid request: every problem with its path
+429  too many requests from this email address (counted in the database) or from this
+     client (in memory); `Retry-After` says when to try again
+
+Whether the order reference names an order is never part of the answer (store/tickets.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from email.utils import parseaddr
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.clock import utcnow
+from core.support import (
+    TICKET_STATUSES,
+    ClientLimiter,
+    InvalidRequest,
+    validate_booking_issue,
+    validate_ticket_update,
+)
+from sidecar.clients import client_key
+from sidecar.json_body import read_json
+from sidecar.staff_api import _jsonable, _page, staff_only
+from store import tickets
+
+# Room for the largest valid request even when a client escapes every character (a
+# 4,000-character message of emoji as \ud83d\ude00 pairs is 48,000 bytes); no more.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _too_many(seconds: float, message: str) -> JSONResponse:
+    wait = max(1, math.ceil(seconds))
+    return JSONResponse(
+        {"error": "too_many_requests", "message": f"{message}; try again in {_minutes(wait)}",
+         "retry_after": wait},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )  # fmt: skip
+
+
+def _minutes(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+class BookingIssues:
+    """`POST /api/support/booking-issue`; holds the per-client limiter of this process."""
+
+    def __init__(self, limiter: ClientLimiter | None = None) -> None:
+        self.limiter = limiter or ClientLimiter()
+
+    async def handle(self, request: Request) -> Response:
+        body = await read_json(request, MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        try:
+            issue = validate_booking_issue(body)
+        except InvalidRequest as exc:
+            return JSONResponse(exc.as_dict(), status_code=422)
+
+        wait = self.limiter.check(client_key(request), time.monotonic())
+        if wait:
+            return _too_many(wait, "too many support requests from your network")
+
+        settings = request.app.state.settings
+        result = await request.app.state.database.awrite(
+            tickets.open_ticket,
+            issue,
+            utcnow(),
+            settings.slack_webhook_url is not None,
+            parseaddr(settings.email_from)[1] or settings.email_from,
+        )
+        if "retry_after" in result:
+            return _too_many(
+                result["retry_after"], "too many support requests from this email address"
+            )
+        ticket_id = result["ticket_id"]
+        return JSONResponse(
+            {
+                "ticket_id": ticket_id,
+                "status": "open",
+                "message": f"We've emailed you a copy of your request, reference {ticket_id}."
+                " Our team will answer by email.",
+            },
+            status_code=201,
+        )
+
+
+async def list_tickets(request: Request) -> Response:
+    page = _page(request)
+    if isinstance(page, JSONResponse):
+        return page
+    limit, offset = page
+    status = request.query_params.get("status") or None
+    if status is not None and status not in TICKET_STATUSES:
+        return JSONResponse(
+            {"error": "invalid_query",
+             "message": f"status must be one of {', '.join(TICKET_STATUSES)}"},
+            status_code=422,
+        )  # fmt: skip
+    rows, total = await request.app.state.database.aread(
+        tickets.list_tickets, status, limit, offset
+    )
+    return JSONResponse(
+        {"total": total, "limit": limit, "offset": offset, "tickets": [_jsonable(r) for r in rows]}
+    )
+
+
+async def ticket(request: Request) -> Response:
+    """GET one ticket; POST `{"status", "staff_note"}` to change it."""
+    ticket_id = request.path_params["ticket_id"].strip().upper()[:32]
+    database = request.app.state.database
+    if request.method == "GET":
+        row = await database.aread(tickets.get_ticket, ticket_id)
+        if row is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        return JSONResponse(_jsonable(row))
+
+    body = await read_json(request, MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
+    try:
+        update = validate_ticket_update(body)
+    except InvalidRequest as exc:
+        return JSONResponse(exc.as_dict(), status_code=422)
+    row = await database.awrite(tickets.update_ticket, ticket_id, update, utcnow())
+    if row is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    done = [f"status {row['status']}"] if update.status else []
+    if update.staff_note is not None:
+        done.append("note cleared" if not update.staff_note else "note saved")
+    return JSONResponse(
+        {"updated": True, "ticket": _jsonable(row), "message": f"{ticket_id}: {', '.join(done)}"}
+    )
+
+
+staff_routes = [
+    Route("/api/tickets", staff_only(list_tickets)),
+    Route("/api/tickets/{ticket_id}", staff_only(ticket), methods=["GET", "POST"]),
+]

@@ -1,0 +1,108 @@
+"""The error log staff work from: what went wrong, how badly, with enough context to act."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from store.orders import new_id
+
+
+def log_error(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    category: str,
+    severity: str,
+    message: str,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+    order_id: str | None = None,
+    stripe_event_id: str | None = None,
+    step: str | None = None,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Add an entry; with a `dedupe_key`, only the first entry for it is kept (so a retried
+    cause, and the alert it raises, appears once). True when an entry was added."""
+    # NOT EXISTS rather than ON CONFLICT, which costs DuckDB twice as much; the unique key
+    # on dedupe_key still refuses a second entry.
+    rows = conn.execute(
+        "INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,"
+        " order_id, stripe_event_id, step, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM error_log WHERE dedupe_key = ?)"
+        " RETURNING error_id",
+        [
+            new_id("err"),
+            dedupe_key,
+            category,
+            severity,
+            message,
+            json.dumps(context, default=str) if context else None,
+            order_id,
+            stripe_event_id,
+            step,
+            now,
+            dedupe_key,
+            dedupe_key,
+        ],
+    ).fetchall()
+    return bool(rows)
+
+
+CATEGORIES = ("payment", "calendar", "email", "booking", "system")
+SEVERITIES = ("low", "medium", "high", "critical")
+COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
+           "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
+
+
+def entries(
+    conn: duckdb.DuckDBPyConnection,
+    order_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    *,
+    category: str | None = None,
+    severity: str | None = None,
+    resolved: bool | None = None,
+    newest_first: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of entries, oldest first (or newest first), and how many match in all."""
+    clauses, params = [], []
+    for column, value in (("order_id", order_id), ("category", category),
+                          ("severity", severity)):  # fmt: skip
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if resolved is not None:
+        clauses.append("resolved_at IS NOT NULL" if resolved else "resolved_at IS NULL")
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    direction = "DESC" if newest_first else ""
+    rows = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM error_log {where}"
+        f" ORDER BY created_at {direction}, error_id {direction} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    (total,) = conn.execute(f"SELECT count(*) FROM error_log {where}", params).fetchone()
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+
+
+def entry(conn: duckdb.DuckDBPyConnection, error_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM error_log WHERE error_id = ?", [error_id]
+    ).fetchone()
+    return dict(zip(COLUMNS, row, strict=True)) if row else None
+
+
+def resolve(conn: duckdb.DuckDBPyConnection, error_id: str, by: str, now: datetime) -> str:
+    """Staff mark an entry dealt with: "resolved", "already" (it was) or "not_found"."""
+    rows = conn.execute(
+        "UPDATE error_log SET resolved_at = ?, resolved_by = ?"
+        " WHERE error_id = ? AND resolved_at IS NULL RETURNING error_id",
+        [now, by, error_id],
+    ).fetchall()
+    if rows:
+        return "resolved"
+    found = conn.execute("SELECT 1 FROM error_log WHERE error_id = ?", [error_id]).fetchone()
+    return "already" if found else "not_found"

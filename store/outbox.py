@@ -1,0 +1,140 @@
+"""The outbox: emails and Slack messages to send, written in the same transaction as the
+change that causes them, each under a unique key so it is sent once (SPEC §5).
+
+Sending happens outside any transaction (senders/sender.py): a message is claimed as
+due, sent, then marked sent or given a retry time, each in a write of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from store.error_log import log_error
+from store.orders import new_id
+
+ATTEMPTS = 4  # the first try and three retries (SPEC §5)
+
+
+def enqueue(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    dedupe_key: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+    recipient: str | None = None,
+    order_id: str | None = None,
+) -> bool:
+    """Queue a message unless one with the same key was ever queued; True when queued."""
+    rows = conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
+        " status, attempts, next_attempt_at, created_at)"
+        " SELECT ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = ?) RETURNING message_id",
+        [new_id("msg"), dedupe_key, channel, order_id, recipient, json.dumps(payload), now, now,
+         dedupe_key],
+    ).fetchall()  # fmt: skip
+    return bool(rows)
+
+
+def due(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int = 50) -> list[dict]:
+    columns = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "payload",
+               "attempts")  # fmt: skip
+    rows = conn.execute(
+        f"SELECT {', '.join(columns)} FROM outbox WHERE status = 'pending'"
+        " AND next_attempt_at <= ? ORDER BY next_attempt_at, message_id LIMIT ?",
+        [now, limit],
+    ).fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def mark_sent(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> None:
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
+        " last_error = NULL, next_attempt_at = NULL WHERE message_id = ?",
+        [now, message_id],
+    )
+
+
+def record_failure(
+    conn: duckdb.DuckDBPyConnection,
+    message_id: str,
+    error: str,
+    retry_in: timedelta,
+    permanent: bool,
+    now: datetime,
+) -> str:
+    """A failed send: retried after `retry_in`, or after the last attempt failed, with an
+    error-log entry staff can act on."""
+    attempts, channel, dedupe_key, order_id = conn.execute(
+        "SELECT attempts + 1, channel, dedupe_key, order_id FROM outbox WHERE message_id = ?",
+        [message_id],
+    ).fetchone()
+    give_up = permanent or attempts >= ATTEMPTS
+    conn.execute(
+        "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
+        " WHERE message_id = ?",
+        ["failed" if give_up else "pending", attempts, error[:2000],
+         None if give_up else now + retry_in, message_id],
+    )  # fmt: skip
+    if give_up:
+        log_error(
+            conn,
+            category="email" if channel == "email" else "system",
+            severity="high",
+            message=f"{channel} message {dedupe_key} not sent after {attempts} attempt(s): "
+            f"{error[:500]}",
+            context={"message_id": message_id},  # what a retry from the error log retries
+            order_id=order_id,
+            now=now,
+        )
+    return "failed" if give_up else "retrying"
+
+
+STATUSES = ("pending", "sent", "failed")
+CHANNELS = ("email", "slack")
+COLUMNS = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "status", "attempts",
+           "next_attempt_at", "last_error", "created_at", "sent_at")  # fmt: skip
+
+
+def messages(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    order_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of messages, newest first, without payloads, and how many match in all."""
+    clauses, params = [], []
+    for column, value in (("status", status), ("channel", channel), ("order_id", order_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM outbox {where}"
+        " ORDER BY created_at DESC, message_id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    (total,) = conn.execute(f"SELECT count(*) FROM outbox {where}", params).fetchone()
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+
+
+def retry(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> str:
+    """Staff: a failed message goes back to pending, due now, with a fresh set of attempts.
+    "retried", "not_failed" or "not_found"."""
+    rows = conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+        " WHERE message_id = ? AND status = 'failed' RETURNING message_id",
+        [now, message_id],
+    ).fetchall()
+    if rows:
+        return "retried"
+    found = conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", [message_id]).fetchone()
+    return "not_failed" if found else "not_found"

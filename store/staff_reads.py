@@ -1,0 +1,475 @@
+"""What staff read: a business day's figures, the order list and one order in full.
+
+Every function is a read (cursor first) that filters and pages in SQL; times in and out are
+naive UTC (`core.business_days` turns a local business day into its bounds).
+
+Written for a million orders. The rows of an order (items, steps, bookings, messages,
+Stripe events) are looked up by order id *and a time bound*: nothing about an order is
+made before the order, and the tables grow in time order, so DuckDB skips every row group
+whose zonemap lies outside the bound instead of reading millions of ids. (An index on
+order_id would serve too, but DuckDB keeps an ART index in memory whole once read: see
+migration 4 in `store.schema`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from core.summary import money_by_kind
+from core.vocabulary import STEPS
+from store import summaries
+from store.error_log import SEVERITIES
+
+KINDS = ("camp", "party", "ignite")
+PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "partially_refunded", "refunded",
+                    "disputed")  # fmt: skip
+FULFILLMENT_STATUSES = ("waiting", "in_progress", "fulfilled", "needs_attention", "cancelled")
+STEP_STATUSES = ("pending", "running", "done", "failed", "skipped")
+
+ORDER_SUMMARY = ("order_id", "created_at", "customer_name", "customer_email", "payment_status",
+                 "fulfillment_status", "amount_total", "amount_refunded", "currency",
+                 "paid_at", "kinds")  # fmt: skip
+# Which column a Stripe id is kept in, by its prefix; anything else is taken for an order id.
+_STRIPE_ID_COLUMNS = {
+    "cs_": "checkout_session_id",
+    "pi_": "payment_intent_id",
+    "sub_": "subscription_id",
+}
+_STEP_ORDER = "CASE step " + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STEPS)) + " END"
+# An order made from a payment's metadata is made when the worker applies the payment,
+# which was received before: its Stripe events are looked for from this long before.
+_EVENT_GRACE = timedelta(days=1)
+# Orders made within this of each other have their rows looked up in one time range.
+_RUN_GAP = timedelta(days=1)
+
+
+def query_dicts(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def created_runs(created: dict[str, datetime]) -> list[tuple[list[str], datetime, datetime]]:
+    """Orders (id -> created_at) grouped into runs of nearby creation times: (ids, first,
+    last). Each run's rows are then read from one narrow time range."""
+    runs: list[tuple[list[str], datetime, datetime]] = []
+    for order_id, at in sorted(created.items(), key=lambda kv: kv[1]):
+        if runs and at - runs[-1][2] <= _RUN_GAP:
+            runs[-1] = (runs[-1][0] + [order_id], runs[-1][1], at)
+        else:
+            runs.append(([order_id], at, at))
+    return runs
+
+
+def rows_made_at(
+    conn: duckdb.DuckDBPyConnection, table: str, columns: str, made: dict[str, datetime]
+) -> list[tuple]:
+    """`SELECT {columns} FROM {table}` for these orders (id -> when their rows in `table`
+    were made, its `created_at`), read run by run so that zonemaps skip everything else."""
+    rows: list[tuple] = []
+    for ids, first, last in created_runs(made):
+        rows += conn.execute(
+            f"SELECT {columns} FROM {table} WHERE order_id IN (SELECT unnest(?))"
+            " AND created_at >= ? AND created_at <= ?",
+            [ids, first, last],
+        ).fetchall()
+    return rows
+
+
+def items_of(
+    conn: duckdb.DuckDBPyConnection, created: dict[str, datetime], columns: str
+) -> list[tuple]:
+    """`SELECT {columns}` of the items of these orders (id -> created_at); an item is made
+    with its order, at the same time."""
+    return rows_made_at(conn, "order_items", columns, created)
+
+
+def steps_of(conn: duckdb.DuckDBPyConnection, paid: dict[str, datetime]) -> list[tuple]:
+    """(order_id, step, status) of these orders' steps (id -> paid_at): made when the order
+    was paid, with `created_at` its paid_at."""
+    return rows_made_at(conn, "fulfilment_steps", "order_id, step, status", paid)
+
+
+# --- the business day ----------------------------------------------------------------------
+
+
+def kpis(
+    conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, now: datetime
+) -> dict[str, Any]:
+    """The figures of the business day [start, stop) and the state of everything now."""
+    day = [start, stop]
+    (orders_created,) = conn.execute(
+        "SELECT count(*) FROM orders WHERE created_at >= ? AND created_at < ?", day
+    ).fetchone()
+    (paid_orders,) = conn.execute(
+        "SELECT count(*) FROM orders WHERE paid_at >= ? AND paid_at < ?", day
+    ).fetchone()
+    (refund_count,) = conn.execute(
+        "SELECT count(*) FROM refunds WHERE refunded_at >= ? AND refunded_at < ?", day
+    ).fetchone()
+    # The day's money as the daily summary counts it: payments, Ignite renewals, refunds.
+    revenue = money_by_kind(
+        (kind, paid, refunded) for _, kind, paid, refunded in summaries.money(conn, [(start, stop)])
+    )
+    (bookings,) = conn.execute(
+        "SELECT count(*) FROM bookings WHERE created_at >= ? AND created_at < ?"
+        " AND status = 'confirmed'",
+        day,
+    ).fetchone()
+    return {
+        "orders": orders_created,
+        "paid_orders": paid_orders,
+        "revenue": revenue["total"],
+        "revenue_by_kind": {**dict.fromkeys(KINDS, 0), **revenue["by_kind"]},
+        "bookings": bookings,
+        "refunds": {"count": refund_count, "amount": revenue["refunded"]},
+        "fulfillment_status": _counts(
+            conn,
+            "SELECT fulfillment_status, count(*) FROM orders GROUP BY 1",
+            FULFILLMENT_STATUSES,
+        ),
+        "steps": _step_counts(conn),
+        "webhooks": _webhook_health(conn, now),
+        "errors_open": _counts(
+            conn,
+            "SELECT severity, count(*) FROM error_log WHERE resolved_at IS NULL GROUP BY 1",
+            SEVERITIES,
+        ),
+        "tickets_open": conn.execute(
+            "SELECT count(*) FROM support_tickets WHERE status <> 'resolved'"
+        ).fetchone()[0],
+        "outbox": _counts(
+            conn,
+            "SELECT status, count(*) FROM outbox WHERE status IN ('pending', 'failed') GROUP BY 1",
+            ("pending", "failed"),
+        ),
+    }
+
+
+def _counts(conn: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str]) -> dict[str, int]:
+    counts = dict.fromkeys(keys, 0)
+    counts.update(dict(conn.execute(sql).fetchall()))
+    return counts
+
+
+def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Steps by status. Nearly every step of the past is done, so "done" is what is left
+    of each step's count once the others are counted: the status column's zonemaps find
+    those without reading the done millions."""
+    counts = {step: dict.fromkeys(STEP_STATUSES, 0) for step in STEPS}
+    totals = dict(
+        conn.execute("SELECT step, count(*) FROM fulfilment_steps GROUP BY step").fetchall()
+    )
+    for step, status, n in conn.execute(
+        "SELECT step, status, count(*) FROM fulfilment_steps WHERE status <> 'done' GROUP BY 1, 2"
+    ).fetchall():
+        counts[step][status] = n
+    for step in STEPS:
+        counts[step]["done"] = totals.get(step, 0) - sum(counts[step].values())
+    return counts
+
+
+def _webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
+    backlog, failed, oldest = conn.execute(
+        "SELECT count(*) FILTER (WHERE status IN ('received', 'processing')),"
+        " count(*) FILTER (WHERE status = 'failed'),"
+        " min(received_at) FILTER (WHERE status IN ('received', 'processing'))"
+        " FROM webhook_inbox WHERE status IN ('received', 'processing', 'failed')"
+    ).fetchone()
+    (lag,) = conn.execute(
+        "SELECT percentile_cont(0.95) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM processed_at - received_at)) FROM webhook_inbox"
+        " WHERE processed_at >= ?",
+        [now - timedelta(hours=1)],
+    ).fetchone()
+    return {
+        "backlog": backlog,
+        "failed": failed,
+        "oldest_backlog_seconds": (now - oldest).total_seconds() if oldest else None,
+        "lag_p95_seconds": round(lag, 3) if lag is not None else None,
+    }
+
+
+# --- the order list ------------------------------------------------------------------------
+
+# A search that has to read every order (part of a name or an address, a kind) finds the
+# newest matches up to this many in one pass and counts no further: past it, `total` is a
+# lower bound (`total_exact` false). Filters on status and dates count exactly.
+SEARCH_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """What the staff order list is filtered by; times are naive UTC.
+
+    `q` is an order id or a Checkout Session, PaymentIntent or subscription id (looked up
+    by its unique key), else part of the customer's email address (when it has an @) or of
+    their name, in any case. `kind` is one of the order's kinds."""
+
+    q: str | None = None
+    payment_status: str | None = None
+    fulfillment_status: str | None = None
+    kind: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+    def where(self) -> tuple[str, list[Any], str]:
+        """The WHERE clause over `orders o`, its parameters, and how to run it: "key" (a
+        unique key finds the order), "scan" (every order is read) or "filter" (status and
+        time ranges, answered from compressed columns and zonemaps, counted exactly)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        how = "filter"
+        q = (self.q or "").strip()
+        if q:
+            column = next((c for p, c in _STRIPE_ID_COLUMNS.items() if q.startswith(p)), None)
+            if column is not None or q.startswith("ord_"):
+                clauses.append(f"o.{column or 'order_id'} = ?")
+                params.append(q)
+                how = "key"
+            else:
+                escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                column = "customer_email" if "@" in q else "customer_name"
+                clauses.append(f"o.{column} ILIKE ? ESCAPE '\\'")
+                params.append(f"%{escaped}%")
+                how = "scan"
+        for name, value in (
+            ("payment_status", self.payment_status),
+            ("fulfillment_status", self.fulfillment_status),
+        ):
+            if value is not None:
+                clauses.append(f"o.{name} = ?")
+                params.append(value)
+        if self.created_from is not None:
+            clauses.append("o.created_at >= ?")
+            params.append(self.created_from)
+        if self.created_before is not None:
+            clauses.append("o.created_at < ?")
+            params.append(self.created_before)
+        if self.kind is not None:
+            clauses.append("o.kinds LIKE ?")  # kind names are not parts of one another
+            params.append(f"%{self.kind}%")
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params, how
+
+
+def find_orders(
+    conn: duckdb.DuckDBPyConnection, search: OrderSearch, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """One page of orders, newest first, each with its kinds and step statuses:
+    `{"orders", "total", "total_exact"}`. The page is found by (order_id, created_at)
+    alone and its rows read after, from the few row groups they are in."""
+    where, params, how = search.where()
+    key = "SELECT o.order_id, o.created_at FROM orders o"
+    newest = "ORDER BY o.created_at DESC, o.order_id DESC"
+    exact = True
+    if how == "key":
+        found = sorted(conn.execute(f"{key} {where}", params).fetchall(), reverse=True,
+                       key=lambda r: (r[1], r[0]))  # fmt: skip
+        total, found = len(found), found[offset : offset + limit]
+    elif how == "scan":
+        # One pass finds the newest matches (up to the cap); the page is cut from them.
+        found = conn.execute(f"{key} {where} {newest} LIMIT ?", [*params, SEARCH_CAP + 1])
+        found = found.fetchall()
+        total, exact = min(len(found), SEARCH_CAP), len(found) <= SEARCH_CAP
+        if offset + limit > len(found) and not exact:
+            found = conn.execute(
+                f"{key} {where} {newest} LIMIT ? OFFSET ?", [*params, limit, offset]
+            ).fetchall()
+        else:
+            found = found[offset : offset + limit]
+    else:
+        (total,) = conn.execute(f"SELECT count(*) FROM orders o {where}", params).fetchone()
+        found = _page(conn, f"{key} {where}", params, total, limit, offset)
+    orders = [dict(zip(ORDER_SUMMARY, row, strict=True)) for row in _summaries(conn, dict(found))]
+    _add_kinds_and_steps(conn, orders)
+    return {"orders": orders, "total": total, "total_exact": exact}
+
+
+def _page(
+    conn: duckdb.DuckDBPyConnection,
+    select: str,
+    params: list[Any],
+    total: int,
+    limit: int,
+    offset: int,
+) -> list[tuple]:
+    """One page of `select` (newest first) of `total` rows. A page past the middle is
+    read from the oldest end: DuckDB's top-N keeps offset + limit rows, so the last page
+    of a million would otherwise sort them all."""
+    if offset >= total:
+        return []
+    if offset + limit <= total // 2:
+        return conn.execute(
+            f"{select} ORDER BY o.created_at DESC, o.order_id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+    count = min(limit, total - offset)
+    rows = conn.execute(
+        f"{select} ORDER BY o.created_at, o.order_id LIMIT ? OFFSET ?",
+        [*params, count, total - offset - count],
+    ).fetchall()
+    return rows[::-1]
+
+
+def _summaries(conn: duckdb.DuckDBPyConnection, created: dict[str, datetime]) -> list[tuple]:
+    """The list rows of these orders (id -> created_at), newest first."""
+    rows = rows_made_at(conn, "orders", ", ".join(ORDER_SUMMARY), created)
+    return sorted(rows, key=lambda r: (r[1], r[0]), reverse=True)
+
+
+def _add_kinds_and_steps(conn: duckdb.DuckDBPyConnection, orders: list[dict]) -> None:
+    steps: dict[str, dict[str, str]] = {}
+    paid = {o["order_id"]: o["paid_at"] for o in orders if o["paid_at"]}
+    for order_id, step, status in steps_of(conn, paid):
+        steps.setdefault(order_id, {})[step] = status
+    for order in orders:
+        kinds = (order["kinds"] or "").split(",")
+        order["kinds"] = [k for k in KINDS if k in kinds]
+        known = steps.get(order["order_id"], {})
+        order["steps"] = {step: known[step] for step in STEPS if step in known}
+
+
+# --- one order -----------------------------------------------------------------------------
+
+
+def resolve_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """An order by its id or the id of its Checkout Session, PaymentIntent or subscription,
+    looked up in the one unique column that id can be in."""
+    column = next((c for p, c in _STRIPE_ID_COLUMNS.items() if key.startswith(p)), "order_id")
+    row = conn.execute(f"SELECT order_id FROM orders WHERE {column} = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def order_detail(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """Everything about one order: its row, items, students, steps, bookings with their
+    events, enrolments, messages, Stripe events and error-log entries."""
+    order_id = resolve_order_id(conn, key)
+    if order_id is None:
+        return None
+    (order,) = query_dicts(conn, "SELECT * FROM orders WHERE order_id = ?", [order_id])
+    made = order["created_at"]
+    items = [
+        dict(zip(("order_item_id", "position", "product_id", "kind", "item_date", "session",
+                  "start_time", "student_id", "unit_amount"), row, strict=True))
+        for row in items_of(
+            conn, {order_id: made}, "order_item_id, position, product_id, kind, item_date,"
+            " session, start_time, student_id, unit_amount",
+        )
+    ]  # fmt: skip
+    items.sort(key=lambda item: item["position"])
+    # Every student of an order is some item's.
+    student_ids = sorted({item["student_id"] for item in items})
+    students = query_dicts(
+        conn,
+        "SELECT student_id, name, age, notes FROM students"
+        " WHERE student_id IN (SELECT unnest(?)) ORDER BY name, student_id",
+        [student_ids],
+    ) if student_ids else []  # fmt: skip
+    names = {s["student_id"]: s["name"] for s in students}
+    for item in items:
+        item["student"] = names.get(item.pop("student_id"))
+    since = [order_id, made]
+    steps = query_dicts(
+        conn,
+        "SELECT step, status, attempts, next_attempt_at, last_error, updated_at, finished_at"
+        " FROM fulfilment_steps WHERE order_id = ? AND created_at = ?"
+        f" ORDER BY {_STEP_ORDER}",
+        [order_id, order["paid_at"]],
+    ) if order["paid_at"] else []  # fmt: skip
+    bookings = query_dicts(
+        conn,
+        "SELECT booking_id, student_id, status, event_id FROM bookings"
+        " WHERE order_id = ? AND created_at >= ?",
+        since,
+    )
+    _add_events(conn, bookings)
+    for booking in bookings:
+        booking["student"] = names.get(booking.pop("student_id"))
+    bookings.sort(key=lambda b: (b["event"]["starts_at"] if b["event"] else datetime.max,
+                                 b["student"] or ""))  # fmt: skip
+    enrolments = query_dicts(
+        conn,
+        "SELECT enrolment_id, order_item_id, student_id, product_id, subscription_id, status,"
+        " current_period_start, current_period_end, started_at, ended_at FROM enrolments"
+        " WHERE order_id = ? AND updated_at >= ? ORDER BY order_item_id",
+        since,
+    )
+    for enrolment in enrolments:
+        enrolment["student"] = names.get(enrolment.pop("student_id"))
+    messages = query_dicts(
+        conn,
+        "SELECT message_id, dedupe_key, channel, recipient, status, attempts, last_error,"
+        " created_at, sent_at FROM outbox WHERE order_id = ? AND created_at >= ?"
+        " ORDER BY created_at, message_id",
+        since,
+    )
+    errors = query_dicts(
+        conn,
+        "SELECT error_id, dedupe_key, category, severity, message, context, order_id,"
+        " stripe_event_id, step, created_at, resolved_at, resolved_by FROM error_log"
+        " WHERE order_id = ? ORDER BY created_at, error_id",
+        [order_id],
+    )
+    return {
+        "order": order,
+        "items": items,
+        "students": students,
+        "steps": steps,
+        "bookings": bookings,
+        "enrolments": enrolments,
+        "messages": messages,
+        "stripe_events": _stripe_events(conn, order),
+        "errors": errors,
+    }
+
+
+def _add_events(conn: duckdb.DuckDBPyConnection, bookings: Iterable[dict]) -> None:
+    bookings = list(bookings)
+    ids = sorted({b["event_id"] for b in bookings})
+    events = {
+        e["event_id"]: e
+        for e in query_dicts(
+            conn,
+            "SELECT event_id, title, kind, starts_at, ends_at, venue_id, room_id FROM events"
+            " WHERE event_id IN (SELECT unnest(?))",
+            [ids],
+        )
+    } if ids else {}  # fmt: skip
+    for booking in bookings:
+        booking["event"] = events.get(booking.pop("event_id"))
+
+
+def _stripe_events(conn: duckdb.DuckDBPyConnection, order: dict[str, Any]) -> list[dict]:
+    """The order's Stripe events: those the worker applied to it (it records the order on
+    each), and those about its Checkout Session, PaymentIntent or subscription that are
+    not applied yet or failed. Both arrive once the order exists, or shortly before for an
+    order made from a payment's metadata; the status filter lets DuckDB skip row groups of
+    applied and ignored events."""
+    columns = "event_id, type, status, received_at, processed_at, last_error"
+    since = order["created_at"] - _EVENT_GRACE
+    found = {
+        e["event_id"]: e
+        for e in query_dicts(
+            conn,
+            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ? AND order_id = ?",
+            [since, order["order_id"]],
+        )
+    }
+    ids = [order[c] for c in _STRIPE_ID_COLUMNS.values() if order[c]]
+    if ids:
+        for e in query_dicts(
+            conn,
+            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ?"
+            " AND status IN ('received', 'processing', 'failed')"
+            " AND object_id IN (SELECT unnest(?))",
+            [since, ids],
+        ):
+            found[e["event_id"]] = e
+    return sorted(found.values(), key=lambda e: (e["received_at"], e["event_id"]))
