@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from core.catalog import Catalog
+from core.messages.timezones import vtimezone
 
 PRODID = "-//TinkerTank//TinkerTank Ops//EN"
 
@@ -68,10 +69,23 @@ def render_calendar(
             for skipped in item.exdates:
                 event.add("exdate", skipped.astimezone(tz))
         calendar.add_component(event)
+    add_timezone(calendar, tz, [item.start for item in events])
+    return calendar.to_ical()
+
+
+def add_timezone(calendar: icalendar.Calendar, tz: ZoneInfo, starts: list[datetime]) -> None:
+    """The VTIMEZONE of `tz`: two observances with yearly rules from the year before the
+    first event (core/messages/timezones.py), else every clock change, one RDATE a line."""
+    if not starts:
+        return
+    rules = vtimezone(tz, min(start.astimezone(tz).year for start in starts) - 1)
+    if rules is not None:
+        # icalendar puts a calendar's VTIMEZONEs first, before the events that use them.
+        calendar.subcomponents.insert(0, rules)
+        return
     calendar.add_missing_timezones()
     for timezone in calendar.walk("VTIMEZONE"):
         _one_rdate_per_line(timezone)
-    return calendar.to_ical()
 
 
 def calendar_method(events: list[InviteEvent]) -> str:

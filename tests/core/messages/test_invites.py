@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 import recurring_ical_events
 
 from core.catalog import load_catalog
@@ -131,17 +133,57 @@ def test_a_file_with_anything_still_on_is_not_a_cancel():
     assert calendar_method([]) == "PUBLISH"
 
 
-def test_the_vtimezone_alone_gives_sydneys_offsets_one_clock_change_a_line():
+def _wall_clock_hours(tz: ZoneInfo, years: int) -> list[datetime]:
+    """Every hour from 2027 on that the zone's clocks show once (not skipped or repeated by a
+    clock change: what those mean is a convention, and no event is put there)."""
+    hours = [datetime(2027, 1, 1) + timedelta(hours=n) for n in range(years * 365 * 24)]
+    return [
+        hour
+        for hour in hours
+        if hour.replace(tzinfo=tz, fold=0).utcoffset()
+        == hour.replace(tzinfo=tz, fold=1).utcoffset()
+    ]
+
+
+def test_the_vtimezone_is_one_standard_and_one_daylight_rule_that_gives_sydneys_offsets():
     ics = render_calendar([_camp_invite()], TZ, NOW)
     (vtimezone,) = icalendar.Calendar.from_ical(ics).walk("VTIMEZONE")
     from_file = vtimezone.to_tz(lookup_tzid=False)  # built from the VTIMEZONE, not by its name
 
-    # Event times are written as local wall-clock times: read each noon of 2027 both ways.
-    noons = [datetime(2027, 1, 1, 12) + timedelta(days=n) for n in range(365)]
-    assert [noon.replace(tzinfo=from_file).utcoffset() for noon in noons] == [
-        noon.replace(tzinfo=TZ).utcoffset() for noon in noons
+    assert [c.name for c in vtimezone.subcomponents] == ["STANDARD", "DAYLIGHT"]
+    assert [str(c["RRULE"].to_ical().decode()) for c in vtimezone.subcomponents] == [
+        "FREQ=YEARLY;BYDAY=1SU;BYMONTH=4",
+        "FREQ=YEARLY;BYDAY=1SU;BYMONTH=10",
     ]
-    # ical.js reads only the first value of an RDATE (tests/core/messages/test_invites_icaljs.py).
+    assert "RDATE" not in ics.decode()
+    # Event times are written as local wall-clock times: read every hour of five years, and
+    # so both clock changes of each, both ways.
+    hours = _wall_clock_hours(TZ, years=5)
+    assert [hour.replace(tzinfo=from_file).utcoffset() for hour in hours] == [
+        hour.replace(tzinfo=TZ).utcoffset() for hour in hours
+    ]
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/London", "America/New_York", "Australia/Lord_Howe", "Australia/Brisbane"]
+)
+def test_other_zones_get_rules_that_match_the_zoneinfo_database(zone: str):
+    tz = ZoneInfo(zone)
+    ics = render_calendar([_camp_invite()], tz, NOW)
+    (vtimezone,) = icalendar.Calendar.from_ical(ics).walk("VTIMEZONE")
+    from_file = vtimezone.to_tz(lookup_tzid=False)
+
+    assert "RDATE" not in ics.decode()
+    hours = _wall_clock_hours(tz, years=2)
+    assert [hour.replace(tzinfo=from_file).utcoffset() for hour in hours] == [
+        hour.replace(tzinfo=tz).utcoffset() for hour in hours
+    ]
+
+
+def test_a_zone_without_a_yearly_rule_gets_every_clock_change_one_a_line():
+    tz = ZoneInfo("Africa/Casablanca")  # Ramadan moves its changes every year
+    ics = render_calendar([_camp_invite()], tz, NOW)
+
     rdates = [line for line in ics.decode().splitlines() if line.startswith("RDATE")]
-    assert len(rdates) > 100
+    assert rdates
     assert not [line for line in rdates if "," in line]

@@ -174,6 +174,42 @@ def test_a_camp_days_two_sessions_read_the_same_in_all_three(node, tmp_path):
     )
 
 
+def test_every_camp_day_and_every_party_slot_round_both_clock_changes_read_right_in_all_three(
+    node, tmp_path
+):
+    """Every camp day and session of the catalog, and every party slot in every room on the
+    weekends either side of Sydney's two clock changes of 2027 (4 April, 3 October), at the
+    instant the zoneinfo database gives, read by the VTIMEZONE we write (ical.js) and by
+    the TZID's name (the Python readers)."""
+    camps = [
+        camp_event(CATALOG, camp.id, day, session)
+        for camp in CATALOG.camps
+        for day in camp.dates
+        for session in camp.prices
+    ]
+    weekends = [date(2027, 3, 27), date(2027, 3, 28), DST_ENDS, date(2027, 4, 10),
+                date(2027, 9, 25), date(2027, 9, 26), date(2027, 10, 2), date(2027, 10, 3),
+                date(2027, 10, 9), date(2027, 10, 10)]  # fmt: skip
+    parties = [
+        party_event(CATALOG, party.id, day, slot, room)
+        for party in CATALOG.parties
+        for day in weekends
+        if day.weekday() in party.weekdays
+        for slot in party.slots
+        for room in party.rooms
+    ]
+    assert camps and parties
+    ics = render(events=[_event_row(event) for event in camps + parties])
+
+    reading = read_with_icaljs(node, ics, tmp_path)
+
+    expected = catalog_occurrences(camps + parties)
+    assert icaljs_occurrences(reading) == python_occurrences(ics) == expected
+    for uid, [(start_utc, _, start_local, _)] in expected.items():
+        zone = start_local.replace(tzinfo=TZ)
+        assert start_utc == zone.astimezone(UTC), uid  # the IANA database's instant
+
+
 def test_a_party_on_the_day_daylight_saving_ends_reads_at_its_slot_in_all_three(node, tmp_path):
     party = party_event(CATALOG, "robot-rampage-party", DST_ENDS, time(10, 0), "party-room")
     ics = render(events=[_event_row(party)])
