@@ -18,16 +18,24 @@ import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import requests
 
+from core import clock
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.messages import emails
-from core.messages.invites import calendar_method, order_invites, render_calendar, venue_line
+from core.messages.invites import (
+    calendar_parties,
+    itip_messages,
+    order_invites,
+    render_calendar,
+    venue_line,
+)
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from store import orders, outbox
@@ -154,10 +162,30 @@ class Sender:
         support = emails.support_address(self.settings.email_from)
         return ics_url, support
 
-    def _calendar(self, rows: dict[str, Any]) -> list[str]:
-        invites = order_invites(rows["calendar"], self.catalog)
-        ics = render_calendar(invites, self.catalog.tz, utcnow(), calendar_method(invites))
-        return ["tinkertank-booking.ics", "text/calendar", ics.decode()]
+    def _calendar(self, rows: dict[str, Any], cancelling: bool) -> dict[str, Any]:
+        """The email's iTIP messages (core.messages.invites.itip_messages): the first as the
+        `text/calendar; method=…` part mail programs turn into an event card and apply to
+        the family's calendar, every one also as an .ics attachment."""
+        calendar_rows = rows["calendar"]
+        invites = order_invites(calendar_rows, self.catalog)
+        organizer, attendee = calendar_parties(self.settings.email_from, calendar_rows)
+        messages = [
+            (
+                method,
+                render_calendar(events, self.catalog.tz, utcnow(), method, organizer, attendee),
+            )
+            for method, events in itip_messages(invites, cancelling)
+        ]
+        if not messages or not attendee.email:
+            return {"attachments": []}
+        method, ics = messages[0]
+        return {
+            "calendar": {"method": method, "content": ics.decode()},
+            "attachments": [
+                [f"tinkertank-{method.lower()}.ics", "application/ics", content.decode()]
+                for method, content in messages
+            ],
+        }
 
     def render_confirmation(self, order_id: str) -> dict[str, Any]:
         """The confirmation as the order stands now, with its calendar file attached."""
@@ -173,7 +201,7 @@ class Sender:
             support,
         )
         return {"subject": email.subject, "text": email.text, "html": email.html,
-                "attachments": [self._calendar(rows)]}  # fmt: skip
+                **self._calendar(rows, cancelling=False)}  # fmt: skip
 
     def render_cancellation(self, order_id: str, reason: str | None) -> dict[str, Any]:
         """The cancellation, with the .ics that takes the events out of the family's
@@ -187,7 +215,7 @@ class Sender:
             rows["order"], bookings, reason or "refund", self.catalog.tz, ics_url, support
         )
         return {"subject": email.subject, "text": email.text, "html": email.html,
-                "attachments": [self._calendar(rows)]}  # fmt: skip
+                **self._calendar(rows, cancelling=True)}  # fmt: skip
 
     def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
         rows = self.database.read(orders.reminder_rows, booking_id)
@@ -229,10 +257,20 @@ class Sender:
         email["From"] = settings.email_from
         email["To"] = message["recipient"]
         email["Subject"] = payload["subject"]
-        email["Message-ID"] = f"<{message['message_id']}@tinkertank>"
+        # A Message-ID on our own sending domain, the time it leaves, and a mark that a
+        # program sent it (RFC 3834), so that out-of-office replies do not answer it.
+        domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "tinkertank.invalid"
+        email["Message-ID"] = f"<{message['message_id']}@{domain}>"
+        email["Date"] = format_datetime(clock.now())
+        email["Auto-Submitted"] = "auto-replied" if payload.get("reply") else "auto-generated"
         email.set_content(payload["text"])
         if payload.get("html"):
             email.add_alternative(payload["html"], subtype="html")
+        if payload.get("calendar"):
+            calendar = payload["calendar"]
+            email.add_alternative(
+                calendar["content"], subtype="calendar", params={"method": calendar["method"]}
+            )
         for filename, content_type, content in payload.get("attachments", []):
             maintype, subtype = content_type.split("/")
             email.add_attachment(

@@ -18,7 +18,12 @@ from core import clock
 from core.catalog import Catalog
 from core.messages import pages
 from core.messages.emails import support_address
-from core.messages.invites import calendar_method, order_invites, render_calendar
+from core.messages.invites import (
+    calendar_method,
+    calendar_parties,
+    order_invites,
+    render_calendar,
+)
 from core.settings import Settings
 from store import orders
 
@@ -36,7 +41,9 @@ async def calendar_file(request: Request) -> Response:
         return JSONResponse({"error": "not_found"}, status_code=404)
     catalog: Catalog = request.app.state.catalog
     invites = order_invites(rows, catalog)
-    body = render_calendar(invites, catalog.tz, clock.now(), calendar_method(invites))
+    method = calendar_method(invites)  # CANCEL once nothing is left: an import removes them
+    parties = calendar_parties(request.app.state.settings.email_from, rows)
+    body = render_calendar(invites, catalog.tz, clock.now(), method, *parties)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

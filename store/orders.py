@@ -450,29 +450,43 @@ def calendar_rows(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] |
     order_id = find_order_id(conn, key)
     if order_id is None:
         return None
-    # A family's copy of an event: the event's own SEQUENCE plus the order's calendar
-    # sequence, which each cancellation raises (schema v3), so a later file always wins.
-    # An event two students of the order attend is in the file once, cancelled only when
-    # both bookings are.
+    # A family's copy of an event is one per child: each booking (each enrolment) has a UID
+    # of its own, so that cancelling one sibling's place leaves the other's in the family's
+    # calendar (a CANCEL names the UIDs it removes). The UID keeps the event's domain.
+    # SEQUENCE is the event's own plus the order's calendar sequence, which each
+    # cancellation raises (schema v3), so a later message always wins.
     events = conn.execute(
-        "SELECT e.uid, e.sequence + coalesce(o.calendar_sequence, 0), e.title, e.starts_at,"
-        " e.ends_at, e.venue_id, bool_and(b.status = 'cancelled')"
+        "SELECT 'booking.' || b.booking_id || '@' || split_part(e.uid, '@', 2),"
+        " e.sequence + coalesce(o.calendar_sequence, 0), e.title || ' (' || s.name || ')',"
+        " e.starts_at, e.ends_at, e.venue_id, b.status = 'cancelled'"
         " FROM bookings b JOIN events e ON e.event_id = b.event_id"
         " JOIN orders o ON o.order_id = b.order_id"
+        " JOIN students s ON s.student_id = b.student_id"
         " WHERE b.order_id = ? AND b.enrolment_id IS NULL AND b.status <> 'conflict'"
-        " GROUP BY ALL ORDER BY e.starts_at, e.uid",
+        " ORDER BY e.starts_at, s.name, b.booking_id",
         [order_id],
     ).fetchall()
     series = conn.execute(
-        "SELECT t.uid, t.sequence + coalesce(o.calendar_sequence, 0), t.product_id, t.rrule,"
-        " t.first_start, t.duration_minutes, t.excluded_dates, bool_and(en.status = 'ended'),"
-        " max(en.ended_at)"
+        "SELECT 'enrolment.' || en.enrolment_id || '@' || split_part(t.uid, '@', 2),"
+        " t.sequence + coalesce(o.calendar_sequence, 0), t.product_id, t.rrule,"
+        " t.first_start, t.duration_minutes, t.excluded_dates, en.status = 'ended',"
+        " en.ended_at, s.name"
         " FROM enrolments en JOIN recurring_templates t ON t.product_id = en.product_id"
         " JOIN orders o ON o.order_id = en.order_id"
-        " WHERE en.order_id = ? GROUP BY ALL ORDER BY t.product_id",
+        " JOIN students s ON s.student_id = en.student_id"
+        " WHERE en.order_id = ? ORDER BY t.product_id, s.name, en.enrolment_id",
         [order_id],
     ).fetchall()
-    return {"order_id": order_id, "events": events, "series": series}
+    customer = conn.execute(
+        "SELECT customer_email, customer_name FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return {
+        "order_id": order_id,
+        "events": events,
+        "series": series,
+        "customer_email": customer[0],
+        "customer_name": customer[1],
+    }
 
 
 def confirmation_rows(conn: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:

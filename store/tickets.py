@@ -78,7 +78,7 @@ def open_ticket(
         dedupe_key=f"support-reply:{ticket_id}",
         channel="email",
         recipient=issue.email,
-        payload={"subject": reply.subject, "text": reply.text, "html": reply.html},
+        payload={"subject": reply.subject, "text": reply.text, "html": reply.html, "reply": True},
         now=now,
         order_id=order_id,
     )

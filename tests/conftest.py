@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import requests
 import stripe
@@ -295,3 +296,18 @@ def database(database_path: Path) -> Iterator[Database]:
     db = Database.open(DatabaseLocation("duckdb", str(database_path)))
     yield db
     db.close()
+
+
+def email_calendar(message) -> icalendar.Calendar:
+    """The iTIP message of an email: its `text/calendar; method=…` part, which mail programs
+    show as an event card and apply to the calendar. The first .ics attachment must hold
+    the same calendar, for programs that only offer attachments."""
+    (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    method = part.get_param("method")
+    calendar = icalendar.Calendar.from_ical(part.get_content())
+    assert str(calendar["METHOD"]) == method
+    assert part.get_content_charset() == "utf-8"
+    attachment = next(iter(message.iter_attachments()))
+    assert attachment.get_content_type() == "application/ics"
+    assert icalendar.Calendar.from_ical(attachment.get_content()) == calendar
+    return calendar

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,12 +40,36 @@ class InviteEvent:
     cancelled: bool = False
     rrule: str | None = None  # a weekly series (an Ignite program)
     exdates: tuple[datetime, ...] = field(default_factory=tuple)  # aware, local
+    ended_early: bool = False  # a series cut short: its later classes taken away
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    email: str
+    name: str = ""
+
+
+def calendar_parties(email_from: str, rows: dict[str, Any]) -> tuple[Mailbox, Mailbox]:
+    """The organizer (the business's mailbox, `EMAIL_FROM`) and the attendee (the parent)
+    of an order's invites, from `store.orders.calendar_rows`."""
+    name, address = parseaddr(email_from)
+    parent = Mailbox(rows.get("customer_email") or "", rows.get("customer_name") or "")
+    return Mailbox(address, name), parent
 
 
 def render_calendar(
-    events: list[InviteEvent], tz: ZoneInfo, now: datetime, method: str = "PUBLISH"
+    events: list[InviteEvent],
+    tz: ZoneInfo,
+    now: datetime,
+    method: str = "PUBLISH",
+    organizer: Mailbox | None = None,
+    attendee: Mailbox | None = None,
 ) -> bytes:
-    """The .ics file for `events`; `method` CANCEL when they are all cancelled."""
+    """The .ics file for `events`. PUBLISH (the download) is a copy to import; REQUEST and
+    CANCEL are iTIP messages (RFC 5546) that a mail program applies to the family's
+    calendar, and must name the organizer (the business) and the attendee (the parent)."""
+    if method in ("REQUEST", "CANCEL") and (organizer is None or attendee is None):
+        raise ValueError(f"an iTIP {method} needs an organizer and an attendee")
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -64,6 +89,10 @@ def render_calendar(
             event.add("description", item.description)
         event.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
         event.add("transp", "OPAQUE")
+        if organizer is not None:
+            event.add("organizer", _address(organizer, {}))
+        if attendee is not None:
+            event.add("attendee", _address(attendee, ATTENDEE))
         if item.rrule:
             event.add("rrule", icalendar.vRecur.from_ical(item.rrule))
             for skipped in item.exdates:
@@ -86,6 +115,39 @@ def add_timezone(calendar: icalendar.Calendar, tz: ZoneInfo, starts: list[dateti
     calendar.add_missing_timezones()
     for timezone in calendar.walk("VTIMEZONE"):
         _one_rdate_per_line(timezone)
+
+
+# The parent is told, not asked: no RSVP, and the place is already theirs.
+ATTENDEE = {"CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED",
+            "RSVP": "FALSE"}  # fmt: skip
+
+
+def _address(mailbox: Mailbox, params: dict[str, str]) -> icalendar.vCalAddress:
+    address = icalendar.vCalAddress(f"mailto:{mailbox.email}")
+    if mailbox.name:
+        address.params["CN"] = mailbox.name
+    for key, value in params.items():
+        address.params[key] = value
+    return address
+
+
+def itip_messages(
+    events: list[InviteEvent], cancelling: bool
+) -> list[tuple[str, list[InviteEvent]]]:
+    """The iTIP messages of an email, each a method and its events, the main one first.
+
+    A confirmation REQUESTs the events still on. A cancellation CANCELs the cancelled ones,
+    each by its own UID (a sibling's place stays), and REQUESTs an Ignite series cut short
+    again (same UID, higher SEQUENCE, an earlier UNTIL), so the classes held stay.
+    """
+    if not cancelling:
+        messages = [("REQUEST", [e for e in events if not e.cancelled])]
+    else:
+        messages = [
+            ("CANCEL", [e for e in events if e.cancelled]),
+            ("REQUEST", [e for e in events if e.ended_early]),
+        ]
+    return [(method, chosen) for method, chosen in messages if chosen]
 
 
 def calendar_method(events: list[InviteEvent]) -> str:
@@ -145,17 +207,21 @@ def order_invites(rows: dict[str, Any], catalog: Catalog) -> list[InviteEvent]:
         for uid, sequence, title, starts_at, ends_at, venue_id, cancelled in rows["events"]
     ]
     for row in rows["series"]:
-        uid, sequence, product_id, rrule, first_start, minutes, excluded, ended, ended_at = row
+        uid, sequence, product_id, rrule, first_start, minutes, excluded, ended, ended_at = row[:9]
+        student = row[9] if len(row) > 9 else None
         program = catalog.products.get(product_id)
         start = first_start.replace(tzinfo=tz)  # stored as local wall-clock time
+        ended_early = False
         if ended and ended_at is not None and ended_at.replace(tzinfo=UTC) > start:
             # Classes already held stay in the family's calendar; the rest go.
             rrule, ended = series_ending(rrule, ended_at.replace(tzinfo=UTC)), False
+            ended_early = True
         invites.append(
             InviteEvent(
                 uid=uid,
                 sequence=sequence,
-                title=program.name if program else product_id,
+                title=(program.name if program else product_id)
+                + (f" ({student})" if student else ""),
                 start=start,
                 end=start + timedelta(minutes=minutes),
                 location=venue_line(catalog, program.venue) if program else "",
@@ -165,6 +231,7 @@ def order_invites(rows: dict[str, Any], catalog: Catalog) -> list[InviteEvent]:
                     datetime.combine(date.fromisoformat(day), start.time(), tzinfo=tz)
                     for day in json.loads(excluded)
                 ),
+                ended_early=ended_early,
             )
         )
     return invites

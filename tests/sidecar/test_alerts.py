@@ -9,10 +9,8 @@ from collections.abc import Callable
 from email import message_from_bytes
 from pathlib import Path
 
-import icalendar
-
 from runtime.sidecar_process import free_port
-from tests.conftest import Sidecar, SlackHook, make_event, storefront_payment
+from tests.conftest import Sidecar, SlackHook, email_calendar, make_event, storefront_payment
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> bool:
@@ -140,19 +138,31 @@ def test_a_paid_order_gets_one_confirmation_with_both_parts_links_and_its_calend
     message = message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert recipients == ["jane@example.com"]
     assert message["Subject"] == "Your TinkerTank booking is confirmed"
+    assert message["Message-ID"].endswith("@tinkertank.example>")
+    assert message["Date"].datetime.tzinfo is not None
+    assert message["Auto-Submitted"] == "auto-generated"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
+    assert message.get_body(("plain",)).get_content_charset() == "utf-8"
     assert "Hi Jane" in text and "Mia" in text and "Leo" in text
     assert "Thursday 7 January 2027, 9:00 AM to 3:00 PM" in text
     assert "Unit 3, 48 Farr Street, Marrickville NSW 2204" in text
     for link in ("calendar.google.com", "outlook.live.com", "outlook.office.com"):
         assert link in text and link in html
     assert "https://book.tinkertank.example/orders/" in html
-    (attachment,) = list(message.iter_attachments())
-    assert attachment.get_content_type() == "text/calendar"
-    calendar = icalendar.Calendar.from_ical(attachment.get_content())
-    starts = sorted(e["DTSTART"].dt.isoformat() for e in calendar.walk("VEVENT"))
+    calendar = email_calendar(message)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    events = sorted(calendar.walk("VEVENT"), key=lambda e: e["DTSTART"].dt)
+    starts = [e["DTSTART"].dt.isoformat() for e in events]
     assert starts == ["2027-01-07T09:00:00+11:00", "2027-01-23T10:00:00+11:00"]
+    assert [str(e["SUMMARY"]) for e in events] == [
+        "Robotics Bootcamp — day session (Mia)", "Robot Rampage Party (Leo)"]  # fmt: skip
+    for event in events:  # RFC 5546 REQUEST: the business organizes, the parent attends
+        assert str(event["ORGANIZER"]) == "mailto:hello@tinkertank.example"
+        assert event["ORGANIZER"].params["CN"] == "TinkerTank"
+        assert str(event["ATTENDEE"]) == "mailto:jane@example.com"
+        assert event["ATTENDEE"].params["CN"] == "Jane Citizen"
+        assert str(event["UID"]).startswith("booking.")
 
 
 def test_staff_hear_of_each_order_on_slack_without_any_childs_name(

@@ -17,7 +17,14 @@ import icalendar
 import requests
 
 from core import clock
-from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, sidecar_env, storefront_payment
+from tests.conftest import (
+    ADMIN_TOKEN,
+    REPO,
+    Sidecar,
+    email_calendar,
+    sidecar_env,
+    storefront_payment,
+)
 from tests.sidecar.test_alerts import wait_for
 from tests.sidecar.test_fulfilment import charge_refunded_event
 
@@ -48,9 +55,7 @@ def messages(inbox) -> list:
 
 
 def attached_calendar(message) -> icalendar.Calendar:
-    (attachment,) = list(message.iter_attachments())
-    assert attachment.get_content_type() == "text/calendar"
-    return icalendar.Calendar.from_ical(attachment.get_content())
+    return email_calendar(message)
 
 
 def test_a_full_refund_sends_one_cancellation_that_replaces_the_invites(
@@ -70,7 +75,9 @@ def test_a_full_refund_sends_one_cancellation_that_replaces_the_invites(
     order_id, intent = paid_order(sidecar, items, 58400)
     assert wait_for(lambda: len(inbox.messages) >= 1)
     confirmation = attached_calendar(messages(inbox)[0])
+    assert str(confirmation["METHOD"]) == "REQUEST"
     sent = {str(e["UID"]): int(e["SEQUENCE"]) for e in confirmation.walk("VEVENT")}
+    assert len(sent) == 2  # Mia's camp day and Leo's party, each under a UID of its own
 
     refund = charge_refunded_event(intent["id"], order_id, 58400, 58400)
     for _ in range(2):  # a redelivered refund cancels once
@@ -91,6 +98,9 @@ def test_a_full_refund_sends_one_cancellation_that_replaces_the_invites(
     for event in events:
         assert str(event["STATUS"]) == "CANCELLED"
         assert int(event["SEQUENCE"]) > sent[str(event["UID"])]
+        # RFC 5546: a CANCEL names its organizer; mail programs ignore one that does not.
+        assert str(event["ORGANIZER"]) == "mailto:hello@tinkertank.example"
+        assert str(event["ATTENDEE"]).lower() == "mailto:jane@example.com"
     download = icalendar.Calendar.from_ical(
         requests.get(f"{sidecar.url}/orders/{order_id}/calendar.ics", timeout=10).content
     )

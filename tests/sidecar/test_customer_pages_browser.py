@@ -125,7 +125,8 @@ def test_the_processing_page_moves_on_by_itself_once_paid_and_clears_the_cart(
     assert page.locator("#download-all").get_attribute("href") == ics_url
     ics = requests.get(ics_url, timeout=10)
     assert ics.headers["Content-Type"].startswith("text/calendar")
-    assert "camp.summer-robotics.20270118.day@tinkertank.com.au" in ics.text
+    assert "SUMMARY:Robotics Bootcamp — day session (" in ics.text
+    assert "UID:booking." in ics.text
     assert page.get_by_text("Pack lunch", exact=False).is_visible()
     # The cart-clearing hook: the storefront's origin sees the key, and its window the message.
     assert page.evaluate("localStorage.getItem('tinkertank:cart-cleared')") == order_id

@@ -275,7 +275,10 @@ def test_a_paid_camp_and_party_order_downloads_its_events_at_local_times(shop, f
         ("2027-01-06T09:00:00+11:00", "2027-01-06T17:00:00+11:00"),
         ("2027-01-16T15:30:00+11:00", "2027-01-16T17:30:00+11:00"),
     ]
-    assert {str(e["UID"]) for e in events} == {b["event"]["uid"] for b in status["bookings"]}
+    # One event per booking, under the booking's own UID in the event's domain.
+    assert {str(e["UID"]) for e in events} == {
+        f"booking.{b['booking_id']}@tinkertank.com.au" for b in status["bookings"]
+    }
     assert all("Marrickville" in str(e["LOCATION"]) for e in events)
 
 

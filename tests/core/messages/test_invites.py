@@ -11,7 +11,9 @@ import recurring_ical_events
 from core.catalog import load_catalog
 from core.messages.invites import (
     InviteEvent,
+    Mailbox,
     calendar_method,
+    itip_messages,
     order_invites,
     render_calendar,
     series_ending,
@@ -22,6 +24,8 @@ from tests.conftest import REPO
 CATALOG = load_catalog(REPO / "data" / "catalog.toml")
 TZ = CATALOG.tz
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+ORGANIZER = Mailbox("hello@tinkertank.example", "TinkerTank")
+PARENT = Mailbox("jane@example.com", "Jane Citizen")
 
 
 def _camp_invite(**overrides) -> InviteEvent:
@@ -78,7 +82,9 @@ def test_a_weekly_series_expands_to_the_class_dates_at_15_45_across_daylight_sav
 def test_a_cancellation_keeps_the_uid_with_a_higher_sequence():
     first = icalendar.Calendar.from_ical(render_calendar([_camp_invite()], TZ, NOW))
     cancelled = icalendar.Calendar.from_ical(
-        render_calendar([_camp_invite(sequence=1, cancelled=True)], TZ, NOW, method="CANCEL")
+        render_calendar(
+            [_camp_invite(sequence=1, cancelled=True)], TZ, NOW, "CANCEL", ORGANIZER, PARENT
+        )
     )
 
     (before,), (after,) = first.walk("VEVENT"), cancelled.walk("VEVENT")
@@ -118,7 +124,7 @@ def test_a_series_ended_before_its_first_class_is_cancelled_whole():
 
     assert invite.cancelled
     assert calendar_method([invite]) == "CANCEL"
-    assert b"STATUS:CANCELLED" in render_calendar([invite], TZ, NOW, "CANCEL")
+    assert b"STATUS:CANCELLED" in render_calendar([invite], TZ, NOW, "CANCEL", ORGANIZER, PARENT)
 
 
 def test_ending_a_series_never_moves_its_until_later():
@@ -187,3 +193,46 @@ def test_a_zone_without_a_yearly_rule_gets_every_clock_change_one_a_line():
     rdates = [line for line in ics.decode().splitlines() if line.startswith("RDATE")]
     assert rdates
     assert not [line for line in rdates if "," in line]
+
+
+def test_an_itip_message_names_the_business_as_organizer_and_the_parent_as_attendee():
+    ics = render_calendar([_camp_invite()], TZ, NOW, "REQUEST", ORGANIZER, PARENT)
+
+    calendar = icalendar.Calendar.from_ical(ics)
+    (event,) = calendar.walk("VEVENT")
+    assert calendar["METHOD"] == "REQUEST"
+    assert event["ORGANIZER"] == "mailto:hello@tinkertank.example"
+    assert event["ORGANIZER"].params["CN"] == "TinkerTank"
+    assert event["ATTENDEE"] == "mailto:jane@example.com"
+    assert dict(event["ATTENDEE"].params) == {
+        "CN": "Jane Citizen", "CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT",
+        "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+def test_an_itip_message_without_an_organizer_is_refused(method: str):
+    with pytest.raises(ValueError, match="organizer"):
+        render_calendar([_camp_invite()], TZ, NOW, method)
+
+
+def test_cancelling_one_siblings_place_cancels_only_that_childs_uid():
+    mia = _camp_invite(uid="booking.bk_mia@tinkertank.com.au", title="Camp (Mia)")
+    leo = _camp_invite(uid="booking.bk_leo@tinkertank.com.au", title="Camp (Leo)",
+                       sequence=1, cancelled=True)  # fmt: skip
+
+    [(method, events)] = itip_messages([mia, leo], cancelling=True)
+    ics = render_calendar(events, TZ, NOW, method, ORGANIZER, PARENT)
+
+    (cancelled,) = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    assert (method, str(cancelled["UID"])) == ("CANCEL", "booking.bk_leo@tinkertank.com.au")
+    assert itip_messages([mia, leo], cancelling=False) == [("REQUEST", [mia])]
+
+
+def test_a_series_cut_short_is_sent_again_as_a_request_beside_the_cancel():
+    ended_at = datetime(2027, 3, 1, 1, 0)
+    (series,) = order_invites({"events": [], "series": [_series_row(True, ended_at)]}, CATALOG)
+    camp = _camp_invite(sequence=1, cancelled=True)
+
+    assert series.ended_early and not series.cancelled
+    assert itip_messages([camp, series], cancelling=True) == [
+        ("CANCEL", [camp]), ("REQUEST", [series])]  # fmt: skip

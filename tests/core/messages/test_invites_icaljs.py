@@ -20,7 +20,7 @@ import pytest
 import recurring_ical_events
 
 from core.catalog import load_catalog
-from core.messages.invites import order_invites, render_calendar
+from core.messages.invites import Mailbox, order_invites, render_calendar
 from core.schedule import (
     PlannedEvent,
     camp_event,
@@ -141,7 +141,12 @@ def render(
     events: Sequence[tuple] = (), series: Sequence[tuple] = (), method: str = "PUBLISH"
 ) -> bytes:
     rows = {"order_id": "ord_test", "events": list(events), "series": list(series)}
-    return render_calendar(order_invites(rows, CATALOG), TZ, NOW, method=method)
+    parties = (
+        (Mailbox("hello@tinkertank.example", "TinkerTank"), Mailbox("jane@example.com"))
+        if method != "PUBLISH"
+        else (None, None)
+    )
+    return render_calendar(order_invites(rows, CATALOG), TZ, NOW, method, *parties)
 
 
 # --- Tests ---------------------------------------------------------------------------------------
