@@ -48,12 +48,13 @@ run: $(STAMP)
 	$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
 	SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank dashboard --host $(HOST) \
 		--port $(DASHBOARD_PORT) & dashboard=$$!; \
-	trap 'kill $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
+	sim=; \
+	trap 'kill $$sim $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
 	echo "Dashboard: http://$(HOST):$(DASHBOARD_PORT)  (sidecar: http://$(HOST):$(PORT))"; \
 	if [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
 		echo "No STRIPE_WEBHOOK_SECRET set: feeding demo orders (tinkertank simulate)."; \
 		SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank simulate --forever --rate 1 \
-			--wait 60 --quiet || true; \
+			--wait 60 --quiet & sim=$$!; \
 	fi; \
 	wait $$server
 
