@@ -26,7 +26,7 @@ import duckdb
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
 from core.payments import facts_from, has_cart, payment_problem
-from store import orders
+from store import order_state, orders
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -101,36 +101,13 @@ def apply_payments(
     first: dict[str, Any] = {}
     for order_id, facts in applied.values():
         first.setdefault(order_id, facts)
-    order_ids = list(first)
-    conn.execute(
-        "UPDATE orders SET checkout_session_id = coalesce(orders.checkout_session_id, n.cs),"
-        " payment_intent_id = coalesce(orders.payment_intent_id, n.pi),"
-        " subscription_id = coalesce(orders.subscription_id, n.sub),"
-        " stripe_customer_id = coalesce(orders.stripe_customer_id, n.cus)"
-        " FROM (SELECT unnest(?) AS id, unnest(?) AS cs, unnest(?) AS pi, unnest(?) AS sub,"
-        " unnest(?) AS cus) n WHERE orders.order_id = n.id",
-        [
-            order_ids,
-            [f.checkout_session_id for f in first.values()],
-            [f.payment_intent_id for f in first.values()],
-            [f.subscription_id for f in first.values()],
-            [f.customer_id for f in first.values()],
-        ],
-    )
+    order_state.link_many(conn, first)
     # State only moves forward: the first payment event of an order makes it paid (and
-    # queues its steps); any later one, in this batch or after, changes nothing.
-    newly_paid = [
-        row[0]
-        for row in conn.execute(
-            # What Stripe says was paid: the order's total (any other amount was left above).
-            "UPDATE orders SET payment_status = 'paid', paid_at = ?, updated_at = ?,"
-            " amount_paid = n.paid, fulfillment_status = CASE fulfillment_status"
-            " WHEN 'waiting' THEN 'in_progress' ELSE fulfillment_status END"
-            " FROM (SELECT unnest(?) AS id, unnest(?) AS paid) n WHERE orders.order_id = n.id"
-            " AND payment_status IN ('pending', 'failed', 'expired') RETURNING orders.order_id",
-            [now, now, order_ids, [f.amount for f in first.values()]],
-        ).fetchall()
-    ]
+    # queues its steps); any later one, in this batch or after, changes nothing. What Stripe
+    # says was paid is the order's total (any other amount was left above).
+    newly_paid = order_state.record_payments(
+        conn, {order_id: facts.amount for order_id, facts in first.items()}, now
+    )
     if newly_paid:
         _queue_steps(conn, newly_paid, now)
     _mark_processed(conn, {event_id: order_id for event_id, (order_id, _) in applied.items()}, now)
@@ -218,56 +195,7 @@ def create_metadata_orders(
         return list(event_ids)
     order_of_event = {event_id: orders.new_id("ord") for event_id in found}
     made = [(order_of_event[event_id], facts, cart) for event_id, (facts, cart) in found.items()]
-    conn.execute(
-        "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
-        " customer_email, customer_name, currency, amount_total, amount_paid, kinds,"
-        " checkout_session_id, payment_intent_id, stripe_customer_id, paid_at, created_at,"
-        " updated_at)"
-        " SELECT unnest(?), 'metadata', 'payment', 'paid', 'in_progress', unnest(?), unnest(?),"
-        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?",
-        [
-            [order_id for order_id, _, _ in made],
-            [cart.customer.email for _, _, cart in made],
-            [cart.customer.name for _, _, cart in made],
-            [cart.currency or "aud" for _, _, cart in made],
-            [cart.amount_total for _, _, cart in made],
-            [facts.amount for _, facts, _ in made],  # the cart's total: checked above
-            [orders.kinds_of(cart) for _, _, cart in made],
-            [facts.checkout_session_id for _, facts, _ in made],
-            [facts.payment_intent_id for _, facts, _ in made],
-            [facts.customer_id for _, facts, _ in made],
-            now, now, now,
-        ],
-    )  # fmt: skip
-    students, items = [], []
-    for order_id, _, cart in made:
-        student_ids: dict[str, str] = {}
-        for item in cart.items:
-            key = orders.student_key(item)
-            if key not in student_ids:
-                student_ids[key] = orders.new_id("stu")
-                s = item.student
-                students.append(
-                    (student_ids[key], order_id, s.name, s.age, s.date_of_birth, s.notes)
-                )
-            items.append(
-                (f"{order_id}:{item.position}", order_id, item.position, item.product_id,
-                 item.kind, item.date, item.session,
-                 item.start_time.strftime("%H:%M") if item.start_time else None,
-                 student_ids[key], item.unit_amount)
-            )  # fmt: skip
-    conn.execute(
-        "INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)"
-        " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
-        [list(column) for column in zip(*students, strict=True)],
-    )
-    conn.execute(
-        "INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,"
-        " item_date, session, start_time, student_id, unit_amount, created_at)"
-        " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),"
-        " unnest(?), unnest(?), unnest(?), ?",
-        [*(list(column) for column in zip(*items, strict=True)), now],
-    )
+    order_state.insert_paid_metadata_orders(conn, made, now)
     _queue_steps(conn, [order_id for order_id, _, _ in made], now)
     _mark_processed(conn, order_of_event, now)
     return [event_id for event_id in event_ids if event_id not in found]

@@ -11,28 +11,12 @@ import duckdb
 
 from core.cart import InvalidCart, parse_metadata_cart
 from core.catalog import Catalog
-from core.payments import PaymentFacts, amount_paid, facts_from, moves_forward, payment_problem
+from core.payments import PaymentFacts, amount_paid, facts_from, payment_problem
 from fulfilment.context import Context
-from store import orders
+from store import order_state, orders
 from store.error_log import log_error
 
 # --- finding and creating orders -----------------------------------------------------------
-
-
-def find_order(conn: duckdb.DuckDBPyConnection, facts: PaymentFacts) -> str | None:
-    for column, value in (
-        ("order_id", facts.order_id),
-        ("checkout_session_id", facts.checkout_session_id),
-        ("payment_intent_id", facts.payment_intent_id),
-        ("subscription_id", facts.subscription_id),
-    ):
-        if value:
-            row = conn.execute(
-                f"SELECT order_id FROM orders WHERE {column} = ?", [value]
-            ).fetchone()
-            if row:
-                return row[0]
-    return None
 
 
 def order_from_metadata(
@@ -54,37 +38,8 @@ def order_from_metadata(
             cart = parse_metadata_cart(facts.metadata, catalog, facts.email, facts.name)
         except InvalidCart as exc:
             problems.extend(str(p) for p in exc.problems)
-    conn.execute(
-        "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
-        " customer_email, customer_name, currency, amount_total, kinds, attention_reason,"
-        " created_at, updated_at)"
-        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            order_id,
-            cart.mode if cart else "payment",
-            "waiting" if cart else "needs_attention",
-            cart.customer.email if cart else facts.email,
-            cart.customer.name if cart else facts.name,
-            (cart.currency if cart else facts.currency) or "aud",
-            cart.amount_total if cart else (facts.amount or 0),
-            orders.kinds_of(cart) if cart else None,
-            "; ".join(problems) or None,
-            now,
-            now,
-        ],
-    )
-    if cart is not None:
-        student_ids = orders.insert_students(conn, order_id, cart)
-        for item in cart.items:
-            orders.insert_item(
-                conn,
-                order_id,
-                f"{order_id}:{item.position}",
-                item,
-                student_ids[orders.student_key(item)],
-                now,
-            )
-    else:
+    order_state.insert_metadata_order(conn, order_id, cart, facts, problems, now)
+    if cart is None:
         log_error(
             conn,
             category="payment",
@@ -99,42 +54,7 @@ def order_from_metadata(
     return order_id
 
 
-def link(conn: duckdb.DuckDBPyConnection, order_id: str, facts: PaymentFacts) -> None:
-    """Remember every Stripe id of the order's payment, so later events find it."""
-    conn.execute(
-        "UPDATE orders SET checkout_session_id = coalesce(checkout_session_id, ?),"
-        " payment_intent_id = coalesce(payment_intent_id, ?),"
-        " subscription_id = coalesce(subscription_id, ?),"
-        " stripe_customer_id = coalesce(stripe_customer_id, ?) WHERE order_id = ?",
-        [
-            facts.checkout_session_id,
-            facts.payment_intent_id,
-            facts.subscription_id,
-            facts.customer_id,
-            order_id,
-        ],
-    )
-
-
 # --- payment state -------------------------------------------------------------------------
-
-
-def payment_status(conn: duckdb.DuckDBPyConnection, order_id: str) -> str:
-    return conn.execute(
-        "SELECT payment_status FROM orders WHERE order_id = ?", [order_id]
-    ).fetchone()[0]
-
-
-def set_payment_status(
-    conn: duckdb.DuckDBPyConnection, order_id: str, status: str, now: datetime
-) -> bool:
-    if not moves_forward(payment_status(conn, order_id), status):
-        return False
-    conn.execute(
-        "UPDATE orders SET payment_status = ?, updated_at = ? WHERE order_id = ?",
-        [status, now, order_id],
-    )
-    return True
 
 
 def mark_paid(
@@ -145,25 +65,16 @@ def mark_paid(
     order that needs attention (its other steps skipped), with a critical error-log entry,
     which raises an alert."""
     now = ctx.now
-    if not set_payment_status(conn, order_id, "paid", now):
+    if not order_state.advance_payment_status(conn, order_id, "paid", now):
         return  # already paid: the second of checkout.session.completed/payment_intent.succeeded
-    total, currency = conn.execute(
-        "SELECT amount_total, currency FROM orders WHERE order_id = ?", [order_id]
-    ).fetchone()
+    total, currency = order_state.money(conn, order_id)
     problem = payment_problem(total, currency, facts.amount, facts.currency)
     # An order becomes paid once (state only moves forward), so the steps are inserted once;
     # their primary key would refuse a second set. (A plain INSERT costs DuckDB a third of
     # one with ON CONFLICT.)
-    conn.execute(
-        "UPDATE orders SET amount_paid = ?, paid_at = ?, fulfillment_status ="
-        " CASE WHEN ? AND fulfillment_status IN ('waiting', 'in_progress')"
-        " THEN 'needs_attention' WHEN fulfillment_status = 'waiting' THEN 'in_progress'"
-        " ELSE fulfillment_status END,"
-        " attention_reason = CASE WHEN ? THEN concat_ws('; ', attention_reason, ?)"
-        " ELSE attention_reason END WHERE order_id = ?",
-        [amount_paid(currency, facts.amount, facts.currency), now, problem is not None,
-         problem is not None, problem, order_id],
-    )  # fmt: skip
+    attention = order_state.record_payment(
+        conn, order_id, amount_paid(currency, facts.amount, facts.currency), problem, now
+    )
     if problem is not None:
         log_error(
             conn,
@@ -179,10 +90,6 @@ def mark_paid(
             now=now,
             dedupe_key=f"wrong-payment:{order_id}",
         )  # fmt: skip
-    attention = conn.execute(
-        "SELECT fulfillment_status = 'needs_attention' FROM orders WHERE order_id = ?",
-        [order_id],
-    ).fetchone()[0]
     later = "skipped" if attention else "pending"
     conn.execute(
         "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
@@ -208,11 +115,11 @@ def order_for(
     conn, event: dict[str, Any], ctx: Context, create: bool
 ) -> tuple[str | None, PaymentFacts]:
     facts = facts_from(event["type"], event["data"]["object"])
-    order_id = find_order(conn, facts)
+    order_id = order_state.find_order(conn, facts)
     if order_id is None and create:
         order_id = order_from_metadata(conn, facts, ctx.catalog, ctx.event_id, ctx.now)
     if order_id is not None:
-        link(conn, order_id, facts)
+        order_state.link(conn, order_id, facts)
     ctx.order_id = order_id
     return order_id, facts
 

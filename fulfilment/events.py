@@ -13,7 +13,6 @@ import duckdb
 from core.catalog import Catalog
 from core.payments import facts_from
 from fulfilment.context import Context, Deferred, Handler
-from fulfilment.event_orders import find_order
 from fulfilment.payments import (
     handle_async_payment_failed,
     handle_async_payment_succeeded,
@@ -29,6 +28,7 @@ from fulfilment.subscriptions import (
     handle_subscription_created_or_updated,
     handle_subscription_deleted,
 )
+from store import order_state
 from store.error_log import log_error
 
 DEFER_DELAY = timedelta(seconds=2)
@@ -101,7 +101,9 @@ def _refuse_mode(
     event cannot park a real order; staff can reprocess the event once the key is right."""
     body = json.loads(payload)
     obj = body.get("data", {}).get("object", {})
-    order_id = find_order(conn, facts_from(event_type, obj)) if isinstance(obj, dict) else None
+    order_id = (
+        order_state.find_order(conn, facts_from(event_type, obj)) if isinstance(obj, dict) else None
+    )
     reason = (
         "a live-mode event, but this sidecar runs in test mode (STRIPE_SECRET_KEY is a test"
         " key, or unset)"

@@ -8,13 +8,11 @@ from datetime import timedelta
 from core.payments import facts_from, has_cart
 from fulfilment.context import Context, Deferred
 from fulfilment.event_orders import (
-    find_order,
     mark_paid,
     order_for,
-    payment_status,
     release_holds,
-    set_payment_status,
 )
+from store import order_state
 from store.error_log import log_error
 
 # How long a PaymentIntent without order id or cart waits for its subscription order to be
@@ -38,7 +36,7 @@ def handle_async_payment_failed(conn, event, ctx: Context) -> None:
     order_id, _ = order_for(conn, event, ctx, create=False)
     if order_id is None:
         raise Deferred("no order for this checkout session yet")
-    if set_payment_status(conn, order_id, "failed", ctx.now):
+    if order_state.advance_payment_status(conn, order_id, "failed", ctx.now):
         release_holds(conn, order_id)
 
 
@@ -46,13 +44,13 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
     order_id, _ = order_for(conn, event, ctx, create=False)
     if order_id is None:
         return  # a session we never made an order for: nothing held
-    if set_payment_status(conn, order_id, "expired", ctx.now):
+    if order_state.advance_payment_status(conn, order_id, "expired", ctx.now):
         release_holds(conn, order_id)
 
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
     facts = facts_from(event["type"], event["data"]["object"])
-    if find_order(conn, facts) is None and not facts.order_id and not has_cart(facts):
+    if order_state.find_order(conn, facts) is None and not facts.order_id and not has_cart(facts):
         # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
         # neither our order id nor a cart; invoice.paid books its classes. Its customer is
         # the subscription order's, once checkout.session.completed has been recorded.
@@ -77,13 +75,13 @@ def handle_payment_intent_payment_failed(conn, event, ctx: Context) -> None:
     order_id, _ = order_for(conn, event, ctx, create=False)
     if order_id is None:
         return  # an attempt that never became an order: nothing to undo
-    if not set_payment_status(conn, order_id, "failed", ctx.now):
+    if not order_state.advance_payment_status(conn, order_id, "failed", ctx.now):
         log_error(
             conn,
             category="payment",
             severity="low",
             message="payment failure reported after the order was"
-            f" {payment_status(conn, order_id)}; recorded, not applied",
+            f" {order_state.payment_status(conn, order_id)}; recorded, not applied",
             order_id=order_id,
             stripe_event_id=ctx.event_id,
             now=ctx.now,

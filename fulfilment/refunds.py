@@ -9,28 +9,25 @@ import duckdb
 from core.payments import PaymentFacts, refund_from
 from fulfilment.context import Context, Deferred, PermanentFailure
 from fulfilment.event_orders import (
-    find_order,
     order_for,
-    payment_status,
-    set_payment_status,
     text_id,
 )
-from store import outbox
+from store import order_state, outbox
 from store.error_log import log_error
 
 
 def handle_charge_refunded(conn, event, ctx: Context) -> None:
     charge = event["data"]["object"]
     order_id, _ = order_for(conn, event, ctx, create=False)
-    status = payment_status(conn, order_id) if order_id else None
+    status = order_state.payment_status(conn, order_id) if order_id else None
     if status not in ("paid", "partially_refunded", "refunded", "disputed"):
         raise Deferred("refund for a payment not recorded yet")
     refund = refund_from(charge)
     if refund is None:
         raise PermanentFailure("charge.refunded without amount and amount_refunded")
-    record_refund(conn, order_id, refund.amount_refunded, ctx.event_id, ctx.now)
+    order_state.record_refund(conn, order_id, refund.amount_refunded, ctx.event_id, ctx.now)
     if not refund.full:
-        set_payment_status(conn, order_id, "partially_refunded", ctx.now)
+        order_state.advance_payment_status(conn, order_id, "partially_refunded", ctx.now)
         # Every further partial refund is flagged too; a redelivery of one is not.
         log_error(
             conn,
@@ -44,28 +41,8 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
             dedupe_key=f"partial-refund:{order_id}:{refund.amount_refunded}",
         )
         return
-    if set_payment_status(conn, order_id, "refunded", ctx.now):
+    if order_state.advance_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
-
-
-def record_refund(
-    conn: duckdb.DuckDBPyConnection, order_id: str, amount_refunded: int, event_id: str,
-    now: datetime,
-) -> None:  # fmt: skip
-    """Raise the order's refunded total to Stripe's running `amount_refunded`, with a row in
-    the refunds ledger for the rise (none for a redelivery or an older, smaller total)."""
-    conn.execute(
-        "INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,"
-        " refunded_at) SELECT order_id || ':' || CAST(? AS VARCHAR), order_id,"
-        " ? - amount_refunded, currency, ?, ? FROM orders"
-        # The total only rises, so a rise is new: its key cannot be in the ledger yet.
-        " WHERE order_id = ? AND amount_refunded < ?",
-        [amount_refunded, amount_refunded, event_id, now, order_id, amount_refunded],
-    )
-    conn.execute(
-        "UPDATE orders SET amount_refunded = greatest(amount_refunded, ?) WHERE order_id = ?",
-        [amount_refunded, order_id],
-    )
 
 
 def queue_cancellation(
@@ -75,11 +52,7 @@ def queue_cancellation(
     goes up (every event in their next .ics carries a higher SEQUENCE, so calendar programs
     replace what they have) and the cancellation email goes into the outbox under
     `cancellation:<order>:<sequence>`. It is rendered when sent, with the cancelling .ics."""
-    row = conn.execute(
-        "UPDATE orders SET calendar_sequence = coalesce(calendar_sequence, 0) + 1"
-        " WHERE order_id = ? RETURNING calendar_sequence, customer_email",
-        [order_id],
-    ).fetchone()
+    row = order_state.next_calendar_sequence(conn, order_id)
     if row is None or row[1] is None:
         return False
     sequence, email = row
@@ -113,10 +86,7 @@ def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) 
         " WHERE order_id = ? AND status IN ('pending', 'failed')",
         [now, order_id],
     )
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = 'cancelled', updated_at = ? WHERE order_id = ?",
-        [now, order_id],
-    )
+    order_state.cancel(conn, order_id, now)
 
 
 def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
@@ -125,9 +95,9 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         None, None, text_id(dispute.get("payment_intent")), None, None, None, None,
         dispute.get("amount"), dispute.get("currency"), {},
     )  # fmt: skip
-    order_id = ctx.order_id = find_order(conn, facts)
+    order_id = ctx.order_id = order_state.find_order(conn, facts)
     if order_id is not None:
-        set_payment_status(conn, order_id, "disputed", ctx.now)
+        order_state.advance_payment_status(conn, order_id, "disputed", ctx.now)
     log_error(
         conn,
         category="payment",

@@ -16,7 +16,7 @@ from core.catalog import Catalog
 from core.checkout import hold_options
 from core.schedule import ScheduleError, camp_event, party_event, template_id
 from fulfilment.context import PermanentFailure
-from store import orders, outbox
+from store import order_state, orders, outbox
 from store.error_log import log_error
 
 
@@ -135,11 +135,7 @@ def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
                 dedupe_key=f"conflict:{item_id}",
             )
     if conflicts:
-        conn.execute(
-            "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?"
-            " WHERE order_id = ? AND fulfillment_status = 'in_progress'",
-            [now, order_id],
-        )
+        order_state.needs_attention(conn, order_id, now)
 
 
 def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -> str:
@@ -241,11 +237,7 @@ def queue_staff_notices(
 ) -> None:
     """The notify_staff step, the last: a Slack message per order, with counts and product
     names only (no child's name or notes ever leaves for Slack); the order is fulfilled."""
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = 'fulfilled', updated_at = ?"
-        " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
-        [now, order_ids],
-    )
+    order_state.fulfilled(conn, order_ids, now)
     rows = conn.execute(
         "SELECT o.order_id, o.amount_total, o.currency, i.product_id, count(*) FROM orders o"
         " JOIN order_items i ON i.order_id = o.order_id WHERE o.order_id IN (SELECT unnest(?))"

@@ -9,10 +9,10 @@ from typing import Any
 from core.payments import PaymentFacts, payment_problem, same_currency
 from core.schedule import ScheduleError, ignite_classes_in_period
 from fulfilment.context import Context, Deferred, PermanentFailure
-from fulfilment.event_orders import find_order, link, text_id
+from fulfilment.event_orders import text_id
 from fulfilment.refunds import queue_cancellation
 from fulfilment.steps import ensure_enrolments, upsert_event
-from store import orders
+from store import order_state, orders
 from store.error_log import log_error
 
 # Stripe subscription status -> enrolment status.
@@ -32,9 +32,9 @@ def _subscription_order(conn, subscription_id: str | None, metadata: dict) -> st
     facts = PaymentFacts(
         metadata.get("order_id"), None, None, subscription_id, None, None, None, None, None, {}
     )
-    order_id = find_order(conn, facts)
+    order_id = order_state.find_order(conn, facts)
     if order_id is not None and subscription_id:
-        link(conn, order_id, facts)
+        order_state.link(conn, order_id, facts)
     return order_id
 
 
@@ -176,9 +176,7 @@ def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -
     total (its one-off items too), a renewal the sum of its Ignite prices. Another amount or
     currency books nothing, flags the order and raises an alert. An invoice of any other
     billing reason (a proration staff made in Stripe) has its currency checked only."""
-    total, currency = conn.execute(
-        "SELECT amount_total, currency FROM orders WHERE order_id = ?", [order_id]
-    ).fetchone()
+    total, currency = order_state.money(conn, order_id)
     reason = invoice.get("billing_reason")
     if reason == "subscription_create":
         expected = total
@@ -202,12 +200,10 @@ def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -
         problem = payment_problem(expected, currency, paid, paid_currency)
     if problem is None:
         return False
-    conn.execute(
-        "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?,"
-        " attention_reason = concat_ws('; ', attention_reason, ?) WHERE order_id = ?"
-        " AND fulfillment_status <> 'cancelled'",
-        [ctx.now, f"invoice {invoice.get('id')}: {problem}", order_id],
-    )
+    order_state.needs_attention(
+        conn, order_id, ctx.now, when=("waiting", "in_progress", "fulfilled", "needs_attention"),
+        reason=f"invoice {invoice.get('id')}: {problem}",
+    )  # fmt: skip
     log_error(
         conn,
         category="payment",

@@ -34,6 +34,7 @@ from fulfilment import bulk_payments, bulk_steps
 from fulfilment.context import PermanentFailure
 from fulfilment.events import handle_event
 from fulfilment.steps import run_step
+from store import order_state
 from store.database import Database
 from store.error_log import log_error
 
@@ -140,11 +141,7 @@ def record_step_failure(
          None if give_up else now + policy.delay(attempts), now, order_id, step],
     )  # fmt: skip
     if give_up:
-        conn.execute(
-            "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?"
-            " WHERE order_id = ? AND fulfillment_status IN ('waiting', 'in_progress')",
-            [now, order_id],
-        )
+        order_state.needs_attention(conn, order_id, now, when=("waiting", "in_progress"))
         log_error(
             conn,
             category=STEP_CATEGORY.get(step, "system"),
@@ -168,11 +165,7 @@ def retry_step(conn: duckdb.DuckDBPyConnection, order_id: str, step: str, now: d
         [now, now, order_id, step],
     ).fetchall()
     if rows:
-        conn.execute(
-            "UPDATE orders SET fulfillment_status = 'in_progress', updated_at = ?"
-            " WHERE order_id = ? AND fulfillment_status = 'needs_attention'",
-            [now, order_id],
-        )
+        order_state.resume(conn, order_id, now)
     return bool(rows)
 
 

@@ -377,7 +377,8 @@ def money_outcome(database: Database) -> dict[str, tuple]:
             " LEFT JOIN bookings b USING (order_id) GROUP BY ALL ORDER BY 1"
         ).fetchall()
     )
-    return {row[0]: tuple(row[1:]) for row in rows}
+    # list(DISTINCT … ORDER BY) does not keep its order in DuckDB: sorted here.
+    return {row[0]: tuple(sorted(v) if isinstance(v, list) else v for v in row[1:]) for row in rows}
 
 
 def alerts(database: Database) -> list[tuple[str, str]]:
