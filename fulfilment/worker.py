@@ -1,10 +1,10 @@
 """The fulfilment worker: drains the inbox and runs due order steps, in the store process.
 
 Each event and each step is one job for the store's single writer (see
-`fulfilment.handlers`), so a batch of them commits together and a failing one is re-run
+`fulfilment.events`), so a batch of them commits together and a failing one is re-run
 alone. A failure is recorded in a transaction of its own, by kind:
 
-- `Deferred` (recorded by the handler's own transaction, see `fulfilment.handle_event`):
+- `Deferred` (recorded by the handler's own transaction, see `fulfilment.events.handle_event`):
   the event cannot be applied yet (a refund before its payment): tried again every two
   seconds, for up to a day.
 - `PermanentFailure`: fail at once, with an error-log entry.
@@ -30,8 +30,11 @@ import duckdb
 
 from core.catalog import Catalog
 from core.clock import utcnow
-from fulfilment import bulk as batch
-from fulfilment.handlers import PermanentFailure, handle_event, run_step
+from fulfilment import bulk_payments, bulk_steps
+from fulfilment.context import PermanentFailure
+from fulfilment.events import handle_event
+from fulfilment.steps import run_step
+from store import order_state
 from store.database import Database
 from store.error_log import log_error
 
@@ -41,10 +44,10 @@ BATCH = 500
 # Orders per bulk job: one commit, so a webhook arriving meanwhile waits for all of it.
 BULK_SLICE = 100
 BULK_STEPS: dict[str, Callable[..., list[str]]] = {
-    "create_bookings": batch.create_bookings,
-    "schedule_events": batch.book_events,
-    "send_confirmation": batch.confirm,
-    "notify_staff": batch.notify,
+    "create_bookings": bulk_steps.create_bookings,
+    "schedule_events": bulk_steps.book_events,
+    "send_confirmation": bulk_steps.confirm,
+    "notify_staff": bulk_steps.notify,
 }
 STEP_CATEGORY = {
     "create_bookings": "booking",
@@ -138,11 +141,7 @@ def record_step_failure(
          None if give_up else now + policy.delay(attempts), now, order_id, step],
     )  # fmt: skip
     if give_up:
-        conn.execute(
-            "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?"
-            " WHERE order_id = ? AND fulfillment_status IN ('waiting', 'in_progress')",
-            [now, order_id],
-        )
+        order_state.needs_attention(conn, order_id, now, when=("waiting", "in_progress"))
         log_error(
             conn,
             category=STEP_CATEGORY.get(step, "system"),
@@ -166,11 +165,7 @@ def retry_step(conn: duckdb.DuckDBPyConnection, order_id: str, step: str, now: d
         [now, now, order_id, step],
     ).fetchall()
     if rows:
-        conn.execute(
-            "UPDATE orders SET fulfillment_status = 'in_progress', updated_at = ?"
-            " WHERE order_id = ? AND fulfillment_status = 'needs_attention'",
-            [now, order_id],
-        )
+        order_state.resume(conn, order_id, now)
     return bool(rows)
 
 
@@ -259,9 +254,9 @@ class Worker:
     def run_once(self) -> int:
         now = self.clock()
         events = self.database.read(due_events, now, BATCH)
-        # The common case in bulk first; what it leaves, one by one (see fulfilment.bulk).
-        leftovers = self._in_bulk(batch.apply_payments, events, now)
-        leftovers = self._in_bulk(batch.create_metadata_orders, leftovers, now)
+        # The common case in bulk first; what it leaves, one by one (see fulfilment.bulk_payments).
+        leftovers = self._in_bulk(bulk_payments.apply_payments, events, now)
+        leftovers = self._in_bulk(bulk_payments.create_metadata_orders, leftovers, now)
         submitted = [
             (
                 event_id,
@@ -305,14 +300,14 @@ class Worker:
         for start in range(0, len(keys), BULK_SLICE):
             part = keys[start : start + BULK_SLICE]
             needs_catalog = fn in (
-                batch.create_metadata_orders,
-                batch.create_bookings,
-                batch.book_events,
-                batch.confirm,
-                batch.notify,
+                bulk_payments.create_metadata_orders,
+                bulk_steps.create_bookings,
+                bulk_steps.book_events,
+                bulk_steps.confirm,
+                bulk_steps.notify,
             )
             args = (part, self.catalog, now) if needs_catalog else (part, now)
-            if fn in (batch.apply_payments, batch.create_metadata_orders):
+            if fn in (bulk_payments.apply_payments, bulk_payments.create_metadata_orders):
                 args = (*args, self.livemode)  # events of the other mode are left
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())

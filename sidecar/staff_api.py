@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from core.clock import utcnow
 from core.vocabulary import STEPS
-from fulfilment import handlers as fulfilment
 from fulfilment import repairs, worker
+from fulfilment import steps as fulfilment
 from sidecar.request_body import json_object
 from store import error_log, inbox, orders, outbox, reminders
 

@@ -1,0 +1,43 @@
+"""What every Stripe event handler is given and may raise.
+
+Every handler and step in fulfilment is a write function (connection first, no commit) run
+by the store's single writer, so each event and each step is applied in one transaction
+together with the row that records it as done: a crash before the commit leaves nothing
+behind, and the worker simply runs it again. What must happen once is guarded by unique
+keys: `fulfilment_steps (order_id, step)`, `events.slot_key`, `bookings (order_item_id,
+event_id)`, `holds.order_item_id`, `error_log.dedupe_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.catalog import Catalog
+
+
+class Deferred(Exception):
+    """The event cannot be applied yet (a refund for a payment not seen yet): try later.
+    The transaction still commits, with the deferral recorded, so a handler raises it only
+    when what it has written so far is complete on its own (linking ids, say)."""
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (the catalog no longer has the product): fail at once."""
+
+
+Handler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], "Context"], None]
+
+
+class Context:
+    def __init__(
+        self, catalog: Catalog, now: datetime, event_id: str, received_at: datetime
+    ) -> None:
+        self.catalog = catalog
+        self.now = now
+        self.event_id = event_id
+        self.received_at = received_at
+        self.order_id: str | None = None  # the order the event turned out to be about

@@ -1,0 +1,113 @@
+"""Money going back: refunds (partial and full) and disputes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from core.payments import PaymentFacts, refund_from
+from fulfilment.context import Context, Deferred, PermanentFailure
+from fulfilment.event_orders import (
+    order_for,
+    text_id,
+)
+from store import order_state, outbox
+from store.error_log import log_error
+
+
+def handle_charge_refunded(conn, event, ctx: Context) -> None:
+    charge = event["data"]["object"]
+    order_id, _ = order_for(conn, event, ctx, create=False)
+    status = order_state.payment_status(conn, order_id) if order_id else None
+    if status not in ("paid", "partially_refunded", "refunded", "disputed"):
+        raise Deferred("refund for a payment not recorded yet")
+    refund = refund_from(charge)
+    if refund is None:
+        raise PermanentFailure("charge.refunded without amount and amount_refunded")
+    order_state.record_refund(conn, order_id, refund.amount_refunded, ctx.event_id, ctx.now)
+    if not refund.full:
+        order_state.advance_payment_status(conn, order_id, "partially_refunded", ctx.now)
+        # Every further partial refund is flagged too; a redelivery of one is not.
+        log_error(
+            conn,
+            category="payment",
+            severity="medium",
+            message=f"partial refund of {refund.amount_refunded} of {refund.charge_amount}:"
+            " bookings kept; check whether any should be cancelled",
+            order_id=order_id,
+            stripe_event_id=ctx.event_id,
+            now=ctx.now,
+            dedupe_key=f"partial-refund:{order_id}:{refund.amount_refunded}",
+        )
+        return
+    if order_state.advance_payment_status(conn, order_id, "refunded", ctx.now):
+        cancel_order(conn, order_id, ctx.now)
+
+
+def queue_cancellation(
+    conn: duckdb.DuckDBPyConnection, order_id: str, reason: str, now: datetime
+) -> bool:
+    """The family's copy of the order's events is cancelled: the order's calendar sequence
+    goes up (every event in their next .ics carries a higher SEQUENCE, so calendar programs
+    replace what they have) and the cancellation email goes into the outbox under
+    `cancellation:<order>:<sequence>`. It is rendered when sent, with the cancelling .ics."""
+    row = order_state.next_calendar_sequence(conn, order_id)
+    if row is None or row[1] is None:
+        return False
+    sequence, email = row
+    return outbox.enqueue(
+        conn,
+        dedupe_key=f"cancellation:{order_id}:{sequence}",
+        channel="email",
+        payload={"template": "cancellation", "reason": reason, "sequence": sequence},
+        now=now,
+        recipient=email,
+        order_id=order_id,
+    )
+
+
+def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:
+    """Full refund: bookings cancelled, places freed, steps not yet run skipped; a family
+    that had bookings gets the cancellation email."""
+    cancelled = conn.execute(
+        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
+        " AND status <> 'cancelled' RETURNING booking_id",
+        [now, order_id],
+    ).fetchall()
+    if cancelled:
+        queue_cancellation(conn, order_id, "refund", now)
+    conn.execute(
+        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status <> 'released'",
+        [order_id],
+    )
+    conn.execute(
+        "UPDATE fulfilment_steps SET status = 'skipped', updated_at = ?"
+        " WHERE order_id = ? AND status IN ('pending', 'failed')",
+        [now, order_id],
+    )
+    order_state.cancel(conn, order_id, now)
+
+
+def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
+    dispute = event["data"]["object"]
+    facts = PaymentFacts(
+        None, None, text_id(dispute.get("payment_intent")), None, None, None, None,
+        dispute.get("amount"), dispute.get("currency"), {},
+    )  # fmt: skip
+    order_id = ctx.order_id = order_state.find_order(conn, facts)
+    if order_id is not None:
+        order_state.advance_payment_status(conn, order_id, "disputed", ctx.now)
+    log_error(
+        conn,
+        category="payment",
+        severity="critical",
+        message=f"dispute opened ({dispute.get('reason') or 'no reason given'}) for"
+        f" {dispute.get('amount')} {dispute.get('currency')}:"
+        " respond in Stripe before the deadline",
+        context={"dispute": dispute.get("id"), "charge": dispute.get("charge")},
+        order_id=order_id,
+        stripe_event_id=ctx.event_id,
+        now=ctx.now,
+        dedupe_key=f"dispute:{dispute.get('id') or ctx.event_id}",
+    )
