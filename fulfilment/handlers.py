@@ -1,5 +1,5 @@
 """Fulfilment: Stripe events applied to orders, and the steps that turn a paid order into
-bookings and calendar events (SPEC §4, §5).
+bookings and calendar events (docs/architecture.md, Fulfilment).
 
 Every function here is a write function (connection first, no commit) run by the store's
 single writer, so each event and each step is applied in one transaction together with
