@@ -1,4 +1,4 @@
-"""`tinkertank …`: the command line. Every command reads the environment once (SPEC §9)
+"""`tinkertank …`: the command line. Every command reads the environment once
 and exits non-zero with a message that says what is wrong."""
 
 from __future__ import annotations

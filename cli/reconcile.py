@@ -1,5 +1,5 @@
 """`tinkertank reconcile --since 2026-11-01|24h|7d`: feed the inbox any event that never
-arrived by webhook (SPEC §8).
+arrived by webhook (docs/operations.md, Scheduled jobs).
 
 Pages through Stripe's events API (`GET /v1/events?created[gte]=…`, newest first,
 `starting_after` the last id of a page while `has_more`) with the secret key, and posts

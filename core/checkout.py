@@ -17,7 +17,7 @@ from core.cart import Cart, CartItem
 from core.catalog import Catalog
 from core.schedule import camp_capacity_key, party_event, party_room_candidates
 
-HOLD_MINUTES = 30  # SPEC §3; Stripe's shortest Checkout Session lifetime is also 30 minutes
+HOLD_MINUTES = 30  # Stripe's shortest Checkout Session lifetime is also 30 minutes
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class HoldRequest:
 
 @dataclass(frozen=True)
 class HoldLimits:
-    """How much one customer and one client may hold unpaid at once (README, Security).
+    """How much one customer and one client may hold unpaid at once (docs/security.md).
 
     `per_email` places per mailbox; `per_client` places per client address, and at most
     `client_share_percent` of any one camp day, party slot or program (0 turns either
@@ -94,7 +94,7 @@ def _hold_request(item: CartItem, catalog: Catalog) -> HoldRequest:
 def checkout_session_params(
     order_id: str, cart: Cart, catalog: Catalog, public_base_url: str, expires_at: datetime
 ) -> dict[str, Any]:
-    """The `POST /v1/checkout/sessions` parameters for an order (SPEC §4).
+    """The `POST /v1/checkout/sessions` parameters for an order.
 
     The order id travels as `client_reference_id`, in the session's metadata and in the
     metadata of the PaymentIntent or Subscription the session creates, so that charge,

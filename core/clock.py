@@ -9,7 +9,7 @@ A test suite, a drill or a demo that must behave as on another day sets
 every process of one sidecar, and the dashboard beside it, add the same number of seconds
 to the system clock, so they agree with each other, and time still flows. The suite pins
 its sidecars to one day of the catalog's sales season this way, so it passes whatever the
-date it runs on (see the README's "Tests on any date").
+date it runs on (see docs/testing.md, "Tests on any date").
 """
 
 from __future__ import annotations

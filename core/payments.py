@@ -2,7 +2,7 @@
 
 Pure: takes decoded event bodies, returns plain values.
 
-State only moves forward (SPEC §4): pending → paid → partially refunded → refunded, with
+State only moves forward: pending → paid → partially refunded → refunded, with
 failed and expired as ends of the unpaid path and disputed reachable from any paid state.
 A late `payment_failed` after `paid` is recorded, never applied.
 """
@@ -58,7 +58,7 @@ def _id_of(value: Any) -> str | None:
 
 
 def has_cart(facts: PaymentFacts) -> bool:
-    """Whether the payment carries a storefront cart in its metadata (SPEC §11)."""
+    """Whether the payment carries a storefront cart in its metadata."""
     return any(key == "tt_items" or key.startswith("tt_items_") for key in facts.metadata)
 
 

@@ -1,7 +1,7 @@
 """Settings: read once from the environment at start, frozen, passed in.
 
 Nothing else in the project reads `os.environ`; tests build their own `Settings` with
-`load_settings({...})` instead of patching the process environment (SPEC §9).
+`load_settings({...})` instead of patching the process environment.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     # Support requests one client address may make per hour (in memory, per process).
     support_requests_per_client: int = 20
-    # Checkout holds (README, Security, Abuse limits): places held unpaid per mailbox and
+    # Checkout holds (docs/security.md, Abuse limits): places held unpaid per mailbox and
     # per client, and the share of any one camp day, party slot or program one client may
     # hold. 0 turns a per-client limit off (a storefront that does not forward addresses).
     checkout_places_per_email: int = 6

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from core import json_depth
 
-# SPEC §4: the event types the fulfilment worker acts on. Anything else is stored and
+# The event types the fulfilment worker acts on. Anything else is stored and
 # marked `ignored`, so turning a new type on later can reprocess it from the inbox.
 HANDLED_EVENT_TYPES = frozenset(
     {

@@ -1,4 +1,4 @@
-"""Support requests: a customer reports a problem with a booking (SPEC §6).
+"""Support requests: a customer reports a problem with a booking (docs/http-api.md, Support).
 
 ``validate_booking_issue`` checks the body of ``POST /api/support/booking-issue`` and reports
 every problem at once, each at the path of the value at fault, as the checkout does.

@@ -1,4 +1,4 @@
-"""The staff dashboard (SPEC §7): `tinkertank dashboard --port P`, or
+"""The staff dashboard (docs/operations.md, Dashboard): `tinkertank dashboard --port P`, or
 `streamlit run dashboard/app.py`. A client of the sidecar's staff API; it never opens the
 database. Pages are thin: they lay out what the API returns (`dashboard/pages/`)."""
 

@@ -1,9 +1,9 @@
 """One browser session of the dashboard: its settings, its API client and who is logged in.
 
-Login (SPEC §7): Streamlit's OIDC login (`st.login`, `st.user`) when an `[auth]` section is
-in the secrets; otherwise `DASHBOARD_PASSWORD` through a form. With neither, the dashboard
-runs without a login only when bound to this machine (`tinkertank dashboard` on 127.0.0.1):
-it refuses otherwise.
+Login (docs/operations.md, Dashboard): Streamlit's OIDC login (`st.login`, `st.user`) when
+an `[auth]` section is in the secrets; otherwise `DASHBOARD_PASSWORD` through a form. With
+neither, the dashboard runs without a login only when bound to this machine
+(`tinkertank dashboard` on 127.0.0.1): it refuses otherwise.
 """
 
 from __future__ import annotations

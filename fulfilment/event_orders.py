@@ -1,5 +1,5 @@
 """The order a Stripe event is about: found by any of its ids, or made from the cart in
-a payment's metadata; and the order's payment state, which only moves forward (SPEC §4).
+a payment's metadata; and the order's payment state, which only moves forward.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The handler table: what each Stripe event type does (SPEC §4), and `handle_event`,
+"""The handler table: what each Stripe event type does, and `handle_event`,
 which applies one stored event and records the outcome in the same transaction.
 An event of the other mode than our key is refused; one that cannot be applied yet is
 deferred and tried again, for up to a day."""

@@ -1,7 +1,7 @@
 """Staff repairs from the error log: resolve entries, or retry what an entry is about.
 
-A retry is the same action staff can take one by one (SPEC "the dashboard's retry and the
-CLI's reprocess call the same function"): a failed fulfilment step starts afresh
+A retry is the same action staff can take one by one (the dashboard's retry and the
+CLI's reprocess call the same function): a failed fulfilment step starts afresh
 (`worker.retry_step`), a failed message goes back to the outbox (`outbox.retry`), a failed
 or ignored Stripe event is applied again from its stored body (`worker.reprocess_event`).
 An entry whose retry was accepted is marked resolved by the same person: if it fails

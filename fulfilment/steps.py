@@ -1,5 +1,5 @@
 """The steps that turn a paid order into bookings and calendar events, and tell the
-family and staff (SPEC §5): record_payment (done with the payment itself, see
+family and staff: record_payment (done with the payment itself, see
 `fulfilment.event_orders.mark_paid`), create_bookings, schedule_events, send_confirmation,
 notify_staff. Each runs once, in one transaction with the row marking it done."""
 

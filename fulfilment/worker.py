@@ -9,7 +9,7 @@ alone. A failure is recorded in a transaction of its own, by kind:
   seconds, for up to a day.
 - `PermanentFailure`: fail at once, with an error-log entry.
 - anything else is transient: retried with exponential backoff, then failed with an
-  error-log entry (SPEC §5: three retries). Staff can retry a failed step or reprocess an
+  error-log entry (three retries). Staff can retry a failed step or reprocess an
   event; both start it afresh.
 
 A crash at any point loses nothing: what was committed is done and recorded as done, what
@@ -59,7 +59,7 @@ STEP_CATEGORY = {
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4  # the first try and three retries (SPEC §5)
+    attempts: int = 4  # the first try and three retries
     base_seconds: float = 2.0  # then 2, 4, 8 seconds
 
     def delay(self, attempts: int) -> timedelta:

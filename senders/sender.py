@@ -141,7 +141,7 @@ class Sender:
     def send(self, message: dict[str, Any]) -> None:
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
-            # Slack is optional (SPEC §9): without a webhook URL there is nowhere to post,
+            # Slack is optional: without a webhook URL there is nowhere to post,
             # which is not a failure to retry and log.
             if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)

@@ -1,4 +1,4 @@
-"""Staff API for analysts: read-only SQL and Parquet exports (SPEC §1, §8).
+"""Staff API for analysts: read-only SQL and Parquet exports (docs/http-api.md, Analysts).
 
     POST /api/sql    {"sql": "SELECT …", "limit": 1000}
                      → columns, rows, truncated, elapsed_ms, data_as_of

@@ -21,6 +21,7 @@ from sidecar import (
     customer,
     health,
     inbox_import,
+    openapi,
     staff_api,
     staff_orders,
     summaries_api,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
+        Route("/openapi.json", openapi.openapi_json),
         Route("/api/health", staff_only(health.staff_health)),
         *inbox_import.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id

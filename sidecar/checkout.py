@@ -1,4 +1,4 @@
-"""`POST /api/checkout` and `GET /api/orders/{order_id}/status` (SPEC §6, §11).
+"""`POST /api/checkout` and `GET /api/orders/{order_id}/status` (docs/http-api.md).
 
 Checkout: validate the cart against the catalog (422 with every problem), take places for
 every item and store the pending order in one write (409 when a place is gone), then ask

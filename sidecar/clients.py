@@ -1,4 +1,4 @@
-"""Who a request comes from, for the per-client limits (README, Security, Abuse limits).
+"""Who a request comes from, for the per-client limits (docs/security.md, Abuse limits).
 
 `request.client` is the TCP peer, or, when that peer is a proxy listed in
 FORWARDED_ALLOW_IPS, the address it forwarded in X-Forwarded-For (uvicorn decides this with

@@ -1,5 +1,6 @@
-"""Customer-facing pages and files (SPEC §6): the order's calendar file and the pages Stripe
-Checkout returns to (processing, success, cancelled). The HTML comes from `core/messages/pages.py`.
+"""Customer-facing pages and files (docs/http-api.md): the order's calendar file and the
+pages Stripe Checkout returns to (processing, success, cancelled). The HTML comes from
+`core/messages/pages.py`.
 
 Order ids are secrets carried in URLs, so these answers are never cached, never leak their
 address as a Referer, and allow only their own inline script and style (by nonce).

@@ -1,4 +1,4 @@
-"""`GET /healthz` (the process runs), `GET /readyz` (it can do its job) — SPEC §11 — and
+"""`GET /healthz` (the process runs), `GET /readyz` (it can do its job), and
 `GET /api/health`, the same checks for staff with what went wrong in words.
 
 `/readyz` is public (a load balancer asks it), so it names each failed check by a reason

@@ -1,4 +1,4 @@
-"""`POST /webhooks/stripe`: verify, store durably, acknowledge (SPEC §4, §11).
+"""`POST /webhooks/stripe`: verify, store durably, acknowledge (docs/http-api.md).
 
 200  the event is committed to the inbox (also for a redelivery, which stores nothing new)
 400  no or invalid signature, or a signed body that is not a Stripe event; nothing stored

@@ -1,4 +1,4 @@
-"""Staff API: the daily summaries and the trends (SPEC §8).
+"""Staff API: the daily summaries and the trends (docs/http-api.md, Staff API).
 
     GET  /api/summaries?since=&until=&limit&offset   stored summaries, newest first
     GET  /api/summaries/{date}                       one stored summary

@@ -1,7 +1,7 @@
 """The webhook inbox: every verified Stripe event, stored before it is acknowledged.
 
 The primary key on `event_id` makes a redelivery a no-op; `status` separates "received"
-from "processed" so a failed handler is retried rather than forgotten (SPEC §4).
+from "processed" so a failed handler is retried rather than forgotten.
 """
 
 from __future__ import annotations

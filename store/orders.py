@@ -7,7 +7,7 @@ and of its active holds that have not yet expired. `place_order` checks and take
 inside one write transaction, and every write goes through the store's single writer, so
 two checkouts can never both take the last seat.
 
-`place_checkout` adds the abuse limits (README, Security, Abuse limits) to the same write:
+`place_checkout` adds the abuse limits (docs/security.md, Abuse limits) to the same write:
 what one mailbox and one client address hold unpaid is counted from these holds, and a
 new checkout of a mailbox replaces that mailbox's earlier unpaid ones.
 """
@@ -373,7 +373,7 @@ def find_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def order_status(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
-    """What `GET /api/orders/{id}/status` shows (SPEC §11), times as aware UTC."""
+    """What `GET /api/orders/{id}/status` shows (docs/http-api.md), times as aware UTC."""
     order_id = find_order_id(conn, key)
     if order_id is None:
         return None

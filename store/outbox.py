@@ -1,5 +1,5 @@
 """The outbox: emails and Slack messages to send, written in the same transaction as the
-change that causes them, each under a unique key so it is sent once (SPEC §5).
+change that causes them, each under a unique key so it is sent once.
 
 Sending happens outside any transaction (senders/sender.py): a message is claimed as
 due, sent, then marked sent or given a retry time, each in a write of its own.
@@ -16,7 +16,7 @@ import duckdb
 from store.error_log import log_error
 from store.orders import new_id
 
-ATTEMPTS = 4  # the first try and three retries (SPEC §5)
+ATTEMPTS = 4  # the first try and three retries
 
 
 def enqueue(

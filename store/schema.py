@@ -328,7 +328,7 @@ UPDATE webhook_inbox SET order_id = o.order_id FROM orders o
 WHERE webhook_inbox.object_id IN (o.checkout_session_id, o.payment_intent_id, o.subscription_id)
 """
 
-# v7, abuse limits (README, Security):
+# v7, abuse limits (docs/security.md):
 # - support tickets are capped per mailbox (`email_key`, core/typed_text.address_key), so
 #   `+tag` and Gmail dot variants of one address share one cap;
 # - a checkout order records whom its holds count against: the mailbox (`hold_email`) and

@@ -1,4 +1,5 @@
-"""The customer's order pages (SPEC §6): processing, success, cancelled and not found.
+"""The customer's order pages (docs/http-api.md, Customer pages): processing, success,
+cancelled and not found.
 
 Pure: the order's rows, the catalog, the clock's reading, the base URL and the script nonce
 come in as arguments; each function returns the page's HTML. Templates are Jinja2 in

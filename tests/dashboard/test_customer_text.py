@@ -14,7 +14,7 @@ from tests.conftest import Sidecar, sidecar_env
 from tests.dashboard.conftest import dashboard_settings, log_in, new_dashboard, no_trouble
 from tests.fakes.stripe_api import FakeStripe
 
-# The support form takes only a plain name (README, Abuse limits), so a ticket carries its
+# The support form takes only a plain name (docs/security.md, Abuse limits), so a ticket carries its
 # hostile text in the message.
 PLAIN_NAME = "Jo O'Brien"
 HOSTILE = ":red[**REFUND APPROVED**] ![seen](https://tracker.example/p.png) <b>hi</b> _x_"

@@ -153,7 +153,7 @@ def test_bulk_leaves_unknown_orders_and_lapsed_holds_to_the_one_by_one_path(make
 
 
 def metadata_payment(n: int, items: list[dict], pi: str | None = None) -> str:
-    """A storefront's own PaymentIntent, paid, its cart in the metadata (SPEC §11)."""
+    """A storefront's own PaymentIntent, paid, its cart in the metadata."""
     metadata = {
         "tt_items": json.dumps(items),
         "tt_customer": json.dumps({"email": f"p{n}@example.com", "name": f"Parent {n}"}),

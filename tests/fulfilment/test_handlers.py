@@ -136,7 +136,7 @@ def failed_invoice() -> dict[str, Any]:
 
 
 def storefront_payment() -> dict[str, Any]:
-    """A storefront's own PaymentIntent, its cart in the metadata (SPEC §11)."""
+    """A storefront's own PaymentIntent, its cart in the metadata."""
     items = [{"product_id": "summer-robotics", "date": "2027-01-05", "session": "day",
               "student": {"name": "Ada", "age": 8}}]  # fmt: skip
     metadata = {"tt_items": json.dumps(items), "tt_customer": json.dumps(PARENT)}

@@ -1,4 +1,4 @@
-"""Checkout hold limits (README, Security, Abuse limits) against a real sidecar and FakeStripe.
+"""Checkout hold limits (docs/security.md, Abuse limits) against a real sidecar and FakeStripe.
 
 The sidecar trusts X-Forwarded-For from the test (FORWARDED_ALLOW_IPS=127.0.0.1), as it
 would from a storefront that forwards its customers' addresses; each test speaks as its own

@@ -316,7 +316,7 @@ def test_the_ticket_endpoints_need_the_admin_token(sidecar: Sidecar):
     assert sidecar.staff_get(f"/api/tickets/{ticket_id}").json()["status"] == "open"
 
 
-# --- abuse (README, Security, Abuse limits) ------------------------------------------------------
+# --- abuse (docs/security.md, Abuse limits) ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
