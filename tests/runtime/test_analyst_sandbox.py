@@ -138,7 +138,7 @@ def test_the_sandbox_instance_refuses_whatever_the_statement(copy: str, tmp_path
     ).fetchone() == (False, True)
 
 
-def test_the_sandbox_keeps_only_path_lang_and_home():
+def test_the_sandbox_keeps_only_path_lang_and_home_and_bounds_malloc():
     environ = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "HOME": "/root", "ADMIN_TOKEN": "x",
                "STRIPE_SECRET_KEY": "sk", "STRIPE_WEBHOOK_SECRET": "whsec", "SMTP_PASSWORD": "p",
                "PYTHONPATH": "/elsewhere", "LD_PRELOAD": "/evil.so"}  # fmt: skip
@@ -147,6 +147,7 @@ def test_the_sandbox_keeps_only_path_lang_and_home():
         "PATH": "/usr/bin",
         "LANG": "C.UTF-8",
         "HOME": "/root",
+        "MALLOC_ARENA_MAX": "2",
     }
 
 
