@@ -26,7 +26,7 @@ from core.cart import (
     parse_metadata_cart,
     validate_checkout,
 )
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(REPO_ROOT / "data" / "catalog.toml")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import icalendar
 import recurring_ical_events
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.messages.invites import (
     InviteEvent,
     calendar_method,
