@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.cart import MAX_EMAIL_LENGTH, CartProblem
+from core.cart import CartProblem
 from core.typed_text import (
     MAX_PLAIN_NAME_LENGTH,
     InvalidAddress,
@@ -26,6 +26,7 @@ from core.typed_text import (
     is_plain_name,
     parse_address,
 )
+from core.validation import MAX_ADDRESS_LENGTH as MAX_EMAIL_LENGTH
 
 # What a request can be about; the key is stored, the label is what customers and staff read.
 CATEGORIES: Mapping[str, str] = {

@@ -18,7 +18,8 @@ from typing import Any
 
 import duckdb
 
-from core.cart import InvalidCart, parse_metadata_cart
+from core.cart import InvalidCart
+from core.cart_metadata import parse_metadata_cart
 from core.catalog import Catalog
 from core.checkout import hold_options
 from core.payments import (

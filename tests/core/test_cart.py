@@ -22,10 +22,9 @@ from core.cart import (
     Customer,
     InvalidCart,
     Student,
-    encode_metadata_cart,
-    parse_metadata_cart,
-    validate_checkout,
 )
+from core.cart_metadata import encode_metadata_cart, parse_metadata_cart
+from core.cart_rules import validate_checkout
 from core.catalog_file import load_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

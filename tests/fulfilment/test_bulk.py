@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cart import validate_checkout
+from core.cart_rules import validate_checkout
 from core.catalog_file import load_catalog
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope, payment_intent
