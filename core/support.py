@@ -29,6 +29,7 @@ from core.validation import (
     is_plain_name,
     parse_address,
 )
+from core.vocabulary import TICKET_STATUSES
 
 # What a request can be about; the key is stored, the label is what customers and staff read.
 CATEGORIES: Mapping[str, str] = {
@@ -40,7 +41,6 @@ CATEGORIES: Mapping[str, str] = {
     "accessibility_or_medical": "Accessibility or medical needs",
     "other": "Something else",
 }
-TICKET_STATUSES = ("open", "in_progress", "resolved")
 
 MAX_MESSAGE_LENGTH = 4000
 MAX_STAFF_NOTE_LENGTH = 4000
