@@ -218,19 +218,12 @@ def _shorten(text: str, length: int) -> str:
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
+    """As `validation.describe`, but shortening text and never repeating a number."""
     if isinstance(value, str):
         return f"text {_shorten(value, 60)!r}"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return validation.describe(value)
 
 
 class ClientLimiter:
