@@ -31,7 +31,6 @@ from core.catalog import (
 )
 from core.catalog_fields import (
     Entry,
-    Invalid,
     as_age,
     as_billing_interval,
     as_currency,
@@ -50,7 +49,7 @@ from core.catalog_fields import (
     room_of,
     time_ending_same_day,
 )
-from core.validation import Problems
+from core.validation import Invalid, Problems
 
 
 def load_catalog(path: str | Path) -> Catalog:
