@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.servers import ADMIN_TOKEN, free_port, start_sidecar_for_bench
 from cli import simulate
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -30,8 +30,8 @@ import requests
 
 from bench.servers import ADMIN_TOKEN, start_sidecar_for_bench
 from cli.simulate import signed_delivery
-from core.cart import validate_checkout
-from core.catalog import load_catalog
+from core.cart_rules import validate_checkout
+from core.catalog_file import load_catalog
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope
 from runtime.sidecar_process import free_port

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from client.sidecar_client import SidecarError, StaffClient
 from core import clock
-from core.catalog import CatalogError, load_catalog
-from core.catalog import parse_catalog as load_catalog_text
+from core.catalog import CatalogError
+from core.catalog_file import load_catalog
+from core.catalog_file import parse_catalog as load_catalog_text
 from core.settings import Settings, SettingsError, load_settings
 from runtime.store_process import StoreClient
 from store.database import DatabaseUnavailable

@@ -31,7 +31,7 @@ import requests
 import stripe
 
 from core import clock
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from core.catalog import Catalog
 from core.schedule import ignite_class_dates
 from core.simulation import (

@@ -15,7 +15,8 @@ from typing import Any
 
 from core.cart import Cart, CartItem
 from core.catalog import Catalog
-from core.schedule import camp_capacity_key, party_event, party_room_candidates
+from core.schedule import party_event, party_room_candidates
+from core.slot_keys import camp_capacity_key
 
 HOLD_MINUTES = 30  # Stripe's shortest Checkout Session lifetime is also 30 minutes
 

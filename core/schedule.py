@@ -10,14 +10,12 @@ Pure: no I/O and no clock. Anything that depends on "now" takes it as an argumen
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 from core.catalog import (
-    CAMP_SESSION_KINDS,
     WEEKDAYS,
     Camp,
     Catalog,
@@ -26,8 +24,14 @@ from core.catalog import (
     Product,
     Term,
 )
+from core.slot_keys import (
+    camp_slot_key,
+    event_uid,
+    ignite_slot_key,
+    party_slot_key,
+    require_date,
+)
 
-UID_DOMAIN = "tinkertank.com.au"
 # RFC 5545 BYDAY codes, indexed like date.weekday() (0 = Monday).
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _SESSION_LABELS = {"day": "day session", "all_day": "all-day session"}
@@ -85,78 +89,13 @@ class IgniteRecurrence(TypedDict):
     timezone: str
 
 
-# --- Slot keys and UIDs --------------------------------------------------------------------------
-
-
-def camp_capacity_key(camp_id: str, day: date) -> str:
-    """What a camp's seats are counted against: one camp day, shared by both sessions.
-
-    A child in the day session and a child in the all-day session sit in the same room, so
-    the day's capacity is one pool even though each session is its own calendar event.
-    """
-    return f"camp:{camp_id}:{_require_date(day).isoformat()}"
-
-
-def _camp_slot_key(camp_id: str, day: date, session: str) -> str:
-    return f"{camp_capacity_key(camp_id, day)}:{session}"
-
-
-def _party_slot_key(venue_id: str, room_id: str, day: date, start: time) -> str:
-    # Keyed by room and start, not by order: a room holds one party at a time, so a second
-    # payment for the same room and slot collides on the unique key instead of double-booking.
-    return f"party:{venue_id}:{room_id}:{day.isoformat()}:{start:%H:%M}"
-
-
-def _ignite_slot_key(program_id: str, day: date) -> str:
-    return f"ignite:{program_id}:{day.isoformat()}"
-
-
-# Same shape as catalog ids; repeated here because the catalog keeps its pattern private.
-_ID = r"[a-z0-9][a-z0-9-]*"
-_DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
-_SESSION = "|".join(re.escape(kind) for kind in CAMP_SESSION_KINDS)
-_SLOT_KEY_PATTERNS = {
-    "camp": re.compile(rf"camp:(?P<product>{_ID}):{_DATE}:(?P<session>{_SESSION})"),
-    "party": re.compile(
-        rf"party:(?P<venue>{_ID}):(?P<room>{_ID}):{_DATE}:(?P<hour>\d{{2}}):(?P<minute>\d{{2}})"
-    ),
-    "ignite": re.compile(rf"ignite:(?P<product>{_ID}):{_DATE}"),
-}
-
-
-def event_uid(slot_key: str) -> str:
-    """The iCalendar UID of the event with this slot key; the same key gives the same UID forever.
-
-    Calendar clients match updates and cancellations to the invite by UID, so it depends on
-    nothing but the slot key. Fields are joined with "." because ids may contain "-" but never
-    ".": with "-" as the separator, party rooms "a-b"/"c" and "a"/"b-c" would share a UID.
-    Dates and times lose their punctuation, leaving only characters safe in any calendar
-    client, e.g. ``camp.summer-robotics.20270112.day@tinkertank.com.au``.
-    """
-    kind = slot_key.partition(":")[0]
-    pattern = _SLOT_KEY_PATTERNS.get(kind)
-    match = pattern.fullmatch(slot_key) if pattern else None
-    if match is None:
-        raise ValueError(f"{slot_key!r} is not a camp, party or Ignite slot key")
-    fields = match.groupdict()
-    on = f"{fields['year']}{fields['month']}{fields['day']}"
-    if kind == "camp":
-        local = f"camp.{fields['product']}.{on}.{fields['session']}"
-    elif kind == "party":
-        at = f"{fields['hour']}{fields['minute']}"
-        local = f"party.{fields['venue']}.{fields['room']}.{on}.{at}"
-    else:
-        local = f"ignite.{fields['product']}.{on}"
-    return f"{local}@{UID_DOMAIN}"
-
-
 # --- Camps ---------------------------------------------------------------------------------------
 
 
 def camp_event(catalog: Catalog, camp_id: str, day: date, session: str) -> PlannedEvent:
     """The calendar event for one session ("day" or "all_day") of a camp on one of its days."""
     camp = _product_of_kind(catalog, camp_id, Camp, "camp")
-    _require_date(day)
+    require_date(day)
     times = catalog.camp_sessions.get(session)
     if times is None:
         sessions = ", ".join(catalog.camp_sessions)
@@ -168,7 +107,7 @@ def camp_event(catalog: Catalog, camp_id: str, day: date, session: str) -> Plann
         raise ScheduleError(
             f"{day} is not a day of camp {camp.id} ({_why_not_a_camp_day(catalog, camp, day)})"
         )
-    slot_key = _camp_slot_key(camp.id, day, session)
+    slot_key = camp_slot_key(camp.id, day, session)
     return PlannedEvent(
         slot_key=slot_key,
         kind=Camp.kind,
@@ -205,7 +144,7 @@ def party_event(
     (or staff member) can fix the booking in one go.
     """
     party = _product_of_kind(catalog, party_id, Party, "party")
-    _require_date(day)
+    require_date(day)
     problems = []
     if not party.first_date <= day <= party.last_date:
         problems.append(
@@ -224,7 +163,7 @@ def party_event(
             f"cannot book party {party.id} on {day} at {start:%H:%M} in room {room_id}: "
             + "; ".join(problems)
         )
-    slot_key = _party_slot_key(party.venue, room_id, day, start)
+    slot_key = party_slot_key(party.venue, room_id, day, start)
     starts_at = _utc(catalog.tz, day, start)
     return PlannedEvent(
         slot_key=slot_key,
@@ -367,7 +306,7 @@ def _term_days(catalog: Catalog, program: Ignite, term: Term) -> tuple[list[date
 
 
 def _ignite_event(catalog: Catalog, program: Ignite, day: date) -> PlannedEvent:
-    slot_key = _ignite_slot_key(program.id, day)
+    slot_key = ignite_slot_key(program.id, day)
     starts_at = _utc(catalog.tz, day, program.start)
     return PlannedEvent(
         slot_key=slot_key,
@@ -395,13 +334,6 @@ def _product_of_kind(catalog: Catalog, product_id: str, cls: type[_P], what: str
     if not isinstance(product, cls):
         raise ScheduleError(f"{product_id!r} is a {product.kind}, not a {what}")
     return product
-
-
-def _require_date(day: date) -> date:
-    # A datetime is a date too, but never equals one: it would silently match no camp day.
-    if isinstance(day, datetime) or not isinstance(day, date):
-        raise TypeError(f"expected a date, got {day!r}")
-    return day
 
 
 def _local(tz: ZoneInfo, day: date, at: time) -> datetime:

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.cart import MAX_EMAIL_LENGTH, CartProblem
-from core.typed_text import (
+from core import validation
+from core.validation import (
+    MAX_ADDRESS_LENGTH,
     MAX_PLAIN_NAME_LENGTH,
+    MISSING,
     InvalidAddress,
+    Problem,
+    Problems,
     address_key,
-    control_characters,
     is_plain_name,
     parse_address,
 )
+from core.vocabulary import TICKET_STATUSES
 
 # What a request can be about; the key is stored, the label is what customers and staff read.
 CATEGORIES: Mapping[str, str] = {
@@ -37,7 +41,6 @@ CATEGORIES: Mapping[str, str] = {
     "accessibility_or_medical": "Accessibility or medical needs",
     "other": "Something else",
 }
-TICKET_STATUSES = ("open", "in_progress", "resolved")
 
 MAX_MESSAGE_LENGTH = 4000
 MAX_STAFF_NOTE_LENGTH = 4000
@@ -60,8 +63,6 @@ _REFERENCE_CHARACTERS = frozenset(
 _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _TICKET_LENGTH = 8
 
-_MISSING: Any = object()
-
 
 @dataclass(frozen=True)
 class BookingIssue:
@@ -69,7 +70,7 @@ class BookingIssue:
     whether it names one of their orders is decided by the store, and never told to them."""
 
     order_reference: str
-    email: str  # one address (core/typed_text.parse_address), lower-cased
+    email: str  # one address (core/validation.parse_address), lower-cased
     category: str
     message: str
     name: str | None  # letters, spaces, hyphens and apostrophes only (it goes in our email)
@@ -83,7 +84,7 @@ class BookingIssue:
 class InvalidRequest(ValueError):
     """The request cannot be taken; ``problems`` lists every reason, in body order."""
 
-    def __init__(self, problems: Iterable[CartProblem]) -> None:
+    def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__(self.problems)
 
@@ -102,53 +103,49 @@ def new_ticket_id() -> str:
 def validate_booking_issue(body: object) -> BookingIssue:
     """The report in `body` (parsed JSON), or InvalidRequest listing every problem."""
     problems = _object_with_keys(body, _BODY_KEYS)
-
-    def problem(path: str, message: str) -> None:
-        problems.append(CartProblem(path, message))
-
-    reference = _read_text(body.get("order_id", _MISSING), "order_id", problem,
-                           MAX_REFERENCE_LENGTH)  # fmt: skip
+    reference = _read_text(problems, body, "order_id", MAX_REFERENCE_LENGTH)
     if reference is not None and not _is_order_reference(reference):
-        problem(
+        problems.add(
             "order_id",
             "expected the order reference from your confirmation email (ord_…), or the "
             "Stripe checkout or payment id (cs_… or pi_…)",
         )
         reference = None
 
-    email = _read_text(body.get("email", _MISSING), "email", problem, MAX_EMAIL_LENGTH)
+    email = _read_text(problems, body, "email", MAX_ADDRESS_LENGTH)
     if email is not None:
         try:
             email = parse_address(email)
         except InvalidAddress as exc:
-            problem("email", f"expected one email address, such as jane@example.com: {exc}")
+            problems.add("email", f"expected one email address, such as jane@example.com: {exc}")
             email = None
 
-    category = body.get("category", _MISSING)
-    if category is _MISSING:
-        problem("category", "missing (required)")
+    category = body.get("category", MISSING)
+    if category is MISSING:
+        problems.add("category", "missing (required)")
     elif not isinstance(category, str) or category not in CATEGORIES:
-        problem("category", f"expected one of {', '.join(CATEGORIES)}, got {_describe(category)}")
+        problems.add(
+            "category", f"expected one of {', '.join(CATEGORIES)}, got {_describe(category)}"
+        )
 
-    message = _read_text(body.get("message", _MISSING), "message", problem, MAX_MESSAGE_LENGTH,
-                         multiline=True)  # fmt: skip
+    message = _read_text(problems, body, "message", MAX_MESSAGE_LENGTH, multiline=True)
 
     name = body.get("name")
     # Optional: absent, null and blank all mean "not given" (an empty form field).
     if name is None or (isinstance(name, str) and not name.strip()):
         name = None
     else:
-        name = _read_text(name, "name", problem, MAX_PLAIN_NAME_LENGTH)
+        name = _read_text(problems, body, "name", MAX_PLAIN_NAME_LENGTH)
         if name is not None and not is_plain_name(name):
-            problem(
+            problems.add(
                 "name",
                 "may hold only letters, single spaces, hyphens and apostrophes "
                 f"(up to {MAX_PLAIN_NAME_LENGTH} characters)",
             )
             name = None
 
-    if problems:
-        raise InvalidRequest(problems)
+    if problems.found:
+        raise InvalidRequest(problems.found)
     assert reference is not None and email is not None and message is not None
     return BookingIssue(reference, email.lower(), category, message, name)
 
@@ -164,37 +161,35 @@ class TicketUpdate:
 def validate_ticket_update(body: object) -> TicketUpdate:
     """The body of `POST /api/tickets/{ticket_id}`, or InvalidRequest."""
     problems = _object_with_keys(body, ("status", "staff_note"))
-
-    def problem(path: str, message: str) -> None:
-        problems.append(CartProblem(path, message))
-
     status = body.get("status")
     if status is not None and (not isinstance(status, str) or status not in TICKET_STATUSES):
-        problem("status", f"expected one of {', '.join(TICKET_STATUSES)}, got {_describe(status)}")
+        problems.add(
+            "status", f"expected one of {', '.join(TICKET_STATUSES)}, got {_describe(status)}"
+        )
         status = None
     note = body.get("staff_note")
     if isinstance(note, str) and not note.strip():
         note = ""
     elif note is not None:
-        note = _read_text(note, "staff_note", problem, MAX_STAFF_NOTE_LENGTH, multiline=True)
-    if not problems and status is None and note is None:
-        problem("", "nothing to change: give status, staff_note or both")
-    if problems:
-        raise InvalidRequest(problems)
+        note = _read_text(problems, body, "staff_note", MAX_STAFF_NOTE_LENGTH, multiline=True)
+    if not problems.found and status is None and note is None:
+        problems.add("", "nothing to change: give status, staff_note or both")
+    if problems.found:
+        raise InvalidRequest(problems.found)
     return TicketUpdate(status, note)
 
 
-def _object_with_keys(body: object, keys: Iterable[str]) -> list[CartProblem]:
+def _object_with_keys(body: object, keys: Iterable[str]) -> Problems:
     """A problem for each key of the JSON object `body` not among `keys`; InvalidRequest
     when `body` is not an object at all."""
     if not isinstance(body, dict):
-        raise InvalidRequest([CartProblem("", f"expected a JSON object, got {_describe(body)}")])
+        raise InvalidRequest([Problem("", f"expected a JSON object, got {_describe(body)}")])
     known = tuple(keys)
-    return [
-        CartProblem(_shorten(key, 60), f"unknown key; expected {', '.join(known)}")
-        for key in body
-        if key not in known
-    ]
+    problems = Problems()
+    for key in body:
+        if key not in known:
+            problems.add(_shorten(key, 60), f"unknown key; expected {', '.join(known)}")
+    return problems
 
 
 def _is_order_reference(text: str) -> bool:
@@ -206,33 +201,16 @@ def _is_order_reference(text: str) -> bool:
 
 
 def _read_text(
-    value: Any,
-    path: str,
-    problem: Callable[[str, str], None],
-    max_length: int,
-    multiline: bool = False,
+    problems: Problems, body: dict[str, Any], key: str, max_length: int, multiline: bool = False
 ) -> str | None:
     """Stripped, non-empty text without control characters, or None after saying why not."""
-    if value is _MISSING:
-        problem(path, "missing (required)")
-        return None
-    if not isinstance(value, str):
-        problem(path, f"expected text, got {_describe(value)}")
-        return None
-    text = value.strip()
-    if not text:
-        problem(path, "must not be empty")
-        return None
-    if len(text) > max_length:
-        problem(path, f"must be at most {max_length} characters, got {len(text)}")
-        return None
-    allowed = "\n\r\t" if multiline else ""
-    # A lone surrogate ("\ud800" is valid JSON) cannot be stored or emailed as UTF-8.
-    if control_characters(text, allowed):
-        but = " other than line breaks and tabs" if multiline else ""
-        problem(path, f"must not contain control characters{but}")
-        return None
-    return text
+    return problems.check(
+        key,
+        body.get(key, MISSING),
+        lambda value: validation.text(
+            value, max_length=max_length, multiline=multiline, describe=_describe
+        ),
+    )
 
 
 def _shorten(text: str, length: int) -> str:
@@ -240,19 +218,12 @@ def _shorten(text: str, length: int) -> str:
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
+    """As `validation.describe`, but shortening text and never repeating a number."""
     if isinstance(value, str):
         return f"text {_shorten(value, 60)!r}"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return validation.describe(value)
 
 
 class ClientLimiter:

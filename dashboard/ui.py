@@ -14,22 +14,6 @@ from client.staff_api import ApiError, NotAvailable, SidecarDown, message_of
 REFRESH_SECONDS = 5  # the Live page's panels
 FLASH_KEY = "flash"
 
-PAYMENT_STATUSES = (
-    "pending",
-    "paid",
-    "failed",
-    "expired",
-    "partially_refunded",
-    "refunded",
-    "disputed",
-)
-FULFILLMENT_STATUSES = ("waiting", "in_progress", "fulfilled", "needs_attention", "cancelled")
-KINDS = ("camp", "party", "ignite")
-INBOX_STATUSES = ("received", "processing", "processed", "failed", "ignored")
-ERROR_CATEGORIES = ("payment", "calendar", "email", "booking", "system")
-SEVERITIES = ("low", "medium", "high", "critical")
-TICKET_STATUSES = ("open", "in_progress", "resolved")
-
 
 def sidecar_down(exc: SidecarDown) -> None:
     st.error(

@@ -23,7 +23,8 @@ from typing import Any
 
 import duckdb
 
-from core.cart import InvalidCart, parse_metadata_cart
+from core.cart import InvalidCart
+from core.cart_metadata import parse_metadata_cart
 from core.catalog import Catalog
 from core.payments import facts_from, has_cart, payment_problem
 from store import order_state, orders

@@ -9,7 +9,8 @@ from typing import Any
 
 import duckdb
 
-from core.cart import InvalidCart, parse_metadata_cart
+from core.cart import InvalidCart
+from core.cart_metadata import parse_metadata_cart
 from core.catalog import Catalog
 from core.payments import PaymentFacts, amount_paid, facts_from, payment_problem
 from fulfilment.context import Context

@@ -47,7 +47,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from core import clock
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.clock import utcnow
 from core.settings import load_settings
 from fulfilment.worker import RetryPolicy, Worker

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core import clock
-from core.cart import InvalidCart, validate_checkout
+from core.cart import InvalidCart
+from core.cart_rules import validate_checkout
 from core.checkout import HoldLimits, checkout_session_params, hold_expiry
 from core.clock import utcnow
 from core.settings import Settings

@@ -12,8 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.vocabulary import STEPS
-from store.staff_reads import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES, STEP_STATUSES
+from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES, STEP_STATUSES, STEPS
 
 Schema = dict[str, Any]
 

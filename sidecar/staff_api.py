@@ -20,7 +20,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.clock import utcnow
-from core.vocabulary import STEPS
+from core.vocabulary import (
+    ERROR_CATEGORIES,
+    INBOX_STATUSES,
+    MESSAGE_CHANNELS,
+    MESSAGE_STATUSES,
+    SEVERITIES,
+    STEPS,
+)
 from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
 from sidecar.request_body import json_object
@@ -184,7 +191,7 @@ def not_found(message: str | None = None) -> JSONResponse:
 
 async def list_inbox(request: Request) -> Response:
     limit, offset = paging(request)
-    status = choice(request, "status", inbox.INBOX_STATUSES)
+    status = choice(request, "status", INBOX_STATUSES)
     event_type = text(request, "type")
     rows, total = await request.app.state.database.aread(
         inbox.list_events, status=status, event_type=event_type, limit=limit, offset=offset
@@ -249,8 +256,8 @@ async def list_errors(request: Request) -> Response:
         text(request, "order_id"),
         limit,
         offset,
-        category=choice(request, "category", error_log.CATEGORIES),
-        severity=choice(request, "severity", error_log.SEVERITIES),
+        category=choice(request, "category", ERROR_CATEGORIES),
+        severity=choice(request, "severity", SEVERITIES),
         resolved=_flag(request, "resolved"),
         newest_first=newest,
     )
@@ -306,8 +313,8 @@ async def list_outbox(request: Request) -> Response:
     limit, offset = paging(request)
     rows, total = await request.app.state.database.aread(
         outbox.messages,
-        status=choice(request, "status", outbox.STATUSES),
-        channel=choice(request, "channel", outbox.CHANNELS),
+        status=choice(request, "status", MESSAGE_STATUSES),
+        channel=choice(request, "channel", MESSAGE_CHANNELS),
         order_id=text(request, "order_id"),
         limit=limit,
         offset=offset,

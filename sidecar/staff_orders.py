@@ -16,6 +16,7 @@ from starlette.routing import Route
 from core.business_days import day_bounds, local_midnight_utc, local_today, utc_bounds
 from core.clock import utcnow
 from core.timeline import order_timeline
+from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from sidecar.staff_api import (
     BadRequest,
     choice,
@@ -50,9 +51,9 @@ async def list_orders(request: Request) -> Response:
         raise BadRequest("until must not be before since")
     search = staff.OrderSearch(
         q=text(request, "q"),
-        payment_status=choice(request, "payment_status", staff.PAYMENT_STATUSES),
-        fulfillment_status=choice(request, "fulfillment_status", staff.FULFILLMENT_STATUSES),
-        kind=choice(request, "kind", staff.KINDS),
+        payment_status=choice(request, "payment_status", PAYMENT_STATUSES),
+        fulfillment_status=choice(request, "fulfillment_status", FULFILLMENT_STATUSES),
+        kind=choice(request, "kind", KINDS),
         created_from=local_midnight_utc(since, tz) if since else None,
         # `until` is a whole day: orders created on it are in.
         created_before=local_midnight_utc(until + timedelta(days=1), tz) if until else None,
@@ -84,7 +85,7 @@ async def list_events(request: Request) -> Response:
         raise BadRequest("end must be after start (end is exclusive)")
     if (end - start).days > MAX_CALENDAR_DAYS:
         raise BadRequest(f"at most {MAX_CALENDAR_DAYS} days at a time")
-    kind = choice(request, "kind", staff.KINDS)
+    kind = choice(request, "kind", KINDS)
     first, stop = utc_bounds(start, end, request.app.state.catalog.tz)
     rows = await request.app.state.database.aread(calendar.events_between, first, stop, kind)
     return fast_json({"events": [_event(row) for row in rows]})

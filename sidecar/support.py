@@ -21,12 +21,12 @@ from starlette.routing import Route
 
 from core.clock import utcnow
 from core.support import (
-    TICKET_STATUSES,
     ClientLimiter,
     InvalidRequest,
     validate_booking_issue,
     validate_ticket_update,
 )
+from core.vocabulary import TICKET_STATUSES
 from sidecar.clients import client_key
 from sidecar.json_body import read_json
 from sidecar.staff_api import _jsonable, _page, staff_only

@@ -51,8 +51,6 @@ def log_error(
     return bool(rows)
 
 
-CATEGORIES = ("payment", "calendar", "email", "booking", "system")
-SEVERITIES = ("low", "medium", "high", "critical")
 COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
            "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
 

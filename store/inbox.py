@@ -13,9 +13,8 @@ from typing import Any
 import duckdb
 
 from core.stripe_events import InboxEvent
+from core.vocabulary import INBOX_STATUSES
 from store.database import single_statement
-
-INBOX_STATUSES = ("received", "processing", "processed", "failed", "ignored")
 
 _COLUMNS = (
     "event_id",

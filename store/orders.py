@@ -26,7 +26,7 @@ import duckdb
 from core.cart import Cart
 from core.catalog import Catalog
 from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
-from core.typed_text import address_key
+from core.validation import address_key
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class NewOrder:
     holds: tuple[HoldRequest, ...]
     now: datetime  # naive UTC, as every stored timestamp
     expires_at: datetime  # naive UTC
-    holder_email: str | None = None  # the mailbox (core/typed_text.address_key)
+    holder_email: str | None = None  # the mailbox (core/validation.address_key)
     holder_client: str | None = None  # the client address (sidecar/clients.py)
 
 

@@ -95,8 +95,6 @@ def record_failure(
     return "failed" if give_up else "retrying"
 
 
-STATUSES = ("pending", "sent", "failed")
-CHANNELS = ("email", "slack")
 COLUMNS = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "status", "attempts",
            "next_attempt_at", "last_error", "created_at", "sent_at")  # fmt: skip
 

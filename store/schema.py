@@ -329,7 +329,7 @@ WHERE webhook_inbox.object_id IN (o.checkout_session_id, o.payment_intent_id, o.
 """
 
 # v7, abuse limits (docs/security.md):
-# - support tickets are capped per mailbox (`email_key`, core/typed_text.address_key), so
+# - support tickets are capped per mailbox (`email_key`, core/validation.address_key), so
 #   `+tag` and Gmail dot variants of one address share one cap;
 # - a checkout order records whom its holds count against: the mailbox (`hold_email`) and
 #   the client address (`hold_client`), so that the next checkout's limits are counted in

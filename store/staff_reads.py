@@ -21,15 +21,8 @@ from typing import Any
 import duckdb
 
 from core.summary import money_by_kind
-from core.vocabulary import STEPS
+from core.vocabulary import FULFILLMENT_STATUSES, KINDS, SEVERITIES, STEP_STATUSES, STEPS
 from store import summaries
-from store.error_log import SEVERITIES
-
-KINDS = ("camp", "party", "ignite")
-PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "partially_refunded", "refunded",
-                    "disputed")  # fmt: skip
-FULFILLMENT_STATUSES = ("waiting", "in_progress", "fulfilled", "needs_attention", "cancelled")
-STEP_STATUSES = ("pending", "running", "done", "failed", "skipped")
 
 ORDER_SUMMARY = ("order_id", "created_at", "customer_name", "customer_email", "payment_status",
                  "fulfillment_status", "amount_total", "amount_refunded", "currency",

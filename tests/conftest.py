@@ -21,7 +21,7 @@ import stripe
 from aiosmtpd.controller import Controller
 
 from core import clock, simulation
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from core.settings import DatabaseLocation
 from runtime.sidecar_process import ServerProcess, free_port, start_sidecar
 from store.database import Database

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from cli.main import build_parser
 from core import settings
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from sidecar.app import create_app
 from tests.conftest import REPO
 

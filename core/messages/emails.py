@@ -236,7 +236,7 @@ def support_reply(
     category's label) and what happens next. Their message is not quoted: the address is
     unverified, and our email must not carry a stranger's text to whoever they name."""
     # The address is unverified: nothing typed goes in beyond a first name of letters (the
-    # form allows no more, core/typed_text.is_plain_name), and the reference only when it
+    # form allows no more, core/validation.is_plain_name), and the reference only when it
     # names an order of this address (the caller passes None otherwise).
     first_name = (name or "").split()[0:1]
     context = {

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit_calendar import calendar
 
 from core import clock
+from core.vocabulary import KINDS
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -23,7 +24,7 @@ month = month_field.date_input(
     "Month of", value=clock.now().astimezone(tz).date(), format="YYYY-MM-DD", key="calendar-month"
 )
 view = view_field.segmented_control("View", list(VIEWS), default="Month") or "Month"
-kind = kind_field.selectbox("Kind", ui.KINDS, index=None, placeholder="all kinds")
+kind = kind_field.selectbox("Kind", KINDS, index=None, placeholder="all kinds")
 legend = " ".join(
     f":{colour}[■] {name}"
     for name, colour in (("camp", "blue"), ("party", "red"), ("ignite", "green"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.vocabulary import ERROR_CATEGORIES, SEVERITIES
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -16,9 +17,9 @@ ui.page_title("Errors")
 
 category_field, severity_field, resolved_field = st.columns(3)
 category = category_field.selectbox(
-    "Category", ui.ERROR_CATEGORIES, index=None, placeholder="any", key="errors-category"
+    "Category", ERROR_CATEGORIES, index=None, placeholder="any", key="errors-category"
 )
-severity = severity_field.selectbox("Severity", ui.SEVERITIES, index=None, placeholder="any")
+severity = severity_field.selectbox("Severity", SEVERITIES, index=None, placeholder="any")
 resolved = resolved_field.segmented_control("Show", ["open", "resolved", "all"], default="open")
 pager_key = ui.page_key("errors", category, severity, resolved)
 

@@ -7,16 +7,9 @@ import streamlit as st
 
 from client.staff_api import NotAvailable
 from core import clock
+from core.vocabulary import STEPS
 from dashboard import formatting as fmt
 from dashboard import session, ui
-
-STEP_ORDER = (
-    "record_payment",
-    "create_bookings",
-    "schedule_events",
-    "send_confirmation",
-    "notify_staff",
-)
 
 ui.page_title("Live")
 
@@ -88,9 +81,7 @@ def pipeline(kpis: dict) -> None:
     st.subheader("Orders through the steps")
     left, right = st.columns([2, 1])
     steps = kpis.get("steps") or {}
-    frame = pd.DataFrame(
-        [{"step": step, **steps.get(step, {})} for step in STEP_ORDER if step in steps]
-    )
+    frame = pd.DataFrame([{"step": step, **steps.get(step, {})} for step in STEPS if step in steps])
     if not frame.empty:
         frame = frame.set_index("step").fillna(0).astype(int)
     with left:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from client.staff_api import ApiError
+from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -20,12 +21,12 @@ filters = {
         "Search", placeholder="order, cs_/pi_/sub_ id, email or name", key="orders-q"
     ),
     "payment_status": payment.selectbox(
-        "Payment", ui.PAYMENT_STATUSES, index=None, key="orders-payment"
+        "Payment", PAYMENT_STATUSES, index=None, key="orders-payment"
     ),
     "fulfillment_status": fulfilment.selectbox(
-        "Fulfilment", ui.FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
+        "Fulfilment", FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
     ),
-    "kind": kind.selectbox("Kind", ui.KINDS, index=None),
+    "kind": kind.selectbox("Kind", KINDS, index=None),
     "since": since.date_input("Created from", value=None, format="YYYY-MM-DD"),
     "until": until.date_input("Created until", value=None, format="YYYY-MM-DD"),
 }

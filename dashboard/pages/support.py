@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.vocabulary import TICKET_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -12,7 +13,7 @@ PAGE_SIZE = 50
 api, tz = session.api(), session.settings().tz
 ui.page_title("Support")
 
-status = st.segmented_control("Status", [*ui.TICKET_STATUSES, "all"], default="open") or "all"
+status = st.segmented_control("Status", [*TICKET_STATUSES, "all"], default="open") or "all"
 pager_key = ui.page_key("tickets", status)
 
 tickets: list[dict] = []
@@ -54,8 +55,8 @@ if chosen:
     with st.form(f"ticket-{chosen}"):
         new_status = st.selectbox(
             "Status",
-            ui.TICKET_STATUSES,
-            index=ui.TICKET_STATUSES.index(ticket["status"]),
+            TICKET_STATUSES,
+            index=TICKET_STATUSES.index(ticket["status"]),
             key="ticket-status",
         )
         note = st.text_area("Staff note", value=ticket.get("staff_note") or "", key="ticket-note")

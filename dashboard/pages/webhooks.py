@@ -8,6 +8,7 @@ import json
 import streamlit as st
 
 from client.staff_api import ApiError
+from core.vocabulary import INBOX_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -19,13 +20,13 @@ ui.page_title("Webhooks")
 
 with ui.section():
     counts = api.inbox_counts()
-    columns = st.columns(len(ui.INBOX_STATUSES))
-    for column, status in zip(columns, ui.INBOX_STATUSES, strict=True):
+    columns = st.columns(len(INBOX_STATUSES))
+    for column, status in zip(columns, INBOX_STATUSES, strict=True):
         column.metric(status.capitalize(), counts.get(status, 0))
 
 status_field, type_field = st.columns([1, 2])
 status = status_field.selectbox(
-    "Status", ui.INBOX_STATUSES, index=None, placeholder="any", key="webhooks-status"
+    "Status", INBOX_STATUSES, index=None, placeholder="any", key="webhooks-status"
 )
 event_type = type_field.text_input("Type", placeholder="e.g. checkout.session.completed")
 pager_key = ui.page_key("webhooks", status, event_type)

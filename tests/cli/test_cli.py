@@ -8,7 +8,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from runtime.sidecar_process import inherited_env
 from tests.conftest import REPO, sidecar_env
 

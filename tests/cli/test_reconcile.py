@@ -15,7 +15,7 @@ import stripe
 
 from cli.reconcile import parse_since, stripe_pages
 from core import clock
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from tests.conftest import ADMIN_TOKEN, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe_api import FakeStripe
 from tests.sidecar.test_alerts import wait_for

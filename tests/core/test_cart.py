@@ -22,11 +22,10 @@ from core.cart import (
     Customer,
     InvalidCart,
     Student,
-    encode_metadata_cart,
-    parse_metadata_cart,
-    validate_checkout,
 )
-from core.catalog import load_catalog
+from core.cart_metadata import encode_metadata_cart, parse_metadata_cart
+from core.cart_rules import validate_checkout
+from core.catalog_file import load_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(REPO_ROOT / "data" / "catalog.toml")
@@ -1034,6 +1033,38 @@ def test_past_days_are_accepted_from_metadata_but_rejected_at_checkout():
         ("items[1].date", "2027-01-09 is in the past"),
     ]
     assert [item.date for item in cart.items] == [date(2027, 1, 4), date(2027, 1, 9)]
+
+
+def test_control_and_zero_width_characters_are_refused_in_every_typed_field_at_checkout():
+    body = make_body(
+        customer=customer(name="Jane\u202eCitizen"),
+        items=[
+            camp_item(student=student(name="Mia\u200bLee", notes="nut\x00allergy")),
+            party_item(student=student(name="Leo", age=9, notes="no nuts\nno eggs")),
+        ],
+    )
+
+    assert checkout_problems(body) == [
+        ("customer.name", "must not contain control characters (U+202E)"),
+        ("items[0].student.name", "must not contain control characters (U+200B)"),
+        (
+            "items[0].student.notes",
+            "must not contain control characters other than line breaks and tabs (U+0000)",
+        ),
+    ]
+
+
+def test_a_cart_stored_in_metadata_before_the_character_rules_is_still_fulfilled():
+    # The payment has been taken: fulfilment must not fail on a cart the storefront stored
+    # under older rules. The rules are for what is typed at checkout.
+    items = [camp_item(student=student(name="Mia\u200bLee"))]
+    customer_json = json.dumps({"name": "Jane\u202eCitizen"})
+    metadata = {**encode_metadata_cart(items), "tt_customer": customer_json}
+
+    cart = parse_metadata_cart(metadata, CATALOG, "p@example.com", None)
+
+    assert cart.customer.name == "Jane\u202eCitizen"
+    assert cart.items[0].student.name == "Mia\u200bLee"
 
 
 def test_a_metadata_date_of_birth_after_the_booked_day_is_a_problem():

@@ -20,9 +20,8 @@ from core.catalog import (
     CatalogError,
     Ignite,
     Party,
-    load_catalog,
-    parse_catalog,
 )
+from core.catalog_file import load_catalog, parse_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CATALOG = REPO_ROOT / "data" / "catalog.toml"
@@ -734,7 +733,7 @@ def test_timezone_and_currency_must_be_valid(overrides, expected):
         ({"camp": {"dates": [datetime(2027, 1, 11, 9)]}}, "dates[0]: 2027-01-11T09:00:00 has a"),
         ({"public_holidays": ["2027-13-01"]}, "public_holidays[0]: '2027-13-01' is not a date"),
         ({"party": {"first_date": "soon"}}, "parties[party-robots].first_date: 'soon' is not"),
-        ({"term": {"start": 20270202}}, "terms[2027-t1].start: 20270202 is not a date"),
+        ({"term": {"start": 20270202}}, "terms[2027-t1].start: number 20270202 is not a date"),
         (
             {"ignite": {"excluded_dates": ["2027-02-29"]}},
             "ignite[ignite-coding].excluded_dates[0]: '2027-02-29' is not a date",

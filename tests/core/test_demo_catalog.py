@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from core.catalog import parse_catalog
+from core.catalog_file import parse_catalog
 from core.demo_catalog import LEAD_DAYS, catalog_dates, moved_catalog, weeks_to_move
 from tests.conftest import REPO
 

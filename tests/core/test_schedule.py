@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.rrule import rrulestr
 
-from core.catalog import Catalog, load_catalog, parse_catalog
+from core.catalog import Catalog
+from core.catalog_file import load_catalog, parse_catalog
 from core.schedule import (
     PlannedEvent,
     ScheduleError,
-    camp_capacity_key,
     camp_event,
-    event_uid,
     ignite_class_dates,
     ignite_classes_in_period,
     ignite_events,
@@ -28,6 +27,7 @@ from core.schedule import (
     party_event,
     party_room_candidates,
 )
+from core.slot_keys import camp_capacity_key, event_uid
 
 SHIPPED_CATALOG = Path(__file__).resolve().parents[2] / "data" / "catalog.toml"
 SYDNEY = ZoneInfo("Australia/Sydney")

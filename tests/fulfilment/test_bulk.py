@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cart import validate_checkout
-from core.catalog import load_catalog
+from core.cart_rules import validate_checkout
+from core.catalog_file import load_catalog
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope, payment_intent
 from core.stripe_events import parse_event

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from core import simulation as stripe
-from core.cart import validate_checkout
-from core.catalog import load_catalog
+from core.cart_rules import validate_checkout
+from core.catalog_file import load_catalog
 from core.stripe_events import parse_event
 from core.vocabulary import STEPS
 from fulfilment.events import HANDLERS, handle_event

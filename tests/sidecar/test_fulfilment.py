@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from core import clock
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe_api import FakeStripe

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from core import clock
-from core.cart import validate_checkout
-from core.catalog import load_catalog
+from core.cart_rules import validate_checkout
+from core.catalog_file import load_catalog
 from core.settings import DatabaseLocation
 from core.simulation import checkout_session, event_envelope
 from store import orders

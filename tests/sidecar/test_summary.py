@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from core import clock
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from core.simulation import paid_invoice, subscription, subscription_checkout_session
 from runtime.sidecar_process import inherited_env
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, SlackHook, make_event, sidecar_env

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from core.cart import encode_metadata_cart
+from core.cart_metadata import encode_metadata_cart
 from core.support import REQUESTS_PER_CLIENT, TICKETS_PER_ADDRESS
 from runtime.sidecar_process import free_port, start_sidecar
 from sidecar.support import MAX_BODY_BYTES

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from dateutil.rrule import rrulestr
 
-from core.catalog import load_catalog, parse_catalog
+from core.catalog_file import load_catalog, parse_catalog
 from core.schedule import ignite_class_dates, ignite_events, ignite_series
 from fulfilment.steps import upsert_event
 from store.database import Database

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.messages import emails
 from tests.conftest import REPO
 

@@ -8,7 +8,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.messages.invites import (
     InviteEvent,
     Mailbox,

@@ -19,7 +19,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.messages.invites import Mailbox, order_invites, render_calendar
 from core.schedule import (
     PlannedEvent,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.catalog import load_catalog
+from core.catalog_file import load_catalog
 from core.messages import pages
 from tests.conftest import REPO
 
