@@ -23,7 +23,7 @@ from core.clock import utcnow
 from core.vocabulary import STEPS
 from fulfilment import handlers as fulfilment
 from fulfilment import repairs, worker
-from sidecar.request_body import json_object
+from sidecar.json_body import json_object
 from store import error_log, inbox, orders, outbox, reminders
 
 MAX_PAGE = 500
