@@ -22,8 +22,9 @@ import duckdb
 
 from core.summary import money_by_kind
 from core.vocabulary import STEPS
-from store import summaries
+from store import paging, summaries
 from store.error_log import SEVERITIES
+from store.paging import Where
 
 KINDS = ("camp", "party", "ignite")
 PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "partially_refunded", "refunded",
@@ -220,43 +221,33 @@ class OrderSearch:
     created_from: datetime | None = None
     created_before: datetime | None = None
 
-    def where(self) -> tuple[str, list[Any], str]:
-        """The WHERE clause over `orders o`, its parameters, and how to run it: "key" (a
-        unique key finds the order), "scan" (every order is read) or "filter" (status and
-        time ranges, answered from compressed columns and zonemaps, counted exactly)."""
-        clauses: list[str] = []
-        params: list[Any] = []
+    def where(self) -> tuple[Where, str]:
+        """The WHERE clause over `orders o` and how to run it: "key" (a unique key finds
+        the order), "scan" (every order is read) or "filter" (status and time ranges,
+        answered from compressed columns and zonemaps, counted exactly)."""
+        where = Where()
         how = "filter"
         q = (self.q or "").strip()
         if q:
             column = next((c for p, c in _STRIPE_ID_COLUMNS.items() if q.startswith(p)), None)
             if column is not None or q.startswith("ord_"):
-                clauses.append(f"o.{column or 'order_id'} = ?")
-                params.append(q)
+                where.add(f"o.{column or 'order_id'} = ?", q)
                 how = "key"
             else:
                 escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 column = "customer_email" if "@" in q else "customer_name"
-                clauses.append(f"o.{column} ILIKE ? ESCAPE '\\'")
-                params.append(f"%{escaped}%")
+                where.add(f"o.{column} ILIKE ? ESCAPE '\\'", f"%{escaped}%")
                 how = "scan"
-        for name, value in (
-            ("payment_status", self.payment_status),
-            ("fulfillment_status", self.fulfillment_status),
-        ):
-            if value is not None:
-                clauses.append(f"o.{name} = ?")
-                params.append(value)
+        where.equal("o.payment_status", self.payment_status)
+        where.equal("o.fulfillment_status", self.fulfillment_status)
         if self.created_from is not None:
-            clauses.append("o.created_at >= ?")
-            params.append(self.created_from)
+            where.add("o.created_at >= ?", self.created_from)
         if self.created_before is not None:
-            clauses.append("o.created_at < ?")
-            params.append(self.created_before)
+            where.add("o.created_at < ?", self.created_before)
         if self.kind is not None:
-            clauses.append("o.kinds LIKE ?")  # kind names are not parts of one another
-            params.append(f"%{self.kind}%")
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params, how
+            # kind names are not parts of one another
+            where.add("o.kinds LIKE ?", f"%{self.kind}%")
+        return where, how
 
 
 def find_orders(
@@ -265,7 +256,8 @@ def find_orders(
     """One page of orders, newest first, each with its kinds and step statuses:
     `{"orders", "total", "total_exact"}`. The page is found by (order_id, created_at)
     alone and its rows read after, from the few row groups they are in."""
-    where, params, how = search.where()
+    filters, how = search.where()
+    where, params = filters.sql, filters.params
     key = "SELECT o.order_id, o.created_at FROM orders o"
     newest = "ORDER BY o.created_at DESC, o.order_id DESC"
     exact = True
@@ -285,7 +277,7 @@ def find_orders(
         else:
             found = found[offset : offset + limit]
     else:
-        (total,) = conn.execute(f"SELECT count(*) FROM orders o {where}", params).fetchone()
+        total = paging.count(conn, "orders o", filters)
         found = _page(conn, f"{key} {where}", params, total, limit, offset)
     orders = [dict(zip(ORDER_SUMMARY, row, strict=True)) for row in _summaries(conn, dict(found))]
     _add_kinds_and_steps(conn, orders)
