@@ -19,7 +19,7 @@ from core import clock
 from core.catalog import CatalogError, load_catalog
 from core.catalog import parse_catalog as load_catalog_text
 from core.settings import Settings, SettingsError, load_settings
-from runtime.store_process import StoreClient
+from runtime.store_client import StoreClient
 from store.database import DatabaseUnavailable
 
 log = logging.getLogger("tinkertank")
