@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from client.sidecar_client import SidecarError, StaffClient
+from client.staff_api import JOB_TIMEOUT, ApiError, SidecarDown, SidecarError, StaffApi
 from core import clock
 from core.catalog import CatalogError
 from core.catalog_file import load_catalog
 from core.catalog_file import parse_catalog as load_catalog_text
 from core.settings import Settings, SettingsError, load_settings
-from runtime.store_process import StoreClient
+from runtime.store_client import StoreClient
 from store.database import DatabaseUnavailable
 
 log = logging.getLogger("tinkertank")
@@ -149,13 +149,20 @@ def _settings() -> Settings:
     return settings
 
 
-def _staff_client(settings: Settings) -> StaffClient:
-    return StaffClient(settings.sidecar_url, settings.admin_token)
+def _staff_client(settings: Settings, url: str | None = None) -> StaffApi:
+    return StaffApi(url or settings.sidecar_url, settings.admin_token, timeout=JOB_TIMEOUT)
 
 
 def _client_job(job: Callable[[], None]) -> None:
     try:
         job()
+    except SidecarDown as exc:
+        hint = "is `tinkertank serve` running and SIDECAR_URL right?"
+        raise CommandError(f"{exc}; {hint}", exc.exit_code) from None
+    except ApiError as exc:
+        if exc.status == 401:
+            raise CommandError(str(exc), exc.exit_code) from None
+        raise CommandError(f"the sidecar refused ({exc.status}): {exc}", exc.exit_code) from None
     except SidecarError as exc:
         raise CommandError(str(exc), exc.exit_code) from None
 
@@ -207,11 +214,11 @@ def remind(args: argparse.Namespace) -> None:
     if not args.window_hours > 0:
         raise CommandError("--window-hours must be more than 0", EXIT_CONFIG)
     settings = _settings()
-    client = StaffClient(args.url or settings.sidecar_url, settings.admin_token)
+    client = _staff_client(settings, args.url)
 
     def job() -> None:
         body = {"window_hours": args.window_hours}
-        print(client.json("POST", "/api/reminders/run", body)["message"])
+        print(client.post("/api/reminders/run", body)["message"])
 
     _client_job(job)
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import stripe
 
-from client.sidecar_client import EXIT_CONFIG, EXIT_UNAVAILABLE, SidecarError, StaffClient
+from client.staff_api import EXIT_CONFIG, EXIT_UNAVAILABLE, SidecarError, StaffApi
 
 PAGE_SIZE = 100  # Stripe's largest page
 STRIPE_RETENTION = timedelta(days=30)
@@ -73,7 +73,7 @@ def stripe_pages(
 
 
 def reconcile(
-    client: StaffClient,
+    client: StaffApi,
     stripe_client: stripe.StripeClient,
     since: datetime,
     now: datetime,
@@ -87,7 +87,7 @@ def reconcile(
         )
     totals = {"listed": 0, "imported": 0, "already_present": 0}
     for events in stripe_pages(stripe_client, since):
-        answer = client.json("POST", "/api/inbox/import", {"events": events})
+        answer = client.post("/api/inbox/import", {"events": events})
         totals["listed"] += len(events)
         totals["imported"] += answer["imported"]
         totals["already_present"] += answer["already_present"]

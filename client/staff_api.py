@@ -1,12 +1,17 @@
-"""The dashboard's client of the sidecar's staff API (bearer `ADMIN_TOKEN`, JSON both ways).
+"""The one client of the sidecar's staff API (bearer `ADMIN_TOKEN`, JSON both ways), used by
+the dashboard and by the command line.
 
-The dashboard never opens the database: everything it shows or does goes through here. Three
-kinds of failure, each shown its own way by the pages:
+Neither opens the database: everything they show or do goes through here. Every failure is
+a `SidecarError` carrying the command line's exit code; three kinds, each shown its own way
+by the dashboard's pages:
 
-- `SidecarDown`: nothing answered (refused, timed out) or the sidecar failed (5xx);
-- `NotAvailable`: the route does not exist on this sidecar (an older build): Starlette's own
-  plain 404/405, as opposed to the API's JSON `{"error": "not_found"}` for an unknown id;
-- `ApiError`: the API refused the request (4xx) and said why in `message`.
+- `SidecarDown` (exit 3, retrying later may work): nothing answered (refused, timed out) or
+  the sidecar failed (5xx);
+- `NotAvailable` (exit 1): the route does not exist on this sidecar (an older build):
+  Starlette's own plain 404/405, as opposed to the API's JSON `{"error": "not_found"}` for
+  an unknown id;
+- `ApiError` (exit 1; 2 for a refused token, fix the configuration): the API refused the
+  request (4xx) and said why in `message`; `body` is the whole JSON answer.
 """
 
 from __future__ import annotations
@@ -16,35 +21,59 @@ from typing import Any
 
 import requests
 
+EXIT_REFUSED = 1
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
 # (connect, read) seconds. Reads are paged in SQL and answer well under a second; the
-# analysts' SQL endpoint has its own time limit on the sidecar, so it gets a longer read.
+# analysts' SQL endpoint has its own time limit on the sidecar, so it gets a longer read, and
+# the command line's jobs (summary, export, import) longer still.
 TIMEOUT = (3.05, 20)
 SQL_TIMEOUT = (3.05, 90)
+JOB_TIMEOUT = (3.05, 120)
 
 
-class SidecarDown(Exception):
+class SidecarError(Exception):
+    """Anything that kept a call from succeeding, with the command line's exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SidecarDown(SidecarError):
     """The sidecar did not answer, or answered with a server error."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_UNAVAILABLE)
 
-class NotAvailable(Exception):
+
+class NotAvailable(SidecarError):
     """This sidecar has no such endpoint yet."""
 
     def __init__(self, method: str, path: str) -> None:
         self.method, self.path = method, path
-        super().__init__(f"{method} {path} is not available on this sidecar yet")
+        super().__init__(f"{method} {path} is not available on this sidecar yet", EXIT_REFUSED)
 
 
-class ApiError(Exception):
+class ApiError(SidecarError):
     """A 4xx with the API's reason."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
-        self.status, self.error, self.message = status, error, message
-        super().__init__(message)
+    def __init__(self, status: int, error: str, message: str, body: dict[str, Any]) -> None:
+        self.status, self.error, self.message, self.body = status, error, message, body
+        super().__init__(message, EXIT_CONFIG if status == 401 else EXIT_REFUSED)
 
 
 class StaffApi:
-    def __init__(self, base_url: str, token: str, session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -54,26 +83,28 @@ class StaffApi:
         query = {k: _param(v) for k, v in params.items() if v is not None and v != ""}
         return self._call("GET", path, params=query)
 
-    def post(self, path: str, body: dict[str, Any] | None = None, timeout=TIMEOUT) -> dict:
+    def post(self, path: str, body: dict[str, Any] | None = None, timeout=None) -> dict:
         return self._call("POST", path, json=body or {}, timeout=timeout)
 
-    def _call(self, method: str, path: str, timeout=TIMEOUT, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, method: str, path: str, timeout=None, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self.session.request(method, self.base_url + path, timeout=timeout, **kwargs)
+            response = self.session.request(
+                method, self.base_url + path, timeout=timeout or self.timeout, **kwargs
+            )
         except requests.Timeout:
             raise SidecarDown(
                 f"the sidecar at {self.base_url} did not answer {method} {path} in time"
             ) from None
         except requests.RequestException as exc:
             raise SidecarDown(
-                f"cannot reach the sidecar at {self.base_url} ({type(exc).__name__})"
+                f"the sidecar at {self.base_url} did not answer ({type(exc).__name__})"
             ) from None
-        if response.status_code >= 500:
-            raise SidecarDown(
-                f"the sidecar answered {response.status_code} to {method} {path}: "
-                f"{response.text[:200]}"
-            )
         body = _json(response)
+        if response.status_code >= 500:
+            said = (body or {}).get("message") or response.text[:200]
+            raise SidecarDown(
+                f"the sidecar answered {response.status_code} to {method} {path}: {said}"
+            )
         if response.status_code in (404, 405) and (body is None or "error" not in body):
             raise NotAvailable(method, path)
         if response.status_code >= 400:
@@ -81,8 +112,8 @@ class StaffApi:
             error = str(body.get("error", response.reason or "refused"))
             message = body.get("message") or _problems(body) or error.replace("_", " ")
             if response.status_code == 401:
-                message = "the sidecar refused the dashboard's ADMIN_TOKEN"
-            raise ApiError(response.status_code, error, str(message))
+                message = f"the sidecar at {self.base_url} refused the token: check ADMIN_TOKEN"
+            raise ApiError(response.status_code, error, str(message), body)
         if body is None:
             raise SidecarDown(f"the sidecar's answer to {method} {path} is not JSON")
         return body

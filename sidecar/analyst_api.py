@@ -21,7 +21,7 @@ from starlette.routing import Route
 from core import clock
 from core.settings import Settings
 from runtime import analyst_sandbox
-from sidecar.request_body import json_object
+from sidecar.json_body import json_object
 from sidecar.staff_api import staff_only
 from store import analyst_snapshot, analyst_sql, export
 

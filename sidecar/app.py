@@ -14,7 +14,7 @@ from starlette.routing import Route
 from core.catalog import Catalog
 from core.settings import Settings
 from core.support import ClientLimiter
-from runtime.store_process import StoreClient
+from runtime.store_client import StoreClient
 from sidecar import (
     analyst_api,
     checkout,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.clock import utcnow
-from runtime.store_process import StoreClient
+from runtime.store_client import StoreClient
 from store.database import Database, DatabaseUnavailable, StoreStatus
 
 # A commit normally takes milliseconds; one that takes this long means the disk or the

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from core.clock import utcnow
 from core.stripe_events import NotAnEvent, parse_event
-from sidecar.request_body import json_object
+from sidecar.json_body import json_object
 from sidecar.staff_api import staff_only
 from store import inbox
 

@@ -1,11 +1,15 @@
-"""Reading a client's JSON body: bounded, and every way it can be wrong answered with a 4xx
-that says so (never a 5xx).
+"""The one reader of a client's body, for every route: bounded, and every way it can be
+wrong answered with a 4xx that says so (never a 5xx).
 
 413  larger than the limit (by Content-Length, or while reading)
 400  the client went away mid-body
 422  not UTF-8, not JSON, nested more than 64 levels deep (core/json_depth.py), or holding
      an unpaired surrogate (`"\\ud800"` is valid JSON but not text:
-     it could be neither stored nor emailed)
+     it could be neither stored nor emailed); for a staff action, not a JSON object
+
+Three ways in: `read_bytes` for the Stripe webhook (its signature is checked on the raw
+bytes), `read_json` for the customer endpoints (a 422 with a `problems` list, like the
+checkout's own), `json_object` for the staff API (`{"error", "message"}`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from starlette.responses import JSONResponse, Response
 
 from core import json_depth
 
+MAX_BODY = 1024 * 1024  # a staff action's body
+
 
 class BodyRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -26,9 +32,8 @@ class BodyRefused(Exception):
         self.message = message
 
 
-async def parse_body(request: Request, limit: int, empty: Any = None) -> Any:
-    """The parsed body, or BodyRefused; never reads more than `limit` bytes. An empty body
-    is `empty` when one is given (an action with nothing to say), else refused."""
+async def read_bytes(request: Request, limit: int) -> bytes:
+    """The raw body, or BodyRefused (413, 400); never reads more than `limit` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyRefused(413, f"body exceeds {limit} bytes")
@@ -40,6 +45,13 @@ async def parse_body(request: Request, limit: int, empty: Any = None) -> Any:
                 raise BodyRefused(413, f"body exceeds {limit} bytes")
     except ClientDisconnect:
         raise BodyRefused(400, "the body did not arrive") from None
+    return bytes(body)
+
+
+async def parse_body(request: Request, limit: int, empty: Any = None) -> Any:
+    """The parsed body, or BodyRefused; never reads more than `limit` bytes. An empty body
+    is `empty` when one is given (an action with nothing to say), else refused."""
+    body = await read_bytes(request, limit)
     if empty is not None and not body.strip():
         return empty
     try:
@@ -64,17 +76,29 @@ async def read_json(
     try:
         return await parse_body(request, limit, empty)
     except BodyRefused as exc:
-        if exc.status == 413:
-            return too_large(limit)
-        if exc.status == 400:
-            return Response(status_code=400)
+        if exc.status != 422:
+            return refusal(exc)
         return JSONResponse(
             {"error": error, "problems": [{"path": "", "message": exc.message}]},
             status_code=422,
         )
 
 
-def too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {"error": "too_large", "message": f"body exceeds {limit} bytes"}, status_code=413
-    )
+async def json_object(request: Request, limit: int = MAX_BODY) -> dict[str, Any] | Response:
+    """A staff action's body as a JSON object (an empty body is `{}`), or the response that
+    refuses it, as the staff API answers every refusal: `{"error", "message"}`."""
+    try:
+        value = await parse_body(request, limit, empty={})
+    except BodyRefused as exc:
+        return refusal(exc)
+    if not isinstance(value, dict):
+        return JSONResponse(
+            {"error": "invalid_body", "message": "body must be a JSON object"}, status_code=422
+        )
+    return value
+
+
+def refusal(exc: BodyRefused) -> JSONResponse:
+    """The 4xx for a refused body: `too_large` (413) or `invalid_body`, and why."""
+    error = "too_large" if exc.status == 413 else "invalid_body"
+    return JSONResponse({"error": error, "message": exc.message}, status_code=exc.status)

@@ -30,7 +30,7 @@ from core.vocabulary import (
 )
 from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
-from sidecar.request_body import json_object
+from sidecar.json_body import json_object
 from store import error_log, inbox, orders, outbox, reminders
 
 MAX_PAGE = 500

@@ -29,6 +29,7 @@ from sidecar.staff_api import (
     text,
 )
 from store import calendar
+from store import order_detail as one_order
 from store import staff_reads as staff
 
 MAX_CALENDAR_DAYS = 400
@@ -67,7 +68,7 @@ async def list_orders(request: Request) -> Response:
 
 async def order_detail(request: Request) -> Response:
     detail = await request.app.state.database.aread(
-        staff.order_detail, request.path_params["order_id"]
+        one_order.order_detail, request.path_params["order_id"]
     )
     if detail is None:
         return not_found()

@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 
 import stripe
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.clock import utcnow
 from core.settings import Settings
 from core.stripe_events import NotAnEvent, parse_event
+from sidecar.json_body import BodyRefused, read_bytes, refusal
 from store import inbox
 from store.database import Database
 
@@ -59,17 +60,10 @@ class StripeWebhook:
         self.database = database
 
     async def handle(self, request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return self._too_large()
-        body = bytearray()
         try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > self.max_body:
-                    return self._too_large()
-        except ClientDisconnect:
-            return Response(status_code=400)
+            body = await read_bytes(request, self.max_body)
+        except BodyRefused as exc:
+            return refusal(exc)
 
         header = request.headers.get("stripe-signature")
         if not header:
@@ -103,6 +97,3 @@ class StripeWebhook:
             log.error("webhook %s not stored: %s: %s", event.event_id, type(exc).__name__, exc)
             return _refuse(503, "not_stored", "the event could not be stored; retry later")
         return Response(_STORED if stored else _DUPLICATE, media_type="application/json")
-
-    def _too_large(self) -> JSONResponse:
-        return _refuse(413, "too_large", f"body exceeds {self.max_body} bytes")

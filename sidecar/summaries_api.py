@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import clock, summary
-from sidecar.request_body import json_object
+from sidecar.json_body import json_object
 from sidecar.staff_api import _jsonable, _page, staff_only
 from store import summaries
 

@@ -13,22 +13,20 @@ own, so one bad job cannot fail the others. A batched function may name a `fallb
 that second run: the inbox inserts optimistically and lets the primary key catch a
 redelivery, then redoes the group with `ON CONFLICT DO NOTHING`.
 
-Reads use cursors of the same database instance (one per thread), which see committed
-data and never block the writer.
+The writer thread itself is `store/writer.py`. Reads use cursors of the same database
+instance (one per thread), which see committed data and never block the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,13 +36,16 @@ import duckdb
 from core.clock import utcnow
 from core.settings import DatabaseLocation
 from store import heartbeat, schema
+from store.writer import (
+    DatabaseUnavailable,
+    Job,
+    StorageFailure,
+    Writer,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Enough to cover every delivery that arrives while one commit is in flight, small enough
-# that a group's transaction stays short.
-MAX_GROUP = 512
 # DuckDB folds its write-ahead log into the file when the log reaches this size, inside the
 # commit that crosses it, so every commit behind it waits. DuckDB's 16 MB means a pause
 # every second or so under a burst of webhooks; 64 MB means fewer pauses, each about as
@@ -56,13 +57,6 @@ CHECKPOINT_THRESHOLD = "64MB"
 # 8,192 rows keep each checkpoint's rewrite small (~10 ms) at little cost to queries.
 ROW_GROUP_SIZE = 8192
 CATALOG = "tinkertank"
-# A background job (fulfilment) can take 10+ ms, and a webhook's 200 waits for the whole
-# commit it is in. So background jobs run one per commit, and only once no foreground job
-# has come for a moment: 2 ms at a steady trickle of webhooks, so the worker keeps up;
-# 20 ms under a burst, so it waits and catches up when the burst ends.
-IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
-IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
-BURST_GROUP = 8  # webhooks per commit, on average, that count as a burst
 LOCK_RETRY_SECONDS = 0.1  # how often a locked database file is tried again
 
 
@@ -84,18 +78,6 @@ def long_running(fn: Callable[..., T]) -> Callable[..., T]:
     return fn
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be opened or written; the message says why."""
-
-
-@dataclass(frozen=True)
-class StorageFailure:
-    """A write that failed because the database could not be written (not a bad query)."""
-
-    at: datetime
-    message: str
-
-
 @dataclass(frozen=True)
 class StoreStatus:
     down: str | None  # why writes cannot be taken at all, or None
@@ -103,69 +85,25 @@ class StoreStatus:
     worker: str | None = None  # why the fulfilment worker is not running, or None
 
 
-def is_storage_failure(exc: BaseException) -> bool:
-    """Disk full, file too large, I/O error, a database DuckDB has invalidated …"""
-    if isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)):
-        return True
-    text = str(exc)
-    return "Failed to commit" in text or "invalidated" in text or isinstance(exc, OSError)
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    batched: bool = False  # fn(conn, items) -> one result per item, shared across jobs
-    fallback: Callable[..., Any] | None = None
-    future: Future | None = None  # a thread waits on this …
-    loop: asyncio.AbstractEventLoop | None = None  # … or a coroutine on this …
-    afuture: asyncio.Future | None = None
-    sink: Callable[[list[tuple[Any, bool, Any]]], None] | None = None  # … or a sink is told
-    token: Any = None
-    background: bool = False
-
-
-@dataclass(slots=True)
-class _Group:
-    fn: Callable[..., Any]
-    jobs: list[_Job] = field(default_factory=list)
-    batched: bool = False
-    fallback: Callable[..., Any] | None = None
-
-    def function(self, retrying: bool) -> Callable[..., Any]:
-        return self.fallback if retrying and self.fallback else self.fn
-
-    def run(self, conn: duckdb.DuckDBPyConnection, retrying: bool) -> list[Any]:
-        if self.batched:
-            fn = self.function(retrying)
-            results = fn(conn, [job.args[0] for job in self.jobs])
-            if len(results) != len(self.jobs):
-                raise RuntimeError(f"{fn.__name__} returned {len(results)} results")
-            return list(results)
-        (job,) = self.jobs
-        return [job.fn(conn, *job.args)]
-
-
-_STOP = object()
-_WAKE = object()  # "there is background work": wakes the writer without a job
-
-
 class Database:
     def __init__(self, conn: duckdb.DuckDBPyConnection, location: DatabaseLocation) -> None:
         self.location = location
         self._conn = conn
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._background: collections.deque[_Job] = collections.deque()
         self._readers = threading.local()
         self._reader_conns: list[duckdb.DuckDBPyConnection] = []
         self._reader_lock = threading.Lock()
         self._closed = False
-        self.commits = 0
-        # The last write that failed for want of storage, until a foreground write succeeds
-        # (see _proves_writable).
-        self.storage_failure: StorageFailure | None = None
-        self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
-        self._thread.start()
+        self._writer = Writer(conn)
+
+    @property
+    def commits(self) -> int:
+        return self._writer.commits
+
+    @property
+    def storage_failure(self) -> StorageFailure | None:
+        """The last write that failed for want of storage, until a foreground write
+        succeeds."""
+        return self._writer.storage_failure
 
     @classmethod
     def open(
@@ -212,7 +150,7 @@ class Database:
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run `fn(conn, *args)` in the writer thread; the future resolves after the commit."""
-        job = _Job(fn, args, future=Future())
+        job = Job(fn, args, future=Future())
         self._enqueue(job)
         return job.future
 
@@ -220,11 +158,8 @@ class Database:
         """As `submit`, for work nobody is waiting on (the fulfilment worker): it only rides
         along, a few jobs per commit, so a webhook's acknowledgement never waits behind a
         backlog of it."""
-        if self._closed or not self._thread.is_alive():
-            raise DatabaseUnavailable("the database writer has stopped")
-        job = _Job(fn, args, future=Future(), background=True)
-        self._background.append(job)
-        self._queue.put(_WAKE)
+        job = Job(fn, args, future=Future(), background=True)
+        self._writer.enqueue_background(job)
         return job.future
 
     def submit_batched(
@@ -234,7 +169,7 @@ class Database:
         fallback: Callable[..., Sequence[T]] | None = None,
     ) -> Future[T]:
         """Queue `item` for `fn(conn, items) -> results`, called once for all queued items."""
-        job = _Job(fn, (item,), batched=True, fallback=fallback, future=Future())
+        job = Job(fn, (item,), batched=True, fallback=fallback, future=Future())
         self._enqueue(job)
         return job.future
 
@@ -249,7 +184,7 @@ class Database:
     ) -> None:
         """Queue a job whose outcome goes to `sink([(token, ok, result or exception), …])`,
         called once per commit with every outcome of that commit that shares the sink."""
-        self._enqueue(_Job(fn, args, batched, fallback, sink=sink, token=token))
+        self._enqueue(Job(fn, args, batched, fallback, sink=sink, token=token))
 
     def submit_batch_to_sink(
         self,
@@ -261,10 +196,8 @@ class Database:
         """`submit_to_sink` of a batched job for each (token, item), queued in one go: the
         store process hands over all the webhooks of one frame at once, so the writer wakes
         once per frame rather than once per webhook."""
-        if self._closed or not self._thread.is_alive():
-            raise DatabaseUnavailable("the database writer has stopped")
-        self._queue.put(
-            [_Job(fn, (item,), True, fallback, sink=sink, token=token) for token, item in items]
+        self._writer.enqueue(
+            [Job(fn, (item,), True, fallback, sink=sink, token=token) for token, item in items]
         )
 
     def write(self, fn: Callable[..., T], *args: Any, timeout: float | None = 30) -> T:
@@ -273,7 +206,7 @@ class Database:
 
     async def awrite(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        job = _Job(fn, args, loop=loop, afuture=loop.create_future())
+        job = Job(fn, args, loop=loop, afuture=loop.create_future())
         self._enqueue(job)
         return await job.afuture
 
@@ -284,18 +217,16 @@ class Database:
         fallback: Callable[..., Sequence[T]] | None = None,
     ) -> T:
         loop = asyncio.get_running_loop()
-        job = _Job(fn, (item,), True, fallback, loop=loop, afuture=loop.create_future())
+        job = Job(fn, (item,), True, fallback, loop=loop, afuture=loop.create_future())
         self._enqueue(job)
         return await job.afuture
 
-    def _enqueue(self, job: _Job) -> None:
-        if self._closed or not self._thread.is_alive():
-            raise DatabaseUnavailable("the database writer has stopped")
-        self._queue.put(job)
+    def _enqueue(self, job: Job) -> None:
+        self._writer.enqueue(job)
 
     @property
     def writer_alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._writer.alive
 
     async def probe(self) -> datetime:
         """Commit a one-row write (the readiness check); raises when it cannot."""
@@ -308,126 +239,6 @@ class Database:
 
     async def astatus(self) -> StoreStatus:
         return self.status()
-
-    def _run(self) -> None:
-        carried: Any = None  # a job taken off the queue while waiting for idleness
-        last_foreground = 0.0
-        busy = 0.0  # moving average of foreground group sizes: how hard webhooks are coming
-        while True:
-            first = carried if carried is not None else self._queue.get()
-            carried = None
-            if first is _STOP:
-                break
-            jobs = [] if first is _WAKE else first if isinstance(first, list) else [first]
-            stopping = False
-            while len(jobs) < MAX_GROUP:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stopping = True
-                    break
-                if isinstance(job, list):  # a frame's worth of batched jobs
-                    jobs.extend(job)
-                elif job is not _WAKE:
-                    jobs.append(job)
-            if jobs:
-                self._run_group(jobs)
-                last_foreground = time.monotonic()
-                busy = 0.8 * busy + 0.2 * len(jobs)
-            elif self._background:
-                # Background work waits until foreground work has paused for a moment, so
-                # that under a burst of webhooks it never stands between two commits.
-                wait = IDLE_UNDER_BURST if busy >= BURST_GROUP else IDLE_BEFORE_BACKGROUND
-                idle_for = wait - (time.monotonic() - last_foreground)
-                if idle_for > 0:
-                    try:
-                        carried = self._queue.get(timeout=idle_for)
-                    except queue.Empty:
-                        carried = None
-                    if carried is None or carried is _WAKE:
-                        carried = _WAKE
-                    continue
-                self._run_group([self._background.popleft()])
-            if stopping:
-                break
-            if self._background:
-                self._queue.put(_WAKE)  # more background work: come back after this commit
-
-    def _run_group(self, jobs: list[_Job]) -> None:
-        try:
-            self._run_jobs([j for j in jobs if j.future is None or _claim(j.future)])
-        except BaseException:  # never leave a caller waiting on a dead thread
-            log.exception("database writer failed")
-            _settle([(j, False, DatabaseUnavailable("the database writer failed")) for j in jobs])
-            raise
-
-    def _run_jobs(self, jobs: list[_Job]) -> None:
-        groups = _group(jobs)
-        try:
-            results = self._transaction(groups, retrying=False)
-        except Exception as exc:
-            if len(jobs) == 1 and not (jobs[0].batched and jobs[0].fallback):
-                _settle([(jobs[0], False, exc)])
-                return
-            outcomes = []
-            for group in groups:
-                outcomes.extend(self._run_alone(group))
-            _settle(outcomes)
-            return
-        _settle(
-            [(job, True, result) for job, result in zip(_jobs_of(groups), results, strict=True)]
-        )
-
-    def _run_alone(self, group: _Group) -> list[tuple[_Job, bool, Any]]:
-        """Second chance after a failed group: this group alone, then each job alone."""
-        try:
-            results = self._transaction([group], retrying=True)
-        except Exception as exc:
-            if len(group.jobs) == 1:
-                return [(group.jobs[0], False, exc)]
-            outcomes = []
-            for job in group.jobs:
-                single = _Group(job.fn, [job], job.batched, job.fallback)
-                try:
-                    (result,) = self._transaction([single], retrying=True)
-                except Exception as job_exc:
-                    outcomes.append((job, False, job_exc))
-                else:
-                    outcomes.append((job, True, result))
-            return outcomes
-        return [(job, True, result) for job, result in zip(group.jobs, results, strict=True)]
-
-    def _transaction(self, groups: list[_Group], retrying: bool) -> list[Any]:
-        conn = self._conn
-        try:
-            if len(groups) == 1 and getattr(groups[0].function(retrying), "single_statement", 0):
-                results = groups[0].run(conn, retrying)
-            else:
-                results = self._begin_run_commit(groups, retrying)
-        except Exception as exc:
-            if is_storage_failure(exc):
-                self.storage_failure = StorageFailure(utcnow(), f"{type(exc).__name__}: {exc}")
-            raise
-        self.commits += 1
-        if any(_proves_writable(job) for group in groups for job in group.jobs):
-            self.storage_failure = None
-        return results
-
-    def _begin_run_commit(self, groups: list[_Group], retrying: bool) -> list[Any]:
-        conn = self._conn
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            results: list[Any] = []
-            for group in groups:
-                results.extend(group.run(conn, retrying))
-            conn.execute("COMMIT")
-        except Exception:
-            with contextlib.suppress(duckdb.Error):  # already gone after a failed COMMIT
-                conn.execute("ROLLBACK")
-            raise
-        return results
 
     # --- reads --------------------------------------------------------------------------
 
@@ -470,16 +281,11 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        if not self._writer.stop(timeout):
             # Closing the connection under a running statement would crash the process;
             # leave it to the process exit (the write-ahead log keeps what committed).
             log.error("the database writer is still busy after %s s; not closing", timeout)
             return
-        while self._background:  # never started: tell whoever is waiting
-            job = self._background.popleft()
-            _settle([(job, False, DatabaseUnavailable("the database is closed"))])
         with self._reader_lock:
             for cursor in self._reader_conns:
                 cursor.close()
@@ -506,71 +312,3 @@ def _connect(location: DatabaseLocation, config: dict[str, str]) -> duckdb.DuckD
 def _is_locked(exc: duckdb.Error) -> bool:
     """DuckDB's "Could not set lock on file …: Conflicting lock is held in … (PID n)"."""
     return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
-
-
-def _group(jobs: list[_Job]) -> list[_Group]:
-    """Batched jobs with the same function share one call; the rest run one by one."""
-    groups: list[_Group] = []
-    batched: dict[Callable[..., Any], _Group] = {}
-    for job in jobs:
-        if job.batched:
-            group = batched.get(job.fn)
-            if group is None:
-                group = batched[job.fn] = _Group(job.fn, batched=True, fallback=job.fallback)
-                groups.append(group)
-            group.jobs.append(job)
-        else:
-            groups.append(_Group(job.fn, [job]))
-    return groups
-
-
-def _proves_writable(job: _Job) -> bool:
-    """Whether a job's commit shows that storing works again after a storage failure: a
-    foreground write does; the probe's one-row write and the worker's small updates fit
-    where a webhook's payload may not, so they do not."""
-    return not job.background and job.fn is not heartbeat.beat
-
-
-def _claim(future: Future) -> bool:
-    """False when the caller cancelled before the writer got to the job."""
-    return future.set_running_or_notify_cancel()
-
-
-def _jobs_of(groups: list[_Group]) -> list[_Job]:
-    return [job for group in groups for job in group.jobs]
-
-
-def _settle(outcomes: list[tuple[_Job, bool, Any]]) -> None:
-    """Hand results back: threads directly; coroutines and sinks once per commit."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
-    by_sink: dict[Callable[..., None], list[tuple[Any, bool, Any]]] = {}
-    for job, ok, value in outcomes:
-        if job.sink is not None:
-            by_sink.setdefault(job.sink, []).append((job.token, ok, value))
-        elif job.future is not None:
-            if job.future.done():
-                continue
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
-        else:
-            by_loop.setdefault(job.loop, []).append((job.afuture, ok, value))
-    for sink, results in by_sink.items():
-        try:
-            sink(results)
-        except Exception:
-            log.exception("could not hand results back")
-    for loop, items in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
-            loop.call_soon_threadsafe(_settle_in_loop, items)
-
-
-def _settle_in_loop(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
-    for afuture, ok, value in items:
-        if afuture.done():  # the caller gave up (cancelled)
-            continue
-        if ok:
-            afuture.set_result(value)
-        else:
-            afuture.set_exception(value)

@@ -8,7 +8,9 @@ from typing import Any
 
 import duckdb
 
+from store import paging
 from store.orders import new_id
+from store.paging import Where
 
 
 def log_error(
@@ -67,23 +69,12 @@ def entries(
     newest_first: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of entries, oldest first (or newest first), and how many match in all."""
-    clauses, params = [], []
-    for column, value in (("order_id", order_id), ("category", category),
-                          ("severity", severity)):  # fmt: skip
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+    where = Where().equals(order_id=order_id, category=category, severity=severity)
     if resolved is not None:
-        clauses.append("resolved_at IS NOT NULL" if resolved else "resolved_at IS NULL")
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where.add("resolved_at IS NOT NULL" if resolved else "resolved_at IS NULL")
     direction = "DESC" if newest_first else ""
-    rows = conn.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM error_log {where}"
-        f" ORDER BY created_at {direction}, error_id {direction} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    (total,) = conn.execute(f"SELECT count(*) FROM error_log {where}", params).fetchone()
-    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+    order = f"created_at {direction}, error_id {direction}"
+    return paging.page(conn, "error_log", COLUMNS, where, order, limit, offset)
 
 
 def entry(conn: duckdb.DuckDBPyConnection, error_id: str) -> dict[str, Any] | None:

@@ -14,7 +14,9 @@ import duckdb
 
 from core.stripe_events import InboxEvent
 from core.vocabulary import INBOX_STATUSES
+from store import paging
 from store.database import single_statement
+from store.paging import Where
 
 _COLUMNS = (
     "event_id",
@@ -117,21 +119,15 @@ def list_events(
     """One page of events, newest first, without payloads, and the total it is a page of;
     filtered and paged in SQL."""
     columns = [c for c in _COLUMNS if c != "payload"]
-    where, params = _filters(status, event_type)
-    rows = conn.execute(
-        f"SELECT {', '.join(columns)} FROM webhook_inbox {where}"
-        " ORDER BY received_at DESC, event_id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    page = [dict(zip(columns, row, strict=True)) for row in rows]
-    return page, count_events(conn, status=status, event_type=event_type)
+    where = Where().equals(status=status, type=event_type)
+    order = "received_at DESC, event_id DESC"
+    return paging.page(conn, "webhook_inbox", columns, where, order, limit, offset)
 
 
 def count_events(
     conn: duckdb.DuckDBPyConnection, *, status: str | None = None, event_type: str | None = None
 ) -> int:
-    where, params = _filters(status, event_type)
-    return conn.execute(f"SELECT count(*) FROM webhook_inbox {where}", params).fetchone()[0]
+    return paging.count(conn, "webhook_inbox", Where().equals(status=status, type=event_type))
 
 
 def count_by_status(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -139,14 +135,3 @@ def count_by_status(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     counts = dict.fromkeys(INBOX_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
-
-
-def _filters(status: str | None, event_type: str | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if status is not None:
-        clauses.append("status = ?")
-        params.append(status)
-    if event_type is not None:
-        clauses.append("type = ?")
-        params.append(event_type)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -13,8 +13,10 @@ from typing import Any
 
 import duckdb
 
+from store import paging
 from store.error_log import log_error
 from store.orders import new_id
+from store.paging import Where
 
 ATTEMPTS = 4  # the first try and three retries
 
@@ -109,19 +111,9 @@ def messages(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of messages, newest first, without payloads, and how many match in all."""
-    clauses, params = [], []
-    for column, value in (("status", status), ("channel", channel), ("order_id", order_id)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = conn.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM outbox {where}"
-        " ORDER BY created_at DESC, message_id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    (total,) = conn.execute(f"SELECT count(*) FROM outbox {where}", params).fetchone()
-    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+    where = Where().equals(status=status, channel=channel, order_id=order_id)
+    order = "created_at DESC, message_id DESC"
+    return paging.page(conn, "outbox", COLUMNS, where, order, limit, offset)
 
 
 def retry(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> str:

@@ -1,4 +1,5 @@
-"""What staff read: a business day's figures, the order list and one order in full.
+"""What staff read: a business day's figures and the order list (one order in full is
+`store/order_detail.py`).
 
 Every function is a read (cursor first) that filters and pages in SQL; times in and out are
 naive UTC (`core.business_days` turns a local business day into its bounds).
@@ -13,7 +14,7 @@ migration 4 in `store.schema`.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,21 +23,18 @@ import duckdb
 
 from core.summary import money_by_kind
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, SEVERITIES, STEP_STATUSES, STEPS
-from store import summaries
+from store import paging, summaries
+from store.paging import Where
 
 ORDER_SUMMARY = ("order_id", "created_at", "customer_name", "customer_email", "payment_status",
                  "fulfillment_status", "amount_total", "amount_refunded", "currency",
                  "paid_at", "kinds")  # fmt: skip
 # Which column a Stripe id is kept in, by its prefix; anything else is taken for an order id.
-_STRIPE_ID_COLUMNS = {
+STRIPE_ID_COLUMNS = {
     "cs_": "checkout_session_id",
     "pi_": "payment_intent_id",
     "sub_": "subscription_id",
 }
-_STEP_ORDER = "CASE step " + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STEPS)) + " END"
-# An order made from a payment's metadata is made when the worker applies the payment,
-# which was received before: its Stripe events are looked for from this long before.
-_EVENT_GRACE = timedelta(days=1)
 # Orders made within this of each other have their rows looked up in one time range.
 _RUN_GAP = timedelta(days=1)
 
@@ -213,43 +211,33 @@ class OrderSearch:
     created_from: datetime | None = None
     created_before: datetime | None = None
 
-    def where(self) -> tuple[str, list[Any], str]:
-        """The WHERE clause over `orders o`, its parameters, and how to run it: "key" (a
-        unique key finds the order), "scan" (every order is read) or "filter" (status and
-        time ranges, answered from compressed columns and zonemaps, counted exactly)."""
-        clauses: list[str] = []
-        params: list[Any] = []
+    def where(self) -> tuple[Where, str]:
+        """The WHERE clause over `orders o` and how to run it: "key" (a unique key finds
+        the order), "scan" (every order is read) or "filter" (status and time ranges,
+        answered from compressed columns and zonemaps, counted exactly)."""
+        where = Where()
         how = "filter"
         q = (self.q or "").strip()
         if q:
-            column = next((c for p, c in _STRIPE_ID_COLUMNS.items() if q.startswith(p)), None)
+            column = next((c for p, c in STRIPE_ID_COLUMNS.items() if q.startswith(p)), None)
             if column is not None or q.startswith("ord_"):
-                clauses.append(f"o.{column or 'order_id'} = ?")
-                params.append(q)
+                where.add(f"o.{column or 'order_id'} = ?", q)
                 how = "key"
             else:
                 escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 column = "customer_email" if "@" in q else "customer_name"
-                clauses.append(f"o.{column} ILIKE ? ESCAPE '\\'")
-                params.append(f"%{escaped}%")
+                where.add(f"o.{column} ILIKE ? ESCAPE '\\'", f"%{escaped}%")
                 how = "scan"
-        for name, value in (
-            ("payment_status", self.payment_status),
-            ("fulfillment_status", self.fulfillment_status),
-        ):
-            if value is not None:
-                clauses.append(f"o.{name} = ?")
-                params.append(value)
+        where.equal("o.payment_status", self.payment_status)
+        where.equal("o.fulfillment_status", self.fulfillment_status)
         if self.created_from is not None:
-            clauses.append("o.created_at >= ?")
-            params.append(self.created_from)
+            where.add("o.created_at >= ?", self.created_from)
         if self.created_before is not None:
-            clauses.append("o.created_at < ?")
-            params.append(self.created_before)
+            where.add("o.created_at < ?", self.created_before)
         if self.kind is not None:
-            clauses.append("o.kinds LIKE ?")  # kind names are not parts of one another
-            params.append(f"%{self.kind}%")
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params, how
+            # kind names are not parts of one another
+            where.add("o.kinds LIKE ?", f"%{self.kind}%")
+        return where, how
 
 
 def find_orders(
@@ -258,7 +246,8 @@ def find_orders(
     """One page of orders, newest first, each with its kinds and step statuses:
     `{"orders", "total", "total_exact"}`. The page is found by (order_id, created_at)
     alone and its rows read after, from the few row groups they are in."""
-    where, params, how = search.where()
+    filters, how = search.where()
+    where, params = filters.sql, filters.params
     key = "SELECT o.order_id, o.created_at FROM orders o"
     newest = "ORDER BY o.created_at DESC, o.order_id DESC"
     exact = True
@@ -278,7 +267,7 @@ def find_orders(
         else:
             found = found[offset : offset + limit]
     else:
-        (total,) = conn.execute(f"SELECT count(*) FROM orders o {where}", params).fetchone()
+        total = paging.count(conn, "orders o", filters)
         found = _page(conn, f"{key} {where}", params, total, limit, offset)
     orders = [dict(zip(ORDER_SUMMARY, row, strict=True)) for row in _summaries(conn, dict(found))]
     _add_kinds_and_steps(conn, orders)
@@ -327,142 +316,3 @@ def _add_kinds_and_steps(conn: duckdb.DuckDBPyConnection, orders: list[dict]) ->
         order["kinds"] = [k for k in KINDS if k in kinds]
         known = steps.get(order["order_id"], {})
         order["steps"] = {step: known[step] for step in STEPS if step in known}
-
-
-# --- one order -----------------------------------------------------------------------------
-
-
-def resolve_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    """An order by its id or the id of its Checkout Session, PaymentIntent or subscription,
-    looked up in the one unique column that id can be in."""
-    column = next((c for p, c in _STRIPE_ID_COLUMNS.items() if key.startswith(p)), "order_id")
-    row = conn.execute(f"SELECT order_id FROM orders WHERE {column} = ?", [key]).fetchone()
-    return row[0] if row else None
-
-
-def order_detail(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
-    """Everything about one order: its row, items, students, steps, bookings with their
-    events, enrolments, messages, Stripe events and error-log entries."""
-    order_id = resolve_order_id(conn, key)
-    if order_id is None:
-        return None
-    (order,) = query_dicts(conn, "SELECT * FROM orders WHERE order_id = ?", [order_id])
-    made = order["created_at"]
-    items = [
-        dict(zip(("order_item_id", "position", "product_id", "kind", "item_date", "session",
-                  "start_time", "student_id", "unit_amount"), row, strict=True))
-        for row in items_of(
-            conn, {order_id: made}, "order_item_id, position, product_id, kind, item_date,"
-            " session, start_time, student_id, unit_amount",
-        )
-    ]  # fmt: skip
-    items.sort(key=lambda item: item["position"])
-    # Every student of an order is some item's.
-    student_ids = sorted({item["student_id"] for item in items})
-    students = query_dicts(
-        conn,
-        "SELECT student_id, name, age, notes FROM students"
-        " WHERE student_id IN (SELECT unnest(?)) ORDER BY name, student_id",
-        [student_ids],
-    ) if student_ids else []  # fmt: skip
-    names = {s["student_id"]: s["name"] for s in students}
-    for item in items:
-        item["student"] = names.get(item.pop("student_id"))
-    since = [order_id, made]
-    steps = query_dicts(
-        conn,
-        "SELECT step, status, attempts, next_attempt_at, last_error, updated_at, finished_at"
-        " FROM fulfilment_steps WHERE order_id = ? AND created_at = ?"
-        f" ORDER BY {_STEP_ORDER}",
-        [order_id, order["paid_at"]],
-    ) if order["paid_at"] else []  # fmt: skip
-    bookings = query_dicts(
-        conn,
-        "SELECT booking_id, student_id, status, event_id FROM bookings"
-        " WHERE order_id = ? AND created_at >= ?",
-        since,
-    )
-    _add_events(conn, bookings)
-    for booking in bookings:
-        booking["student"] = names.get(booking.pop("student_id"))
-    bookings.sort(key=lambda b: (b["event"]["starts_at"] if b["event"] else datetime.max,
-                                 b["student"] or ""))  # fmt: skip
-    enrolments = query_dicts(
-        conn,
-        "SELECT enrolment_id, order_item_id, student_id, product_id, subscription_id, status,"
-        " current_period_start, current_period_end, started_at, ended_at FROM enrolments"
-        " WHERE order_id = ? AND updated_at >= ? ORDER BY order_item_id",
-        since,
-    )
-    for enrolment in enrolments:
-        enrolment["student"] = names.get(enrolment.pop("student_id"))
-    messages = query_dicts(
-        conn,
-        "SELECT message_id, dedupe_key, channel, recipient, status, attempts, last_error,"
-        " created_at, sent_at FROM outbox WHERE order_id = ? AND created_at >= ?"
-        " ORDER BY created_at, message_id",
-        since,
-    )
-    errors = query_dicts(
-        conn,
-        "SELECT error_id, dedupe_key, category, severity, message, context, order_id,"
-        " stripe_event_id, step, created_at, resolved_at, resolved_by FROM error_log"
-        " WHERE order_id = ? ORDER BY created_at, error_id",
-        [order_id],
-    )
-    return {
-        "order": order,
-        "items": items,
-        "students": students,
-        "steps": steps,
-        "bookings": bookings,
-        "enrolments": enrolments,
-        "messages": messages,
-        "stripe_events": _stripe_events(conn, order),
-        "errors": errors,
-    }
-
-
-def _add_events(conn: duckdb.DuckDBPyConnection, bookings: Iterable[dict]) -> None:
-    bookings = list(bookings)
-    ids = sorted({b["event_id"] for b in bookings})
-    events = {
-        e["event_id"]: e
-        for e in query_dicts(
-            conn,
-            "SELECT event_id, title, kind, starts_at, ends_at, venue_id, room_id FROM events"
-            " WHERE event_id IN (SELECT unnest(?))",
-            [ids],
-        )
-    } if ids else {}  # fmt: skip
-    for booking in bookings:
-        booking["event"] = events.get(booking.pop("event_id"))
-
-
-def _stripe_events(conn: duckdb.DuckDBPyConnection, order: dict[str, Any]) -> list[dict]:
-    """The order's Stripe events: those the worker applied to it (it records the order on
-    each), and those about its Checkout Session, PaymentIntent or subscription that are
-    not applied yet or failed. Both arrive once the order exists, or shortly before for an
-    order made from a payment's metadata; the status filter lets DuckDB skip row groups of
-    applied and ignored events."""
-    columns = "event_id, type, status, received_at, processed_at, last_error"
-    since = order["created_at"] - _EVENT_GRACE
-    found = {
-        e["event_id"]: e
-        for e in query_dicts(
-            conn,
-            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ? AND order_id = ?",
-            [since, order["order_id"]],
-        )
-    }
-    ids = [order[c] for c in _STRIPE_ID_COLUMNS.values() if order[c]]
-    if ids:
-        for e in query_dicts(
-            conn,
-            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ?"
-            " AND status IN ('received', 'processing', 'failed')"
-            " AND object_id IN (SELECT unnest(?))",
-            [since, ids],
-        ):
-            found[e["event_id"]] = e
-    return sorted(found.values(), key=lambda e: (e["received_at"], e["event_id"]))

@@ -22,7 +22,8 @@ import duckdb
 
 from core import summary
 from core.summary import DayRows, EventRow, TrendRows
-from store import outbox
+from store import outbox, paging
+from store.paging import Where
 
 _COLUMNS = ("summary_date", "figures", "computed_at", "posted_at", "post_count")
 
@@ -243,7 +244,7 @@ def stored(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | None:
     row = conn.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM daily_summaries WHERE summary_date = ?", [day]
     ).fetchone()
-    return _summary(row) if row else None
+    return _summary(dict(zip(_COLUMNS, row, strict=True))) if row else None
 
 
 def stored_between(
@@ -255,25 +256,18 @@ def stored_between(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of stored summaries, newest first, `since`..`until` inclusive, and how many
     there are in that range."""
-    clauses, params = [], []
+    where = Where()
     if since is not None:
-        clauses.append("summary_date >= ?")
-        params.append(since)
+        where.add("summary_date >= ?", since)
     if until is not None:
-        clauses.append("summary_date <= ?")
-        params.append(until)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM daily_summaries {where}"
-        " ORDER BY summary_date DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    (total,) = conn.execute(f"SELECT count(*) FROM daily_summaries {where}", params).fetchone()
-    return [_summary(row) for row in rows], total
+        where.add("summary_date <= ?", until)
+    records, total = paging.page(
+        conn, "daily_summaries", _COLUMNS, where, "summary_date DESC", limit, offset
+    )
+    return [_summary(record) for record in records], total
 
 
-def _summary(row: tuple) -> dict[str, Any]:
-    record = dict(zip(_COLUMNS, row, strict=True))
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "date": record["summary_date"].isoformat(),
         "figures": json.loads(record["figures"]),

@@ -23,7 +23,8 @@ from core.support import (
     TicketUpdate,
     new_ticket_id,
 )
-from store import outbox
+from store import outbox, paging
+from store.paging import Where
 
 COLUMNS = ("ticket_id", "order_id", "order_reference", "email", "name", "category", "message",
            "status", "staff_note", "created_at", "updated_at", "resolved_at")  # fmt: skip
@@ -111,14 +112,9 @@ def list_tickets(
     conn: duckdb.DuckDBPyConnection, status: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of tickets, newest first, and how many there are in all."""
-    where, params = ("WHERE status = ?", [status]) if status else ("", [])
-    rows = conn.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM support_tickets {where}"
-        " ORDER BY created_at DESC, ticket_id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    (total,) = conn.execute(f"SELECT count(*) FROM support_tickets {where}", params).fetchone()
-    return [dict(zip(COLUMNS, row, strict=True)) for row in rows], total
+    where = Where().equal("status", status or None)
+    order = "created_at DESC, ticket_id DESC"
+    return paging.page(conn, "support_tickets", COLUMNS, where, order, limit, offset)
 
 
 def update_ticket(

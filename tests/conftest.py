@@ -25,7 +25,7 @@ from core.cart_metadata import encode_metadata_cart
 from core.settings import DatabaseLocation
 from runtime.sidecar_process import ServerProcess, free_port, start_sidecar
 from store.database import Database
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 REPO = Path(__file__).resolve().parent.parent
 SYDNEY = ZoneInfo("Australia/Sydney")

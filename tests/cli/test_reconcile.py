@@ -17,7 +17,7 @@ from cli.reconcile import parse_since, stripe_pages
 from core import clock
 from core.cart_metadata import encode_metadata_cart
 from tests.conftest import ADMIN_TOKEN, Sidecar, make_event, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_alerts import wait_for
 from tests.sidecar.test_summary import settled, sql, tinkertank
 

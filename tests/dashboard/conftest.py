@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from core.settings import Settings, load_settings
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 APP = REPO / "dashboard" / "app.py"
 PASSWORD = "correct horse battery staple"

@@ -12,7 +12,7 @@ import requests
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import Sidecar, sidecar_env
 from tests.dashboard.conftest import dashboard_settings, log_in, new_dashboard, no_trouble
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 # The support form takes only a plain name (docs/security.md, Abuse limits), so a ticket carries its
 # hostile text in the message.

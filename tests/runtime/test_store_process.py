@@ -10,7 +10,7 @@ import pytest
 
 from core.clock import utcnow
 from core.stripe_events import parse_event
-from runtime.store_process import StoreClient
+from runtime.store_client import StoreClient
 from store import inbox
 from tests.conftest import make_event, sidecar_env
 

@@ -23,7 +23,7 @@ from core import clock
 from runtime.sidecar_process import free_port, start_sidecar
 from store.orders import places_used
 from tests.conftest import REPO, Sidecar, sidecar_env
-from tests.fakes.stripe_api import FakeStripe, RecordedRequest
+from tests.fakes.stripe import FakeStripe, RecordedRequest
 
 STRIPE_KEY = "sk_test_123"
 IGNITE_PRICE = "price_ignite_coding_monday_2027"

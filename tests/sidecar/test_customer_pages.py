@@ -12,7 +12,7 @@ import requests
 
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import Sidecar, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_fulfilment import (
     camp,
     checkout,

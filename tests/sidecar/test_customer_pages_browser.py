@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.conftest import Sidecar
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_customer_pages import start_shop
 from tests.sidecar.test_fulfilment import camp, checkout, delivered, pay
 

@@ -25,7 +25,7 @@ from core import clock
 from core.cart_metadata import encode_metadata_cart
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 EMAIL = "parent@example.com"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

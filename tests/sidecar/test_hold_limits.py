@@ -18,7 +18,7 @@ import requests
 
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import REPO, Sidecar, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 TEN_SEATS = """
 [[camps]]

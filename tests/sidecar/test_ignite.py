@@ -19,7 +19,7 @@ import requests
 from core import clock
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import Sidecar, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 
 PRICE = "price_ignite_coding_monday_2027"
 

@@ -11,7 +11,7 @@ import pytest
 
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import Sidecar, SlackHook, sidecar_env, storefront_payment
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_fulfilment import (
     camp,
     checkout,

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from core import clock
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, Inbox, Sidecar, sidecar_env
-from tests.fakes.stripe_api import FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_fulfilment import (
     camp,
     charge_refunded_event,

@@ -1,0 +1,345 @@
+"""The writer thread: the one owner of the write transaction, committing in groups.
+
+Whatever has queued up since the last commit runs inside one transaction and commits once
+(see `store/database.py` for why). If anything in a group raises, the group is rolled back
+and re-run piece by piece, each in a transaction of its own, so one bad job cannot fail the
+others; a batched function's `fallback` is used for that second run. Background jobs (the
+fulfilment worker) ride along one per commit, only once the foreground has paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.clock import utcnow
+from store import heartbeat
+
+log = logging.getLogger(__name__)
+
+# Enough to cover every delivery that arrives while one commit is in flight, small enough
+# that a group's transaction stays short.
+MAX_GROUP = 512
+# DuckDB folds its write-ahead log into the file when the log reaches this size, inside the
+# commit that crosses it, so every commit behind it waits. DuckDB's 16 MB means a pause
+# every second or so under a burst of webhooks; 64 MB means fewer pauses, each about as
+# short (the inbox payloads compress fast), for ~50 MB more memory at the peak.
+CHECKPOINT_THRESHOLD = "64MB"
+# DuckDB's default row group holds 122,880 rows, and a checkpoint rewrites the table's
+# last, partly filled group: with webhook payloads that rewrite grows to hundreds of
+# milliseconds, in a doubling pattern, with every commit waiting behind it. Groups of
+# 8,192 rows keep each checkpoint's rewrite small (~10 ms) at little cost to queries.
+ROW_GROUP_SIZE = 8192
+# A background job (fulfilment) can take 10+ ms, and a webhook's 200 waits for the whole
+# commit it is in. So background jobs run one per commit, and only once no foreground job
+# has come for a moment: 2 ms at a steady trickle of webhooks, so the worker keeps up;
+# 20 ms under a burst, so it waits and catches up when the burst ends.
+IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
+IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
+BURST_GROUP = 8  # webhooks per commit, on average, that count as a burst
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be opened or written; the message says why."""
+
+
+@dataclass(frozen=True)
+class StorageFailure:
+    """A write that failed because the database could not be written (not a bad query)."""
+
+    at: datetime
+    message: str
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Disk full, file too large, I/O error, a database DuckDB has invalidated …"""
+    if isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)):
+        return True
+    text = str(exc)
+    return "Failed to commit" in text or "invalidated" in text or isinstance(exc, OSError)
+
+
+@dataclass(slots=True)
+class Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    batched: bool = False  # fn(conn, items) -> one result per item, shared across jobs
+    fallback: Callable[..., Any] | None = None
+    future: Future | None = None  # a thread waits on this …
+    loop: asyncio.AbstractEventLoop | None = None  # … or a coroutine on this …
+    afuture: asyncio.Future | None = None
+    sink: Callable[[list[tuple[Any, bool, Any]]], None] | None = None  # … or a sink is told
+    token: Any = None
+    background: bool = False
+
+
+@dataclass(slots=True)
+class _Group:
+    fn: Callable[..., Any]
+    jobs: list[Job] = field(default_factory=list)
+    batched: bool = False
+    fallback: Callable[..., Any] | None = None
+
+    def function(self, retrying: bool) -> Callable[..., Any]:
+        return self.fallback if retrying and self.fallback else self.fn
+
+    def run(self, conn: duckdb.DuckDBPyConnection, retrying: bool) -> list[Any]:
+        if self.batched:
+            fn = self.function(retrying)
+            results = fn(conn, [job.args[0] for job in self.jobs])
+            if len(results) != len(self.jobs):
+                raise RuntimeError(f"{fn.__name__} returned {len(results)} results")
+            return list(results)
+        (job,) = self.jobs
+        return [job.fn(conn, *job.args)]
+
+
+_STOP = object()
+_WAKE = object()  # "there is background work": wakes the writer without a job
+
+
+class Writer:
+    """The thread that owns `conn` for writing; jobs reach it through `enqueue`."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._background: collections.deque[Job] = collections.deque()
+        self.closed = False
+        self.commits = 0
+        # The last write that failed for want of storage, until a foreground write succeeds
+        # (see _proves_writable).
+        self.storage_failure: StorageFailure | None = None
+        self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def enqueue(self, job: Job | list[Job]) -> None:
+        """Queue a job, or a frame's worth of batched jobs taken in one go."""
+        self._check_open()
+        self._queue.put(job)
+
+    def enqueue_background(self, job: Job) -> None:
+        self._check_open()
+        self._background.append(job)
+        self._queue.put(_WAKE)
+
+    def _check_open(self) -> None:
+        if self.closed or not self._thread.is_alive():
+            raise DatabaseUnavailable("the database writer has stopped")
+
+    def stop(self, timeout: float | None) -> bool:
+        """Finish the queued foreground writes and stop; False when the thread is still busy
+        after `timeout`. Background work not yet started is dropped, its waiters told."""
+        self.closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        while self._background:  # never started: tell whoever is waiting
+            job = self._background.popleft()
+            _settle([(job, False, DatabaseUnavailable("the database is closed"))])
+        return True
+
+    def _run(self) -> None:
+        carried: Any = None  # a job taken off the queue while waiting for idleness
+        last_foreground = 0.0
+        busy = 0.0  # moving average of foreground group sizes: how hard webhooks are coming
+        while True:
+            first = carried if carried is not None else self._queue.get()
+            carried = None
+            if first is _STOP:
+                break
+            jobs = [] if first is _WAKE else first if isinstance(first, list) else [first]
+            stopping = False
+            while len(jobs) < MAX_GROUP:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stopping = True
+                    break
+                if isinstance(job, list):  # a frame's worth of batched jobs
+                    jobs.extend(job)
+                elif job is not _WAKE:
+                    jobs.append(job)
+            if jobs:
+                self._run_group(jobs)
+                last_foreground = time.monotonic()
+                busy = 0.8 * busy + 0.2 * len(jobs)
+            elif self._background:
+                # Background work waits until foreground work has paused for a moment, so
+                # that under a burst of webhooks it never stands between two commits.
+                wait = IDLE_UNDER_BURST if busy >= BURST_GROUP else IDLE_BEFORE_BACKGROUND
+                idle_for = wait - (time.monotonic() - last_foreground)
+                if idle_for > 0:
+                    try:
+                        carried = self._queue.get(timeout=idle_for)
+                    except queue.Empty:
+                        carried = None
+                    if carried is None or carried is _WAKE:
+                        carried = _WAKE
+                    continue
+                self._run_group([self._background.popleft()])
+            if stopping:
+                break
+            if self._background:
+                self._queue.put(_WAKE)  # more background work: come back after this commit
+
+    def _run_group(self, jobs: list[Job]) -> None:
+        try:
+            self._run_jobs([j for j in jobs if j.future is None or _claim(j.future)])
+        except BaseException:  # never leave a caller waiting on a dead thread
+            log.exception("database writer failed")
+            _settle([(j, False, DatabaseUnavailable("the database writer failed")) for j in jobs])
+            raise
+
+    def _run_jobs(self, jobs: list[Job]) -> None:
+        groups = _group(jobs)
+        try:
+            results = self._transaction(groups, retrying=False)
+        except Exception as exc:
+            if len(jobs) == 1 and not (jobs[0].batched and jobs[0].fallback):
+                _settle([(jobs[0], False, exc)])
+                return
+            outcomes = []
+            for group in groups:
+                outcomes.extend(self._run_alone(group))
+            _settle(outcomes)
+            return
+        _settle(
+            [(job, True, result) for job, result in zip(_jobs_of(groups), results, strict=True)]
+        )
+
+    def _run_alone(self, group: _Group) -> list[tuple[Job, bool, Any]]:
+        """Second chance after a failed group: this group alone, then each job alone."""
+        try:
+            results = self._transaction([group], retrying=True)
+        except Exception as exc:
+            if len(group.jobs) == 1:
+                return [(group.jobs[0], False, exc)]
+            outcomes = []
+            for job in group.jobs:
+                single = _Group(job.fn, [job], job.batched, job.fallback)
+                try:
+                    (result,) = self._transaction([single], retrying=True)
+                except Exception as job_exc:
+                    outcomes.append((job, False, job_exc))
+                else:
+                    outcomes.append((job, True, result))
+            return outcomes
+        return [(job, True, result) for job, result in zip(group.jobs, results, strict=True)]
+
+    def _transaction(self, groups: list[_Group], retrying: bool) -> list[Any]:
+        conn = self._conn
+        try:
+            if len(groups) == 1 and getattr(groups[0].function(retrying), "single_statement", 0):
+                results = groups[0].run(conn, retrying)
+            else:
+                results = self._begin_run_commit(groups, retrying)
+        except Exception as exc:
+            if is_storage_failure(exc):
+                self.storage_failure = StorageFailure(utcnow(), f"{type(exc).__name__}: {exc}")
+            raise
+        self.commits += 1
+        if any(_proves_writable(job) for group in groups for job in group.jobs):
+            self.storage_failure = None
+        return results
+
+    def _begin_run_commit(self, groups: list[_Group], retrying: bool) -> list[Any]:
+        conn = self._conn
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            results: list[Any] = []
+            for group in groups:
+                results.extend(group.run(conn, retrying))
+            conn.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(duckdb.Error):  # already gone after a failed COMMIT
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+
+def _group(jobs: list[Job]) -> list[_Group]:
+    """Batched jobs with the same function share one call; the rest run one by one."""
+    groups: list[_Group] = []
+    batched: dict[Callable[..., Any], _Group] = {}
+    for job in jobs:
+        if job.batched:
+            group = batched.get(job.fn)
+            if group is None:
+                group = batched[job.fn] = _Group(job.fn, batched=True, fallback=job.fallback)
+                groups.append(group)
+            group.jobs.append(job)
+        else:
+            groups.append(_Group(job.fn, [job]))
+    return groups
+
+
+def _proves_writable(job: Job) -> bool:
+    """Whether a job's commit shows that storing works again after a storage failure: a
+    foreground write does; the probe's one-row write and the worker's small updates fit
+    where a webhook's payload may not, so they do not."""
+    return not job.background and job.fn is not heartbeat.beat
+
+
+def _claim(future: Future) -> bool:
+    """False when the caller cancelled before the writer got to the job."""
+    return future.set_running_or_notify_cancel()
+
+
+def _jobs_of(groups: list[_Group]) -> list[Job]:
+    return [job for group in groups for job in group.jobs]
+
+
+def _settle(outcomes: list[tuple[Job, bool, Any]]) -> None:
+    """Hand results back: threads directly; coroutines and sinks once per commit."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
+    by_sink: dict[Callable[..., None], list[tuple[Any, bool, Any]]] = {}
+    for job, ok, value in outcomes:
+        if job.sink is not None:
+            by_sink.setdefault(job.sink, []).append((job.token, ok, value))
+        elif job.future is not None:
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+        else:
+            by_loop.setdefault(job.loop, []).append((job.afuture, ok, value))
+    for sink, results in by_sink.items():
+        try:
+            sink(results)
+        except Exception:
+            log.exception("could not hand results back")
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
+            loop.call_soon_threadsafe(_settle_in_loop, items)
+
+
+def _settle_in_loop(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
+    for afuture, ok, value in items:
+        if afuture.done():  # the caller gave up (cancelled)
+            continue
+        if ok:
+            afuture.set_result(value)
+        else:
+            afuture.set_exception(value)
