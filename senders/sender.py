@@ -38,7 +38,7 @@ from core.messages.invites import (
 )
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
-from store import orders, outbox
+from store import order_views, outbox
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class Sender:
 
     def render_confirmation(self, order_id: str) -> dict[str, Any]:
         """The confirmation as the order stands now, with its calendar file attached."""
-        rows = self.database.read(orders.confirmation_rows, order_id)
+        rows = self.database.read(order_views.confirmation_rows, order_id)
         if rows is None:
             raise SendFailed(f"order {order_id} not found", permanent=True)
         ics_url, support = self._links(order_id)
@@ -206,7 +206,7 @@ class Sender:
     def render_cancellation(self, order_id: str, reason: str | None) -> dict[str, Any]:
         """The cancellation, with the .ics that takes the events out of the family's
         calendar (same UIDs, a higher SEQUENCE, STATUS:CANCELLED)."""
-        rows = self.database.read(orders.cancellation_rows, order_id)
+        rows = self.database.read(order_views.cancellation_rows, order_id)
         if rows is None:
             raise SendFailed(f"order {order_id} not found", permanent=True)
         ics_url, support = self._links(order_id)
@@ -218,7 +218,7 @@ class Sender:
                 **self._calendar(rows, cancelling=True)}  # fmt: skip
 
     def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
-        rows = self.database.read(orders.reminder_rows, booking_id)
+        rows = self.database.read(order_views.reminder_rows, booking_id)
         if rows is None:
             return None
         item = rows["booking"]

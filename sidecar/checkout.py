@@ -27,7 +27,7 @@ from core.clock import utcnow
 from core.settings import Settings
 from sidecar.clients import client_key
 from sidecar.json_body import read_json
-from store import orders
+from store import order_views, orders
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ async def order_status(request: Request) -> Response:
     key = request.path_params["order_id"]
     if len(key) > 255:
         return JSONResponse({"error": "not_found"}, status_code=404)
-    status = await request.app.state.database.aread(orders.order_status, key)
+    status = await request.app.state.database.aread(order_views.order_status, key)
     if status is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
     tz = request.app.state.catalog.tz

@@ -26,7 +26,7 @@ from core.messages.invites import (
     render_calendar,
 )
 from core.settings import Settings
-from store import orders
+from store import order_views, orders
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ async def calendar_file(request: Request) -> Response:
     key = request.path_params["order_id"]
     if len(key) > MAX_KEY_LENGTH:
         return JSONResponse({"error": "not_found"}, status_code=404)
-    rows = await request.app.state.database.aread(orders.calendar_rows, key)
+    rows = await request.app.state.database.aread(order_views.calendar_rows, key)
     if rows is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
     catalog: Catalog = request.app.state.catalog
@@ -125,7 +125,7 @@ async def _rows(request: Request) -> dict | None:
     key = request.path_params["order_id"]
     if len(key) > MAX_KEY_LENGTH:
         return None
-    return await request.app.state.database.aread(orders.customer_page_rows, key)
+    return await request.app.state.database.aread(order_views.customer_page_rows, key)
 
 
 async def processing_page(request: Request) -> Response:

@@ -31,7 +31,7 @@ from core.vocabulary import (
 from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
 from sidecar.json_body import json_object
-from store import error_log, inbox, orders, outbox, reminders
+from store import error_log, inbox, order_views, outbox, reminders
 
 MAX_PAGE = 500
 MAX_BODY = 64 * 1024
@@ -229,7 +229,7 @@ async def reprocess_event(request: Request) -> Response:
 
 
 async def order_counts(request: Request) -> Response:
-    return JSONResponse(await request.app.state.database.aread(orders.counts))
+    return JSONResponse(await request.app.state.database.aread(order_views.counts))
 
 
 async def retry_step(request: Request) -> Response:
@@ -350,7 +350,7 @@ _RESEND_REFUSALS = {
 
 async def resend_confirmation(request: Request) -> Response:
     database = request.app.state.database
-    order_id = await database.aread(orders.find_order_id, request.path_params["order_id"])
+    order_id = await database.aread(order_views.find_order_id, request.path_params["order_id"])
     outcome = "not_found"
     if order_id is not None:
         outcome = await database.awrite(fulfilment.resend_confirmation, order_id, utcnow())

@@ -92,7 +92,7 @@ def _first_name(order: dict[str, Any]) -> str:
 
 
 def order_bookings(rows: dict[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
-    """What a family is told it booked, from `store.orders.confirmation_rows`: one
+    """What a family is told it booked, from `store.order_views.confirmation_rows`: one
     entry per booked event (camps, parties) and one per Ignite enrolment, shown as the
     student's first class ("weekly from"). Each has student, title, kind, status, start and
     end (aware UTC) and location (venue and address)."""

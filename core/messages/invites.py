@@ -51,7 +51,7 @@ class Mailbox:
 
 def calendar_parties(email_from: str, rows: dict[str, Any]) -> tuple[Mailbox, Mailbox]:
     """The organizer (the business's mailbox, `EMAIL_FROM`) and the attendee (the parent)
-    of an order's invites, from `store.orders.calendar_rows`."""
+    of an order's invites, from `store.order_views.calendar_rows`."""
     name, address = parseaddr(email_from)
     parent = Mailbox(rows.get("customer_email") or "", rows.get("customer_name") or "")
     return Mailbox(address, name), parent
@@ -192,7 +192,7 @@ def venue_line(catalog: Catalog, venue_id: str) -> str:
 
 
 def order_invites(rows: dict[str, Any], catalog: Catalog) -> list[InviteEvent]:
-    """The invites of an order, from `store.orders.calendar_rows`."""
+    """The invites of an order, from `store.order_views.calendar_rows`."""
     tz = catalog.tz
     invites = [
         InviteEvent(

@@ -36,7 +36,7 @@ UNPAID = ("pending", "failed", "expired")
 
 
 def order_state(status: dict[str, Any]) -> str:
-    """Where an order stands for its customer, from `store.orders.order_status`.
+    """Where an order stands for its customer, from `store.order_views.order_status`.
 
     Confirmed once fulfilled, or as soon as its events are scheduled: the steps after that
     only send the email and tell staff, and a slow mail server must not keep a parent
@@ -103,7 +103,7 @@ def render_success(
     rows: dict[str, Any], catalog: Catalog, base_url: str, support_email: str, nonce: str
 ) -> str:
     """The confirmed order: bookings per student with add-to-calendar buttons, the whole
-    calendar file, and what to bring. `rows`: `store.orders.customer_page_rows`."""
+    calendar file, and what to bring. `rows`: `store.order_views.customer_page_rows`."""
     confirmation = rows["confirmation"]
     order = confirmation["order"]
     order_id = order["order_id"]
