@@ -119,6 +119,7 @@ def _int(value: Any) -> int | None:
 class Refund:
     charge_amount: int
     amount_refunded: int
+    currency: str = "aud"
 
     @property
     def full(self) -> bool:
@@ -129,7 +130,8 @@ def refund_from(charge: dict[str, Any]) -> Refund | None:
     amount, refunded = _int(charge.get("amount")), _int(charge.get("amount_refunded"))
     if amount is None or refunded is None:
         return None
-    return Refund(amount, refunded)
+    currency = charge.get("currency")
+    return Refund(amount, refunded, currency if isinstance(currency, str) else "aud")
 
 
 # --- is it the right money? ----------------------------------------------------------------
@@ -153,6 +155,17 @@ def money_text(amount: int, currency: str) -> str:
     return f"{amount / 100:,.2f} {code.upper()}"
 
 
+def dollars(amount: int | None, currency: str | None) -> str:
+    """Money as staff and families read it: `$89.00` for Australian dollars, `89.00 USD` or
+    `1 JPY` for another currency, never raw cents."""
+    if amount is None:
+        return "an unknown amount"
+    if currency is None or currency.lower() == "aud":
+        sign = "-" if amount < 0 else ""
+        return f"{sign}${abs(amount) / 100:,.2f}"
+    return money_text(amount, currency)
+
+
 def same_currency(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lower() == b.lower()
 
@@ -162,12 +175,12 @@ def payment_problem(
 ) -> str | None:
     """What is wrong with a payment for an order of `order_total` in `currency`, or None when
     it is exactly that. A payment that names no amount or no currency is not trusted."""
-    expected = money_text(order_total, currency)
+    expected = dollars(order_total, currency)
     if paid_currency is None:
         return f"the payment names no currency; the order is {expected}"
     if paid_amount is None:
         return f"the payment names no amount; the order is {expected}"
-    paid = money_text(paid_amount, paid_currency)
+    paid = dollars(paid_amount, paid_currency)
     if not same_currency(paid_currency, currency):
         return f"paid {paid}, but the order is {expected}: wrong currency"
     if paid_amount < order_total:

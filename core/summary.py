@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.payments import dollars
+
 KINDS = ("camp", "party", "ignite")
 UNASSIGNED = "unassigned"  # money of an order whose items are unknown (needs attention)
 MAX_TREND_DAYS = 366
@@ -233,8 +235,7 @@ def _utc_text(moment: datetime) -> str:
 
 
 def money_text(cents: int, currency: str) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d} {currency.upper()}"
+    return dollars(cents, currency)
 
 
 def summary_text(figures: Mapping[str, Any]) -> str:

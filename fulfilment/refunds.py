@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 
-from core.payments import PaymentFacts, refund_from
+from core.payments import PaymentFacts, dollars, refund_from
 from fulfilment.context import Context, Deferred, PermanentFailure
 from fulfilment.event_orders import (
     order_for,
@@ -33,7 +34,8 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
             conn,
             category="payment",
             severity="medium",
-            message=f"partial refund of {refund.amount_refunded} of {refund.charge_amount}:"
+            message=f"partial refund of {dollars(refund.amount_refunded, refund.currency)} of"
+            f" {dollars(refund.charge_amount, refund.currency)}:"
             " bookings kept; check whether any should be cancelled",
             order_id=order_id,
             stripe_event_id=ctx.event_id,
@@ -103,7 +105,8 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         category="payment",
         severity="critical",
         message=f"dispute opened ({dispute.get('reason') or 'no reason given'}) for"
-        f" {dispute.get('amount')} {dispute.get('currency')}:"
+        f" {dollars(_whole(dispute.get('amount')), dispute.get('currency'))}"
+        f"{_deadline(dispute)}:"
         " respond in Stripe before the deadline",
         context={"dispute": dispute.get("id"), "charge": dispute.get("charge")},
         order_id=order_id,
@@ -111,3 +114,15 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         now=ctx.now,
         dedupe_key=f"dispute:{dispute.get('id') or ctx.event_id}",
     )
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _deadline(dispute: dict[str, Any]) -> str:
+    """`, evidence due 12 Jan 2027 10:59 UTC`: Stripe's deadline for the evidence, if given."""
+    due = (dispute.get("evidence_details") or {}).get("due_by")
+    if not isinstance(due, int) or isinstance(due, bool):
+        return ""
+    return f", evidence due {datetime.fromtimestamp(due, UTC):%d %b %Y %H:%M} UTC"

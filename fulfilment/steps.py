@@ -14,6 +14,7 @@ import duckdb
 
 from core.catalog import Catalog
 from core.checkout import hold_options
+from core.payments import dollars
 from core.schedule import ScheduleError, camp_event, party_event, template_id
 from fulfilment.context import PermanentFailure
 from store import order_state, orders, outbox
@@ -251,7 +252,7 @@ def queue_staff_notices(
         lines.setdefault(order_id, []).append(
             f"{product.name if product else product_id} x {count}"
         )
-        totals[order_id] = f"{amount / 100:,.2f} {currency.upper()}"
+        totals[order_id] = dollars(amount, currency)
     keys = [order_id for order_id in order_ids if order_id in lines]
     if not keys:
         return

@@ -122,7 +122,7 @@ def test_day_figures_count_errors_bookings_and_the_next_days_events():
     assert figures["tomorrow"]["fill"] == 1.0
     text = summary_text(figures)
     assert "Wednesday 6 January 2027" in text
-    assert "Revenue: 178.00 AUD net" in text
+    assert "Revenue: $178.00 net" in text
     assert "13:00 Robot party 2 (party): 1/1" in text  # 02:00 UTC is 13:00 in Sydney
     assert "lag p95 0.25 s" in text
 

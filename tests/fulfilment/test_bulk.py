@@ -425,10 +425,10 @@ def test_a_wrong_payment_ends_the_same_in_bulk_as_one_by_one(make_database):
     skipped = {"record_payment=done", "create_bookings=skipped", "schedule_events=skipped",
                "send_confirmation=skipped", "notify_staff=skipped"}  # fmt: skip
     wrong = {
-        "pi_test_0": (0, "paid 1 JPY, but the order is 584.00 AUD: wrong currency"),
-        "pi_test_1": (58300, "paid 583.00 AUD, but the order is 584.00 AUD: underpaid"),
-        "pi_test_2": (0, "paid 584.00 USD, but the order is 584.00 AUD: wrong currency"),
-        "pi_meta_4": (100, "paid 1.00 AUD, but the order is 495.00 AUD: underpaid"),
+        "pi_test_0": (0, "paid 1 JPY, but the order is $584.00: wrong currency"),
+        "pi_test_1": (58300, "paid $583.00, but the order is $584.00: underpaid"),
+        "pi_test_2": (0, "paid 584.00 USD, but the order is $584.00: wrong currency"),
+        "pi_meta_4": (100, "paid $1.00, but the order is $495.00: underpaid"),
     }
     for pi, (recorded, problem) in wrong.items():
         payment, fulfilment, _, _, paid, reason, steps, bookings, entries = reference[pi]

@@ -32,6 +32,8 @@ def dispute_event() -> dict:
         "payment_intent": f"pi_{secrets.token_hex(8)}",
         "reason": "fraudulent",
         "status": "needs_response",
+        # Stripe's deadline for the evidence: 12 Jan 2027 10:59 UTC.
+        "evidence_details": {"due_by": 1799751540, "has_evidence": False},
     }
     return make_event(type="charge.dispute.created", data={"object": dispute})
 
@@ -55,7 +57,8 @@ def test_a_dispute_alerts_slack_and_the_alert_emails_once(
     assert wait_for(lambda: len(slack.posts) >= 1 and len(inbox.messages) >= 2)
     time.sleep(1)  # time for any duplicate to show up
     assert len(slack.posts) == 1
-    assert "dispute opened (fraudulent)" in slack.posts[0][1]["text"]
+    text = slack.posts[0][1]["text"]
+    assert "dispute opened (fraudulent) for $89.00, evidence due 12 Jan 2027 10:59 UTC" in text
     recipients = sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts)
     assert recipients == ["ops@tinkertank.example", "owner@tinkertank.example"]
     subject = inbox.messages[0][1]["Subject"]
@@ -182,7 +185,7 @@ def test_staff_hear_of_each_order_on_slack_without_any_childs_name(
     assert wait_for(lambda: len(slack.posts) >= 1)
     text = slack.posts[0][1]["text"]
     assert "Robotics Bootcamp x 2" in text
-    assert "208.00 AUD" in text
+    assert "$208.00" in text
     assert "Matilda" not in text and "Kim" not in text and "kim@example.com" not in text
 
 

@@ -406,7 +406,7 @@ def test_a_partial_refund_keeps_the_bookings_and_is_flagged(shop, fake):
     assert {b["status"] for b in result["bookings"]} == {"confirmed"}
     (entry,) = errors(shop, order_id)
     assert (entry["category"], entry["severity"]) == ("payment", "medium")
-    assert "partial refund of 4000" in entry["message"]
+    assert "partial refund of $40.00" in entry["message"]
     assert entry["stripe_event_id"] == refund["id"]
 
 
@@ -429,7 +429,7 @@ def test_each_further_partial_refund_is_flagged_too(shop, fake):
     assert status(shop, order_id)["payment_status"] == "partially_refunded"
     entries = errors(shop, order_id)
     assert [e["stripe_event_id"] for e in entries] == [first["id"], second["id"]]
-    assert "partial refund of 17800" in entries[1]["message"]
+    assert "partial refund of $178.00" in entries[1]["message"]
 
 
 def test_a_payment_failure_after_the_payment_is_recorded_not_applied(shop, fake):

@@ -337,8 +337,8 @@ def test_a_mid_term_enrolment_is_told_its_own_first_class_not_the_programs(shop,
 
 @pytest.mark.parametrize(
     ("amount", "currency", "problem"),
-    [(100, "aud", "paid 1.00 AUD, but the order is 149.00 AUD: underpaid"),
-     (149, "jpy", "paid 149 JPY, but the order is 149.00 AUD: wrong currency")],
+    [(100, "aud", "paid $1.00, but the order is $149.00: underpaid"),
+     (149, "jpy", "paid 149 JPY, but the order is $149.00: wrong currency")],
     ids=["wrong amount", "wrong currency"],
 )  # fmt: skip
 def test_an_invoice_of_other_money_books_no_class_and_flags_the_order(

@@ -86,8 +86,8 @@ def critical_entries(sidecar: Sidecar, event_id: str) -> list[dict]:
 @pytest.mark.parametrize(
     ("amount", "currency", "problem"),
     [
-        (100, "aud", "paid 1.00 AUD, but the order is 89.00 AUD: underpaid"),
-        (1, "jpy", "paid 1 JPY, but the order is 89.00 AUD: wrong currency"),
+        (100, "aud", "paid $1.00, but the order is $89.00: underpaid"),
+        (1, "jpy", "paid 1 JPY, but the order is $89.00: wrong currency"),
     ],
     ids=["wrong amount", "wrong currency"],
 )

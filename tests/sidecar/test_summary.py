@@ -177,7 +177,7 @@ def test_the_summary_adds_up_the_days_orders_refunds_bookings_and_tomorrows_even
     assert figures["tomorrow"]["fill"] == 1.0
     assert figures["webhooks"]["failed"] == 0 and figures["webhooks"]["backlog"] == 0
     assert figures["webhooks"]["received"] == 6
-    assert "Revenue: 568.00 AUD net" in result.stdout
+    assert "Revenue: $568.00 net" in result.stdout
     assert "Test Party (party): 1/1" in result.stdout
 
 
