@@ -18,14 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.cart import MAX_NAME_LENGTH, Cart, CartItem, Customer
-from core.cart_rules import (
-    CUSTOMER_KEYS,
-    and_list,
-    finish,
-    read_email,
-    read_items,
-    read_text,
-)
+from core.cart_fields import and_list, read_email, read_text
+from core.cart_rules import CUSTOMER_KEYS, finish, read_items
 from core.catalog import Catalog
 from core.validation import MISSING, Problems, describe
 

@@ -13,17 +13,13 @@ payment that already happened may well be for a day that has since gone by.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
-from core import validation
 from core.cart import (
     MAX_ITEMS,
     MAX_NAME_LENGTH,
-    MAX_NOTES_LENGTH,
-    MAX_STUDENT_AGE,
-    MIN_STUDENT_AGE,
     Cart,
     CartItem,
     Customer,
@@ -34,8 +30,20 @@ from core.cart import (
     item_description,
     item_price,
 )
-from core.catalog import CAMP_SESSION_KINDS, WEEKDAYS, Camp, Catalog, Ignite, Party, Product
-from core.validation import MISSING, Problems, child, describe, is_email_address, unknown_key
+from core.cart_fields import (
+    age_on,
+    and_list,
+    name_key,
+    not_for_kind,
+    read_date,
+    read_email,
+    read_session,
+    read_slot,
+    read_student,
+    read_text,
+)
+from core.catalog import WEEKDAYS, Camp, Catalog, Ignite, Party, Product
+from core.validation import MISSING, Problems, child, describe, unknown_key
 
 CUSTOMER_KEYS = ("email", "name")
 _BODY_KEYS = ("customer", "items")
@@ -45,7 +53,6 @@ _ITEM_KEYS: Mapping[str, tuple[str, ...]] = {
     "ignite": ("product_id", "student"),
 }
 _ANY_ITEM_KEYS = ("product_id", "date", "session", "start_time", "student")
-_STUDENT_KEYS = ("name", "age", "date_of_birth", "notes")
 
 
 def validate_checkout(body: object, catalog: Catalog, today: date) -> Cart:
@@ -136,7 +143,7 @@ class _ItemReader:
         before = len(self.problems)
         product = self._product(raw.get("product_id", MISSING), child(path, "product_id"))
         self._check_keys(raw, product, path)
-        student = _read_student(
+        student = read_student(
             raw.get("student", MISSING),
             child(path, "student"),
             self.problems,
@@ -149,12 +156,12 @@ class _ItemReader:
         start_time: time | None = None
         if isinstance(product, Camp):
             day = self._camp_day(raw.get("date", MISSING), child(path, "date"), product)
-            session = _read_session(
+            session = read_session(
                 raw.get("session", MISSING), child(path, "session"), self.problems
             )
         elif isinstance(product, Party):
             day = self._party_day(raw.get("date", MISSING), child(path, "date"), product)
-            start_time = _read_slot(
+            start_time = read_slot(
                 raw.get("start_time", MISSING), child(path, "start_time"), product, self.problems
             )
 
@@ -197,7 +204,7 @@ class _ItemReader:
             if key in allowed:
                 continue
             if product is not None and key in _ANY_ITEM_KEYS:
-                message = _not_for_kind(product, key)
+                message = not_for_kind(product, key)
             else:
                 message = unknown_key(key, allowed)
             self.problems.add(child(path, str(key)), message)
@@ -245,7 +252,7 @@ class _ItemReader:
                     child(path, "date_of_birth"), f"{student.date_of_birth} is after {on}"
                 )
                 return
-            age, field = _age_on(student.date_of_birth, on), "date_of_birth"
+            age, field = age_on(student.date_of_birth, on), "date_of_birth"
             stated = f"{student.name} is {age} on {day_label(on)}"
         else:
             return
@@ -259,7 +266,7 @@ class _ItemReader:
         if isinstance(product, Camp) and day is None:
             return
         # Either session counts: a child cannot be in the same camp twice on one day.
-        key = (product.id, day, _name_key(student.name))
+        key = (product.id, day, name_key(student.name))
         first = self.booked.setdefault(key, item_path)
         if first == item_path:
             return
@@ -269,146 +276,3 @@ class _ItemReader:
             on = day_label(day)
             message = f"{student.name} is already booked into {product.name} on {on} ({first})"
         self.problems.add(child(item_path, "student.name"), message)
-
-
-def _read_student(
-    value: Any, path: str, problems: Problems, *, today: date | None, at_checkout: bool
-) -> Student | None:
-    """The student, or None if there is no usable name and age to check the item against.
-
-    A student is returned even when, say, the notes are too long, so that the age and
-    booked-twice checks still run and their problems are reported in the same round.
-    """
-    if value is MISSING:
-        problems.add(path, "missing (required)")
-        return None
-    if not isinstance(value, dict):
-        problems.add(path, f"expected an object, got {describe(value)}")
-        return None
-    allowed = _STUDENT_KEYS if at_checkout else tuple(k for k in _STUDENT_KEYS if k != "notes")
-    for key in value:
-        if key == "notes" and not at_checkout:
-            # Notes (allergies …) should never have been put in Stripe, but the payment has
-            # been made: refusing the cart would hold up a paid booking. They are dropped.
-            continue
-        if key not in allowed:
-            problems.add(child(path, str(key)), unknown_key(key, allowed))
-
-    name = read_text(
-        value.get("name", MISSING),
-        child(path, "name"),
-        problems,
-        MAX_NAME_LENGTH,
-        typed=at_checkout,
-    )
-    age: int | None = None
-    date_of_birth: date | None = None
-    if "age" in value and "date_of_birth" in value:
-        problems.add(path, "give age or date_of_birth, not both")
-    elif "age" not in value and "date_of_birth" not in value:
-        problems.add(child(path, "age"), "missing (give age or date_of_birth)")
-    if "age" in value:
-        age = _read_age(value["age"], child(path, "age"), problems)
-    if "date_of_birth" in value:
-        dob_path = child(path, "date_of_birth")
-        date_of_birth = read_date(value["date_of_birth"], dob_path, problems)
-        if date_of_birth is not None and today is not None and date_of_birth > today:
-            problems.add(dob_path, f"{date_of_birth} is in the future")
-            date_of_birth = None
-
-    notes: str | None = None
-    raw_notes = value.get("notes")
-    # null, like blank text, is as good as leaving notes out.
-    if (
-        at_checkout
-        and raw_notes is not None
-        and not (isinstance(raw_notes, str) and not raw_notes.strip())
-    ):
-        notes = problems.check(
-            child(path, "notes"),
-            raw_notes,
-            lambda v: validation.text(v, max_length=MAX_NOTES_LENGTH, multiline=True),
-        )
-
-    if name is None or (age is None and date_of_birth is None):
-        return None
-    return Student(name=name, age=age, date_of_birth=date_of_birth, notes=notes)
-
-
-def read_text(
-    value: Any, path: str, problems: Problems, max_length: int | None = None, *, typed: bool = False
-) -> str | None:
-    """Stripped, non-empty text, or None after reporting why not."""
-    return problems.check(
-        path, value, lambda v: validation.text(v, max_length=max_length, typed=typed)
-    )
-
-
-def read_email(value: Any, path: str, problems: Problems) -> str | None:
-    email = read_text(value, path, problems, validation.MAX_ADDRESS_LENGTH)
-    if email is not None and not is_email_address(email):
-        problems.add(path, f"{email!r} is not an email address")
-        return None
-    return email
-
-
-def read_date(value: Any, path: str, problems: Problems) -> date | None:
-    return problems.check(path, value, validation.date_value)
-
-
-def _read_age(value: Any, path: str, problems: Problems) -> int | None:
-    age = problems.check(path, value, validation.whole_number)
-    if age is not None and not MIN_STUDENT_AGE <= age <= MAX_STUDENT_AGE:
-        problems.add(path, f"must be from {MIN_STUDENT_AGE} to {MAX_STUDENT_AGE}, got {age}")
-        return None
-    return age
-
-
-def _read_session(value: Any, path: str, problems: Problems) -> str | None:
-    if value is MISSING:
-        problems.add(path, "missing (required: day or all_day)")
-        return None
-    if not isinstance(value, str) or value not in CAMP_SESSION_KINDS:
-        problems.add(path, f"must be 'day' or 'all_day', got {describe(value)}")
-        return None
-    return value
-
-
-def _read_slot(value: Any, path: str, party: Party, problems: Problems) -> time | None:
-    slots = ", ".join(f"{slot:%H:%M}" for slot in party.slots)
-    if value is MISSING:
-        problems.add(path, f"missing (required: one of {slots})")
-        return None
-    start = problems.check(path, value, validation.time_value)
-    if start is None:
-        return None
-    if start not in party.slots:
-        problems.add(path, f"{start:%H:%M} is not a start time of {party.name} ({slots})")
-        return None
-    return start
-
-
-# --- Helpers -----------------------------------------------------------------------------------
-
-
-def _not_for_kind(product: Product, key: str) -> str:
-    if isinstance(product, Ignite):
-        return f"{product.name} is a weekly subscription: it takes no {key}"
-    if isinstance(product, Camp):
-        return f"{product.name} is a camp: it takes a session (day or all_day), not a {key}"
-    return f"{product.name} is a party: it takes a start_time, not a {key}"
-
-
-def _age_on(date_of_birth: date, day: date) -> int:
-    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
-    return day.year - date_of_birth.year - before_birthday
-
-
-def _name_key(name: str) -> str:
-    # "Mia", "mia" and "Mia " are the same child to a parent filling in a form.
-    return " ".join(name.casefold().split())
-
-
-def and_list(things: Iterable[object]) -> str:
-    words = [str(thing) for thing in things]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
