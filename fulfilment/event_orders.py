@@ -105,13 +105,6 @@ def mark_paid(
     )
 
 
-def release_holds(conn: duckdb.DuckDBPyConnection, order_id: str) -> None:
-    conn.execute(
-        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
-        [order_id],
-    )
-
-
 def order_for(
     conn, event: dict[str, Any], ctx: Context, create: bool
 ) -> tuple[str | None, PaymentFacts]:
