@@ -21,26 +21,8 @@ from core.catalog import Catalog
 from core.checkout import hold_options
 from core.schedule import ScheduleError, camp_event, party_event
 from fulfilment.steps import queue_confirmations, queue_staff_notices
-from store import bookings, holds, orders
+from store import bookings, fulfilment_steps, holds, orders
 from store.enrolments import ensure_enrolments
-
-
-def _finish_steps(
-    conn: duckdb.DuckDBPyConnection, order_ids: list[str], step: str, then: str | None,
-    now: datetime,
-) -> None:  # fmt: skip
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
-        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
-        " WHERE step = ? AND order_id IN (SELECT unnest(?))",
-        [now, now, step, order_ids],
-    )
-    if then:
-        conn.execute(
-            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
-            " WHERE step = ? AND status = 'pending' AND order_id IN (SELECT unnest(?))",
-            [now, now, then, order_ids],
-        )
 
 
 def _pending(conn: duckdb.DuckDBPyConnection, step: str, order_ids: list[str]) -> list[str]:
@@ -73,7 +55,7 @@ def convert_holds(
     if ready:
         holds.convert_orders(conn, ready)
         ensure_enrolments(conn, ready, None, now)
-        _finish_steps(conn, ready, "create_bookings", "schedule_events", now)
+        fulfilment_steps.finish_many(conn, ready, "create_bookings", "schedule_events", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
 
 
@@ -158,7 +140,7 @@ def take_places(
             conn, [orders.new_id("hold") for _ in new], [o for o, _, _ in new],
             [i for _, i, _ in new], [k for _, _, k in new], now,
         )  # fmt: skip
-    _finish_steps(conn, done, "create_bookings", "schedule_events", now)
+    fulfilment_steps.finish_many(conn, done, "create_bookings", "schedule_events", now)
     taken = set(done)
     return [order_id for order_id in order_ids if order_id not in taken]
 
@@ -222,7 +204,7 @@ def book_events(
             [existing[p.slot_key] for _, _, _, p in planned_items],
             now,
         )
-    _finish_steps(conn, ready, "schedule_events", "send_confirmation", now)
+    fulfilment_steps.finish_many(conn, ready, "schedule_events", "send_confirmation", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
 
 
@@ -233,7 +215,7 @@ def confirm(
     pending = _pending(conn, "send_confirmation", order_ids)
     if pending:
         queue_confirmations(conn, pending, now)
-        _finish_steps(conn, pending, "send_confirmation", "notify_staff", now)
+        fulfilment_steps.finish_many(conn, pending, "send_confirmation", "notify_staff", now)
     return [order_id for order_id in order_ids if order_id not in set(pending)]
 
 
@@ -244,5 +226,5 @@ def notify(
     pending = _pending(conn, "notify_staff", order_ids)
     if pending:
         queue_staff_notices(conn, pending, catalog, now)
-        _finish_steps(conn, pending, "notify_staff", None, now)
+        fulfilment_steps.finish_many(conn, pending, "notify_staff", None, now)
     return [order_id for order_id in order_ids if order_id not in set(pending)]

@@ -13,7 +13,7 @@ from fulfilment.event_orders import (
     order_for,
     text_id,
 )
-from store import bookings, holds, order_state, outbox
+from store import bookings, fulfilment_steps, holds, order_state, outbox
 from store.error_log import log_error
 
 
@@ -76,11 +76,7 @@ def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) 
     if cancelled:
         queue_cancellation(conn, order_id, "refund", now)
     holds.release_all(conn, order_id)
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'skipped', updated_at = ?"
-        " WHERE order_id = ? AND status IN ('pending', 'failed')",
-        [now, order_id],
-    )
+    fulfilment_steps.skip_remaining(conn, order_id, now)
     order_state.cancel(conn, order_id, now)
 
 

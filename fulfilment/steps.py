@@ -16,7 +16,7 @@ from core.checkout import hold_options
 from core.payments import dollars
 from core.schedule import ScheduleError, camp_event, party_event
 from fulfilment.context import PermanentFailure
-from store import bookings, holds, order_state, orders, outbox
+from store import bookings, fulfilment_steps, holds, order_state, orders, outbox
 from store.enrolments import ensure_enrolments
 from store.error_log import log_error
 
@@ -217,16 +217,5 @@ def run_step(
     if row is None or row[0] in ("done", "skipped"):
         return "already"
     STEP_FUNCTIONS[step](conn, order_id, catalog, now)
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
-        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
-        " WHERE order_id = ? AND step = ?",
-        [now, now, order_id, step],
-    )
-    if step in NEXT_STEP:
-        conn.execute(
-            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
-            " WHERE order_id = ? AND step = ? AND status = 'pending'",
-            [now, now, order_id, NEXT_STEP[step]],
-        )
+    fulfilment_steps.finish(conn, order_id, step, NEXT_STEP.get(step), now)
     return "done"
