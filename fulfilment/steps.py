@@ -99,16 +99,7 @@ def queue_confirmations(
     """The send_confirmation step: the confirmation email goes into the outbox (once per
     order, by its key). The email is rendered when it is sent, from the order as it stands
     then, with its calendar file attached."""
-    conn.execute(
-        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
-        " status, attempts, next_attempt_at, created_at)"
-        " SELECT 'msg_conf_' || o.order_id, 'confirmation:' || o.order_id, 'email', o.order_id,"
-        " o.customer_email, '{\"template\": \"confirmation\"}', 'pending', 0, ?, ?"
-        " FROM orders o WHERE o.order_id IN (SELECT unnest(?)) AND o.customer_email IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM outbox m"
-        " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
-        [now, now, order_ids],
-    )
+    outbox.queue_confirmations(conn, order_ids, now)
 
 
 def resend_confirmation(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> str:
@@ -178,16 +169,11 @@ def queue_staff_notices(
     keys = [order_id for order_id in order_ids if order_id in lines]
     if not keys:
         return
-    conn.execute(
-        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, payload, status,"
-        " attempts, next_attempt_at, created_at)"
-        " SELECT 'msg_staff_' || n.id, 'staff:' || n.id, 'slack', n.id, n.payload, 'pending', 0,"
-        " ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS payload) n WHERE NOT EXISTS"
-        " (SELECT 1 FROM outbox m WHERE m.dedupe_key = 'staff:' || n.id)",
-        [now, now, keys,
-         [json.dumps({"text": f"New booking {k}: " + ", ".join(lines[k]) + f" ({totals[k]})"})
-          for k in keys]],
-    )  # fmt: skip
+    payloads = [
+        json.dumps({"text": f"New booking {k}: " + ", ".join(lines[k]) + f" ({totals[k]})"})
+        for k in keys
+    ]
+    outbox.queue_staff_notices(conn, keys, payloads, now)
 
 
 def notify_staff(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
