@@ -27,7 +27,7 @@ from core.cart import InvalidCart
 from core.cart_metadata import parse_metadata_cart
 from core.catalog import Catalog
 from core.payments import facts_from, has_cart, payment_problem
-from store import order_state, orders
+from store import fulfilment_steps, inbox, order_state, orders
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -110,37 +110,11 @@ def apply_payments(
         conn, {order_id: facts.amount for order_id, facts in first.items()}, now
     )
     if newly_paid:
-        _queue_steps(conn, newly_paid, now)
-    _mark_processed(conn, {event_id: order_id for event_id, (order_id, _) in applied.items()}, now)
+        fulfilment_steps.queue_after_payments(conn, newly_paid, now)
+    inbox.mark_processed_many(
+        conn, {event_id: order_id for event_id, (order_id, _) in applied.items()}, now
+    )
     return [event_id for event_id in event_ids if event_id not in applied]
-
-
-def _queue_steps(conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime) -> None:
-    """The steps of orders just paid: record_payment done, the rest pending (as `mark_paid`)."""
-    conn.execute(
-        "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
-        " updated_at, finished_at, created_at)"
-        " SELECT o.id, s.step, s.status, s.attempts,"
-        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
-        " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
-        " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
-        " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
-        " ('notify_staff', 'pending', 0))"
-        " s(step, status, attempts)",
-        [now, now, now, now, order_ids],
-    )
-
-
-def _mark_processed(
-    conn: duckdb.DuckDBPyConnection, order_of_event: dict[str, str], now: datetime
-) -> None:
-    conn.execute(
-        "UPDATE webhook_inbox SET status = 'processed', attempts = attempts + 1,"
-        " processed_at = ?, last_error = NULL, next_attempt_at = NULL, order_id = n.order_id"
-        " FROM (SELECT unnest(?) AS event_id, unnest(?) AS order_id) n"
-        " WHERE webhook_inbox.event_id = n.event_id",
-        [now, list(order_of_event), list(order_of_event.values())],
-    )
 
 
 def create_metadata_orders(
@@ -197,6 +171,6 @@ def create_metadata_orders(
     order_of_event = {event_id: orders.new_id("ord") for event_id in found}
     made = [(order_of_event[event_id], facts, cart) for event_id, (facts, cart) in found.items()]
     order_state.insert_paid_metadata_orders(conn, made, now)
-    _queue_steps(conn, [order_id for order_id, _, _ in made], now)
-    _mark_processed(conn, order_of_event, now)
+    fulfilment_steps.queue_after_payments(conn, [order_id for order_id, _, _ in made], now)
+    inbox.mark_processed_many(conn, order_of_event, now)
     return [event_id for event_id in event_ids if event_id not in found]

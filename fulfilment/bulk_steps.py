@@ -20,26 +20,9 @@ import duckdb
 from core.catalog import Catalog
 from core.checkout import hold_options
 from core.schedule import ScheduleError, camp_event, party_event
-from fulfilment.steps import ensure_enrolments, queue_confirmations, queue_staff_notices
-from store import orders
-
-
-def _finish_steps(
-    conn: duckdb.DuckDBPyConnection, order_ids: list[str], step: str, then: str | None,
-    now: datetime,
-) -> None:  # fmt: skip
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
-        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
-        " WHERE step = ? AND order_id IN (SELECT unnest(?))",
-        [now, now, step, order_ids],
-    )
-    if then:
-        conn.execute(
-            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
-            " WHERE step = ? AND status = 'pending' AND order_id IN (SELECT unnest(?))",
-            [now, now, then, order_ids],
-        )
+from fulfilment.steps import queue_confirmations, queue_staff_notices
+from store import bookings, fulfilment_steps, holds, orders
+from store.enrolments import ensure_enrolments
 
 
 def _pending(conn: duckdb.DuckDBPyConnection, step: str, order_ids: list[str]) -> list[str]:
@@ -70,13 +53,9 @@ def convert_holds(
     } if pending else set()  # fmt: skip
     ready = sorted(pending - awkward)
     if ready:
-        conn.execute(
-            "UPDATE holds SET status = 'converted' WHERE status = 'active'"
-            " AND order_id IN (SELECT unnest(?))",
-            [ready],
-        )
+        holds.convert_orders(conn, ready)
         ensure_enrolments(conn, ready, None, now)
-        _finish_steps(conn, ready, "create_bookings", "schedule_events", now)
+        fulfilment_steps.finish_many(conn, ready, "create_bookings", "schedule_events", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
 
 
@@ -153,25 +132,15 @@ def take_places(
                         retaken.append((hold_id, key))
                     break
     if converted:
-        conn.execute(
-            "UPDATE holds SET status = 'converted' WHERE hold_id IN (SELECT unnest(?))",
-            [converted],
-        )
+        holds.convert_many(conn, converted)
     if retaken:
-        conn.execute(
-            "UPDATE holds SET status = 'converted', resource_key = n.key"
-            " FROM (SELECT unnest(?) AS id, unnest(?) AS key) n WHERE holds.hold_id = n.id",
-            [[hold_id for hold_id, _ in retaken], [key for _, key in retaken]],
-        )
+        holds.retake_many(conn, [hold_id for hold_id, _ in retaken], [key for _, key in retaken])
     if new:
-        conn.execute(
-            "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
-            " expires_at, created_at)"
-            " SELECT unnest(?), unnest(?), unnest(?), unnest(?), 1, 'converted', ?, ?",
-            [[orders.new_id("hold") for _ in new], [o for o, _, _ in new],
-             [i for _, i, _ in new], [k for _, _, k in new], now, now],
+        holds.insert_converted_many(
+            conn, [orders.new_id("hold") for _ in new], [o for o, _, _ in new],
+            [i for _, i, _ in new], [k for _, _, k in new], now,
         )  # fmt: skip
-    _finish_steps(conn, done, "create_bookings", "schedule_events", now)
+    fulfilment_steps.finish_many(conn, done, "create_bookings", "schedule_events", now)
     taken = set(done)
     return [order_id for order_id in order_ids if order_id not in taken]
 
@@ -224,45 +193,18 @@ def book_events(
     )
     new = [planned for key, planned in slots.items() if key not in existing]
     if new:
-        new_ids = [orders.new_id("cal") for _ in new]
-        conn.execute(
-            "INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id, room_id,"
-            " starts_at, ends_at, capacity, status, uid, sequence, created_at, updated_at)"
-            " SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),"
-            " unnest(?), unnest(?), unnest(?), unnest(?), 'scheduled', unnest(?), 0, ?, ?",
-            [
-                new_ids,
-                [p.slot_key for p in new],
-                [p.kind for p in new],
-                [p.product_id for p in new],
-                [p.title for p in new],
-                [p.venue_id for p in new],
-                [p.room_id for p in new],
-                [p.starts_at_naive_utc for p in new],
-                [p.ends_at_naive_utc for p in new],
-                [p.capacity for p in new],
-                [p.uid for p in new],
-                now,
-                now,
-            ],
-        )
+        new_ids = bookings.insert_events(conn, new, now)
         existing.update(zip((p.slot_key for p in new), new_ids, strict=True))
     if planned_items:
-        conn.execute(
-            "INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,"
-            " status, created_at, updated_at) SELECT unnest(?), unnest(?), unnest(?),"
-            " unnest(?), unnest(?), 'confirmed', ?, ?",
-            [
-                [orders.new_id("bkg") for _ in planned_items],
-                [order_id for order_id, _, _, _ in planned_items],
-                [item_id for _, item_id, _, _ in planned_items],
-                [student for _, _, student, _ in planned_items],
-                [existing[p.slot_key] for _, _, _, p in planned_items],
-                now,
-                now,
-            ],
+        bookings.insert_confirmed_many(
+            conn,
+            [order_id for order_id, _, _, _ in planned_items],
+            [item_id for _, item_id, _, _ in planned_items],
+            [student for _, _, student, _ in planned_items],
+            [existing[p.slot_key] for _, _, _, p in planned_items],
+            now,
         )
-    _finish_steps(conn, ready, "schedule_events", "send_confirmation", now)
+    fulfilment_steps.finish_many(conn, ready, "schedule_events", "send_confirmation", now)
     return [order_id for order_id in order_ids if order_id not in set(ready)]
 
 
@@ -273,7 +215,7 @@ def confirm(
     pending = _pending(conn, "send_confirmation", order_ids)
     if pending:
         queue_confirmations(conn, pending, now)
-        _finish_steps(conn, pending, "send_confirmation", "notify_staff", now)
+        fulfilment_steps.finish_many(conn, pending, "send_confirmation", "notify_staff", now)
     return [order_id for order_id in order_ids if order_id not in set(pending)]
 
 
@@ -284,5 +226,5 @@ def notify(
     pending = _pending(conn, "notify_staff", order_ids)
     if pending:
         queue_staff_notices(conn, pending, catalog, now)
-        _finish_steps(conn, pending, "notify_staff", None, now)
+        fulfilment_steps.finish_many(conn, pending, "notify_staff", None, now)
     return [order_id for order_id in order_ids if order_id not in set(pending)]

@@ -14,7 +14,7 @@ from core.cart_metadata import parse_metadata_cart
 from core.catalog import Catalog
 from core.payments import PaymentFacts, amount_paid, facts_from, payment_problem
 from fulfilment.context import Context
-from store import order_state, orders
+from store import fulfilment_steps, order_state, orders
 from store.error_log import log_error
 
 # --- finding and creating orders -----------------------------------------------------------
@@ -92,24 +92,7 @@ def mark_paid(
             dedupe_key=f"wrong-payment:{order_id}",
         )  # fmt: skip
     later = "skipped" if attention else "pending"
-    conn.execute(
-        "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
-        " updated_at, finished_at, created_at)"
-        " SELECT ?, s.step, CASE s.step WHEN 'record_payment' THEN 'done' ELSE ? END,"
-        " CASE s.step WHEN 'record_payment' THEN 1 ELSE 0 END,"
-        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?,"
-        " CASE s.step WHEN 'record_payment' THEN ?::TIMESTAMP END, ?"
-        " FROM (VALUES ('record_payment'), ('create_bookings'), ('schedule_events'),"
-        " ('send_confirmation'), ('notify_staff')) s(step)",
-        [order_id, later, now, now, now, now],
-    )
-
-
-def release_holds(conn: duckdb.DuckDBPyConnection, order_id: str) -> None:
-    conn.execute(
-        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
-        [order_id],
-    )
+    fulfilment_steps.queue_after_payment(conn, order_id, later, now)
 
 
 def order_for(

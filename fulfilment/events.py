@@ -28,7 +28,7 @@ from fulfilment.subscriptions import (
     handle_subscription_created_or_updated,
     handle_subscription_deleted,
 )
-from store import order_state
+from store import inbox, order_state
 from store.error_log import log_error
 
 DEFER_DELAY = timedelta(seconds=2)
@@ -82,12 +82,7 @@ def handle_event(
             # whole commit group and re-run every job in it alone.
             return _defer(conn, event_id, event_type, str(exc), now)
         outcome, order_id = "processed", ctx.order_id
-    conn.execute(
-        "UPDATE webhook_inbox SET status = ?, attempts = attempts + 1, processed_at = ?,"
-        " last_error = NULL, next_attempt_at = NULL, order_id = coalesce(?, order_id)"
-        " WHERE event_id = ?",
-        [outcome, now, order_id, event_id],
-    )
+    inbox.record_outcome(conn, event_id, outcome, order_id, now)
     return outcome
 
 
@@ -111,11 +106,7 @@ def _refuse_mode(
         else "a test-mode event, but this sidecar runs in live mode (STRIPE_SECRET_KEY is a"
         " live key)"
     )
-    conn.execute(
-        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = NULL, order_id = coalesce(?, order_id) WHERE event_id = ?",
-        [f"wrong mode: {reason}; not applied", order_id, event_id],
-    )
+    inbox.refuse(conn, event_id, f"wrong mode: {reason}; not applied", order_id)
     log_error(
         conn,
         category="payment",
@@ -138,17 +129,9 @@ def _defer(
         "SELECT received_at FROM webhook_inbox WHERE event_id = ?", [event_id]
     ).fetchone()
     if now - received_at <= DEFER_FOR:
-        conn.execute(
-            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?,"
-            " next_attempt_at = ? WHERE event_id = ?",
-            [f"deferred: {reason}", now + DEFER_DELAY, event_id],
-        )
+        inbox.defer(conn, event_id, f"deferred: {reason}", now + DEFER_DELAY)
         return "deferred"
-    conn.execute(
-        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = NULL WHERE event_id = ?",
-        [f"gave up after {DEFER_FOR}: {reason}", event_id],
-    )
+    inbox.give_up(conn, event_id, f"gave up after {DEFER_FOR}: {reason}")
     log_error(
         conn,
         category="payment",

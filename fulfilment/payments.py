@@ -10,9 +10,8 @@ from fulfilment.context import Context, Deferred
 from fulfilment.event_orders import (
     mark_paid,
     order_for,
-    release_holds,
 )
-from store import order_state
+from store import holds, order_state
 from store.error_log import log_error
 
 # How long a PaymentIntent without order id or cart waits for its subscription order to be
@@ -37,7 +36,7 @@ def handle_async_payment_failed(conn, event, ctx: Context) -> None:
     if order_id is None:
         raise Deferred("no order for this checkout session yet")
     if order_state.advance_payment_status(conn, order_id, "failed", ctx.now):
-        release_holds(conn, order_id)
+        holds.release_active(conn, order_id)
 
 
 def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
@@ -45,7 +44,7 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
     if order_id is None:
         return  # a session we never made an order for: nothing held
     if order_state.advance_payment_status(conn, order_id, "expired", ctx.now):
-        release_holds(conn, order_id)
+        holds.release_active(conn, order_id)
 
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:

@@ -13,7 +13,7 @@ from fulfilment.event_orders import (
     order_for,
     text_id,
 )
-from store import order_state, outbox
+from store import bookings, fulfilment_steps, holds, order_state, outbox
 from store.error_log import log_error
 
 
@@ -72,22 +72,11 @@ def queue_cancellation(
 def cancel_order(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:
     """Full refund: bookings cancelled, places freed, steps not yet run skipped; a family
     that had bookings gets the cancellation email."""
-    cancelled = conn.execute(
-        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
-        " AND status <> 'cancelled' RETURNING booking_id",
-        [now, order_id],
-    ).fetchall()
+    cancelled = bookings.cancel_order_bookings(conn, order_id, now)
     if cancelled:
         queue_cancellation(conn, order_id, "refund", now)
-    conn.execute(
-        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status <> 'released'",
-        [order_id],
-    )
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'skipped', updated_at = ?"
-        " WHERE order_id = ? AND status IN ('pending', 'failed')",
-        [now, order_id],
-    )
+    holds.release_all(conn, order_id)
+    fulfilment_steps.skip_remaining(conn, order_id, now)
     order_state.cancel(conn, order_id, now)
 
 

@@ -8,42 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import duckdb
 
 from core.catalog import Catalog
 from core.checkout import hold_options
 from core.payments import dollars
-from core.schedule import ScheduleError, camp_event, party_event, template_id
+from core.schedule import ScheduleError, camp_event, party_event
 from fulfilment.context import PermanentFailure
-from store import order_state, orders, outbox
+from store import bookings, fulfilment_steps, holds, order_state, orders, outbox
+from store.enrolments import ensure_enrolments
 from store.error_log import log_error
-
-
-def ensure_enrolments(
-    conn: duckdb.DuckDBPyConnection,
-    order_ids: list[str],
-    subscription_id: str | None,
-    now: datetime,
-) -> None:
-    """One enrolment per Ignite item of the orders (the unique item id keeps it one), made
-    when the order is paid or a subscription event names it, whichever comes first."""
-    conn.execute(
-        "INSERT INTO enrolments (enrolment_id, order_id, order_item_id, student_id, product_id,"
-        " subscription_id, status, updated_at)"
-        " SELECT 'enr_' || i.order_item_id, i.order_id, i.order_item_id, i.student_id,"
-        " i.product_id, ?, 'pending', ? FROM order_items i"
-        " WHERE i.order_id IN (SELECT unnest(?)) AND i.kind = 'ignite' AND NOT EXISTS"
-        " (SELECT 1 FROM enrolments e WHERE e.order_item_id = i.order_item_id)",
-        [subscription_id, now, order_ids],
-    )
-    if subscription_id:
-        conn.execute(
-            "UPDATE enrolments SET subscription_id = ? WHERE subscription_id IS NULL"
-            " AND order_id IN (SELECT unnest(?))",
-            [subscription_id, order_ids],
-        )
 
 
 def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
@@ -60,7 +35,7 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
         if status == "converted":
             continue
         if status == "active" and expires_at > now:
-            conn.execute("UPDATE holds SET status = 'converted' WHERE hold_id = ?", [hold_id])
+            holds.convert(conn, hold_id)
             continue
         try:
             options = hold_options(catalog, product_id, day, orders.stored_time(start))
@@ -69,17 +44,9 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
         for key, capacity in options:
             if orders.places_used(conn, key, now) + 1 <= capacity:
                 if hold_id is None:
-                    conn.execute(
-                        "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key,"
-                        " seats, status, expires_at, created_at)"
-                        " VALUES (?, ?, ?, ?, 1, 'converted', ?, ?)",
-                        [orders.new_id("hold"), order_id, item_id, key, now, now],
-                    )
+                    holds.insert_converted(conn, orders.new_id("hold"), order_id, item_id, key, now)
                 else:
-                    conn.execute(
-                        "UPDATE holds SET status = 'converted', resource_key = ? WHERE hold_id = ?",
-                        [key, hold_id],
-                    )
+                    holds.retake(conn, hold_id, key)
                 break
 
 
@@ -105,22 +72,9 @@ def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
                 planned = party_event(catalog, product_id, day, orders.stored_time(start), room)
         except (KeyError, ScheduleError) as exc:
             raise PermanentFailure(f"item {item_id}: {exc}") from None
-        event_id = upsert_event(conn, planned, now)
+        event_id = bookings.upsert_event(conn, planned, now)
         booking_status = "confirmed" if status == "converted" else "conflict"
-        conn.execute(
-            "INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,"
-            " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                orders.new_id("bkg"),
-                order_id,
-                item_id,
-                student_id,
-                event_id,
-                booking_status,
-                now,
-                now,
-            ],
-        )
+        bookings.insert_booking(conn, order_id, item_id, student_id, event_id, booking_status, now)
         if booking_status == "conflict":
             conflicts += 1
             log_error(
@@ -139,54 +93,13 @@ def schedule_events(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
         order_state.needs_attention(conn, order_id, now)
 
 
-def upsert_event(conn: duckdb.DuckDBPyConnection, planned: Any, now: datetime) -> str:
-    """The event for a slot, created the first time it is needed (slot_key is unique)."""
-    row = conn.execute(
-        "SELECT event_id FROM events WHERE slot_key = ?", [planned.slot_key]
-    ).fetchone()
-    if row:
-        return row[0]
-    event_id = orders.new_id("cal")
-    conn.execute(
-        "INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id, room_id,"
-        " starts_at, ends_at, capacity, status, template_id, uid, sequence, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, 0, ?, ?)",
-        [
-            event_id,
-            planned.slot_key,
-            planned.kind,
-            planned.product_id,
-            planned.title,
-            planned.venue_id,
-            planned.room_id,
-            planned.starts_at_naive_utc,
-            planned.ends_at_naive_utc,
-            planned.capacity,
-            template_id(planned.product_id) if planned.kind == "ignite" else None,
-            planned.uid,
-            now,
-            now,
-        ],
-    )
-    return event_id
-
-
 def queue_confirmations(
     conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
 ) -> None:
     """The send_confirmation step: the confirmation email goes into the outbox (once per
     order, by its key). The email is rendered when it is sent, from the order as it stands
     then, with its calendar file attached."""
-    conn.execute(
-        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
-        " status, attempts, next_attempt_at, created_at)"
-        " SELECT 'msg_conf_' || o.order_id, 'confirmation:' || o.order_id, 'email', o.order_id,"
-        " o.customer_email, '{\"template\": \"confirmation\"}', 'pending', 0, ?, ?"
-        " FROM orders o WHERE o.order_id IN (SELECT unnest(?)) AND o.customer_email IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM outbox m"
-        " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
-        [now, now, order_ids],
-    )
+    outbox.queue_confirmations(conn, order_ids, now)
 
 
 def resend_confirmation(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> str:
@@ -256,16 +169,11 @@ def queue_staff_notices(
     keys = [order_id for order_id in order_ids if order_id in lines]
     if not keys:
         return
-    conn.execute(
-        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, payload, status,"
-        " attempts, next_attempt_at, created_at)"
-        " SELECT 'msg_staff_' || n.id, 'staff:' || n.id, 'slack', n.id, n.payload, 'pending', 0,"
-        " ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS payload) n WHERE NOT EXISTS"
-        " (SELECT 1 FROM outbox m WHERE m.dedupe_key = 'staff:' || n.id)",
-        [now, now, keys,
-         [json.dumps({"text": f"New booking {k}: " + ", ".join(lines[k]) + f" ({totals[k]})"})
-          for k in keys]],
-    )  # fmt: skip
+    payloads = [
+        json.dumps({"text": f"New booking {k}: " + ", ".join(lines[k]) + f" ({totals[k]})"})
+        for k in keys
+    ]
+    outbox.queue_staff_notices(conn, keys, payloads, now)
 
 
 def notify_staff(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
@@ -295,16 +203,5 @@ def run_step(
     if row is None or row[0] in ("done", "skipped"):
         return "already"
     STEP_FUNCTIONS[step](conn, order_id, catalog, now)
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
-        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
-        " WHERE order_id = ? AND step = ?",
-        [now, now, order_id, step],
-    )
-    if step in NEXT_STEP:
-        conn.execute(
-            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
-            " WHERE order_id = ? AND step = ? AND status = 'pending'",
-            [now, now, order_id, NEXT_STEP[step]],
-        )
+    fulfilment_steps.finish(conn, order_id, step, NEXT_STEP.get(step), now)
     return "done"

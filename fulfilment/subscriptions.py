@@ -11,8 +11,8 @@ from core.schedule import ScheduleError, ignite_classes_in_period
 from fulfilment.context import Context, Deferred, PermanentFailure
 from fulfilment.event_orders import text_id
 from fulfilment.refunds import queue_cancellation
-from fulfilment.steps import ensure_enrolments, upsert_event
-from store import order_state, orders
+from store import bookings, holds, order_state
+from store.enrolments import ensure_enrolments, record_period, set_current_period, set_status
 from store.error_log import log_error
 
 # Stripe subscription status -> enrolment status.
@@ -51,17 +51,7 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
     if status is None:
         raise PermanentFailure(f"unknown subscription status {subscription.get('status')!r}")
     created = datetime.fromtimestamp(int(event["created"]), UTC).replace(tzinfo=None)
-    # Stripe's `created` has one-second resolution: at a tie, ending wins.
-    changed = conn.execute(
-        "UPDATE enrolments SET status = ?, status_event_created = ?, updated_at = ?,"
-        " started_at = CASE WHEN ? = 'active' THEN coalesce(started_at, ?) ELSE started_at END,"
-        " ended_at = CASE WHEN ? = 'ended' THEN coalesce(ended_at, ?) ELSE ended_at END"
-        " WHERE order_id = ? AND status <> 'ended' AND (status_event_created IS NULL"
-        " OR status_event_created < ? OR (status_event_created = ? AND ? = 'ended'))"
-        " RETURNING enrolment_id",
-        [status, created, ctx.now, status, ctx.now, status, ctx.now, order_id, created,
-         created, status],
-    ).fetchall()  # fmt: skip
+    changed = set_status(conn, order_id, status, created, ctx.now)
     if changed and status == "ended":
         _end_enrolments(conn, order_id, ctx.now)
 
@@ -69,16 +59,8 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
 def _end_enrolments(conn, order_id: str, now: datetime) -> None:
     """Subscription over: classes still to come are cancelled, the place freed, and the
     family gets the cancellation email with their weekly series ended."""
-    conn.execute(
-        "UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE order_id = ?"
-        " AND enrolment_id IS NOT NULL AND status <> 'cancelled' AND event_id IN"
-        " (SELECT event_id FROM events WHERE starts_at > ?)",
-        [now, order_id, now],
-    )
-    conn.execute(
-        "UPDATE holds SET status = 'released' WHERE order_id = ? AND resource_key LIKE 'ignite:%'",
-        [order_id],
-    )
+    bookings.cancel_classes_to_come(conn, order_id, now)
+    holds.release_ignite(conn, order_id)
     queue_cancellation(conn, order_id, "subscription_ended", now)
 
 
@@ -138,15 +120,11 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
         [order_id],
     ).fetchall()
     for enrolment_id, item_id, student_id, product_id in enrolments:
-        booked = conn.execute(
-            "INSERT INTO enrolment_periods (invoice_id, enrolment_id, period_start, period_end,"
-            " amount_paid, paid_at) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
-            " (SELECT 1 FROM enrolment_periods WHERE invoice_id = ?) RETURNING invoice_id",
-            [f"{text_id(invoice.get('id'))}:{enrolment_id}", enrolment_id,
-             period[0].replace(tzinfo=None), period[1].replace(tzinfo=None),
-             invoice.get("amount_paid") or 0, ctx.now,
-             f"{text_id(invoice.get('id'))}:{enrolment_id}"],
-        ).fetchall()  # fmt: skip
+        start, end = period[0].replace(tzinfo=None), period[1].replace(tzinfo=None)
+        booked = record_period(
+            conn, f"{text_id(invoice.get('id'))}:{enrolment_id}", enrolment_id, start, end,
+            invoice.get("amount_paid") or 0, ctx.now,
+        )  # fmt: skip
         if not booked:
             continue  # this invoice's classes are already booked
         try:
@@ -154,21 +132,11 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
         except (KeyError, ScheduleError) as exc:
             raise PermanentFailure(f"enrolment {enrolment_id}: {exc}") from None
         for planned in classes:
-            event_id = upsert_event(conn, planned, ctx.now)
-            conn.execute(
-                "INSERT INTO bookings (booking_id, order_id, order_item_id, student_id, event_id,"
-                " enrolment_id, status, created_at, updated_at)"
-                " SELECT ?, ?, ?, ?, ?, ?, 'confirmed', ?, ? WHERE NOT EXISTS (SELECT 1 FROM"
-                " bookings WHERE order_item_id = ? AND event_id = ?)",
-                [orders.new_id("bkg"), order_id, item_id, student_id, event_id, enrolment_id,
-                 ctx.now, ctx.now, item_id, event_id],
-            )  # fmt: skip
-        conn.execute(
-            "UPDATE enrolments SET current_period_start = ?, current_period_end = ?,"
-            " updated_at = ? WHERE enrolment_id = ?",
-            [period[0].replace(tzinfo=None), period[1].replace(tzinfo=None), ctx.now,
-             enrolment_id],
-        )  # fmt: skip
+            event_id = bookings.upsert_event(conn, planned, ctx.now)
+            bookings.insert_class_booking(
+                conn, order_id, item_id, student_id, event_id, enrolment_id, ctx.now
+            )
+        set_current_period(conn, enrolment_id, start, end, ctx.now)
 
 
 def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -> bool:

@@ -34,7 +34,7 @@ from fulfilment import bulk_payments, bulk_steps
 from fulfilment.context import PermanentFailure
 from fulfilment.events import handle_event
 from fulfilment.steps import run_step
-from store import order_state
+from store import fulfilment_steps, inbox, order_state
 from store.database import Database
 from store.error_log import log_error
 
@@ -102,11 +102,9 @@ def record_event_failure(
     ).fetchone()
     give_up = kind == "permanent" or attempts >= policy.attempts
     retry_at = now + policy.delay(attempts)
-    conn.execute(
-        "UPDATE webhook_inbox SET status = ?, attempts = ?, last_error = ?,"
-        " next_attempt_at = ? WHERE event_id = ?",
-        ["failed" if give_up else "received", attempts, error, None if give_up else retry_at,
-         event_id],
+    inbox.record_failure(
+        conn, event_id, "failed" if give_up else "received", attempts, error,
+        None if give_up else retry_at,
     )  # fmt: skip
     if give_up:
         log_error(
@@ -134,11 +132,9 @@ def record_step_failure(
         [order_id, step],
     ).fetchone()
     give_up = kind == "permanent" or attempts >= policy.attempts
-    conn.execute(
-        "UPDATE fulfilment_steps SET status = ?, attempts = ?, last_error = ?,"
-        " next_attempt_at = ?, updated_at = ? WHERE order_id = ? AND step = ?",
-        ["failed" if give_up else "pending", attempts, error,
-         None if give_up else now + policy.delay(attempts), now, order_id, step],
+    fulfilment_steps.record_failure(
+        conn, order_id, step, "failed" if give_up else "pending", attempts, error,
+        None if give_up else now + policy.delay(attempts), now,
     )  # fmt: skip
     if give_up:
         order_state.needs_attention(conn, order_id, now, when=("waiting", "in_progress"))
@@ -158,26 +154,16 @@ def record_step_failure(
 
 def retry_step(conn: duckdb.DuckDBPyConnection, order_id: str, step: str, now: datetime) -> bool:
     """Staff: run a failed step again, with a fresh set of attempts."""
-    rows = conn.execute(
-        "UPDATE fulfilment_steps SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-        " updated_at = ? WHERE order_id = ? AND step = ? AND status = 'failed'"
-        " RETURNING step",
-        [now, now, order_id, step],
-    ).fetchall()
-    if rows:
+    retried = fulfilment_steps.retry(conn, order_id, step, now)
+    if retried:
         order_state.resume(conn, order_id, now)
-    return bool(rows)
+    return retried
 
 
 def reprocess_event(conn: duckdb.DuckDBPyConnection, event_id: str, now: datetime) -> bool:
     """Staff: apply a stored event again from its stored body (not re-verified: it was
     verified when it arrived). Refused for an event already processed: its effects stand."""
-    rows = conn.execute(
-        "UPDATE webhook_inbox SET status = 'received', attempts = 0, next_attempt_at = NULL"
-        " WHERE event_id = ? AND status IN ('failed', 'ignored') RETURNING event_id",
-        [event_id],
-    ).fetchall()
-    return bool(rows)
+    return inbox.reprocess(conn, event_id)
 
 
 # --- the loop ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from core.messages.invites import (
 )
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
-from store import order_views, outbox
+from store import error_log, order_views, outbox
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,7 @@ def queue_alerts(
     conn: duckdb.DuckDBPyConnection, slack: bool, emails: tuple[str, ...], now: datetime
 ) -> int:
     """Outbox messages for critical error-log entries that have none yet."""
-    rows = conn.execute(
-        "SELECT error_id, category, message, order_id FROM error_log"
-        " WHERE severity = 'critical' AND resolved_at IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'alert:' || error_id)"
-        " ORDER BY created_at LIMIT 100"
-    ).fetchall()
+    rows = error_log.unalerted_critical(conn)
     for error_id, category, message, order_id in rows:
         text = f"Critical ({category}): {message}" + (f" [order {order_id}]" if order_id else "")
         # The message and the order id may quote what a customer or a payment's metadata

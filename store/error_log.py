@@ -95,3 +95,14 @@ def resolve(conn: duckdb.DuckDBPyConnection, error_id: str, by: str, now: dateti
         return "resolved"
     found = conn.execute("SELECT 1 FROM error_log WHERE error_id = ?", [error_id]).fetchone()
     return "already" if found else "not_found"
+
+
+def unalerted_critical(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str | None]]:
+    """Unresolved critical entries that have raised no alert yet (no `alert:<error id>`
+    message in the outbox), oldest first, at most 100: (error id, category, message, order)."""
+    return conn.execute(
+        "SELECT error_id, category, message, order_id FROM error_log"
+        " WHERE severity = 'critical' AND resolved_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'alert:' || error_id)"
+        " ORDER BY created_at LIMIT 100"
+    ).fetchall()

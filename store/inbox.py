@@ -135,3 +135,84 @@ def count_by_status(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     counts = dict.fromkeys(INBOX_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
+
+
+# What applying an event made of it (`fulfilment.events`, `fulfilment.worker`).
+
+
+def record_outcome(
+    conn: duckdb.DuckDBPyConnection, event_id: str, outcome: str, order_id: str | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Applied (`processed`) or nothing to apply (`ignored`), naming its order if it found one."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = ?, attempts = attempts + 1, processed_at = ?,"
+        " last_error = NULL, next_attempt_at = NULL, order_id = coalesce(?, order_id)"
+        " WHERE event_id = ?",
+        [outcome, now, order_id, event_id],
+    )
+
+
+def mark_processed_many(
+    conn: duckdb.DuckDBPyConnection, order_of_event: dict[str, str], now: datetime
+) -> None:
+    """`record_outcome` processed, for many events at once (`fulfilment.bulk_payments`)."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'processed', attempts = attempts + 1,"
+        " processed_at = ?, last_error = NULL, next_attempt_at = NULL, order_id = n.order_id"
+        " FROM (SELECT unnest(?) AS event_id, unnest(?) AS order_id) n"
+        " WHERE webhook_inbox.event_id = n.event_id",
+        [now, list(order_of_event), list(order_of_event.values())],
+    )
+
+
+def refuse(
+    conn: duckdb.DuckDBPyConnection, event_id: str, error: str, order_id: str | None
+) -> None:
+    """Failed without being applied (an event of the other mode), naming its order."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = NULL, order_id = coalesce(?, order_id) WHERE event_id = ?",
+        [error, order_id, event_id],
+    )
+
+
+def defer(conn: duckdb.DuckDBPyConnection, event_id: str, error: str, retry_at: datetime) -> None:
+    """Not applicable yet (its order is not there yet): tried again at `retry_at`."""
+    conn.execute(
+        "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = ? WHERE event_id = ?",
+        [error, retry_at, event_id],
+    )
+
+
+def give_up(conn: duckdb.DuckDBPyConnection, event_id: str, error: str) -> None:
+    """Deferred for too long: failed, for staff."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = NULL WHERE event_id = ?",
+        [error, event_id],
+    )
+
+
+def record_failure(
+    conn: duckdb.DuckDBPyConnection, event_id: str, status: str, attempts: int, error: str,
+    next_attempt_at: datetime | None,
+) -> None:  # fmt: skip
+    """A failed attempt: `received` again at `next_attempt_at`, or `failed` for good."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = ?, attempts = ?, last_error = ?,"
+        " next_attempt_at = ? WHERE event_id = ?",
+        [status, attempts, error, next_attempt_at, event_id],
+    )
+
+
+def reprocess(conn: duckdb.DuckDBPyConnection, event_id: str) -> bool:
+    """Staff: a failed or ignored event `received` again, to be applied from its stored
+    body; False for any other (a processed event's effects stand)."""
+    rows = conn.execute(
+        "UPDATE webhook_inbox SET status = 'received', attempts = 0, next_attempt_at = NULL"
+        " WHERE event_id = ? AND status IN ('failed', 'ignored') RETURNING event_id",
+        [event_id],
+    ).fetchall()
+    return bool(rows)

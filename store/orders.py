@@ -27,6 +27,7 @@ from core.cart import Cart
 from core.catalog import Catalog
 from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
 from core.validation import address_key
+from store import holds
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,7 @@ def place_checkout(conn: duckdb.DuckDBPyConnection, order: NewOrder, limits: Hol
     if problems:
         return Placed(problems=problems)
     for order_id in replacing:
-        conn.execute(
-            "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
-            [order_id],
-        )
+        holds.release_active(conn, order_id)
         conn.execute(
             "UPDATE orders SET payment_status = 'expired', attention_reason = ?, updated_at = ?"
             " WHERE order_id = ? AND payment_status = 'pending'",
@@ -244,19 +242,10 @@ def place_order(
         item_id = f"{order.order_id}:{item.position}"
         insert_item(conn, order.order_id, item_id, item, student_ids[student_key(item)], order.now)
         request = next(r for r in order.holds if r.position == item.position)
-        conn.execute(
-            "INSERT INTO holds (hold_id, order_id, order_item_id, resource_key, seats, status,"
-            " expires_at, created_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
-            [
-                new_id("hold"),
-                order.order_id,
-                item_id,
-                chosen[item.position],
-                request.seats,
-                order.expires_at,
-                order.now,
-            ],
-        )
+        holds.insert_active(
+            conn, new_id("hold"), order.order_id, item_id, chosen[item.position], request.seats,
+            order.expires_at, order.now,
+        )  # fmt: skip
     return []
 
 
@@ -334,10 +323,7 @@ def abandon_checkout(
     conn: duckdb.DuckDBPyConnection, order_id: str, reason: str, now: datetime
 ) -> None:
     """The Checkout Session could not be created: free the places, keep the order as failed."""
-    conn.execute(
-        "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
-        [order_id],
-    )
+    holds.release_active(conn, order_id)
     conn.execute(
         "UPDATE orders SET payment_status = 'failed', attention_reason = ?, updated_at = ?"
         " WHERE order_id = ? AND payment_status = 'pending'",
@@ -356,7 +342,4 @@ def release_abandoned_checkout(
         [now, order_id],
     ).fetchall()
     if updated:
-        conn.execute(
-            "UPDATE holds SET status = 'released' WHERE order_id = ? AND status = 'active'",
-            [order_id],
-        )
+        holds.release_active(conn, order_id)

@@ -128,3 +128,33 @@ def retry(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> st
         return "retried"
     found = conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", [message_id]).fetchone()
     return "not_failed" if found else "not_found"
+
+
+def queue_confirmations(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
+) -> None:
+    """The confirmation email of each order with an address, once per order (by its key)."""
+    conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
+        " status, attempts, next_attempt_at, created_at)"
+        " SELECT 'msg_conf_' || o.order_id, 'confirmation:' || o.order_id, 'email', o.order_id,"
+        " o.customer_email, '{\"template\": \"confirmation\"}', 'pending', 0, ?, ?"
+        " FROM orders o WHERE o.order_id IN (SELECT unnest(?)) AND o.customer_email IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM outbox m"
+        " WHERE m.dedupe_key = 'confirmation:' || o.order_id)",
+        [now, now, order_ids],
+    )
+
+
+def queue_staff_notices(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], payloads: list[str], now: datetime
+) -> None:
+    """A Slack message per order (its JSON payload), once per order (by its key)."""
+    conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, payload, status,"
+        " attempts, next_attempt_at, created_at)"
+        " SELECT 'msg_staff_' || n.id, 'staff:' || n.id, 'slack', n.id, n.payload, 'pending', 0,"
+        " ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS payload) n WHERE NOT EXISTS"
+        " (SELECT 1 FROM outbox m WHERE m.dedupe_key = 'staff:' || n.id)",
+        [now, now, order_ids, payloads],
+    )

@@ -85,3 +85,31 @@ def test_core_imports_no_io_library(path: Path):
     }
 
     assert used == set()
+
+
+# SQL that writes: each table has one writer, a module of `store/` (docs/architecture.md).
+WRITES = ("INSERT INTO", "UPDATE ", "DELETE FROM")
+OUTSIDE_STORE = [
+    path for folder in BELOW if folder != "store" for path in _modules(folder)
+]  # fmt: skip
+
+
+def _writing_strings(path: Path) -> list[str]:
+    """String literals (each part of an implicit concatenation, f-strings' text too) that
+    hold SQL writing a table."""
+    return sorted(
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and any(write in node.value for write in WRITES)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", OUTSIDE_STORE, ids=lambda p: str(p.relative_to(REPO)))
+def test_only_the_store_writes_tables(path: Path):
+    assert _writing_strings(path) == [], f"{path.relative_to(REPO)} writes a table itself"
+
+
+def test_the_write_check_sees_sql():
+    """The check above would notice a write (its scan is not vacuous)."""
+    assert _writing_strings(REPO / "store" / "holds.py")

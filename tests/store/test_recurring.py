@@ -6,7 +6,7 @@ from dateutil.rrule import rrulestr
 
 from core.catalog_file import load_catalog, parse_catalog
 from core.schedule import ignite_class_dates, ignite_events, ignite_series
-from fulfilment.steps import upsert_event
+from store.bookings import upsert_event
 from store.database import Database
 from store.recurring import sync_templates
 from tests.conftest import REPO

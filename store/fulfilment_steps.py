@@ -1,0 +1,117 @@
+"""The fulfilment_steps table's one writer: the steps of a paid order (record_payment,
+create_bookings, schedule_events, send_confirmation, notify_staff), each `pending` until it
+is `done`, `failed` after its attempts, or `skipped` (a refund, a wrong payment).
+
+Every function runs in the caller's transaction (`conn`): a step is marked done in the
+same transaction that did its work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+
+def queue_after_payment(
+    conn: duckdb.DuckDBPyConnection, order_id: str, later: str, now: datetime
+) -> None:
+    """The steps of an order just paid: record_payment done, the rest `later` (`pending`,
+    or `skipped` when the order needs staff first)."""
+    conn.execute(
+        "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
+        " updated_at, finished_at, created_at)"
+        " SELECT ?, s.step, CASE s.step WHEN 'record_payment' THEN 'done' ELSE ? END,"
+        " CASE s.step WHEN 'record_payment' THEN 1 ELSE 0 END,"
+        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?,"
+        " CASE s.step WHEN 'record_payment' THEN ?::TIMESTAMP END, ?"
+        " FROM (VALUES ('record_payment'), ('create_bookings'), ('schedule_events'),"
+        " ('send_confirmation'), ('notify_staff')) s(step)",
+        [order_id, later, now, now, now, now],
+    )
+
+
+def queue_after_payments(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
+) -> None:
+    """The steps of orders just paid: record_payment done, the rest pending (as `mark_paid`)."""
+    conn.execute(
+        "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
+        " updated_at, finished_at, created_at)"
+        " SELECT o.id, s.step, s.status, s.attempts,"
+        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
+        " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
+        " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
+        " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
+        " ('notify_staff', 'pending', 0))"
+        " s(step, status, attempts)",
+        [now, now, now, now, order_ids],
+    )
+
+
+def finish(
+    conn: duckdb.DuckDBPyConnection, order_id: str, step: str, then: str | None, now: datetime
+) -> None:
+    """The step done, and the step `then` (if any) due now."""
+    conn.execute(
+        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
+        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
+        " WHERE order_id = ? AND step = ?",
+        [now, now, order_id, step],
+    )
+    if then:
+        conn.execute(
+            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
+            " WHERE order_id = ? AND step = ? AND status = 'pending'",
+            [now, now, order_id, then],
+        )
+
+
+def finish_many(
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], step: str, then: str | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    """`finish` for many orders at once (`fulfilment.bulk_steps`)."""
+    conn.execute(
+        "UPDATE fulfilment_steps SET status = 'done', attempts = attempts + 1,"
+        " next_attempt_at = NULL, last_error = NULL, updated_at = ?, finished_at = ?"
+        " WHERE step = ? AND order_id IN (SELECT unnest(?))",
+        [now, now, step, order_ids],
+    )
+    if then:
+        conn.execute(
+            "UPDATE fulfilment_steps SET next_attempt_at = ?, updated_at = ?"
+            " WHERE step = ? AND status = 'pending' AND order_id IN (SELECT unnest(?))",
+            [now, now, then, order_ids],
+        )
+
+
+def skip_remaining(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> None:
+    """A refunded order's steps not yet run are skipped."""
+    conn.execute(
+        "UPDATE fulfilment_steps SET status = 'skipped', updated_at = ?"
+        " WHERE order_id = ? AND status IN ('pending', 'failed')",
+        [now, order_id],
+    )
+
+
+def record_failure(
+    conn: duckdb.DuckDBPyConnection, order_id: str, step: str, status: str, attempts: int,
+    error: str, next_attempt_at: datetime | None, now: datetime,
+) -> None:  # fmt: skip
+    """A failed attempt: `pending` again at `next_attempt_at`, or `failed` for good."""
+    conn.execute(
+        "UPDATE fulfilment_steps SET status = ?, attempts = ?, last_error = ?,"
+        " next_attempt_at = ?, updated_at = ? WHERE order_id = ? AND step = ?",
+        [status, attempts, error, next_attempt_at, now, order_id, step],
+    )
+
+
+def retry(conn: duckdb.DuckDBPyConnection, order_id: str, step: str, now: datetime) -> bool:
+    """A failed step pending again with a fresh set of attempts; False if it had not failed."""
+    rows = conn.execute(
+        "UPDATE fulfilment_steps SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+        " updated_at = ? WHERE order_id = ? AND step = ? AND status = 'failed'"
+        " RETURNING step",
+        [now, now, order_id, step],
+    ).fetchall()
+    return bool(rows)
