@@ -35,6 +35,19 @@ from zoneinfo import ZoneInfo
 import duckdb
 import requests
 
+from bench import million_activity
+from bench.million_names import (
+    CAMPS,
+    CHILD_NAMES,
+    DOMAINS,
+    FIRST_NAMES,
+    IGNITE,
+    LAST_NAMES,
+    NOTES,
+    PARTIES,
+    pick,
+    titles_of,
+)
 from bench.servers import ADMIN_TOKEN, rss_mb, start_sidecar_for_bench
 from core.business_days import local_today
 from runtime.sidecar_process import free_port
@@ -51,64 +64,6 @@ SHARES = {"camp": 0.78, "party": 0.08, "ignite": 0.14}  # of items
 CAPACITY = {"camp": 24, "party": 1, "ignite": 14}
 IGNITE_WEEKS = 4  # classes booked per Ignite item
 SYDNEY = ZoneInfo("Australia/Sydney")  # the demo catalog's time zone
-
-FIRST_NAMES = ["Jane", "Pat", "Sam", "Alex", "Chris", "Jordan", "Taylor", "Morgan", "Priya",
-               "Wei", "Fatima", "Liam", "Olivia", "Noah", "Ava", "Mateo", "Aisha", "Hiro",
-               "Zara", "Lucas", "Emma", "Jack", "Chloe", "Ethan", "Grace", "Ryan", "Mei",
-               "Omar", "Sofia", "Daniel", "Hannah", "Arjun", "Leila", "Tom", "Nina", "Ben",
-               "Anna", "Raj", "Sarah", "Kenji", "Lucy", "Marco", "Amira", "James", "Isabel",
-               "Tariq", "Ella", "Luca", "Yuki", "David"]  # fmt: skip
-LAST_NAMES = ["Citizen", "Nguyen", "Smith", "Patel", "Chen", "Williams", "Brown", "Singh",
-              "Kim", "Garcia", "Jones", "Ali", "Taylor", "Wilson", "Martin", "Lee", "Khan",
-              "Rossi", "Murphy", "Cohen", "Tran", "Wang", "Zhang", "Liu", "Anderson", "Thomas",
-              "White", "Harris", "Clarke", "Walker", "Young", "King", "Wright", "Scott",
-              "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts",
-              "Carter", "Phillips", "Evans", "Turner", "Torres", "Parker", "Collins",
-              "Edwards", "Stewart", "Morris", "Nakamura", "Rogers", "Reed", "Cook", "Morgan",
-              "Bell", "Kelly", "Howard", "Ward", "Cox", "Diaz", "Richardson", "Wood",
-              "Watson", "Brooks", "Bennett", "Gray", "James", "Reyes", "Cruz", "Hughes",
-              "Price", "Myers", "Long", "Foster", "Sanders", "Ross", "Morales", "Powell",
-              "Sullivan", "Russell", "Ortiz", "Jenkins", "Gutierrez", "Perry", "Butler",
-              "Barnes", "Fisher", "Henderson", "Coleman", "Simmons", "Patterson", "Jordan",
-              "Reynolds", "Hamilton", "Graham", "Kowalski", "Papadopoulos"]  # fmt: skip
-DOMAINS = ["gmail.com", "outlook.com", "bigpond.com", "icloud.com", "yahoo.com.au",
-           "optusnet.com.au", "hotmail.com", "example.com"]  # fmt: skip
-CHILD_NAMES = ["Mia", "Leo", "Ada", "Max", "Ivy", "Kai", "Zoe", "Eli", "Nia", "Oscar", "Ruby",
-               "Finn", "Luna", "Theo", "Isla", "Jack", "Aria", "Ezra", "Maya", "Sol"]  # fmt: skip
-NOTES = ["nut allergy", "asthma: inhaler in bag", "vegetarian", "collected by grandma",
-         "shy at first", "coeliac"]  # fmt: skip
-CAMPS = ["summer-robotics", "summer-minecraft-coding", "summer-space-engineers",
-         "summer-game-design", "summer-young-inventors", "autumn-robotics",
-         "autumn-3d-printing", "autumn-coding-adventures", "autumn-slime-science"]  # fmt: skip
-PARTIES = ["robot-rampage-party", "slime-lab-party"]
-IGNITE = ["ignite-coding-monday", "ignite-robotics-wednesday", "ignite-engineering-thursday"]
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
-def _pick(values: list[str], seed: str) -> str:
-    """A deterministic pick from `values` by the hash of the SQL expression `seed`."""
-    return f"{_sql_list(values)}[1 + (hash({seed}) % {len(values)})::INTEGER]"
-
-
-TITLES = {"summer-robotics": "Robotics Bootcamp",
-          "summer-minecraft-coding": "Minecraft Coding Quest",
-          "summer-space-engineers": "Space Engineers", "summer-game-design": "Game Design Studio",
-          "summer-young-inventors": "Young Inventors", "autumn-robotics": "Robot Wars Junior",
-          "autumn-3d-printing": "3D Design and Print",
-          "autumn-coding-adventures": "Coding Adventures",
-          "autumn-slime-science": "Slime and Chemistry Lab",
-          "robot-rampage-party": "Robot Rampage Party", "slime-lab-party": "Slime Lab Party",
-          "ignite-coding-monday": "Ignite Coding (Monday)",
-          "ignite-robotics-wednesday": "Ignite Robotics (Wednesday)",
-          "ignite-engineering-thursday": "Ignite Engineering (Thursday)"}  # fmt: skip
-
-
-def _titles(column: str) -> str:
-    cases = " ".join(f"WHEN '{product}' THEN '{title}'" for product, title in TITLES.items())
-    return f"CASE {column} {cases} END"
 
 
 def events_per_day(orders: int) -> dict[str, int]:
@@ -217,26 +172,26 @@ def build(path: Path, orders: int, now: datetime) -> dict[str, float]:
                      ELSE 14900 END) AS total, bool_or(kind = 'ignite') AS ignite,
                      string_agg(DISTINCT kind, ',' ORDER BY kind) AS kinds
               FROM gi GROUP BY order_id) a ON a.order_id = g.order_id
-        CROSS JOIN LATERAL (SELECT {_pick(FIRST_NAMES, "g.customer, 'f'")} AS first,
-                                   {_pick(LAST_NAMES, "g.customer, 'l'")} AS last,
-                                   {_pick(DOMAINS, "g.customer, 'dm'")} AS domain) f
+        CROSS JOIN LATERAL (SELECT {pick(FIRST_NAMES, "g.customer, 'f'")} AS first,
+                                   {pick(LAST_NAMES, "g.customer, 'l'")} AS last,
+                                   {pick(DOMAINS, "g.customer, 'dm'")} AS domain) f
         ORDER BY g.i
     """)  # fmt: skip
     run("students", f"""
         INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)
         SELECT 'stu_' || substr(md5(g.order_id || s), 1, 22), g.order_id,
-               {_pick(CHILD_NAMES, "g.i, s, 'c'")}, 5 + (hash(g.i, s, 'age') % 8)::INTEGER,
+               {pick(CHILD_NAMES, "g.i, s, 'c'")}, 5 + (hash(g.i, s, 'age') % 8)::INTEGER,
                NULL, CASE WHEN hash(g.i, s, 'note') % 10 = 0
-                          THEN {_pick(NOTES, "g.i, s, 'nt'")} END
+                          THEN {pick(NOTES, "g.i, s, 'nt'")} END
         FROM g, range(2) t(s) WHERE s = 0 OR g.siblings ORDER BY g.i, s
     """)  # fmt: skip
     run("order_items", f"""
         INSERT INTO order_items (order_item_id, order_id, position, product_id, kind,
             item_date, session, start_time, student_id, unit_amount, created_at)
         SELECT gi.order_item_id, gi.order_id, gi.position,
-            CASE kind WHEN 'camp' THEN {_pick(CAMPS, "slot_hash, 'p'")}
-                      WHEN 'party' THEN {_pick(PARTIES, "slot_hash, 'p'")}
-                      ELSE {_pick(IGNITE, "slot_hash, 'p'")} END,
+            CASE kind WHEN 'camp' THEN {pick(CAMPS, "slot_hash, 'p'")}
+                      WHEN 'party' THEN {pick(PARTIES, "slot_hash, 'p'")}
+                      ELSE {pick(IGNITE, "slot_hash, 'p'")} END,
             kind, CASE WHEN kind <> 'ignite' THEN item_date END,
             CASE WHEN kind = 'camp' THEN CASE WHEN slot_hash % 2 = 0 THEN 'day'
                  ELSE 'all_day' END END,
@@ -300,7 +255,7 @@ def build(path: Path, orders: int, now: datetime) -> dict[str, float]:
             starts_at, ends_at, capacity, status, template_id, uid, sequence, created_at,
             updated_at)
         SELECT e.event_id, 'bench:' || k.kind || ':' || d || ':' || s,
-            k.kind, k.product, {_titles('k.product')},
+            k.kind, k.product, {titles_of('k.product')},
             CASE WHEN s % 2 = 0 THEN 'marrickville' ELSE 'chatswood' END, 'room-' || (s % 7),
             DATE '{{first_day}}' + to_days(d::INTEGER) + to_hours(k.hour - {{offset}}),
             DATE '{{first_day}}' + to_days(d::INTEGER) + to_hours(k.hour - {{offset}})
@@ -314,169 +269,19 @@ def build(path: Path, orders: int, now: datetime) -> dict[str, float]:
             f.first, f.first
         FROM range({event_days}) t(d)
         CROSS JOIN LATERAL (
-            SELECT 'camp' AS kind, s, {_pick(CAMPS, "s, 'cp'")} AS product, 9 AS hour,
+            SELECT 'camp' AS kind, s, {pick(CAMPS, "s, 'cp'")} AS product, 9 AS hour,
                    CASE WHEN s % 2 = 0 THEN 360 ELSE 480 END AS minutes
             FROM range({{camps}}) r(s)
-            UNION ALL SELECT 'party', s, {_pick(PARTIES, "s, 'pp'")}, 10 + 3 * (s % 2), 120
+            UNION ALL SELECT 'party', s, {pick(PARTIES, "s, 'pp'")}, 10 + 3 * (s % 2), 120
             FROM range({{parties}}) r(s)
-            UNION ALL SELECT 'ignite', s, {_pick(IGNITE, "s, 'ip'")}, 16, 75
+            UNION ALL SELECT 'ignite', s, {pick(IGNITE, "s, 'ip'")}, 16, 75
             FROM range({{ignites}}) r(s)) k
         CROSS JOIN LATERAL (SELECT 'cal_' || k.kind || '_' || d || '_' || s AS event_id) e
         JOIN first_booked f ON f.event_id = e.event_id
         ORDER BY 15, d, k.kind, s
     """)  # fmt: skip
-    run("fulfilment_steps", f"""
-        INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,
-            last_error, updated_at, finished_at, created_at)
-        SELECT g.order_id, s.step,
-            CASE WHEN NOT ({recent_trouble}) OR s.n < 2 THEN 'done'
-                 WHEN s.n = 2 THEN 'failed' ELSE 'pending' END,
-            CASE WHEN {recent_trouble} AND s.n = 2 THEN 4
-                 WHEN {recent_trouble} AND s.n > 2 THEN 0 ELSE 1 END, NULL,
-            CASE WHEN {recent_trouble} AND s.n = 2
-                 THEN 'ConnectionError: calendar backend unreachable' END,
-            g.created_at + to_seconds(60 + s.n), CASE WHEN NOT ({recent_trouble}) OR s.n < 2
-                 THEN g.created_at + to_seconds(60 + s.n) END,
-            g.created_at + INTERVAL 1 MINUTE
-        FROM g, (VALUES (0, 'record_payment'), (1, 'create_bookings'), (2, 'schedule_events'),
-                        (3, 'send_confirmation'), (4, 'notify_staff')) s(n, step)
-        WHERE {paid} ORDER BY g.i, s.n
-    """)  # fmt: skip
-    run("outbox", """
-        INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,
-            status, attempts, next_attempt_at, last_error, created_at, sent_at)
-        SELECT 'msg_' || m.kind || '_' || o.order_id, m.kind || ':' || o.order_id, m.channel,
-            o.order_id, CASE WHEN m.channel = 'email' THEN o.customer_email END,
-            CASE WHEN m.channel = 'email' THEN '{{"template": "confirmation"}}'
-                 ELSE '{{"text": "New booking ' || o.order_id || '"}}' END,
-            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2 THEN 'failed'
-                 ELSE 'sent' END,
-            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2 THEN 4 ELSE 1
-                END, NULL,
-            CASE WHEN m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2
-                 THEN 'SMTP: SMTPRecipientsRefused: mailbox unavailable' END,
-            o.created_at + INTERVAL 2 MINUTE,
-            CASE WHEN NOT (m.channel = 'email' AND hash(o.order_id, 'mf') % 1000 < 2)
-                 THEN o.created_at + INTERVAL 3 MINUTE END
-        FROM orders o, (VALUES ('conf', 'email'), ('staff', 'slack')) m(kind, channel)
-        WHERE o.paid_at IS NOT NULL AND o.fulfillment_status <> 'needs_attention'
-        ORDER BY o.created_at, o.order_id, m.kind
-    """)  # fmt: skip
-    envelope = (
-        '\'{{"id":"\' || e.event_id || \'","object":"event","api_version":'
-        '"2025-09-30.clover","created":\' || epoch(e.at)::BIGINT || \',"data":{{"object":'
-        '{{"id":"\' || e.object_id || \'","object":"\' || e.object || \'","amount":\''
-        ' || o.amount_total || \',"amount_total":\' || o.amount_total || \',"currency":'
-        '"aud","client_reference_id":"\' || o.order_id || \'","customer_details":'
-        '{{"email":"\' || o.customer_email || \'","name":"\' || o.customer_name || \'"}},'
-        '"metadata":{{"order_id":"\' || o.order_id || \'"}},"payment_intent":"\''
-        ' || o.payment_intent_id || \'","payment_status":"paid","status":"complete"}}'
-        '}},"livemode":true,"pending_webhooks":1,"request":{{"id":null,'
-        '"idempotency_key":null}},"type":"\' || e.type || \'"}}\''
-    )
-    run("webhook_inbox", f"""
-        INSERT INTO webhook_inbox (event_id, type, object_id, livemode, api_version,
-            created_at, payload, received_at, status, attempts, next_attempt_at, last_error,
-            processed_at, order_id)
-        SELECT e.event_id, e.type, e.object_id, true, '2025-09-30.clover',
-            date_trunc('second', e.at), {envelope}, e.at, 'processed', 1, NULL, NULL,
-            e.at + to_milliseconds((40 + hash(e.event_id) % 300)::INTEGER), o.order_id
-        FROM orders o CROSS JOIN LATERAL (
-            SELECT 'evt_' || substr(md5(o.order_id || x.type), 1, 24) AS event_id, x.type,
-                   x.object_id, x.object, x.at_ AS at
-            FROM (VALUES
-                ('checkout.session.completed', o.checkout_session_id, 'checkout.session',
-                 o.paid_at, o.paid_at IS NOT NULL),
-                ('payment_intent.succeeded', o.payment_intent_id, 'payment_intent',
-                 o.paid_at + INTERVAL 1 SECOND, o.paid_at IS NOT NULL),
-                ('checkout.session.expired', o.checkout_session_id, 'checkout.session',
-                 o.expires_at, o.payment_status = 'expired'),
-                ('charge.refunded', 'ch_' || substr(md5(o.order_id), 1, 24), 'charge',
-                 o.paid_at + INTERVAL 3 DAY, o.amount_refunded > 0),
-                ('charge.dispute.created', 'dp_' || substr(md5(o.order_id), 1, 24),
-                 'dispute', o.paid_at + INTERVAL 9 DAY, o.payment_status = 'disputed'))
-                x(type, object_id, object, at_, happened)
-            WHERE x.happened AND x.at_ < TIMESTAMP '{{now}}') e
-        ORDER BY e.at, e.event_id
-    """)  # fmt: skip
-    run(
-        "refunds",
-        """
-        INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,
-            refunded_at)
-        SELECT order_id || ':' || CAST(amount_refunded AS VARCHAR), order_id, amount_refunded,
-            currency, 'evt_' || substr(md5(order_id || 'charge.refunded'), 1, 24),
-            paid_at + INTERVAL 3 DAY
-        FROM orders WHERE amount_refunded > 0 AND paid_at + INTERVAL 3 DAY < TIMESTAMP '{now}'
-        ORDER BY paid_at
-    """,
-    )
-    run("error_log", f"""
-        INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,
-            order_id, stripe_event_id, step, created_at, resolved_at, resolved_by)
-        SELECT 'err_' || substr(md5(x.key), 1, 22), x.key, x.category, x.severity, x.message,
-            NULL, x.order_id, x.event_id, x.step, x.at,
-            CASE WHEN x.at < TIMESTAMP '{{now}}' - x.open_for THEN x.at + INTERVAL 1 DAY END,
-            CASE WHEN x.at < TIMESTAMP '{{now}}' - x.open_for THEN 'bench staff' END
-        FROM (
-            SELECT 'step:' || g.order_id AS key, 'calendar' AS category, 'high' AS severity,
-                'schedule_events failed after 4 attempt(s): ConnectionError: calendar backend'
-                    || ' unreachable' AS message, g.order_id, NULL AS event_id,
-                'schedule_events' AS step, g.created_at + INTERVAL 5 MINUTE AS at,
-                INTERVAL 30 DAY AS open_for
-            FROM g WHERE g.trouble AND {paid}
-            UNION ALL
-            SELECT 'partial-refund:' || o.order_id, 'payment', 'medium',
-                'partial refund of ' || o.amount_refunded || ' of ' || o.amount_total
-                    || ': bookings kept; check whether any should be cancelled',
-                o.order_id, 'evt_' || substr(md5(o.order_id || 'charge.refunded'), 1, 24), NULL,
-                o.paid_at + INTERVAL 3 DAY, INTERVAL 14 DAY
-            FROM orders o WHERE o.payment_status = 'partially_refunded'
-            UNION ALL
-            SELECT 'dispute:' || o.order_id, 'payment', 'critical',
-                'dispute opened (fraudulent) for ' || o.amount_total
-                    || ' aud: respond in Stripe before the deadline',
-                o.order_id, 'evt_' || substr(md5(o.order_id || 'charge.dispute.created'), 1, 24),
-                NULL, o.paid_at + INTERVAL 9 DAY, INTERVAL 60 DAY
-            FROM orders o WHERE o.payment_status = 'disputed'
-            UNION ALL
-            SELECT 'mail:' || m.message_id, 'email', 'high',
-                'email ' || m.dedupe_key || ' not sent after 4 attempt(s): ' || m.last_error,
-                m.order_id, NULL, NULL, m.created_at + INTERVAL 1 MINUTE, INTERVAL 7 DAY
-            FROM outbox m WHERE m.status = 'failed'
-            UNION ALL
-            SELECT 'system:' || g.i, 'system', 'low', 'Slack answered 503; retried', NULL,
-                NULL, NULL, g.created_at, INTERVAL 2 DAY
-            FROM g WHERE g.r_err = 7) x
-        WHERE x.at < TIMESTAMP '{{now}}'
-        ORDER BY x.at
-    """)  # fmt: skip
-    # Critical entries were alerted when they were logged (the sender's keys for them).
-    run(
-        "alerts",
-        """
-        INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,
-            status, attempts, created_at, sent_at)
-        SELECT 'msg_alert_' || error_id, 'alert:' || error_id, 'slack', order_id, NULL,
-            '{{"text": "critical"}}', 'sent', 1, created_at, created_at
-        FROM error_log WHERE severity = 'critical' ORDER BY created_at
-    """,
-    )
-    run(
-        "support_tickets",
-        """
-        INSERT INTO support_tickets (ticket_id, order_id, email, category, message, status,
-            staff_note, created_at, updated_at, resolved_at)
-        SELECT 'TT-' || upper(substr(md5(order_id || 't'), 1, 8)), order_id, customer_email,
-            'booking', 'Can we change the day of our booking?',
-            CASE WHEN created_at < TIMESTAMP '{now}' - INTERVAL 7 DAY THEN 'resolved'
-                 ELSE 'open' END, NULL, created_at + INTERVAL 1 HOUR,
-            created_at + INTERVAL 1 HOUR,
-            CASE WHEN created_at < TIMESTAMP '{now}' - INTERVAL 7 DAY
-                 THEN created_at + INTERVAL 2 DAY END
-        FROM orders WHERE hash(order_id, 'ticket') % 200 = 0 ORDER BY created_at
-    """,
-    )
+    million_activity.build_activity(run, now, paid, recent_trouble)
+
     began = time.monotonic()
     conn.execute("CHECKPOINT")
     timings["checkpoint"] = time.monotonic() - began
