@@ -217,6 +217,7 @@ def confirmation(
 ) -> Email:  # fmt: skip
     """The booking confirmation. `bookings`: as `order_bookings` makes them, grouped by
     student in the email."""
+    checking = [b for b in bookings if b.get("status") == "conflict"]
     context = {
         "name": _first_name(order),
         "order_id": order["order_id"],
@@ -224,8 +225,17 @@ def confirmation(
         "next_steps": next_steps(bookings),
         "ics_url": ics_url,
         "support_email": support_email,
+        # A place a lapsed hold could not get back (overbooked) is not confirmed: the family
+        # is told we are checking it, and it gets no add-to-calendar links.
+        "checking": bool(checking),
+        "all_checking": bool(bookings) and len(checking) == len(bookings),
     }
-    return _render("confirmation", "Your TinkerTank booking is confirmed", context)
+    subject = (
+        "We are checking your TinkerTank booking"
+        if checking
+        else "Your TinkerTank booking is confirmed"
+    )
+    return _render("confirmation", subject, context)
 
 
 def support_reply(

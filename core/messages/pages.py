@@ -109,9 +109,12 @@ def render_success(
     order_id = order["order_id"]
     ics_url = f"{base_url}/orders/{order_id}/calendar.ics"
     bookings = emails.order_bookings(confirmation, catalog)
+    checking = [b for b in bookings if b.get("status") == "conflict"]
     return _PAGES.get_template("success.html.j2").render(
         **_common(base_url, support_email, nonce, order_id),
-        name=(order.get("customer_name") or "").split(" ")[0] or "there",
+        name=(order.get("customer_name") or "").split(" ")[0],
+        checking=bool(checking),
+        all_checking=bool(bookings) and len(checking) == len(bookings),
         students=emails.bookings_by_student(bookings, catalog.tz, ics_url),
         next_steps=emails.next_steps(bookings),
         ics_url=ics_url,

@@ -72,3 +72,44 @@ def test_the_confirmation_offers_an_ignite_series_as_the_calendar_file_only():
     assert f"Every class, with the school-holiday breaks: {ICS}" in message.text
     assert "calendar.google.com" not in message.text + message.html
     assert "outlook" not in message.text + message.html
+
+
+def _camp(student: str, status: str) -> dict:
+    return {"student": student, "title": "Robotics Bootcamp (day)", "kind": "camp",
+            "status": status, "start": datetime(2027, 1, 3, 22, 0, tzinfo=UTC),
+            "end": datetime(2027, 1, 4, 4, 0, tzinfo=UTC), "location": "Marrickville"}  # fmt: skip
+
+
+def test_an_overbooked_place_is_never_called_confirmed_and_gets_no_calendar_links():
+    order = {"order_id": "ord_abc", "customer_name": "Pat Parent"}
+
+    email = emails.confirmation(order, [_camp("Mia", "conflict")], CATALOG.tz, ICS, "h@x.example")
+
+    assert email.subject == "We are checking your TinkerTank booking"
+    for part in (email.text, email.html):
+        assert "confirmed" not in part
+        assert "we are checking this place" in part
+        assert "calendar.google.com" not in part and "outlook" not in part
+        assert "within one business day" in part
+
+
+def test_a_booking_with_one_overbooked_place_is_confirmed_but_that_one():
+    order = {"order_id": "ord_abc", "customer_name": "Pat Parent"}
+    bookings = [_camp("Mia", "confirmed"), _camp("Leo", "conflict")]
+
+    email = emails.confirmation(order, bookings, CATALOG.tz, ICS, "h@x.example")
+
+    assert email.subject == "We are checking your TinkerTank booking"
+    assert "confirmed (order ord_abc), except a place we are still" in email.text
+    assert email.text.count("calendar.google.com") == 1  # Mia's day only
+    assert "Leo" in email.text and "(we are checking this place)" in email.text
+
+
+def test_a_confirmed_booking_says_so():
+    order = {"order_id": "ord_abc", "customer_name": ""}
+
+    email = emails.confirmation(order, [_camp("Mia", "confirmed")], CATALOG.tz, ICS, "h@x.example")
+
+    assert email.subject == "Your TinkerTank booking is confirmed"
+    assert "Hi there," in email.text
+    assert "checking" not in email.text

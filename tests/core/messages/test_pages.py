@@ -215,3 +215,25 @@ def test_an_ignite_enrolment_offers_the_whole_series_not_a_single_event():
     # Google and Outlook links hold one event: offered for the camp day only.
     assert not any("Ignite" in (a["href"] or "") for a in links)
     assert len([a for a in links if a["data-calendar"] == "google"]) == 1
+
+
+def test_the_success_page_of_an_overbooked_place_says_we_are_checking_it():
+    rows = make_rows()
+    rows["confirmation"]["bookings"][0] = (*rows["confirmation"]["bookings"][0][:6], "conflict")
+    rows["confirmation"]["programs"] = []
+
+    html = pages.render_success(rows, CATALOG, BASE, "help@example.com", NONCE)
+
+    assert "<h1>We are checking your place</h1>" in html
+    assert "booked in" not in html and "is confirmed" not in html
+    assert 'data-calendar="google"' not in html
+
+
+def test_the_success_page_thanks_a_nameless_parent_without_calling_them_there():
+    rows = make_rows()
+    rows["confirmation"]["order"]["customer_name"] = None
+
+    html = pages.render_success(rows, CATALOG, BASE, "help@example.com", NONCE)
+
+    assert "Thanks there" not in html and "Thank you there" not in html
+    assert "Thank you, your booking is confirmed" in html
