@@ -12,13 +12,15 @@ NODE_STAMP := tests/js/node_modules/.installed
 DEMO_SECRET := whsec_tinkertank_local_demo_secret
 export STRIPE_WEBHOOK_SECRET ?= $(DEMO_SECRET)
 export ADMIN_TOKEN ?= tinkertank-local-admin-token
-export DATABASE_URL ?= duckdb:///data/tinkertank.duckdb
+DEMO_DATABASE := data/tinkertank.duckdb
+export DATABASE_URL ?= duckdb:///$(DEMO_DATABASE)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 
 # The demo sells from the catalog file moved to start just after today (tinkertank
-# demo-catalog), so that it has something to sell whatever the date.
+# demo-catalog), so that it has something to sell whatever the date; a new demo database
+# first gets the past three weeks of orders (tinkertank demo-history).
 DEMO_CATALOG := data/demo-catalog.toml
 # `make test-as-if DATE=2028-02-01` runs the suite as if today were that date.
 DATE ?= 2028-02-01
@@ -44,12 +46,16 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 run: $(STAMP)
 	@if [ -z "$$CATALOG_PATH" ] && [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
 		$(BIN)/tinkertank demo-catalog --out $(DEMO_CATALOG) && export CATALOG_PATH=$(DEMO_CATALOG); \
+		if [ "$$DATABASE_URL" = "duckdb:///$(DEMO_DATABASE)" ] && [ ! -e $(DEMO_DATABASE) ]; then \
+			$(BIN)/tinkertank demo-history --days 21; \
+		fi; \
 	fi; \
 	$(BIN)/tinkertank serve --host $(HOST) --port $(PORT) & server=$$!; \
 	SIDECAR_URL=http://$(HOST):$(PORT) $(BIN)/tinkertank dashboard --host $(HOST) \
 		--port $(DASHBOARD_PORT) & dashboard=$$!; \
 	sim=; \
-	trap 'kill $$sim $$server $$dashboard 2>/dev/null; wait $$server $$dashboard' INT TERM EXIT; \
+	stop() { { kill $$sim $$server $$dashboard; wait $$sim $$server $$dashboard; } 2>/dev/null; }; \
+	trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	echo "Dashboard: http://$(HOST):$(DASHBOARD_PORT)  (sidecar: http://$(HOST):$(PORT))"; \
 	if [ "$$STRIPE_WEBHOOK_SECRET" = "$(DEMO_SECRET)" ]; then \
 		echo "No STRIPE_WEBHOOK_SECRET set: feeding demo orders (tinkertank simulate)."; \

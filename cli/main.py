@@ -139,6 +139,27 @@ def simulate(args: argparse.Namespace) -> None:
         raise CommandError("not every delivery was acknowledged", code)
 
 
+def demo_history(args: argparse.Namespace) -> None:
+    """The demo's past weeks, played into the database before the sidecar starts."""
+    from cli.demo_history import play
+    from store.database import Database
+
+    try:
+        settings = load_settings()
+        catalog = load_catalog(settings.catalog_path)
+    except (SettingsError, CatalogError) as exc:
+        raise CommandError(str(exc), EXIT_CONFIG) from None
+    clock.set_shift(settings.clock_shift_seconds)
+    try:
+        database = Database.open(settings.database, settings.duckdb_memory_limit)
+    except DatabaseUnavailable as exc:
+        raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
+    try:
+        play(database, catalog, settings, args.days, args.per_day)
+    finally:
+        database.close()
+
+
 def _settings() -> Settings:
     """The settings of a client of the sidecar (it needs no webhook secret)."""
     try:
@@ -308,6 +329,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "remind": remind,
     "dashboard": dashboard,
     "demo-catalog": demo_catalog,
+    "demo-history": demo_history,
 }
 
 
@@ -376,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--today", type=_date, help="YYYY-MM-DD (default: today)")
     demo_parser.add_argument("--out", required=True, help="where to write the demo catalog")
+    history_parser = commands.add_parser(
+        "demo-history", help="play the demo's past weeks into the database (before serve)"
+    )
+    history_parser.add_argument("--days", type=int, default=21, help="days back (default 21)")
+    history_parser.add_argument(
+        "--per-day", type=int, default=6, help="orders a day, give or take (default 6)"
+    )
     return parser
 
 
