@@ -53,6 +53,9 @@ def start_sidecar_for_bench(
             "STRIPE_WEBHOOK_SECRET": secret,
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "DATABASE_URL": f"duckdb:///{database}",
+            # no summary or reminder runs of its own in the middle of a measurement
+            "SUMMARY_AT": "off",
+            "REMINDERS_EVERY_MINUTES": "0",
             **(env or {}),
         },
         log_path=database.with_suffix(".log"),

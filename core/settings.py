@@ -12,9 +12,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.schedule_runs import parse_local_time
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
@@ -120,6 +123,10 @@ class Settings:
     store_timeout_seconds: float = 10.0
     # Open HTTP connections the sidecar keeps at most (sidecar/http_limits.py).
     http_max_connections: int = 1000
+    # The sidecar's own runs (core/schedule_runs.py): the daily summary at this local time
+    # in TIMEZONE (None: off), the reminders every this many minutes (0: off).
+    summary_at: time | None = time(7, 0)
+    reminders_every_minutes: int = 60
 
     @property
     def tz(self) -> ZoneInfo:
@@ -277,6 +284,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         ("CHECKOUT_PLACES_PER_CLIENT", "checkout_places_per_client", 0, 100_000),
         ("CHECKOUT_CLIENT_SHARE_PERCENT", "checkout_client_share_percent", 0, 100),
         ("HTTP_MAX_CONNECTIONS", "http_max_connections", 10, 1_000_000),
+        ("REMINDERS_EVERY_MINUTES", "reminders_every_minutes", 0, 24 * 60),
     ):
         value = text(name)
         if value is None:
@@ -350,6 +358,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
                 problems.append(f"ANALYST_SQL_MEMORY_LIMIT: {memory!r} is outside 16MB..64GB")
             else:
                 values["analyst_sql_memory_limit"] = memory.strip()
+
+    if (summary_at := text("SUMMARY_AT")) is not None:
+        try:
+            values["summary_at"] = parse_local_time(summary_at)
+        except ValueError as exc:
+            problems.append(f"SUMMARY_AT: {exc}")
 
     if (drill := text("FAULT_DRILL")) is not None:
         faults: dict[str, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from sidecar import (
     health,
     inbox_import,
     openapi,
+    scheduled_runs,
     staff_api,
     staff_orders,
     summaries_api,
@@ -39,12 +41,18 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     opened by the caller so that a locked file is reported before serving; it is closed
     here when the server shuts down."""
 
+    runs = scheduled_runs.ScheduledRuns(settings, catalog, database)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await database.connect()
+        scheduler = asyncio.create_task(runs.run_forever(), name="scheduled-runs")
         try:
             yield
         finally:
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduler
             await database.aclose()
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -95,5 +103,6 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.database = database
+    app.state.scheduled_runs = runs
     app.state.stripe = checkout.stripe_client(settings)
     return app

@@ -83,13 +83,14 @@ async def checks(store: StoreClient | Database) -> dict[str, Check]:
     return {"database": _storage_check(status), "worker": worker}
 
 
-def _answer(results: dict[str, Check], staff: bool) -> JSONResponse:
+def _answer(results: dict[str, Check], staff: bool, **extra: object) -> JSONResponse:
     ready = all(check.ok for check in results.values())
     body = {
         "status": "ready" if ready else "not_ready",
         "checks": {
             name: check.for_staff() if staff else check.public() for name, check in results.items()
         },
+        **extra,
     }
     return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -99,5 +100,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def staff_health(request: Request) -> JSONResponse:
-    """The staff API's `GET /api/health`: readyz with each check's detail."""
-    return _answer(await checks(request.app.state.database), staff=True)
+    """The staff API's `GET /api/health`: readyz with each check's detail, and the
+    sidecar's own scheduled runs (what ran last; a missed summary is in the error log)."""
+    schedule = request.app.state.scheduled_runs.report()
+    return _answer(await checks(request.app.state.database), staff=True, schedule=schedule)

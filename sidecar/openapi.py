@@ -140,6 +140,8 @@ SCHEMAS: dict[str, Schema] = {
                 ("ok", "reason"), ok=BOOLEAN, reason=STRING, detail=STRING
             ),
         },
+        # staff only: the sidecar's own summary and reminder runs (sidecar/scheduled_runs.py)
+        schedule=ANY_OBJECT,
     ),
     "Page": _object(("total", "limit", "offset"), total=INTEGER, limit=INTEGER, offset=INTEGER),
     "Action": {**_object(("message",), message=STRING), "additionalProperties": True},

@@ -11,7 +11,7 @@ stored, and the Slack message queued, in one write.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -19,9 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import clock, summary
+from core.catalog import Catalog
+from runtime.store_client import StoreClient
 from sidecar.json_body import json_object
 from sidecar.staff_api import _jsonable, _page, staff_only
 from store import summaries
+from store.database import Database
 
 DEFAULT_TREND_DAYS = 30
 EARLIEST = date(2000, 1, 1)  # and no UTC range arithmetic near year 1
@@ -104,12 +107,8 @@ async def run_summary(request: Request) -> Response:
     post = post or force  # forcing a post is posting
     slack_missing = post and not settings.slack_webhook_url
 
-    database = app.state.database
-    stamp = now.replace(tzinfo=None)
-    figures = await database.aread(summaries.compute, day, catalog.tz.key, catalog.currency, stamp)
-    text = summary.summary_text(figures)
-    result = await database.awrite(
-        summaries.store, day, figures, text, stamp, post and not slack_missing, force
+    result = await store_day(
+        app.state.database, catalog, day, now, post and not slack_missing, force
     )
     stored = _jsonable(result["summary"])
     if slack_missing:
@@ -129,6 +128,23 @@ async def run_summary(request: Request) -> Response:
     else:
         message = f"summary for {day} stored (not posted)"
     return JSONResponse({"summary": stored, "posted": result["posted"], "message": message})
+
+
+async def store_day(
+    database: StoreClient | Database,
+    catalog: Catalog,
+    day: date,
+    now: datetime,
+    post: bool,
+    force: bool,
+) -> dict[str, Any]:
+    """Compute business `day`'s figures as they stand `now`, store them and, when `post`,
+    queue the Slack message (once per day unless `force`): what `POST /api/summaries/run`
+    and the sidecar's own daily run (sidecar/scheduled_runs.py) both do."""
+    stamp = now.replace(tzinfo=None)
+    figures = await database.aread(summaries.compute, day, catalog.tz.key, catalog.currency, stamp)
+    text = summary.summary_text(figures)
+    return await database.awrite(summaries.store, day, figures, text, stamp, post, force)
 
 
 async def trends(request: Request) -> Response:

@@ -247,6 +247,17 @@ def stored(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | None:
     return _summary(dict(zip(_COLUMNS, row, strict=True))) if row else None
 
 
+def last_done(conn: duckdb.DuckDBPyConnection, until: date, posted: bool) -> date | None:
+    """The latest business day up to `until` whose summary is stored (and posted to Slack,
+    when `posted`): what the sidecar's own daily run counts as done."""
+    (day,) = conn.execute(
+        "SELECT max(summary_date) FROM daily_summaries"
+        " WHERE summary_date <= ? AND (posted_at IS NOT NULL OR NOT ?)",
+        [until, posted],
+    ).fetchone()
+    return day
+
+
 def stored_between(
     conn: duckdb.DuckDBPyConnection,
     since: date | None,

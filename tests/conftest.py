@@ -143,6 +143,10 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "CHECKOUT_CLIENT_SHARE_PERCENT": "0",
         # Analysts' SQL on a fresh copy of the database, so tests see what they just did.
         "ANALYST_SQL_MAX_AGE_SECONDS": "0",
+        # The sidecar's own summary and reminder runs are off, so that what a test counts
+        # is what it did; tests/sidecar/test_scheduled_runs.py turns them on.
+        "SUMMARY_AT": "off",
+        "REMINDERS_EVERY_MINUTES": "0",
     }
     env.update(overrides)
     return env

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ def test_defaults_give_the_embedded_database_and_sydney_time():
     assert settings.timezone == "Australia/Sydney"
     assert settings.catalog_path == Path("data/catalog.toml")
     assert settings.stripe_webhook_secrets == ("whsec_abc",)
+    assert settings.summary_at == time(7, 0)
+    assert settings.reminders_every_minutes == 60
+
+
+def test_the_sidecars_own_runs_can_be_moved_or_turned_off():
+    assert settings_from(SUMMARY_AT="06:30").summary_at == time(6, 30)
+    assert settings_from(SUMMARY_AT="off").summary_at is None
+    assert settings_from(REMINDERS_EVERY_MINUTES="0").reminders_every_minutes == 0
 
 
 def test_settings_are_frozen():
@@ -68,6 +77,10 @@ def test_a_missing_required_secret_is_named(missing: str):
         ("ANALYST_SQL_MAX_AGE_SECONDS", "-1", "not a number of seconds 0..86400"),
         ("ANALYST_SQL_MEMORY_LIMIT", "lots", "not a size such as 256MB"),
         ("ANALYST_SQL_MEMORY_LIMIT", "1MB", "outside 16MB..64GB"),
+        ("SUMMARY_AT", "7am", "not a local time HH:MM"),
+        ("SUMMARY_AT", "24:00", "not a local time HH:MM"),
+        ("REMINDERS_EVERY_MINUTES", "hourly", "not a whole number"),
+        ("REMINDERS_EVERY_MINUTES", "-5", "outside 0..1440"),
     ],
 )
 def test_a_malformed_value_is_reported_with_its_name(name: str, value: str, message: str):
