@@ -54,6 +54,11 @@ def log_error(
     return bool(rows)
 
 
+def log_entry(conn: duckdb.DuckDBPyConnection, entry: dict[str, Any], now: datetime) -> bool:
+    """`log_error` with its fields in one mapping, for a caller in another process."""
+    return log_error(conn, now=now, **entry)
+
+
 COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
            "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
 
