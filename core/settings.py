@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.schedule_runs import parse_local_time
+from core.vocabulary import SEVERITIES
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
@@ -75,6 +76,12 @@ class Settings:
     sidecar_url: str = "http://127.0.0.1:8000"
     slack_webhook_url: str | None = None
     alert_emails: tuple[str, ...] = ()
+    # Error-log entries of this severity or worse alert (Slack, ALERT_EMAILS), each once.
+    alert_min_severity: str = "high"
+    # The staff dashboard, for the link to the order in an alert.
+    dashboard_url: str = "http://127.0.0.1:8501"
+    # Refused webhook signatures in 10 minutes above which a high entry is logged (alerts).
+    signature_refusals_alert: int = 10
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -240,6 +247,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         ("PUBLIC_BASE_URL", "public_base_url"),
         ("SIDECAR_URL", "sidecar_url"),
         ("SLACK_WEBHOOK_URL", "slack_webhook_url"),
+        ("DASHBOARD_URL", "dashboard_url"),
     ):
         value = text(name)
         if value is None:
@@ -285,6 +293,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         ("CHECKOUT_CLIENT_SHARE_PERCENT", "checkout_client_share_percent", 0, 100),
         ("HTTP_MAX_CONNECTIONS", "http_max_connections", 10, 1_000_000),
         ("REMINDERS_EVERY_MINUTES", "reminders_every_minutes", 0, 24 * 60),
+        ("SIGNATURE_REFUSALS_ALERT", "signature_refusals_alert", 1, 1_000_000),
     ):
         value = text(name)
         if value is None:
@@ -386,6 +395,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
                     f"FORWARDED_ALLOW_IPS: {proxy!r} is not an IP address, a network or *"
                 )
         values["forwarded_allow_ips"] = trusted
+
+    if (severity := text("ALERT_MIN_SEVERITY")) is not None:
+        if severity not in SEVERITIES:
+            problems.append(
+                f"ALERT_MIN_SEVERITY: {severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        values["alert_min_severity"] = severity
 
     if (security := text("SMTP_SECURITY")) is not None:
         if security not in SMTP_SECURITY_CHOICES:

@@ -5,8 +5,9 @@ a write: a due message is read, sent, and its outcome written afterwards. A mess
 but not yet marked (a crash in between) is sent again on restart: at-least-once is the best
 any sender can do, and the outbox key keeps it to one message per cause.
 
-Critical error-log entries raise alerts here too: one Slack message and one email to each
-of `ALERT_EMAILS` per entry, keyed in the outbox so each goes out once.
+Error-log entries of `ALERT_MIN_SEVERITY` or worse raise alerts here too: one Slack message
+and one email to each of `ALERT_EMAILS` per entry, keyed in the outbox so each goes out
+once, with the order's amount and its link on the dashboard.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import requests
@@ -36,8 +38,10 @@ from core.messages.invites import (
     render_calendar,
     venue_line,
 )
+from core.payments import dollars
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
+from core.vocabulary import SEVERITIES
 from store import error_log, order_views, outbox
 from store.database import Database
 
@@ -51,18 +55,44 @@ class SendFailed(Exception):
         self.retry_after = retry_after
 
 
+def alert_severities(min_severity: str) -> tuple[str, ...]:
+    """`min_severity` and every severity worse than it."""
+    return SEVERITIES[SEVERITIES.index(min_severity) :]
+
+
+def order_link(dashboard_url: str, order_id: str) -> str:
+    """The order on the dashboard's Orders page, which opens the order named by `?order=`."""
+    return f"{dashboard_url}/orders?order={quote(order_id, safe='')}"
+
+
 def queue_alerts(
-    conn: duckdb.DuckDBPyConnection, slack: bool, emails: tuple[str, ...], now: datetime
+    conn: duckdb.DuckDBPyConnection,
+    slack: bool,
+    emails: tuple[str, ...],
+    now: datetime,
+    min_severity: str = "high",
+    dashboard_url: str | None = None,
 ) -> int:
-    """Outbox messages for critical error-log entries that have none yet."""
-    rows = error_log.unalerted_critical(conn)
-    for error_id, category, message, order_id in rows:
-        text = f"Critical ({category}): {message}" + (f" [order {order_id}]" if order_id else "")
+    """Outbox messages for error-log entries of `min_severity` or worse that have none yet:
+    one per entry and channel, whatever happens after (the outbox key dedupes)."""
+    rows = error_log.unalerted(conn, alert_severities(min_severity))
+    for row in rows:
+        error_id, severity, category, order_id = (
+            row["error_id"], row["severity"], row["category"], row["order_id"])  # fmt: skip
+        head = f"{severity.capitalize()} ({category})"
+        order = f"order {order_id}" if order_id else ""
+        if order_id and row["amount"] is not None:
+            order += f", {dollars(row['amount'], row['currency'])}"
+        link = order_link(dashboard_url, order_id) if order_id and dashboard_url else None
+        text = f"{head}: {row['message']}" + (f" [{order}]" if order else "")
         # The message and the order id may quote what a customer or a payment's metadata
         # said: Slack must show them as text, never as a mention or a link.
-        slack_text = f"Critical ({category}): {slack_escape(message)}" + (
-            f" [order {slack_escape(order_id)}]" if order_id else ""
+        slack_text = f"{head}: {slack_escape(row['message'])}" + (
+            f" [{slack_escape(order)}]" if order else ""
         )
+        if link:
+            text += f"\nOpen the order: {link}"
+            slack_text += f" <{slack_escape(link)}|Open the order>"
         # The first key marks the entry as alerted, whatever is configured.
         outbox.enqueue(conn, dedupe_key=f"alert:{error_id}", channel="slack",
                        payload={"text": slack_text, "skip": not slack}, now=now,
@@ -73,7 +103,7 @@ def queue_alerts(
                 dedupe_key=f"alert:{error_id}:{address}",
                 channel="email",
                 recipient=address,
-                payload={"subject": f"[TinkerTank] critical {category} alert", "text": text},
+                payload={"subject": f"[TinkerTank] {severity} {category} alert", "text": text},
                 now=now,
                 order_id=order_id,
             )
@@ -114,8 +144,9 @@ class Sender:
     def run_once(self, now: datetime) -> int:
         settings = self.settings
         self.database.submit_background(
-            queue_alerts, settings.slack_webhook_url is not None, settings.alert_emails, now
-        ).result()
+            queue_alerts, settings.slack_webhook_url is not None, settings.alert_emails, now,
+            settings.alert_min_severity, settings.dashboard_url,
+        ).result()  # fmt: skip
         messages = self.database.read(outbox.due, now)
         for message in messages:
             try:

@@ -22,6 +22,7 @@ from sidecar import (
     customer,
     health,
     inbox_import,
+    metrics,
     openapi,
     scheduled_runs,
     staff_api,
@@ -31,6 +32,7 @@ from sidecar import (
 )
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
+from sidecar.webhook_stats import WebhookStats
 from store.database import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,14 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    # Counted in this process (one per sidecar): deliveries by outcome, refused signatures.
+    webhook_stats = WebhookStats(settings.signature_refusals_alert)
     routes = [
-        Route("/webhooks/stripe", StripeWebhook(settings, database).handle, methods=["POST"]),
+        Route(
+            "/webhooks/stripe",
+            StripeWebhook(settings, database, webhook_stats).handle,
+            methods=["POST"],
+        ),
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
@@ -88,6 +96,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/readyz", health.readyz),
         Route("/openapi.json", openapi.openapi_json),
         Route("/api/health", staff_only(health.staff_health)),
+        Route("/metrics", staff_only(metrics.metrics)),
         *inbox_import.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
         *staff_orders.routes,
@@ -104,5 +113,6 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app.state.catalog = catalog
     app.state.database = database
     app.state.scheduled_runs = runs
+    app.state.webhook_stats = webhook_stats
     app.state.stripe = checkout.stripe_client(settings)
     return app

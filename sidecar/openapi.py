@@ -360,6 +360,12 @@ def _staff() -> dict[tuple[str, str], Schema]:
             }  # fmt: skip
         operation["security"] = [{"staffToken": []}]
         operations[key] = operation
+    metrics = {"description": "Prometheus text format 0.0.4",
+               "content": {"text/plain": {"schema": STRING}}}  # fmt: skip
+    operations[("GET", "/metrics")] = {
+        **_operation("Prometheus metrics", "staff", {"200": metrics, "401": _STAFF_ERRORS["401"]}),
+        "security": [{"staffToken": []}],
+    }
     return operations
 
 

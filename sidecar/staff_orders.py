@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.business_days import day_bounds, local_midnight_utc, local_today, utc_bounds
-from core.clock import utcnow
+from core.clock import unix, utcnow
 from core.timeline import order_timeline
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from sidecar.staff_api import (
@@ -41,7 +41,10 @@ async def kpis(request: Request) -> Response:
     business_day = day(request, "date") or local_today(now, catalog.tz)
     start, stop = day_bounds(business_day, catalog.tz)
     figures = await request.app.state.database.aread(staff.kpis, start, stop, now)
-    return JSONResponse(jsonable({"date": business_day, "currency": catalog.currency, **figures}))
+    # Counted by this process, not stored: a refused delivery leaves nothing in the database.
+    refusals = request.app.state.webhook_stats.live(unix())
+    return JSONResponse(jsonable({"date": business_day, "currency": catalog.currency, **figures,
+                                  "signature_refusals": refusals}))  # fmt: skip
 
 
 async def list_orders(request: Request) -> Response:

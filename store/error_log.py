@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,11 @@ def log_error(
     return bool(rows)
 
 
+def log_entry(conn: duckdb.DuckDBPyConnection, entry: dict[str, Any], now: datetime) -> bool:
+    """`log_error` with its fields in one mapping, for a caller in another process."""
+    return log_error(conn, now=now, **entry)
+
+
 COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
            "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
 
@@ -97,12 +103,28 @@ def resolve(conn: duckdb.DuckDBPyConnection, error_id: str, by: str, now: dateti
     return "already" if found else "not_found"
 
 
-def unalerted_critical(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str | None]]:
-    """Unresolved critical entries that have raised no alert yet (no `alert:<error id>`
-    message in the outbox), oldest first, at most 100: (error id, category, message, order)."""
-    return conn.execute(
-        "SELECT error_id, category, message, order_id FROM error_log"
-        " WHERE severity = 'critical' AND resolved_at IS NULL"
+def unalerted(conn: duckdb.DuckDBPyConnection, severities: Sequence[str]) -> list[dict[str, Any]]:
+    """Unresolved entries of these severities that have raised no alert yet (no
+    `alert:<error id>` message in the outbox), oldest first, at most 100, each with its
+    order's amount (paid, else ordered) and currency when it names an order."""
+    names = ("error_id", "severity", "category", "message", "order_id")
+    found = conn.execute(
+        "SELECT error_id, severity, category, message, order_id FROM error_log"
+        " WHERE severity IN (SELECT unnest(?)) AND resolved_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'alert:' || error_id)"
-        " ORDER BY created_at LIMIT 100"
+        " ORDER BY created_at LIMIT 100",
+        [list(severities)],
     ).fetchall()
+    rows = [dict(zip(names, row, strict=True)) for row in found]
+    # The orders are looked up only when there is something to alert: the sender asks
+    # several times a second, mostly to hear that there is nothing.
+    order_ids = [row["order_id"] for row in rows if row["order_id"]]
+    money = {}
+    if order_ids:
+        money = {order_id: (amount, currency) for order_id, amount, currency in conn.execute(
+            "SELECT order_id, CASE WHEN amount_paid > 0 THEN amount_paid ELSE amount_total END,"
+            " currency FROM orders WHERE order_id IN (SELECT unnest(?))", [order_ids],
+        ).fetchall()}  # fmt: skip
+    for row in rows:
+        row["amount"], row["currency"] = money.get(row["order_id"], (None, None))
+    return rows

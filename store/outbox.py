@@ -87,7 +87,9 @@ def record_failure(
         log_error(
             conn,
             category="email" if channel == "email" else "system",
-            severity="high",
+            # An alert that could not be sent must not raise an alert of its own: through
+            # the same broken channel that would go on for ever. It is on the error log.
+            severity="medium" if dedupe_key.startswith("alert:") else "high",
             message=f"{channel} message {dedupe_key} not sent after {attempts} attempt(s): "
             f"{error[:500]}",
             context={"message_id": message_id},  # what a retry from the error log retries

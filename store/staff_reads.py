@@ -127,7 +127,7 @@ def kpis(
             FULFILLMENT_STATUSES,
         ),
         "steps": _step_counts(conn),
-        "webhooks": _webhook_health(conn, now),
+        "webhooks": webhook_health(conn, now),
         "errors_open": _counts(
             conn,
             "SELECT severity, count(*) FROM error_log WHERE resolved_at IS NULL GROUP BY 1",
@@ -167,7 +167,7 @@ def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
+def webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
     backlog, failed, oldest = conn.execute(
         "SELECT count(*) FILTER (WHERE status IN ('received', 'processing')),"
         " count(*) FILTER (WHERE status = 'failed'),"

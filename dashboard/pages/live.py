@@ -75,6 +75,26 @@ def webhook_health(kpis: dict) -> None:
     outbox.metric(
         "Emails waiting", queue.get("pending", 0), help=f"failed: {queue.get('failed', 0)}"
     )
+    signature_refusals(kpis.get("signature_refusals"))
+
+
+def signature_refusals(refusals: dict | None) -> None:
+    """Deliveries refused for their signature: a wrong or rotated whsec_ refuses them all.
+    (A sidecar before 2027-01 does not count them: nothing is shown.)"""
+    if refusals is None:
+        return
+    minutes, recent = refusals["window_minutes"], refusals["recent"]
+    st.metric(
+        f"Refused signatures ({minutes} min)",
+        recent,
+        help=f"{refusals['since_start']} since the sidecar started; more than "
+        f"{refusals['alert_above']} in {minutes} minutes alerts",
+    )
+    if recent > refusals["alert_above"]:
+        st.error(
+            f"{recent} webhook deliveries refused for their signature in {minutes} minutes:"
+            " check STRIPE_WEBHOOK_SECRET against the endpoint's signing secret in Stripe."
+        )
 
 
 def pipeline(kpis: dict) -> None:

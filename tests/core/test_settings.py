@@ -249,3 +249,28 @@ def test_restart_stall_and_connection_limits_have_defaults_and_can_be_set():
 def test_bad_restart_stall_and_connection_limits_are_named(name: str, value: str):
     with pytest.raises(SettingsError, match=name):
         settings_from(**{name: value})
+
+
+def test_alerts_start_at_high_link_to_the_dashboard_and_count_signature_refusals():
+    settings = settings_from()
+    assert settings.alert_min_severity == "high"
+    assert settings.dashboard_url == "http://127.0.0.1:8501"
+    assert settings.signature_refusals_alert == 10
+
+    settings = settings_from(
+        ALERT_MIN_SEVERITY="medium", DASHBOARD_URL="https://ops.example/",
+        SIGNATURE_REFUSALS_ALERT="3",
+    )  # fmt: skip
+    assert settings.alert_min_severity == "medium"
+    assert settings.dashboard_url == "https://ops.example"
+    assert settings.signature_refusals_alert == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ALERT_MIN_SEVERITY", "urgent"), ("DASHBOARD_URL", "ops.example"),
+     ("SIGNATURE_REFUSALS_ALERT", "0")],
+)  # fmt: skip
+def test_bad_alert_settings_are_named(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        settings_from(**{name: value})

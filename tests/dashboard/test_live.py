@@ -18,6 +18,7 @@ def test_todays_figures_are_the_apis_with_money_in_dollars(dashboard, seeded: Se
     assert metrics["Bookings"] == str(kpis["bookings"])
     assert metrics["Webhook backlog"] == str(kpis["webhooks"]["backlog"])
     assert metrics["Failed webhooks"] == str(kpis["webhooks"]["failed"])
+    assert metrics["Refused signatures (10 min)"] == str(kpis["signature_refusals"]["recent"])
 
 
 def test_the_steps_table_counts_orders_by_step_and_status(dashboard, seeded: Seeded):

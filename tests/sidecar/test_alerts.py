@@ -234,3 +234,38 @@ def test_without_slack_configured_staff_notices_are_dropped_without_errors(
     )
     time.sleep(1)  # four attempts at 0.01 s backoff would long have failed by now
     assert sidecar.staff_get("/api/errors").json()["errors"] == []
+
+
+def test_a_failed_step_alerts_once_with_its_amount_and_the_orders_link(
+    start_sidecar_process, slack: SlackHook, smtp
+):
+    inbox, port = smtp
+    sidecar = start_sidecar_process(
+        SLACK_WEBHOOK_URL=slack.url, ALERT_EMAILS="ops@tinkertank.example",
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), SMTP_SECURITY="none",
+        FAULT_DRILL="schedule_events=4", FULFILMENT_RETRY_SECONDS="0.05",
+        DASHBOARD_URL="https://ops.tinkertank.example",
+    )  # fmt: skip
+    items = [{"product_id": "summer-robotics", "date": "2027-01-21", "session": "day",
+              "student": {"name": "Ada", "age": 9}}]  # fmt: skip
+    paid = storefront_payment(items, {"email": "sam@example.com", "name": "Sam Ng"}, 8900)
+
+    sidecar.deliver(paid)
+
+    def alerts() -> list[str]:
+        return [p["text"] for _, p in slack.posts if p["text"].startswith("High (")]
+
+    def alert_emails() -> list:
+        return [m for rcpts, m in inbox.messages if rcpts == ["ops@tinkertank.example"]]
+
+    assert wait_for(lambda: alerts() and alert_emails())
+    time.sleep(1)  # time for any duplicate to show up
+    (text,) = alerts()
+    assert "schedule_events failed after 4 attempt(s)" in text
+    assert "$89.00" in text
+    assert "<https://ops.tinkertank.example/orders?order=ord_" in text
+    (message,) = alert_emails()
+    assert message["Subject"] == "[TinkerTank] high calendar alert"
+    (entry,) = sidecar.staff_get("/api/errors").json()["errors"]
+    body = message_from_bytes(message.as_bytes(), policy=email.policy.default).get_content()
+    assert f"https://ops.tinkertank.example/orders?order={entry['order_id']}" in body

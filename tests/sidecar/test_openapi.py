@@ -42,8 +42,11 @@ def test_staff_routes_need_the_token_and_public_ones_do_not():
     doc = document()
     for method, path in documented_operations(doc):
         operation = doc["paths"][path][method.lower()]
-        staff = path.startswith("/api/") and not path.startswith(
-            ("/api/checkout", "/api/support/", "/api/orders/{order_id}/status")
+        staff = path == "/metrics" or (
+            path.startswith("/api/")
+            and not path.startswith(
+                ("/api/checkout", "/api/support/", "/api/orders/{order_id}/status")
+            )
         )
         assert ("security" in operation) == staff, (method, path)
 
