@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.schedule_runs import parse_local_time
+from core.validation import parse_bytes
 from core.vocabulary import SEVERITIES
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
@@ -156,22 +156,6 @@ class Settings:
         return self.stripe_secret_key is not None and self.stripe_secret_key.startswith(
             LIVE_KEY_PREFIXES
         )
-
-
-_BYTE_UNITS = {
-    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
-}  # fmt: skip
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
-
-
-def parse_bytes(text: str) -> int:
-    """`256MB`, `1GB`, `512MiB` … as a number of bytes (DuckDB's units: MB is 1000², MiB
-    is 1024²); ValueError when it is not one."""
-    match = _SIZE.fullmatch(text)
-    if match is None or match.group(2).lower() not in _BYTE_UNITS:
-        raise ValueError(f"{text!r} is not a size such as 256MB or 1GB")
-    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
 
 
 def parse_database_url(url: str) -> DatabaseLocation:

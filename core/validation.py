@@ -273,3 +273,19 @@ def time_value(value: Any, describe: Describe = describe) -> time:
 
 def _shown(value: Any, describe: Describe) -> str:
     return repr(value) if isinstance(value, str) else describe(value)
+
+
+_BYTE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}  # fmt: skip
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+
+
+def parse_bytes(text: str) -> int:
+    """`256MB`, `1GB`, `512MiB` … as a number of bytes (DuckDB's units: MB is 1000², MiB
+    is 1024²); ValueError when it is not one."""
+    match = _SIZE.fullmatch(text)
+    if match is None or match.group(2).lower() not in _BYTE_UNITS:
+        raise ValueError(f"{text!r} is not a size such as 256MB or 1GB")
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
