@@ -641,9 +641,18 @@ def test_failed_emails_are_listed_and_sent_when_retried_once_the_mail_server_is_
     failed = ok(sidecar, "/api/outbox", status="failed", channel="email")
     assert {m["order_id"] for m in failed["messages"]} == set(orders)
     assert all(m["attempts"] == 4 and "SMTP" in m["last_error"] for m in failed["messages"])
-    assert ok(sidecar, "/api/outbox", channel="slack")["total"] == 2  # the staff notices
-    assert ok(sidecar, "/api/outbox", order_id=orders[0])["total"] == 2
-    assert [len(p) for p in all_pages(sidecar, "/api/outbox", "messages", limit=3)] == [3, 1]
+
+    # Each order's staff notice, and, once the failed email is logged (high), its alert.
+    def slack_keys() -> list[str]:
+        return sorted(m["dedupe_key"].split(":")[0]
+                      for m in ok(sidecar, "/api/outbox", channel="slack")["messages"])  # fmt: skip
+
+    wait_for(lambda: slack_keys() == ["alert", "alert", "staff", "staff"], timeout=30)
+    keys = {m["dedupe_key"].split(":")[0]
+            for m in ok(sidecar, "/api/outbox", order_id=orders[0])["messages"]}  # fmt: skip
+    assert keys == {"confirmation", "staff", "alert"}
+    pages = all_pages(sidecar, "/api/outbox", "messages", limit=3)
+    assert [len(p) for p in pages] == [3, 3]
     assert ok(sidecar, "/api/kpis")["outbox"] == {"pending": 0, "failed": 2}
     first = next(m for m in failed["messages"] if m["order_id"] == orders[0])
     (second_entry,) = [e for e in ok(sidecar, "/api/errors", category="email")["errors"]
