@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cli.configuration import settings_and_catalog
 from cli.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, CommandError
 from core import clock
 from core.catalog import CatalogError
-from core.catalog_file import load_catalog
 from core.catalog_file import parse_catalog as load_catalog_text
-from core.settings import SettingsError, load_settings
 from store.database import DatabaseUnavailable
 
 
@@ -42,12 +41,7 @@ def demo_history(args: argparse.Namespace) -> None:
     from cli.demo_history import play
     from store.database import Database
 
-    try:
-        settings = load_settings()
-        catalog = load_catalog(settings.catalog_path)
-    except (SettingsError, CatalogError) as exc:
-        raise CommandError(str(exc), EXIT_CONFIG) from None
-    clock.set_shift(settings.clock_shift_seconds)
+    settings, catalog = settings_and_catalog()
     try:
         database = Database.open(settings.database, settings.duckdb_memory_limit)
     except DatabaseUnavailable as exc:

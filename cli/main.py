@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from cli.configuration import settings_and_catalog
 from cli.demo import demo_catalog, demo_history
 from cli.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, CommandError
 from client.staff_api import JOB_TIMEOUT, ApiError, SidecarDown, SidecarError, StaffApi
@@ -111,12 +112,7 @@ def serve(args: argparse.Namespace) -> None:
 def simulate(args: argparse.Namespace) -> None:
     from cli import simulate as simulation
 
-    try:
-        settings = load_settings()
-        catalog = load_catalog(settings.catalog_path)
-    except (SettingsError, CatalogError) as exc:
-        raise CommandError(str(exc), EXIT_CONFIG) from None
-    clock.set_shift(settings.clock_shift_seconds)
+    settings, catalog = settings_and_catalog()
     url = (args.url or settings.sidecar_url).rstrip("/")
     code = simulation.run(
         url,
