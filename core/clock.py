@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 _shift = timedelta(0)
+# The system clock: the one reading every function below derives from (tests replace it).
+system_time = time.time
 
 
 def set_shift(seconds: float) -> None:
@@ -32,7 +34,7 @@ def shift_seconds() -> float:
 
 def now() -> datetime:
     """Now, aware, in UTC."""
-    return datetime.now(UTC) + _shift
+    return datetime.fromtimestamp(timestamp(), UTC)
 
 
 def utcnow() -> datetime:
@@ -42,7 +44,7 @@ def utcnow() -> datetime:
 
 def timestamp() -> float:
     """Now in Unix seconds."""
-    return time.time() + _shift.total_seconds()
+    return system_time() + _shift.total_seconds()
 
 
 def unix() -> int:

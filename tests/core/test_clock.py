@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,28 +9,34 @@ import pytest
 
 from core import clock
 
+SYSTEM = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)  # what the system clock says, any date
+
 
 @pytest.fixture
-def unshifted() -> Iterator[None]:
-    """These tests set their own shift; the suite's (tests/conftest.py) comes back after."""
+def system(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """A system clock the test sets (`readings[0]`), and no shift; the suite's comes back
+    after."""
+    readings = [SYSTEM.timestamp()]
+    monkeypatch.setattr(clock, "system_time", lambda: readings[0])
     suite_shift = clock.shift_seconds()
     clock.set_shift(0)
-    yield
+    yield readings
     clock.set_shift(suite_shift)
 
 
-def test_unshifted_it_reads_the_system_clock(unshifted):
-    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=1)
-    assert abs(clock.timestamp() - time.time()) < 1
-    assert clock.utcnow().tzinfo is None
+def test_unshifted_it_reads_the_system_clock(system):
+    assert clock.now() == SYSTEM
+    assert clock.timestamp() == SYSTEM.timestamp()
+    assert clock.utcnow() == SYSTEM.replace(tzinfo=None)
+    assert clock.unix() == int(SYSTEM.timestamp())
 
 
-def test_a_shift_moves_every_reading_by_the_same_amount_and_time_still_flows(unshifted):
+def test_a_shift_moves_every_reading_by_the_same_amount_and_time_still_flows(system):
     clock.set_shift(-400 * 86400)
     first = clock.now()
-    time.sleep(0.01)
+    system[0] += 0.5  # the system clock moves on
 
-    assert abs(first - (datetime.now(UTC) - timedelta(days=400))) < timedelta(seconds=1)
-    assert clock.now() > first
-    assert abs(clock.unix() - (time.time() - 400 * 86400)) <= 1
-    assert abs(clock.utcnow() - clock.now().replace(tzinfo=None)) < timedelta(seconds=1)
+    assert first == SYSTEM - timedelta(days=400)
+    assert clock.now() == first + timedelta(seconds=0.5)
+    assert clock.unix() == int(SYSTEM.timestamp() + 0.5) - 400 * 86400
+    assert clock.utcnow() == clock.now().replace(tzinfo=None)
