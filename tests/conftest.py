@@ -315,3 +315,36 @@ def email_calendar(message) -> icalendar.Calendar:
     assert attachment.get_content_type() == "application/ics"
     assert icalendar.Calendar.from_ical(attachment.get_content()) == calendar
     return calendar
+
+
+class Burst:
+    """Webhook deliveries from `clients` threads at once until `events` runs out or the
+    sidecar is gone; `acknowledged` holds the ids of every event answered 200."""
+
+    def __init__(self, sidecar: Sidecar, events: Iterator[dict[str, Any]], clients: int):
+        self.acknowledged: set[str] = set()
+        self._lock = threading.Lock()
+        self._events = events
+        self._sidecar = sidecar
+        self._threads = [threading.Thread(target=self._send) for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _next(self) -> dict[str, Any] | None:
+        with self._lock:  # one iterator, shared: a generator must not run in two threads
+            return next(self._events, None)
+
+    def _send(self) -> None:
+        http = requests.Session()
+        while (event := self._next()) is not None:
+            try:
+                response = self._sidecar.deliver(event, session=http, timeout=5)
+            except requests.RequestException:
+                return  # the sidecar is gone
+            if response.status_code == 200:
+                with self._lock:
+                    self.acknowledged.add(event["id"])
+
+    def join(self, timeout: float = 30) -> None:
+        for thread in self._threads:
+            thread.join(timeout)

@@ -24,7 +24,7 @@ import requests
 from core import clock
 from core.cart_metadata import encode_metadata_cart
 from runtime.sidecar_process import free_port, start_sidecar
-from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
+from tests.conftest import ADMIN_TOKEN, REPO, Burst, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe import FakeStripe
 
 EMAIL = "parent@example.com"
@@ -717,28 +717,11 @@ def test_kill_9_during_a_burst_then_redelivery_fulfils_every_order_exactly_once(
         orders.append((order_id, session_id, len(items)))
     events = [fake.complete_session(session_id) for _, session_id, _ in orders]
     burst = [e for e in events for _ in range(2)]  # every event, and a duplicate of it
-    acknowledged: set[str] = set()
-    lock = threading.Lock()
-    queue = iter(burst)
-
-    def sender() -> None:
-        http = requests.Session()
-        for event in queue:
-            try:
-                response = sidecar.deliver(event, session=http, timeout=5)
-            except requests.RequestException:
-                return  # the sidecar is gone
-            if response.status_code == 200:
-                with lock:
-                    acknowledged.add(event["id"])
-
-    threads = [threading.Thread(target=sender) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(acknowledged) >= 25, interval=0.005)
+    sending = Burst(sidecar, iter(burst), clients=8)
+    wait_for(lambda: len(sending.acknowledged) >= 25, interval=0.005)
     sidecar.server.kill()
-    for thread in threads:
-        thread.join(30)
+    sending.join()
+    acknowledged = sending.acknowledged
     assert len(acknowledged) < len(events), "the burst ended before the kill"
 
     restarted = start_sidecar_process(**env)

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from runtime.sidecar_process import free_port, start_sidecar
-from tests.conftest import Sidecar, make_event, sidecar_env
+from tests.conftest import Burst, Sidecar, make_event, sidecar_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,34 +47,17 @@ def test_after_kill_9_of_the_web_process_a_restarted_sidecar_serves_every_acknow
 ):
     sidecar = start_sidecar_process()
     store_pid = _store_pid(sidecar)
-    acknowledged: set[str] = set()
-    lock = threading.Lock()
     stop = threading.Event()
-
-    def sender() -> None:
-        http = requests.Session()
-        while not stop.is_set():
-            event = make_event()
-            try:
-                response = sidecar.deliver(event, session=http, timeout=5)
-            except requests.RequestException:
-                return  # the sidecar is gone
-            if response.status_code == 200:
-                with lock:
-                    acknowledged.add(event["id"])
-
-    threads = [threading.Thread(target=sender) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 300:
+    sending = Burst(sidecar, (make_event() for _ in iter(stop.is_set, True)), clients=6)
+    while len(sending.acknowledged) < 300:
         time.sleep(0.01)
     # kill -9 of the web process alone, as when the OOM killer picks it: its store process
     # is left behind, in the middle of a burst, with the database file locked.
     os.kill(sidecar.server.process.pid, signal.SIGKILL)
     sidecar.server.process.wait(10)
     stop.set()
-    for thread in threads:
-        thread.join(30)
+    sending.join()
+    acknowledged = sending.acknowledged
 
     started = time.monotonic()
     restarted = start_sidecar_process()  # same database file; waits until it answers
