@@ -15,6 +15,7 @@ Pure: the zone and the years come in as arguments.
 from __future__ import annotations
 
 import calendar as month_calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,8 +36,10 @@ class Change:
     name: str  # the abbreviation after it (AEST, AEDT)
 
 
-def changes_in(tz: ZoneInfo, year: int) -> list[Change]:
-    """The clock changes of `year`, in order (none for a zone without daylight saving)."""
+@functools.cache
+def changes_in(tz: ZoneInfo, year: int) -> tuple[Change, ...]:
+    """The clock changes of `year`, in order (none for a zone without daylight saving).
+    Kept once worked out: every invite checks twelve years of them."""
     found = []
     moment = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
@@ -63,7 +66,7 @@ def changes_in(tz: ZoneInfo, year: int) -> list[Change]:
                 )
             )
         moment = later
-    return found
+    return tuple(found)
 
 
 def yearly_rules(change: Change) -> list[str]:
