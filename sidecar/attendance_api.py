@@ -42,7 +42,7 @@ _REFUSALS = {
         "{collected_by} is not allowed to collect {student} (allowed: {allowed}); give an"
         " override_reason to hand them over anyway",
     ),
-    "checked_out": (409, "{student} is checked out: undo the check-out first"),
+    "undo_check_out_first": (409, "{student} is checked out: undo the check-out first"),
 }
 
 

@@ -149,7 +149,7 @@ def check_out(
 def undo(conn: duckdb.DuckDBPyConnection, booking_id: str, action: str) -> dict[str, Any]:
     """Undo a mistaken tick: `check_out` clears the check-out; `check_in` removes a check-in
     that has no check-out. Outcomes: `undone`, `nothing` (nothing of that kind to undo, as on
-    a double tap), `checked_out` (undo the check-out first), `not_found`."""
+    a double tap), `undo_check_out_first`, `not_found`."""
     booking = _booking(conn, booking_id)
     if booking is None:
         return {"outcome": "not_found"}
@@ -163,7 +163,7 @@ def undo(conn: duckdb.DuckDBPyConnection, booking_id: str, action: str) -> dict[
     else:
         present = attendance_of(conn, booking_id)
         if present is not None and present["checked_out_at"] is not None:
-            return {"outcome": "checked_out", "booking": booking, "attendance": present}
+            return {"outcome": "undo_check_out_first", "booking": booking, "attendance": present}
         done = conn.execute(
             "DELETE FROM attendance WHERE booking_id = ? AND checked_out_at IS NULL"
             " RETURNING booking_id",

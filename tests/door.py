@@ -52,7 +52,8 @@ class Door:
 def door_day(tmp_path: Path) -> Iterator[Door]:
     """The sidecar with today's camp booked: Ada (notes, an emergency contact, Grace may
     collect her), Bo (nothing but his parent) and Cy (all day)."""
-    with FakeStripe() as fake:
+    # Stripe's clock is the door's too, as it is the real one's for a real sidecar.
+    with FakeStripe(clock=lambda: time.time() + DOOR_SHIFT) as fake:
         env = sidecar_env(
             tmp_path,
             STRIPE_SECRET_KEY="sk_test_123",

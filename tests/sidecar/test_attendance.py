@@ -112,7 +112,7 @@ def test_undo_takes_back_a_mistaken_tick_one_step_at_a_time(door):
     assert children(door)["Bo"]["state"] == "checked_out"
 
     refused = post(door, booking, "undo", {"action": "check_in"})
-    assert (refused.status_code, refused.json()["error"]) == (409, "checked_out")
+    assert (refused.status_code, refused.json()["error"]) == (409, "undo_check_out_first")
     assert post(door, booking, "undo", {"action": "check_out"}).json()["outcome"] == "undone"
     assert post(door, booking, "undo", {"action": "check_out"}).json()["outcome"] == "nothing"
     assert children(door)["Bo"]["state"] == "checked_in"
