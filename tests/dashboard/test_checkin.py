@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import ADMIN_TOKEN
 from tests.dashboard.conftest import dashboard_settings, log_in, new_dashboard, no_trouble
 from tests.door import DOOR_NOW, Door, door_day
 
@@ -90,3 +91,21 @@ def test_a_day_without_events_says_so(door):
     at = checkin_page(door, date(2027, 3, 3))
 
     assert any("No events on 03/03/2027" in i.value for i in at.info)
+
+
+def test_the_days_summary_shows_arrivals_no_shows_and_late_pickups(door):
+    at = log_in(new_dashboard(dashboard_settings(door.url)), name="Robin")
+    at.switch_page("pages/summaries.py").run()
+    summary = door.sidecar.session.post(
+        f"{door.url}/api/summaries/run", json={"date": TODAY.isoformat()},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30,
+    )  # fmt: skip
+    assert summary.status_code == 200, summary.text
+    figures = summary.json()["summary"]["figures"]["attendance"]
+
+    at.date_input(key="summary-day").set_value(TODAY).run()
+
+    no_trouble(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Arrived"] == f"{figures['arrived']} of 3"
+    assert metrics["No-shows"] == str(figures["no_shows"])

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import ADMIN_TOKEN
-from tests.door import DOOR_DAY, Door, door_day
+from tests.door import DOOR_DAY, Door, camp_today, door_day
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -177,3 +177,20 @@ def test_attendance_goes_into_the_analysts_sql_and_the_parquet_export(door):
     students = requests.post(f"{door.url}/api/sql", headers=AUTH, timeout=60,
                              json={"sql": "SELECT * FROM students"}).json()  # fmt: skip
     assert "emergency_contacts" not in students["columns"]
+
+
+def test_checkout_refuses_bad_contacts_listing_every_problem_with_its_path(door):
+    body = {
+        "customer": {"email": "pat@example.com", "name": "Pat Parent"},
+        "items": [camp_today("Dee", emergency_contacts=[{"name": "Wei"}],
+                             authorised_collectors=[{"name": "Grace", "phone": "ring me"}])],
+    }  # fmt: skip
+
+    response = requests.post(f"{door.url}/api/checkout", json=body, timeout=10)
+
+    assert response.status_code == 422
+    assert response.json() == {"error": "invalid_cart", "problems": [
+        {"path": "items[0].student.emergency_contacts[0].phone", "message": "missing (required)"},
+        {"path": "items[0].student.authorised_collectors[0].phone",
+         "message": "'ring me' is not a phone number (digits, spaces, +, ( ) and -)"},
+    ]}  # fmt: skip
