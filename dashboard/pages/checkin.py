@@ -135,7 +135,7 @@ with ui.section():
         )
     for event in events:
         counts = event["counts"]
-        st.header(
+        st.subheader(
             f"{local(event['starts_at'])} to {local(event['ends_at'])} · "
             f"{fmt.literal(event['title'])}",
             divider="gray",

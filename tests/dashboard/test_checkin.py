@@ -36,7 +36,7 @@ def texts(at: AppTest) -> str:
     """The page's text as a person reads it (customer text is shown escaped)."""
     return "\n".join(
         [m.value for m in at.markdown] + [c.value for c in at.caption]
-        + [h.value for h in at.header] + [w.value for w in at.warning]
+        + [h.value for h in at.subheader] + [w.value for w in at.warning]
     ).replace("\\", "")  # fmt: skip
 
 
