@@ -367,9 +367,7 @@ CREATE TABLE attendance (
     checked_out_by      VARCHAR,
     collected_by        VARCHAR,
     collection_override VARCHAR                   -- why staff let someone not named collect
-);
-
-CREATE INDEX attendance_event ON attendance (event_id)
+)
 """
 
 MIGRATIONS: list[tuple[int, str, str]] = [
