@@ -283,6 +283,12 @@ def summary_text(figures: Mapping[str, Any]) -> str:
         + (f" ({by_severity}; {by_category})" if errors["new"] else "")
         + f", {errors['open']} open in all"
     )
+    waitlist = figures.get("waitlist")
+    if waitlist is not None:
+        lines.append(
+            f"Waitlist: {waitlist['size']} waiting, {waitlist['offers']} offered a place,"
+            f" {waitlist['conversions']} booked through an offer"
+        )
     tickets = figures["tickets"]
     lines.append(f"Support tickets: {tickets['new']} new, {tickets['open']} open")
     hooks = figures["webhooks"]
