@@ -43,6 +43,22 @@ from store import waitlist as entries
 PAID = ("paid", "partially_refunded", "refunded", "disputed")
 GONE = ("expired", "failed")
 
+# The catalog does not pickle, so a call from the web process cannot carry it: the store
+# process names its own here at start (runtime/store_process.py), and `join` and `run`
+# (the web process's calls) use it.
+_store_catalog: Catalog | None = None
+
+
+def use_catalog(catalog: Catalog) -> None:
+    global _store_catalog
+    _store_catalog = catalog
+
+
+def store_catalog() -> Catalog:
+    if _store_catalog is None:
+        raise RuntimeError("the store process has not named its catalog (use_catalog)")
+    return _store_catalog
+
 
 def waitlist_cart(body: Any, catalog: Catalog, today) -> Cart:
     """A waitlist body: a checkout cart (the same validation) of exactly one item."""
@@ -63,12 +79,13 @@ class Joined:
 
 
 def join(
-    conn: duckdb.DuckDBPyConnection, body: dict[str, Any], cart: Cart, catalog: Catalog,
-    client: str | None, limits: HoldLimits, now: datetime,
+    conn: duckdb.DuckDBPyConnection, body: dict[str, Any], cart: Cart, client: str | None,
+    limits: HoldLimits, now: datetime,
 ) -> Joined:  # fmt: skip
     """Add the family to the event's list (once: again, it answers the entry it has), within
     the same per-mailbox and per-client limits as checkout; and offer at once if a place
-    is free."""
+    is free. Called from the web process: the catalog is the store process's."""
+    catalog = store_catalog()
     (request,) = hold_requests(cart, catalog)
     key = event_key(request)
     email_key = address_key(cart.customer.email)
@@ -91,6 +108,11 @@ def join(
     )  # fmt: skip
     offer_event(conn, catalog, key, now)
     return Joined(entry=entries.find(conn, key, email_key), created=True)
+
+
+def run(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict:
+    """`offer_places` from the web process (`POST /api/waitlist/run`)."""
+    return offer_places(conn, store_catalog(), now)
 
 
 def offer_places(conn: duckdb.DuckDBPyConnection, catalog: Catalog, now: datetime) -> dict:

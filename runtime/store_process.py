@@ -46,6 +46,7 @@ from core import clock
 from core.catalog_file import load_catalog
 from core.clock import utcnow
 from core.settings import load_settings
+from fulfilment import waitlist_offers
 from fulfilment.worker import RetryPolicy, Worker
 from runtime.store_client import BATCHED, HEADER, READ, STATUS, WRITE, StoreError, frame
 from runtime.waitlist_loop import WaitlistLoop
@@ -187,6 +188,7 @@ def main(argv: list[str]) -> int:
         faults=settings.fault_drill,
     )
     sender = Sender(database, settings, catalog)
+    waitlist_offers.use_catalog(catalog)
     offers = WaitlistLoop(database, catalog)
     server = _StoreServer(sock, database, worker)
     worker.start()

@@ -48,7 +48,7 @@ async def join_waitlist(request: Request) -> Response:
     except InvalidCart as exc:
         return JSONResponse(exc.as_dict(), status_code=422)
     joined = await app.state.database.awrite(
-        waitlist_offers.join, body, cart, catalog, client_key(request),
+        waitlist_offers.join, body, cart, client_key(request),
         hold_limits(app.state.settings), utcnow(),
     )  # fmt: skip
     if joined.refusal:
@@ -114,10 +114,7 @@ async def remove_entry(request: Request) -> Response:
 
 
 async def run_offers(request: Request) -> Response:
-    app = request.app
-    done = await app.state.database.awrite(
-        waitlist_offers.offer_places, app.state.catalog, utcnow()
-    )
+    done = await request.app.state.database.awrite(waitlist_offers.run, utcnow())
     return JSONResponse(done)
 
 
