@@ -139,6 +139,17 @@ def place_freed(
     )
 
 
+def order_places_freed(
+    conn: duckdb.DuckDBPyConnection, catalog: Catalog, order_id: str, now: datetime
+) -> int:
+    """`place_freed` for every place the order held (its holds were released in this
+    transaction: an expired checkout, a refund, a cancellation)."""
+    resources = conn.execute(
+        "SELECT DISTINCT resource_key FROM holds WHERE order_id = ? ORDER BY 1", [order_id]
+    ).fetchall()
+    return sum(place_freed(conn, catalog, resource, now) for (resource,) in resources)
+
+
 def offer_event(conn: duckdb.DuckDBPyConnection, catalog: Catalog, key: str, now: datetime) -> int:
     """Offer each free place of the event to the next waiting family; how many offers."""
     made = 0

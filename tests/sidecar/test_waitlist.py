@@ -158,3 +158,26 @@ def test_staff_remove_an_entry_and_the_public_never_sees_other_families(shop: Sh
         timeout=10,
     )  # fmt: skip
     assert unauthorised.status_code == 401
+
+
+def test_an_expired_checkout_offers_its_place_to_the_next_family_at_once(
+    shop: Shop, mail, fake: FakeStripe
+):
+    inbox, _ = mail
+    sidecar = shop.sidecar
+    day = "2027-01-06"
+    held = checkout(sidecar, family(day, "h@example.com"))
+    assert held.status_code == 201
+    joined = join(sidecar, family(day, "i@example.com")).json()
+    assert joined["status"] == "waiting"
+
+    (session,) = [
+        s for s in fake.sessions.values() if s["client_reference_id"] == held.json()["order_id"]
+    ]
+    assert sidecar.deliver(fake.expire_session(session["id"])).status_code == 200
+    # Offered by the event's own transaction, without waiting for the 30-second pass.
+    assert wait_for(
+        lambda: entries(sidecar, joined["event_key"])["i@example.com"]["status"] == "offered",
+        timeout=10,
+    )
+    assert wait_for(lambda: len(mails_to(inbox, "i@example.com")) == 1)
