@@ -181,3 +181,15 @@ def test_an_expired_checkout_offers_its_place_to_the_next_family_at_once(
         timeout=10,
     )
     assert wait_for(lambda: len(mails_to(inbox, "i@example.com")) == 1)
+
+
+def test_one_mailbox_may_wait_for_as_many_places_as_it_may_hold_at_checkout(shop: Shop):
+    days = ["2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08", "2027-01-18"]
+    email = "busy@example.com"
+    for day in days:  # CHECKOUT_PLACES_PER_EMAIL is 6
+        body = family(day, email, product="summer-robotics")
+        assert join(shop.sidecar, body).status_code == 201
+    seventh = join(shop.sidecar, family("2027-01-19", email, product="summer-robotics"))
+    assert seventh.status_code == 429
+    assert seventh.json()["error"] == "too_many_holds"
+    assert "at most 6 places" in seventh.json()["message"]
