@@ -214,6 +214,29 @@ class StaffApi:
     def sql(self, sql: str, limit: int) -> dict:
         return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)
 
+    # --- bookings by phone, repairs, the waitlist -----------------------------------------
+
+    def add_booking(self, booking: dict[str, Any]) -> dict:
+        """`{"cart", "payment", "by", "request_id", "hold_hours"}` (docs/http-api.md)."""
+        return self.post("/api/bookings", booking)
+
+    def repair_order(self, order_id: str, cart: dict[str, Any], by: str) -> dict:
+        return self.post(f"/api/orders/{order_id}/repair", {"cart": cart, "by": by})
+
+    def waitlist(self, event: str | None = None) -> dict:
+        return self.get("/api/waitlist", event=event)
+
+    def reorder_waitlist(self, event: str, entry_ids: list[str], by: str) -> dict:
+        return self.post(
+            "/api/waitlist/reorder", {"event": event, "entry_ids": entry_ids, "by": by}
+        )
+
+    def remove_from_waitlist(self, entry_id: str, by: str, reason: str = "") -> dict:
+        return self.post(f"/api/waitlist/{entry_id}/remove", {"by": by, "reason": reason})
+
+    def run_waitlist(self) -> dict:
+        return self.post("/api/waitlist/run")
+
 
 def _param(value: Any) -> Any:
     if isinstance(value, date):

@@ -312,6 +312,12 @@ def summary_text(figures: Mapping[str, Any]) -> str:
             f"At the door: {door['arrived']} of {door['booked']} arrived, {door['no_shows']}"
             f" no-show(s), {door['late_pickups']} late pickup(s)"
         )
+    waitlist = figures.get("waitlist")
+    if waitlist is not None:
+        lines.append(
+            f"Waitlist: {waitlist['size']} waiting, {waitlist['offers']} offered a place,"
+            f" {waitlist['conversions']} booked through an offer"
+        )
     tickets = figures["tickets"]
     lines.append(f"Support tickets: {tickets['new']} new, {tickets['open']} open")
     hooks = figures["webhooks"]

@@ -55,3 +55,12 @@ TICKET_STATUSES = ("open", "in_progress", "resolved")
 ATTENDANCE_ACTIONS = ("check_in", "check_out")
 ATTENDANCE_STATES = ("expected", "not_arrived", "checked_in", "late_pickup", "checked_out")
 ATTENDANCE_FLAGS = ("not_arrived", "late_pickup")
+
+
+# staff_bookings.method: how a booking staff took by phone is paid (a manual order's
+# payment, or a Stripe Checkout link emailed to the parent).
+STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link")
+
+# waitlist.status: a family waiting for a place, offered one (a hold for 24 h), booked
+# through the offer, passed over when the offer lapsed, or taken off by staff.
+WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")

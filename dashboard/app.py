@@ -34,6 +34,8 @@ PAGES = [
     st.Page("pages/errors.py", title="Errors", icon=":material/error:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
     st.Page("pages/support.py", title="Support", icon=":material/support_agent:"),
+    st.Page("pages/bookings.py", title="Bookings", icon=":material/add_call:"),
+    st.Page("pages/waitlist.py", title="Waitlist", icon=":material/hourglass_top:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
 ]
 with st.sidebar:

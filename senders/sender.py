@@ -27,7 +27,7 @@ from urllib.parse import quote
 import duckdb
 import requests
 
-from core import clock
+from core import clock, waitlist
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.messages import emails
@@ -181,6 +181,8 @@ class Sender:
             payload = self.render_reminder(payload["booking_id"])
             if payload is None:
                 return  # cancelled or moved since it was queued: nothing to remind of
+        elif template in ("waitlist_offer", "payment_link"):
+            payload = self.render_pay_link(template, message["order_id"], payload)
         self.send_email(message, payload)
 
     def _links(self, order_id: str) -> tuple[str, str]:
@@ -255,6 +257,21 @@ class Sender:
         ics_url, support = self._links(rows["order"]["order_id"])
         email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
         return {"subject": email.subject, "text": email.text, "html": email.html}
+
+    def render_pay_link(
+        self, template: str, order_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A waitlist offer or a staff booking's email: the link that pays for the places
+        held (core/waitlist.py)."""
+        link = waitlist.pay_link(self.settings.public_base_url, order_id)
+        expires_at = datetime.fromisoformat(payload["expires_at"])
+        if template == "waitlist_offer":
+            return waitlist.offer_email(
+                payload.get("name"), payload["label"], link, expires_at, self.catalog.tz
+            )
+        return waitlist.payment_link_email(
+            payload.get("name"), payload["labels"], link, expires_at, self.catalog.tz
+        )
 
     def send_slack(self, payload: dict[str, Any]) -> None:
         try:

@@ -25,11 +25,14 @@ from sidecar import (
     inbox_import,
     metrics,
     openapi,
+    payment_links,
     scheduled_runs,
     staff_api,
+    staff_bookings,
     staff_orders,
     summaries_api,
     support,
+    waitlist,
 )
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
@@ -99,7 +102,11 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/health", staff_only(health.staff_health)),
         Route("/metrics", staff_only(metrics.metrics)),
         *inbox_import.routes,
+        *waitlist.public_routes,
+        *payment_links.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_bookings.routes,
+        *waitlist.routes,
         *staff_orders.routes,
         *support.staff_routes,
         *summaries_api.routes,

@@ -12,7 +12,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES, STEP_STATUSES, STEPS
+from core.vocabulary import (
+    FULFILLMENT_STATUSES,
+    KINDS,
+    PAYMENT_STATUSES,
+    STAFF_BOOKING_METHODS,
+    STEP_STATUSES,
+    STEPS,
+)
 
 Schema = dict[str, Any]
 
@@ -364,6 +371,28 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/sql"): ("A read-only query on the analysts' copy", (), _ref("SqlRequest"),
                            _ref("SqlResult")),
     ("POST", "/api/export"): ("A Parquet snapshot of the analyst tables", (), None, ANY_OBJECT),
+    ("POST", "/api/bookings"): ("Add a booking taken by phone: a manual order or a Checkout link",
+                                (), _object(("cart", "payment", "by"), cart=_ref("CheckoutRequest"),
+                                   payment=_object(("method",), method={"enum": list(
+                                       STAFF_BOOKING_METHODS)}, amount=INTEGER,
+                                       reference=STRING),
+                                   by=STRING, request_id=STRING, hold_hours=INTEGER),
+                                ANY_OBJECT),
+    ("POST", "/api/orders/{order_id}/repair"): ("Attach the cart an order was paid without", (),
+                                                _object(("cart", "by"),
+                                                        cart=_ref("CheckoutRequest"), by=STRING),
+                                                ANY_OBJECT),
+    ("GET", "/api/waitlist"): ("The events with families waiting, or one event's list",
+                               (_param("event"),), None, ANY_OBJECT),
+    ("POST", "/api/waitlist/reorder"): ("Put an event's waitlist in a new order", (),
+                                        _object(("event", "entry_ids", "by"), event=STRING,
+                                                entry_ids={"type": "array", "items": STRING},
+                                                by=STRING), ANY_OBJECT),
+    ("POST", "/api/waitlist/run"): ("Offer freed places to the next families now", (), None,
+                                    ANY_OBJECT),
+    ("POST", "/api/waitlist/{entry_id}/remove"): ("Take a family off the waitlist", (),
+                                                  _object(("by",), by=STRING, reason=STRING),
+                                                  ANY_OBJECT),
 }  # fmt: skip
 
 _STAFF_ERRORS = {
@@ -395,10 +424,37 @@ def _staff() -> dict[tuple[str, str], Schema]:
     return operations
 
 
+def _waitlist_public() -> dict[tuple[str, str], Schema]:
+    return {
+        ("POST", "/api/waitlist"): _operation(
+            "Join the waitlist of a full event (a checkout body of one item)",
+            "storefront",
+            {
+                "201": _json(ANY_OBJECT, "Added: entry_id, event_key, label, position, status"),
+                "200": _json(ANY_OBJECT, "Already waiting: the same entry"),
+                "413": _error("too_large"),
+                "422": _json(_ref("Problems"), "invalid_cart, every problem with its path"),
+                "429": _json(_ref("TooManyHolds"), "A limit"),
+            },
+            body=_ref("CheckoutRequest"),
+        ),
+        ("GET", "/orders/{order_id}/pay"): _operation(
+            "A waitlist offer's or staff booking's payment link: on to Stripe Checkout",
+            "customer",
+            {
+                "303": {"description": "On to Stripe Checkout, or the order's page once paid"},
+                "404": HTML,
+                "410": HTML,
+                "503": HTML,
+            },
+        ),
+    }
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the sidecar."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), operation in {**_public(), **_staff()}.items():
+    for (method, path), operation in {**_public(), **_waitlist_public(), **_staff()}.items():
         entry = paths.setdefault(path, {})
         if params := _path_params(path):
             entry["parameters"] = params

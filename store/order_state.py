@@ -313,3 +313,30 @@ def fulfilled(conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: dateti
         " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
         [now, order_ids],
     )
+
+
+def repaired(
+    conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart, by: str, now: datetime
+) -> None:
+    """Staff attached the cart a payment came without: its students and items, what it is
+    of, and its customer where the payment named none; the order goes on to its steps
+    (in progress if paid, else waiting for its payment)."""
+    # Items carry their order's created_at (v6), which is how an order's items are found.
+    (made,) = conn.execute(
+        "SELECT created_at FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    student_ids = orders.insert_students(conn, order_id, cart)
+    for item in cart.items:
+        orders.insert_item(
+            conn, order_id, f"{order_id}:{item.position}", item,
+            student_ids[orders.student_key(item)], made,
+        )  # fmt: skip
+    conn.execute(
+        "UPDATE orders SET kinds = ?, customer_email = coalesce(customer_email, ?),"
+        " customer_name = coalesce(nullif(customer_name, ''), ?),"
+        " fulfillment_status = CASE WHEN paid_at IS NULL THEN 'waiting' ELSE 'in_progress' END,"
+        " attention_reason = concat_ws('; ', attention_reason, ?), updated_at = ?"
+        " WHERE order_id = ?",
+        [orders.kinds_of(cart), cart.customer.email, cart.customer.name,
+         f"repaired by {by}: cart attached", now, order_id],
+    )  # fmt: skip

@@ -370,6 +370,60 @@ CREATE TABLE attendance (
 )
 """
 
+
+# v11, staff add bookings, repair orders, and run a waitlist (issue 12, items 3 and 5):
+# - a booking staff took by phone: how it is paid (cash, voucher, a free place, or a Stripe
+#   Checkout link emailed to the parent), what was taken, by whom. Its order is an ordinary
+#   order (orders.source stays 'checkout': v1's CHECK on that column cannot be widened in
+#   DuckDB without rebuilding the table); this row is what makes it a staff booking.
+#   `request_key` makes a double submit one booking;
+# - an order repaired by attaching the cart it should have had (one row per order: a
+#   second repair of the same order is refused by the key);
+# - the waitlist: one entry per family (mailbox) per event (`event_key`, the resources a
+#   place of it can take: core/waitlist.py), in staff's order (`position`), with the cart it
+#   wants (JSON, as the storefront sent it) and, once offered, the order that holds a place
+#   for it until `offer_expires_at`.
+_V11 = """
+CREATE TABLE staff_bookings (
+    order_id    VARCHAR PRIMARY KEY,
+    method      VARCHAR NOT NULL
+        CHECK (method IN ('cash', 'voucher', 'free_place', 'checkout_link')),
+    amount      BIGINT NOT NULL,                  -- taken (cash, voucher) or to pay (link)
+    currency    VARCHAR NOT NULL,
+    reference   VARCHAR,                          -- a voucher code, a receipt number
+    request_key VARCHAR UNIQUE,                   -- the caller's, so a double submit books once
+    created_by  VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+
+CREATE TABLE order_repairs (
+    order_id    VARCHAR PRIMARY KEY,
+    repaired_by VARCHAR NOT NULL,
+    repaired_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE waitlist (
+    entry_id         VARCHAR PRIMARY KEY,
+    event_key        VARCHAR NOT NULL,
+    label            VARCHAR NOT NULL,            -- "Robotics Bootcamp on Mon 4 Jan 2027"
+    position         INTEGER NOT NULL,            -- staff's order within the event
+    email            VARCHAR NOT NULL,
+    email_key        VARCHAR NOT NULL,            -- core/validation.address_key
+    client           VARCHAR,                     -- the client address (sidecar/clients.py)
+    cart             VARCHAR NOT NULL,            -- JSON: the checkout body it was added with
+    status           VARCHAR NOT NULL
+        CHECK (status IN ('waiting', 'offered', 'converted', 'lapsed', 'removed')),
+    order_id         VARCHAR UNIQUE,              -- the offer's order, holding the place
+    offered_at       TIMESTAMP,
+    offer_expires_at TIMESTAMP,
+    closed_at        TIMESTAMP,                   -- converted, lapsed or removed
+    closed_reason    VARCHAR,
+    created_at       TIMESTAMP NOT NULL,
+    updated_at       TIMESTAMP NOT NULL,
+    UNIQUE (event_key, email_key)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -379,6 +433,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
     (9, "check-in and check-out, emergency contacts and collectors", _V9),
+    (11, "staff bookings, order repairs, waitlist", _V11),
 ]
 
 

@@ -22,7 +22,7 @@ import duckdb
 
 from core import summary
 from core.summary import DayRows, EventRow, TrendRows
-from store import outbox, paging
+from store import outbox, paging, waitlist
 from store.paging import Where
 
 _COLUMNS = ("summary_date", "figures", "computed_at", "posted_at", "post_count")
@@ -243,7 +243,9 @@ def compute(
     start, end = summary.day_range(day, tz)
     next_start, next_end = summary.day_range(day + timedelta(days=1), tz)
     rows = day_rows(conn, start, end, next_start, next_end)
-    return summary.day_figures(rows, day, tz, currency, now)
+    figures = summary.day_figures(rows, day, tz, currency, now)
+    figures["waitlist"] = waitlist.figures(conn, start, end)
+    return figures
 
 
 def trends(conn: duckdb.DuckDBPyConnection, days: list[date], tz_name: str) -> list[dict[str, Any]]:

@@ -25,16 +25,9 @@ APP = REPO / "dashboard" / "app.py"
 PASSWORD = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PAGES = (
-    "live",
-    "orders",
-    "calendar",
-    "checkin",
-    "webhooks",
-    "errors",
-    "summaries",
-    "support",
-    "sql",
-)
+    "live", "orders", "calendar", "checkin", "webhooks", "errors", "summaries", "support", "sql",
+    "waitlist",
+)  # fmt: skip
 
 
 @dataclass

@@ -22,16 +22,9 @@ pytestmark = pytest.mark.slow
 
 SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
 PAGE_TITLES = (
-    "Live",
-    "Orders",
-    "Calendar",
-    "Check-in",
-    "Webhooks",
-    "Errors",
-    "Summaries",
-    "Support",
-    "SQL",
-)
+    "Live", "Orders", "Calendar", "Check-in", "Webhooks", "Errors", "Summaries", "Support", "SQL",
+    "Bookings", "Waitlist",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
