@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.cart import InvalidCart
+from core.cart_metadata import encode_metadata_cart, parse_metadata_cart
 from core.cart_rules import validate_checkout
 from core.catalog_file import load_catalog
 from core.messages.sms import (
@@ -119,3 +120,14 @@ def test_reminder_texts_are_one_gsm_message_in_sydney_time():
         DAY_BEFORE, "Mia\u2019s", "A very long title \u2013 " * 10, start, "Venue", SYDNEY
     )
     assert len(long) <= SEGMENT and is_gsm(long) and long.endswith("Reply STOP to opt out.")
+
+
+def test_a_paid_carts_mobile_is_kept_when_usable_and_never_holds_up_the_booking():
+    catalog = load_catalog(REPO / "data" / "catalog.toml")
+    items = [{"product_id": "summer-robotics", "date": "2027-01-05", "session": "day",
+              "student": {"name": "Mia", "age": 8}}]  # fmt: skip
+    for phone, kept in (("0412 345 678", "+61412345678"), ("0400", None)):
+        customer = {"email": "jane@example.com", "name": "Jane", "phone": phone}
+        metadata = encode_metadata_cart(items, customer)
+        cart = parse_metadata_cart(metadata, catalog, None, None)
+        assert cart.customer.phone == kept
