@@ -337,7 +337,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         ("action", "error_ids", "by"), action={"enum": ["resolve", "retry"]},
         error_ids={"type": "array", "items": STRING, "maxItems": 500}, by=STRING),
         _ref("Action")),
-    ("GET", "/api/outbox"): ("Emails and Slack messages, newest first", (
+    ("GET", "/api/outbox"): ("Emails, Slack and text messages, newest first", (
         _param("status"), _param("channel"), _param("order_id"), *PAGING), None, _LIST),
     ("POST", "/api/outbox/{message_id}/retry"): ("Send a failed message again", (), None,
                                                  _ref("Action")),
