@@ -20,6 +20,7 @@ from core.messages.sms import (
     reminder_windows,
 )
 from core.phones import mobile_e164, mobile_or_none
+from core.settings import SettingsError, load_settings
 from core.sms_signature import is_valid, signature
 from tests.conftest import REPO
 
@@ -131,3 +132,16 @@ def test_a_paid_carts_mobile_is_kept_when_usable_and_never_holds_up_the_booking(
         metadata = encode_metadata_cart(items, customer)
         cart = parse_metadata_cart(metadata, catalog, None, None)
         assert cart.customer.phone == kept
+
+
+def test_sms_settings_come_all_together_and_keep_the_token_hidden():
+    base = {"STRIPE_WEBHOOK_SECRET": "whsec_x", "ADMIN_TOKEN": "x" * 16}
+    assert not load_settings(base).sms_enabled
+    with pytest.raises(SettingsError) as partial:
+        load_settings({**base, "TWILIO_ACCOUNT_SID": "AC123"})
+    assert "TWILIO_AUTH_TOKEN, SMS_FROM missing" in str(partial.value)
+    twilio = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret-token-xyz",
+              "SMS_FROM": "+61480000000"}  # fmt: skip
+    settings = load_settings({**base, **twilio})
+    assert settings.sms_enabled and settings.sms_provider_url == "https://api.twilio.com"
+    assert "secret-token-xyz" not in repr(settings)
