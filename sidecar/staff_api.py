@@ -379,7 +379,8 @@ async def run_reminders(request: Request) -> Response:
     )
     return JSONResponse(
         {"queued": queued, "window_hours": hours, "sms_queued": texts,
-         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"}
+         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"
+                    + (f"; {texts} text(s) for today and tomorrow" if texts else "")}
     )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def paid_order(
     shop: Sidecar, stripe_api: FakeStripe, body: dict, stripe_phone: str | None = None
 ) -> dict[str, Any]:
     """Check out `body`, pay it through Stripe's Checkout and wait until it is fulfilled;
-    the order as staff see it."""
+    the order as staff see it, and the payment's event (`event`)."""
     created = requests.post(shop.url + "/api/checkout", json=body, timeout=30)
     assert created.status_code == 201, created.text
     order_id = created.json()["order_id"]
@@ -91,7 +91,7 @@ def paid_order(
         return status["fulfillment_status"] == "fulfilled"
 
     assert wait_for(fulfilled)
-    return shop.staff_get(f"/api/orders/{order_id}").json()
+    return {**shop.staff_get(f"/api/orders/{order_id}").json(), "event": event}
 
 
 def run_reminders(shop: Sidecar) -> dict[str, Any]:
@@ -153,9 +153,11 @@ def test_the_day_before_reminder_is_texted_once_and_retried_after_a_provider_500
     twilio.failures[phone] = [500]
 
     first = run_reminders(shop)
+    assert shop.deliver(order["event"]).status_code == 200  # Stripe redelivers the payment
     again = run_reminders(shop)  # a second run (or a second sidecar) queues nothing new
 
     assert first["sms_queued"] >= 1 and again["sms_queued"] == 0
+    assert "text(s) for today and tomorrow" in first["message"]
     assert wait_for(lambda: settled(shop, order_id))
     (message,) = sms_of(shop, order_id)
     assert message["status"] == "sent" and message["attempts"] == 2, message  # 500, then sent
