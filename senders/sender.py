@@ -43,7 +43,7 @@ from core.payments import dollars
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
-from senders.sms import SmsFailed, SmsProvider, TwilioSms
+from senders.sms import SmsFailed, SmsProvider, TwilioSms, Unsubscribed
 from store import error_log, order_views, outbox, sms_opt_outs
 from store.database import Database
 
@@ -298,6 +298,13 @@ class Sender:
             body = payload["text"]
         try:
             self.sms.send(to, body)
+        except Unsubscribed as exc:
+            # Opted out with Twilio itself (STOP before our webhook was set up, say): kept
+            # here too, so that no more texts are tried.
+            self.database.submit_background(
+                sms_opt_outs.record, to, True, "PROVIDER", utcnow()
+            ).result()
+            raise Skipped(f"opted out: {exc}") from None
         except SmsFailed as exc:
             raise SendFailed(str(exc), exc.permanent, exc.retry_after) from None
 

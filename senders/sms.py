@@ -11,12 +11,20 @@ import requests
 
 from core.settings import Settings
 
+# Twilio's error for a number that texted STOP to our sending number, which Twilio itself
+# then blocks (twilio.com/docs/api/errors/21610).
+UNSUBSCRIBED = 21610
+
 
 class SmsFailed(Exception):
     def __init__(self, message: str, permanent: bool = False, retry_after: float = 0) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class Unsubscribed(Exception):
+    """The provider refuses the number because it opted out with the provider."""
 
 
 class SmsProvider(Protocol):
@@ -56,6 +64,8 @@ class TwilioSms:
             )
         if response.status_code >= 500:
             raise SmsFailed(f"SMS provider answered {response.status_code}")
+        if response.status_code >= 400 and _error_code(response) == UNSUBSCRIBED:
+            raise Unsubscribed(f"Twilio {UNSUBSCRIBED}: the number texted STOP to {self.sender}")
         if response.status_code >= 400:
             # Twilio's error body: {"code": 21211, "message": "The 'To' number … is not valid"}
             raise SmsFailed(
@@ -66,3 +76,11 @@ class TwilioSms:
             return str(response.json().get("sid", ""))
         except ValueError:
             return ""
+
+
+def _error_code(response: requests.Response) -> int | None:
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) else None

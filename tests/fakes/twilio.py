@@ -25,6 +25,7 @@ class FakeTwilio:
         self.messages: list[dict[str, str]] = []  # each accepted message: To, From, Body
         self.failures: dict[str, list[int]] = {}  # number -> statuses to answer first
         self.refused: list[tuple[str, int]] = []  # (number, status) answered
+        self.unsubscribed: set[str] = set()  # numbers that texted STOP to Twilio itself
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,10 @@ class FakeTwilio:
                     return self._answer(
                         400, {"code": 21211, "message": f"The 'To' number {form.get('To')} is "
                               "not a valid phone number."})  # fmt: skip
+                if form["To"] in fake.unsubscribed:
+                    return self._answer(
+                        400, {"code": 21610, "message": "Attempt to send to unsubscribed "
+                              "recipient"})  # fmt: skip
                 if not form.get("Body") or not form.get("From"):
                     return self._answer(
                         400, {"code": 21602, "message": "Message body is required."}

@@ -72,3 +72,22 @@ def test_without_twilio_a_queued_text_is_skipped_and_says_why(database, database
 
     status, _, reason = _row(database, "sms-test:off")
     assert status == "skipped" and "not configured" in reason
+
+
+def test_a_number_unsubscribed_at_twilio_is_skipped_and_kept_as_opted_out(
+    database, database_path, twilio
+):
+    twilio.unsubscribed.add("+61412345678")
+    _queue(database, "sms-test:first", "+61412345678")
+    sender = _sender(database, database_path, twilio)
+    sender.run_once(utcnow())
+    status, _, reason = _row(database, "sms-test:first")
+    assert status == "skipped" and "21610" in reason
+
+    twilio.unsubscribed.clear()  # were Twilio to forget, our own record still holds
+    _queue(database, "sms-test:second", "+61412345678")
+    sender.run_once(utcnow())
+    assert _row(database, "sms-test:second")[0] == "skipped"
+    assert twilio.messages == []
+    logged = database.read(lambda conn: conn.execute("SELECT count(*) FROM error_log").fetchone())
+    assert logged == (0,)  # an opt-out is no error
