@@ -144,6 +144,9 @@ class StaffApi:
     def roster(self, event_id: str) -> dict:
         return self.get(f"/api/events/{event_id}/roster")
 
+    def attendance(self, day: date | None = None) -> dict:
+        return self.get("/api/attendance", date=day)
+
     def inbox(self, **filters: Any) -> dict:
         return self.get("/api/inbox", **filters)
 
@@ -192,6 +195,21 @@ class StaffApi:
 
     def update_ticket(self, ticket_id: str, status: str, staff_note: str) -> dict:
         return self.post(f"/api/tickets/{ticket_id}", {"status": status, "staff_note": staff_note})
+
+    def check_in(self, booking_id: str, by: str | None = None) -> dict:
+        return self.post(f"/api/attendance/{booking_id}/check-in", {"by": by})
+
+    def check_out(
+        self, booking_id: str, collected_by: str, by: str | None = None,
+        override_reason: str | None = None,
+    ) -> dict:  # fmt: skip
+        return self.post(
+            f"/api/attendance/{booking_id}/check-out",
+            {"by": by, "collected_by": collected_by, "override_reason": override_reason},
+        )
+
+    def undo_attendance(self, booking_id: str, action: str, by: str | None = None) -> dict:
+        return self.post(f"/api/attendance/{booking_id}/undo", {"action": action, "by": by})
 
     def sql(self, sql: str, limit: int) -> dict:
         return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)

@@ -53,3 +53,10 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 # support_tickets.status.
 TICKET_STATUSES = ("open", "in_progress", "resolved")
+
+# Attendance at the door (core/attendance.py): what staff do to a child's booking, and
+# where each child stands (a flag for staff to act on: not arrived 15 minutes after the
+# start, or still not collected after the end).
+ATTENDANCE_ACTIONS = ("check_in", "check_out")
+ATTENDANCE_STATES = ("expected", "not_arrived", "checked_in", "late_pickup", "checked_out")
+ATTENDANCE_FLAGS = ("not_arrived", "late_pickup")

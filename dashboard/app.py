@@ -29,6 +29,7 @@ PAGES = [
     st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
     st.Page("pages/orders.py", title="Orders", icon=":material/receipt_long:"),
     st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:"),
+    st.Page("pages/checkin.py", title="Check-in", icon=":material/how_to_reg:"),
     st.Page("pages/webhooks.py", title="Webhooks", icon=":material/webhook:"),
     st.Page("pages/errors.py", title="Errors", icon=":material/error:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),

@@ -18,6 +18,7 @@ from core.support import ClientLimiter
 from runtime.store_client import StoreClient
 from sidecar import (
     analyst_api,
+    attendance_api,
     checkout,
     customer,
     health,
@@ -105,6 +106,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
+        *attendance_api.routes,
     ]
     app = Starlette(
         routes=routes,

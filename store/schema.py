@@ -385,6 +385,32 @@ CREATE TABLE sms_opt_outs (
 )
 """
 
+# v9, check-in and check-out at the door (docs/operations.md, Check-in):
+# - each child's emergency contacts and the adults allowed to collect them, as the parent gave
+#   them at checkout: JSON lists of {"name", "phone"} (personal data, never sent to Stripe);
+# - `attendance`: one row per booking (a booking is one child in one event, and an event is
+#   one day's session), made by the check-in, so a double tap checks a child in once; the
+#   check-out fills its columns once. Undo clears a check-out, or removes a check-in that has
+#   no check-out. Who collected the child is one of the adults named at checkout or the
+#   parent, or someone else with the staff member's reason (`collection_override`).
+_V9 = """
+ALTER TABLE students ADD COLUMN emergency_contacts VARCHAR;
+
+ALTER TABLE students ADD COLUMN authorised_collectors VARCHAR;
+
+CREATE TABLE attendance (
+    booking_id          VARCHAR PRIMARY KEY,      -- one check-in per child per event
+    event_id            VARCHAR NOT NULL,
+    student_id          VARCHAR NOT NULL,
+    checked_in_at       TIMESTAMP NOT NULL,
+    checked_in_by       VARCHAR NOT NULL,
+    checked_out_at      TIMESTAMP,
+    checked_out_by      VARCHAR,
+    collected_by        VARCHAR,
+    collection_override VARCHAR                   -- why staff let someone not named collect
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -394,6 +420,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
     (8, "text messages: parents' mobiles, the sms channel, opt-outs", _V8),
+    (9, "check-in and check-out, emergency contacts and collectors", _V9),
 ]
 
 

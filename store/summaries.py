@@ -186,7 +186,20 @@ def day_rows(
         tickets_new=tickets_new,
         tickets_open=tickets_open,
         webhooks=webhook_health(conn, start, end),
+        attendance=attendance(conn, start, end),
     )
+
+
+def attendance(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[tuple]:
+    """(starts_at, ends_at, checked_in_at, checked_out_at) of each confirmed booking in the
+    scheduled events starting in [start, end)."""
+    return conn.execute(
+        "SELECT e.starts_at, e.ends_at, a.checked_in_at, a.checked_out_at FROM events e"
+        " JOIN bookings b ON b.event_id = e.event_id AND b.status = 'confirmed'"
+        " LEFT JOIN attendance a ON a.booking_id = b.booking_id"
+        " WHERE e.starts_at >= ? AND e.starts_at < ? AND e.status = 'scheduled'",
+        [start, end],
+    ).fetchall()
 
 
 def webhook_health(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict:

@@ -562,7 +562,8 @@ SINGLE_PROBLEM_CASES = [
     pytest.param(
         make_body(items=[camp_item(student=student(allergies="nuts"))]),
         "items[0].student.allergies",
-        "unknown key 'allergies'; allowed: name, age, date_of_birth, notes",
+        "unknown key 'allergies'; allowed: name, age, date_of_birth, notes, emergency_contacts,"
+        " authorised_collectors",
         id="unknown student key",
     ),
     # ages against the product
