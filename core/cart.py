@@ -67,6 +67,8 @@ class Customer:
     # Empty only for metadata carts whose payment carried no name: the payment has already
     # happened, so it is still fulfilled, and staff can reach the parent by email.
     name: str
+    # The parent's mobile in E.164 ("+61412345678"), for text messages; optional.
+    phone: str | None = None
 
 
 @dataclass(frozen=True)

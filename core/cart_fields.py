@@ -24,6 +24,7 @@ from core.cart import (
     Student,
 )
 from core.catalog import CAMP_SESSION_KINDS, Camp, Ignite, Party, Product
+from core.phones import mobile_e164
 from core.validation import MISSING, Problems, child, describe, is_email_address, unknown_key
 
 STUDENT_KEYS = (
@@ -184,6 +185,21 @@ def read_email(value: Any, path: str, problems: Problems) -> str | None:
         problems.add(path, f"{email!r} is not an email address")
         return None
     return email
+
+
+def read_mobile(value: Any, path: str, problems: Problems) -> str | None:
+    """An optional mobile number, normalised to E.164 (Australian unless it says otherwise);
+    null, blank or left out is none."""
+    if value is MISSING or value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        problems.add(path, f"expected text, got {describe(value)}")
+        return None
+    try:
+        return mobile_e164(value)
+    except ValueError as exc:
+        problems.add(path, str(exc))
+        return None
 
 
 def read_date(value: Any, path: str, problems: Problems) -> date | None:

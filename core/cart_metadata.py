@@ -21,6 +21,7 @@ from core.cart import MAX_NAME_LENGTH, Cart, CartItem, Customer
 from core.cart_fields import CHECKOUT_ONLY_KEYS, and_list, read_email, read_text
 from core.cart_rules import CUSTOMER_KEYS, finish, read_items
 from core.catalog import Catalog
+from core.phones import mobile_or_none
 from core.validation import MISSING, Problems, describe
 
 ITEMS_KEY = "tt_items"
@@ -190,4 +191,8 @@ def _read_metadata_customer(
         name = read_text(fallback_name, "customer.name", problems, MAX_NAME_LENGTH)
     else:
         name = ""  # see Customer.name
-    return None if email is None or name is None else Customer(email=email, name=name)
+    # A bad number is left out, never a reason to hold up a payment already made.
+    phone = mobile_or_none(given.get("phone"))
+    if email is None or name is None:
+        return None
+    return Customer(email=email, name=name, phone=phone)

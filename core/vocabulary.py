@@ -39,8 +39,13 @@ BOOKING_STATUSES = ("confirmed", "cancelled", "conflict")
 INBOX_STATUSES = ("received", "processing", "processed", "failed", "ignored")
 
 # outbox.channel and outbox.status: the messages we send.
-MESSAGE_CHANNELS = ("email", "slack")
-MESSAGE_STATUSES = ("pending", "sent", "failed")
+MESSAGE_CHANNELS = ("email", "slack", "sms")
+MESSAGE_STATUSES = ("pending", "sent", "failed", "skipped")
+
+# Words a parent texts back: to stop our text messages, and to have them again (Twilio's
+# standard opt-out and opt-in keywords; sms_opt_outs.keyword).
+SMS_STOP_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+SMS_START_WORDS = ("START", "YES", "UNSTOP")
 
 # error_log.category and error_log.severity: what went wrong, and how urgently it matters.
 ERROR_CATEGORIES = ("payment", "calendar", "email", "booking", "system")

@@ -78,7 +78,7 @@ SCHEMAS: dict[str, Schema] = {
     "CheckoutRequest": {
         **_object(
             ("customer", "items"),
-            customer=_object(("email", "name"), email=STRING, name=STRING),
+            customer=_object(("email", "name"), email=STRING, name=STRING, phone=NULLABLE_STRING),
             items={"type": "array", "minItems": 1, "maxItems": 20, "items": _ref("CartItem")},
         ),
         "additionalProperties": False,
@@ -240,6 +240,29 @@ def _public() -> dict[tuple[str, str], Schema]:
             },
             body=ANY_OBJECT,
         ),
+        ("POST", "/webhooks/sms"): {
+            **_operation(
+                "Receive a text a parent sent (Twilio): STOP opts the number out, START in",
+                "sms",
+                {
+                    "200": {
+                        "description": "TwiML, no reply",
+                        "content": {"text/xml": {"schema": STRING}},
+                    },
+                    "400": _json(_ref("Problems"), "invalid_request: no usable From number"),
+                    "403": _error("forbidden: SMS is off, or X-Twilio-Signature is wrong"),
+                    "413": _error("too_large"),
+                },
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": _object(("From", "Body"), From=STRING, Body=STRING)
+                    }
+                },
+            },
+        },
         ("POST", "/api/checkout"): _operation(
             "Validate a cart, hold its places and create a Stripe Checkout Session",
             "storefront",
@@ -347,7 +370,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         ("action", "error_ids", "by"), action={"enum": ["resolve", "retry"]},
         error_ids={"type": "array", "items": STRING, "maxItems": 500}, by=STRING),
         _ref("Action")),
-    ("GET", "/api/outbox"): ("Emails and Slack messages, newest first", (
+    ("GET", "/api/outbox"): ("Emails, Slack and text messages, newest first", (
         _param("status"), _param("channel"), _param("order_id"), *PAGING), None, _LIST),
     ("POST", "/api/outbox/{message_id}/retry"): ("Send a failed message again", (), None,
                                                  _ref("Action")),

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core import clock
 from core.clock import utcnow
 from core.vocabulary import (
     ERROR_CATEGORIES,
@@ -30,6 +31,7 @@ from core.vocabulary import (
 )
 from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
+from sidecar import sms
 from sidecar.json_body import json_object
 from store import error_log, inbox, order_views, outbox, reminders
 
@@ -372,9 +374,13 @@ async def run_reminders(request: Request) -> Response:
     queued = await request.app.state.database.awrite(
         reminders.queue_reminders, utcnow(), timedelta(hours=hours)
     )
+    texts = await sms.queue_reminder_texts(
+        request.app.state.database, request.app.state.settings, clock.now()
+    )
     return JSONResponse(
-        {"queued": queued, "window_hours": hours,
-         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"}
+        {"queued": queued, "window_hours": hours, "sms_queued": texts,
+         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"
+                    + (f"; {texts} text(s) for today and tomorrow" if texts else "")}
     )  # fmt: skip
 
 

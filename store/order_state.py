@@ -47,8 +47,8 @@ def insert_metadata_order(
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, kinds, attention_reason,"
-        " created_at, updated_at)"
-        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at, customer_phone)"
+        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order_id,
             cart.mode if cart else "payment",
@@ -61,6 +61,7 @@ def insert_metadata_order(
             "; ".join(problems) or None,
             now,
             now,
+            (cart.customer.phone if cart else None) or facts.phone,
         ],
     )
     if cart is not None:
@@ -85,9 +86,10 @@ def insert_paid_metadata_orders(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, amount_paid, kinds,"
         " checkout_session_id, payment_intent_id, stripe_customer_id, paid_at, created_at,"
-        " updated_at)"
+        " updated_at, customer_phone)"
         " SELECT unnest(?), 'metadata', 'payment', 'paid', 'in_progress', unnest(?), unnest(?),"
-        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?",
+        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?,"
+        " unnest(?)",
         [
             [order_id for order_id, _, _ in made],
             [cart.customer.email for _, _, cart in made],
@@ -100,6 +102,7 @@ def insert_paid_metadata_orders(
             [facts.payment_intent_id for _, facts, _ in made],
             [facts.customer_id for _, facts, _ in made],
             now, now, now,
+            [cart.customer.phone or facts.phone for _, facts, cart in made],
         ],
     )  # fmt: skip
     students, items = [], []
@@ -142,12 +145,14 @@ def link(conn: duckdb.DuckDBPyConnection, order_id: str, facts: PaymentFacts) ->
         "UPDATE orders SET checkout_session_id = coalesce(checkout_session_id, ?),"
         " payment_intent_id = coalesce(payment_intent_id, ?),"
         " subscription_id = coalesce(subscription_id, ?),"
-        " stripe_customer_id = coalesce(stripe_customer_id, ?) WHERE order_id = ?",
+        " stripe_customer_id = coalesce(stripe_customer_id, ?),"
+        " customer_phone = coalesce(customer_phone, ?) WHERE order_id = ?",
         [
             facts.checkout_session_id,
             facts.payment_intent_id,
             facts.subscription_id,
             facts.customer_id,
+            facts.phone,  # the cart's mobile wins; Stripe's is used when the cart had none
             order_id,
         ],
     )
@@ -159,15 +164,17 @@ def link_many(conn: duckdb.DuckDBPyConnection, facts_of: dict[str, PaymentFacts]
         "UPDATE orders SET checkout_session_id = coalesce(orders.checkout_session_id, n.cs),"
         " payment_intent_id = coalesce(orders.payment_intent_id, n.pi),"
         " subscription_id = coalesce(orders.subscription_id, n.sub),"
-        " stripe_customer_id = coalesce(orders.stripe_customer_id, n.cus)"
+        " stripe_customer_id = coalesce(orders.stripe_customer_id, n.cus),"
+        " customer_phone = coalesce(orders.customer_phone, n.phone)"
         " FROM (SELECT unnest(?) AS id, unnest(?) AS cs, unnest(?) AS pi, unnest(?) AS sub,"
-        " unnest(?) AS cus) n WHERE orders.order_id = n.id",
+        " unnest(?) AS cus, unnest(?) AS phone) n WHERE orders.order_id = n.id",
         [
             list(facts_of),
             [f.checkout_session_id for f in facts_of.values()],
             [f.payment_intent_id for f in facts_of.values()],
             [f.subscription_id for f in facts_of.values()],
             [f.customer_id for f in facts_of.values()],
+            [f.phone for f in facts_of.values()],
         ],
     )
 

@@ -221,8 +221,8 @@ def place_order(
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, kinds, created_at, updated_at,"
-        " expires_at, hold_email, hold_client)"
-        " VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " expires_at, hold_email, hold_client, customer_phone)"
+        " VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order.order_id,
             cart.mode,
@@ -236,6 +236,7 @@ def place_order(
             order.expires_at,
             order.holder_email,
             order.holder_client,
+            cart.customer.phone,
         ],
     )
     student_ids = insert_students(conn, order.order_id, cart)

@@ -344,6 +344,47 @@ ALTER TABLE orders ADD COLUMN hold_email VARCHAR;
 ALTER TABLE orders ADD COLUMN hold_client VARCHAR
 """
 
+# v8, text messages (docs/operations.md, SMS):
+# - an order keeps the parent's mobile in E.164 (`customer_phone`), from the cart or Stripe;
+# - the outbox takes the `sms` channel and a `skipped` status (a text not sent on purpose,
+#   the reason in `last_error`). DuckDB cannot alter a CHECK, so the table is rebuilt with
+#   the same columns and keys;
+# - `sms_opt_outs`: one row per number that texted STOP (or START again after it).
+_V8 = """
+ALTER TABLE orders ADD COLUMN customer_phone VARCHAR;
+
+CREATE TABLE outbox_v8 (
+    message_id      VARCHAR PRIMARY KEY,
+    dedupe_key      VARCHAR NOT NULL UNIQUE,
+    channel         VARCHAR NOT NULL CHECK (channel IN ('email', 'slack', 'sms')),
+    order_id        VARCHAR,
+    recipient       VARCHAR,
+    payload         VARCHAR NOT NULL,
+    status          VARCHAR NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    created_at      TIMESTAMP NOT NULL,
+    sent_at         TIMESTAMP
+);
+
+INSERT INTO outbox_v8 (message_id, dedupe_key, channel, order_id, recipient, payload, status,
+    attempts, next_attempt_at, last_error, created_at, sent_at)
+SELECT message_id, dedupe_key, channel, order_id, recipient, payload, status, attempts,
+    next_attempt_at, last_error, created_at, sent_at FROM outbox;
+
+DROP TABLE outbox;
+
+ALTER TABLE outbox_v8 RENAME TO outbox;
+
+CREATE TABLE sms_opt_outs (
+    phone       VARCHAR PRIMARY KEY,              -- E.164
+    opted_out   BOOLEAN NOT NULL,                 -- STOP: true; START again: false
+    keyword     VARCHAR NOT NULL,                 -- the word they texted
+    updated_at  TIMESTAMP NOT NULL
+)
+"""
+
 # v9, check-in and check-out at the door (docs/operations.md, Check-in):
 # - each child's emergency contacts and the adults allowed to collect them, as the parent gave
 #   them at checkout: JSON lists of {"name", "phone"} (personal data, never sent to Stripe);
@@ -432,6 +473,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "refunds ledger", _V5),
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
+    (8, "text messages: parents' mobiles, the sms channel, opt-outs", _V8),
     (9, "check-in and check-out, emergency contacts and collectors", _V9),
     (11, "staff bookings, order repairs, waitlist", _V11),
 ]
