@@ -295,6 +295,11 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         _param("kind", schema={"enum": list(KINDS)})), None, ANY_OBJECT),
     ("GET", "/api/events/{event_id}/roster"): ("An event and its children", (), None,
                                                ANY_OBJECT),
+    ("GET", "/api/camp-days/{product_id}/{date}/roster"): (
+        "A camp day's children, both sessions", (), None, ANY_OBJECT),
+    ("GET", "/api/trends/webhooks"): ("Webhook lag per day", (
+        _param("days", schema={"type": "integer", "minimum": 1, "maximum": 366}),), None,
+        ANY_OBJECT),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
                             (_param("status"), _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),

@@ -36,6 +36,7 @@ class Seeded:
     ignored_event: str  # a delivered event type the worker ignores (can be reprocessed)
     camp_day: str  # a day with two bookings in one camp event
     ticket_id: str  # an open support ticket about the first fulfilled order
+    both_sessions_day: str = "2027-01-07"  # Cy all day and Di day, one camp's day
 
     @property
     def url(self) -> str:
@@ -126,8 +127,12 @@ def seeded(fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory) ->
         fulfilled = [
             place_and_pay(sidecar, fake_stripe, "Ada Parent", [camp("2027-01-06", "day", "Ada")]),
             place_and_pay(sidecar, fake_stripe, "Bo Parent", [camp("2027-01-06", "day", "Bo")]),
+            # Both sessions of one camp day, which share its places (Cy all day, Di day).
             place_and_pay(
-                sidecar, fake_stripe, "Cy Parent", [camp("2027-01-07", "all_day", "Cy", age=7)]
+                sidecar,
+                fake_stripe,
+                "Cy Parent",
+                [camp("2027-01-07", "all_day", "Cy", age=7), camp("2027-01-07", "day", "Di", 8)],
             ),
         ]
         party = place_and_pay(
