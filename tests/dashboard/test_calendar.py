@@ -82,9 +82,7 @@ def test_the_week_view_shows_business_hours_and_the_list_shows_the_chosen_range(
     assert starts == {"2027-01", "2027-02"}
 
 
-def test_a_camp_days_roster_has_both_sessions_flags_notes_and_downloads(
-    dashboard, seeded: Seeded
-):
+def test_a_camp_days_roster_has_both_sessions_flags_notes_and_downloads(dashboard, seeded: Seeded):
     at = dashboard("calendar")
     at.date_input(key="calendar-month").set_value(date(2027, 1, 7)).run()
 
