@@ -37,7 +37,7 @@ OPTIONS = {
     "eventMinHeight": 44,
     "slotEventOverlap": False,
     "allDaySlot": False,
-    "dayMaxEvents": 4,  # a busy month day shows "+3 more" instead of growing the row
+    "dayMaxEvents": False,  # every slot shows: the row grows (the height is automatic)
     "eventDisplay": "block",
     "displayEventTime": False,  # the start time is in the title
     "height": "auto",  # every row of the month, nothing cut off

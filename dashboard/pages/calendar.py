@@ -35,6 +35,10 @@ until = until_field.date_input(
     disabled=view != "List", help="The list shows the chosen day's month, or up to this day.",
 )  # fmt: skip
 kind = kind_field.selectbox("Kind", KINDS, index=None, placeholder="all kinds", key="calendar-kind")
+free_parties = kind_field.toggle(
+    "Free party slots", value=True, key="calendar-free-parties",
+    help="Party rooms nobody has booked yet (0/1). Turn off to see booked parties only.",
+)  # fmt: skip
 first, end = view_of.visible_range(view, chosen_day, until)
 legend = " ".join(
     f":{colour}[■] {name}"
@@ -50,6 +54,8 @@ st.caption(
 slots: list[dict] = []
 with ui.section():
     slots = view_of.slots(api.events(first, end, kind)["events"])
+    if not free_parties:
+        slots = [s for s in slots if s["kind"] != "party" or s["booked"]]
     if not slots:
         st.info(
             f"Nothing on sale between {first.day} {first:%b} and {end.day} {end:%b %Y}: camps, "

@@ -3,6 +3,7 @@ retry and resend buttons."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from client.staff_api import ApiError
@@ -39,54 +40,6 @@ def step_summary(steps: dict[str, str]) -> str:
         return "failed: " + ", ".join(failed)
     done = sum(status in ("done", "skipped") for status in steps.values())
     return f"{done}/{len(steps)} done" if steps else ""
-
-
-orders: list[dict] = []
-with ui.section():
-    listing = api.orders(**filters, limit=PAGE_SIZE, offset=ui.page_offset(pager_key, PAGE_SIZE))
-    orders = listing["orders"]
-    rows = [
-        {
-            **order,
-            "created_at": fmt.local_time(order["created_at"], tz),
-            "amount_total": fmt.money(order["amount_total"], order["currency"]),
-            "amount_refunded": fmt.money(order["amount_refunded"], order["currency"])
-            if order["amount_refunded"]
-            else "",
-            "kinds": ", ".join(order.get("kinds") or []),
-            "steps": step_summary(order.get("steps") or {}),
-        }
-        for order in orders
-    ]
-    ui.table(
-        rows,
-        {
-            "created_at": "Created",
-            "order_id": "Order",
-            "customer_name": "Customer",
-            "customer_email": "Email",
-            "payment_status": "Payment",
-            "fulfillment_status": "Fulfilment",
-            "amount_total": "Total",
-            "amount_refunded": "Refunded",
-            "kinds": "Kinds",
-            "steps": "Steps",
-        },
-    )
-    ui.pager(listing["total"], PAGE_SIZE, pager_key)
-
-st.divider()
-labels = {
-    o["order_id"]: f"{o['order_id']} · {o['customer_name'] or o['customer_email']}" for o in orders
-}
-pick, typed = st.columns([2, 1])
-chosen = pick.selectbox(
-    "Open an order from this page", list(labels), index=None, format_func=labels.get
-)
-typed_id = typed.text_input(
-    "…or by order, cs_ or pi_ id", value=st.query_params.get("order", ""), key="orders-open"
-)
-order_key = typed_id.strip() or chosen
 
 
 def detail(key: str) -> None:
@@ -126,9 +79,15 @@ def detail(key: str) -> None:
             ui.act(
                 lambda step=step["step"]: api.retry_step(order_id, step),
                 f"{step['step']} of {order_id} will run again.",
+                f"order-{order_id}",
             )
     if st.button("Resend confirmation email", key=f"resend-{order_id}"):
-        ui.act(lambda: api.resend_confirmation(order_id), f"Confirmation for {order_id} queued.")
+        ui.act(
+            lambda: api.resend_confirmation(order_id),
+            f"Confirmation for {order_id} queued.",
+            f"order-{order_id}",
+        )
+    ui.result(f"order-{order_id}")  # what the buttons above did
 
     timeline, steps, bookings, emails, stripe_events, errors, items = st.tabs(
         ["Timeline", "Steps", "Bookings", "Emails", "Stripe events", "Errors", "Items"]
@@ -227,6 +186,81 @@ def detail(key: str) -> None:
         )
 
 
-if order_key:
-    with ui.section():
-        detail(order_key)
+def label(status: str | None) -> str:
+    """`partially_refunded` → `partially refunded`."""
+    return (status or "").replace("_", " ")
+
+
+COLUMNS = {
+    "created_at": "Created",
+    "customer_name": "Customer",
+    "customer_email": "Email",
+    "payment_status": "Payment",
+    "fulfillment_status": "Fulfilment",
+    "amount_total": "Total",
+    "amount_refunded": "Refunded",
+    "kinds": "Kinds",
+    "steps": "Steps",
+    "order_id": "Order",
+}
+WIDTHS = {"Created": "medium", "Customer": "medium", "Email": "medium", "Payment": "medium",
+          "Fulfilment": "medium", "Total": "small", "Refunded": "small", "Kinds": "small",
+          "Steps": "medium", "Order": "medium"}  # fmt: skip
+ROW_PIXELS = 35  # Streamlit's row height: the table is as tall as its page of rows
+
+orders: list[dict] = []
+selected: str | None = None
+with ui.section():
+    listing = api.orders(**filters, limit=PAGE_SIZE, offset=ui.page_offset(pager_key, PAGE_SIZE))
+    orders = listing["orders"]
+    ui.pager(listing["total"], PAGE_SIZE, pager_key)
+    if not orders:
+        st.info(
+            "No orders match. Orders appear here the moment a family starts checkout; "
+            "they turn paid when Stripe tells us, and fulfilled a few seconds later.",
+            icon=":material/receipt_long:",
+        )
+    else:
+        frame = pd.DataFrame([
+            {
+                "created_at": fmt.local_time(order["created_at"], tz),
+                "customer_name": order.get("customer_name") or "",
+                "customer_email": order.get("customer_email") or "",
+                "payment_status": label(order["payment_status"]),
+                "fulfillment_status": label(order["fulfillment_status"]),
+                "amount_total": fmt.money(order["amount_total"], order["currency"]),
+                "amount_refunded": fmt.money(order["amount_refunded"], order["currency"])
+                if order["amount_refunded"] else "",
+                "kinds": ", ".join(order.get("kinds") or []),
+                "steps": step_summary(order.get("steps") or {}),
+                "order_id": order["order_id"],
+            }
+            for order in orders
+        ]).rename(columns=COLUMNS)  # fmt: skip
+        picked = st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            height=ROW_PIXELS * (len(frame) + 1) + 3,
+            column_config={k: st.column_config.Column(width=w) for k, w in WIDTHS.items()},
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"orders-table-{pager_key}",
+        )
+        rows = picked.selection.rows if picked is not None else []
+        if rows:
+            selected = orders[rows[0]]["order_id"]
+        st.caption("Click a row to open the order here, below the table.")
+
+if selected:
+    with st.container(border=True), ui.section():
+        detail(selected)
+
+st.divider()
+typed_id = st.text_input(
+    "Open an order by order, cs_ or pi_ id", value=st.query_params.get("order", ""),
+    key="orders-open",
+)  # fmt: skip
+if typed_id.strip() and typed_id.strip() != selected:
+    with st.container(border=True), ui.section():
+        detail(typed_id.strip())

@@ -39,6 +39,13 @@ with ui.section():
             "updated_at": "Updated",
             "ticket_id": "Ticket",
         },
+        empty="No tickets here. What families report with the booking-issue form appears "
+        "here as soon as they send it.",
+        column_config={
+            "Message": st.column_config.TextColumn(width="large"),
+            "Staff note": st.column_config.TextColumn(width="medium"),
+            "Status": st.column_config.TextColumn(width="small"),
+        },
     )
     ui.pager(listing["total"], PAGE_SIZE, pager_key)
 
@@ -65,4 +72,6 @@ if chosen:
         ui.act(
             lambda: api.update_ticket(chosen, new_status, note),
             f"Ticket {chosen} is now {new_status}.",
+            "support-actions",
         )
+ui.result("support-actions")  # under the form (the ticket may have left this filtered list)

@@ -101,9 +101,13 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.get_by_role("link", name="Calendar").click()
     page.get_by_role("button", name="Go to the next events").click()
     settled(page)
+    # The month left behind is removed once the new one is drawn.
+    page.wait_for_function(
+        """document.querySelectorAll('iframe[title="streamlit_calendar.calendar"]').length == 1"""
+    )
     calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
-    calendar.get_by_text("1/1 Robot Rampage Party").wait_for()
-    calendar.locator(".fc-event", has_text="2/24").first.click()
+    calendar.get_by_text("10:00 Robot Rampage Party 1/1").wait_for()
+    calendar.locator(".fc-event", has_text="9:00 Robotics Bootcamp 2/24").first.click()
     page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
     settled(page)
     assert trouble(page) == []
@@ -113,7 +117,7 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.get_by_role("link", name="Orders").click()
     page.get_by_role("heading", name="Orders", exact=True).wait_for()
     settled(page)
-    page.get_by_role("textbox", name="…or by order, cs_ or pi_ id").fill(order_id)
+    page.get_by_role("textbox", name="Open an order by order, cs_ or pi_ id").fill(order_id)
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Retry schedule_events").click()
     page.get_by_text("schedule_events", exact=False).first.wait_for()
