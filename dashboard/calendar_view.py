@@ -27,7 +27,18 @@ OPTIONS = {
     "firstDay": 1,
     "timeZone": "local",  # overwritten with the business time zone by `options`
     "headerToolbar": {"left": "", "center": "title", "right": ""},
-    "dayHeaderFormat": {"weekday": "short", "day": "numeric", "month": "short"},
+    # Week and day columns are dates ("Mon 11 Jan"); a month's columns are weekdays ("Mon").
+    "views": {
+        "timeGrid": {
+            "dayHeaderFormat": {
+                "weekday": "short",
+                "day": "numeric",
+                "month": "short",
+                "omitCommas": True,
+            },
+        },
+        "dayGridMonth": {"dayHeaderFormat": {"weekday": "short"}},
+    },
     "eventTimeFormat": {"hour": "numeric", "minute": "2-digit", "hour12": False},
     "slotLabelFormat": {"hour": "numeric", "minute": "2-digit", "hour12": False},
     "listDayFormat": {"weekday": "long", "day": "numeric", "month": "long"},
@@ -50,6 +61,7 @@ CSS = """
 .fc-event.fill-empty { opacity: 0.55; }
 .fc-event-title { white-space: normal !important; font-weight: 500; }
 .fc-daygrid-event .fc-event-title { font-size: 0.8em; }
+.fc-timegrid-event .fc-event-title { font-size: 0.78em; line-height: 1.2; }
 """
 
 
@@ -101,6 +113,39 @@ def slots(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda s: (s["starts_at"], s["title"], s["id"]))
 
 
+def free_parties_by_day(
+    slots_: list[dict[str, Any]], tz: ZoneInfo, by_time: bool = False
+) -> list[dict[str, Any]]:
+    """For the month: the party rooms nobody has booked, one entry per day (`partyday:<date>`,
+    "Party rooms free: 9"), so that a weekend cell shows its booked parties and a count,
+    not nine empty slots; for the week, one per start time (`partyday:<date>T<HH:MM>`,
+    "10:00 Party rooms free: 3"), so that a column is not split into slivers. Each keeps
+    `free`: the slots it stands for."""
+    kept: list[dict[str, Any]] = []
+    free: dict[str, dict[str, Any]] = {}
+    for slot in slots_:
+        if slot.get("kind") != "party" or slot["booked"]:
+            kept.append(slot)
+            continue
+        local = fmt.parse_instant(slot["starts_at"]).astimezone(tz)
+        day = f"{local:%Y-%m-%dT%H:%M}" if by_time else local.date().isoformat()
+        group = free.setdefault(day, {
+            "id": f"partyday:{day}", "kind": "party", "title": "Party rooms free",
+            "product_id": None, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"],
+            "booked": 0, "capacity": 0, "venue_name": "", "room_name": "", "event_ids": [],
+            "free": [],
+        })  # fmt: skip
+        group["free"].append(slot)
+        group["capacity"] += slot["capacity"] or 1
+        group["starts_at"] = min(group["starts_at"], slot["starts_at"])
+        group["ends_at"] = max(group["ends_at"], slot["ends_at"])
+    for group in free.values():
+        at = f"{start_time(group['starts_at'], tz)} " if by_time else ""
+        group["title"] = f"{at}Party rooms free: {len(group['free'])}"
+        group["room_name"] = f"{len(group['free'])} slots"
+    return sorted([*kept, *free.values()], key=lambda s: (s["starts_at"], s["title"], s["id"]))
+
+
 def start_time(text: str | None, tz: ZoneInfo) -> str:
     """`9:00`, `15:30`: a start time as on a timetable."""
     moment = fmt.parse_instant(text)
@@ -126,7 +171,9 @@ def entries(slots_: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
         result.append(
             {
                 "id": slot["id"],
-                "title": f"{label(slot, tz)} · {slot['room_name']}",
+                "title": slot["title"]
+                if "free" in slot
+                else f"{label(slot, tz)} · {slot['room_name']}",
                 "start": fmt.local_iso(slot["starts_at"], tz),
                 "end": fmt.local_iso(slot["ends_at"], tz),
                 "backgroundColor": colour,

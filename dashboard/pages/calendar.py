@@ -56,6 +56,8 @@ with ui.section():
     slots = view_of.slots(api.events(first, end, kind)["events"])
     if not free_parties:
         slots = [s for s in slots if s["kind"] != "party" or s["booked"]]
+    elif view in ("Month", "Week"):
+        slots = view_of.free_parties_by_day(slots, tz, by_time=view == "Week")
     if not slots:
         st.info(
             f"Nothing on sale between {first.day} {first:%b} and {end.day} {end:%b %Y}: camps, "
@@ -98,8 +100,21 @@ chosen = st.selectbox(
 )  # fmt: skip
 
 
+def show_free_parties(slot: dict) -> None:
+    """A day's party rooms nobody has booked yet."""
+    st.subheader(f"Party rooms free, {fmt.local_day(slot['starts_at'], tz)}")
+    ui.table(
+        [{"at": view_of.start_time(s["starts_at"], tz), "title": s["title"],
+          "venue": s["venue_name"], "room": s["room_name"]} for s in slot["free"]],
+        {"at": "Starts", "title": "Party", "venue": "Venue", "room": "Room"},
+    )  # fmt: skip
+
+
 def show_roster(slot: dict) -> None:
     """The children of a camp day (both sessions) or of one event, to read, print or save."""
+    if "free" in slot:
+        show_free_parties(slot)
+        return
     camp_day = slot["id"].startswith("campday:")
     if camp_day:
         _, product_id, on = slot["id"].split(":")

@@ -28,8 +28,8 @@ filters = {
         "Fulfilment", FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
     ),
     "kind": kind.selectbox("Kind", KINDS, index=None),
-    "since": since.date_input("Created from", value=None, format="YYYY-MM-DD"),
-    "until": until.date_input("Created until", value=None, format="YYYY-MM-DD"),
+    "since": since.date_input("Created from", value=None, format="DD/MM/YYYY"),
+    "until": until.date_input("Created until", value=None, format="DD/MM/YYYY"),
 }
 pager_key = ui.page_key("orders", *filters.values())
 

@@ -20,7 +20,7 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Summaries")
 
 yesterday = clock.now().astimezone(tz).date() - timedelta(days=1)
-day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD", key="summary-day")
+day = st.date_input("Day", value=yesterday, format="DD/MM/YYYY", key="summary-day")
 
 
 def figures_view(figures: dict[str, Any]) -> None:

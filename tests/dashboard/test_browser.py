@@ -101,17 +101,26 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.get_by_role("link", name="Calendar").click()
     page.get_by_role("button", name="Go to the next events").click()
     settled(page)
-    # The month left behind is removed once the new one is drawn.
-    page.wait_for_function(
-        """document.querySelectorAll('iframe[title="streamlit_calendar.calendar"]').length == 1"""
+    # The month left behind stays on screen until the new one is drawn: wait for one calendar
+    # showing the seeded party.
+    frames = page.locator('iframe[title="streamlit_calendar.calendar"]')
+    wait_for(
+        lambda: (
+            frames.count() == 1
+            and frames.first.content_frame.get_by_text("10:00 Robot Rampage Party 1/1").count()
+        ),
+        60,
     )
     calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
-    calendar.get_by_text("10:00 Robot Rampage Party 1/1").wait_for()
     calendar.locator(".fc-event", has_text="9:00 Robotics Bootcamp 2/24").first.click()
     page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
     settled(page)
     assert trouble(page) == []
     page.screenshot(path=SCREENSHOTS / "calendar-roster.png", full_page=True)
+    page.get_by_text("Week", exact=True).click()
+    settled(page)
+    assert trouble(page) == []
+    page.screenshot(path=SCREENSHOTS / "calendar-week.png", full_page=True)
 
     order_id = seeded.failed_orders[2]
     page.get_by_role("link", name="Orders").click()

@@ -46,14 +46,17 @@ def test_the_month_shows_every_camp_day_once_with_its_days_fill_time_and_room(
     # A camp day nobody has booked is there too, at 0, shaded as empty.
     empty = _camp_day(events, "2027-01-08")
     assert "0/24" in empty["title"] and empty["classNames"] == ["fill-empty"]
-    party = next(e for e in events if e["extendedProps"]["kind"] == "party")
+    party = next(e for e in events if e["title"].startswith("10:00 Robot Rampage Party 1/1"))
+    # A month shows a day's free party rooms as one count, not nine empty slots.
+    free = next(e for e in events if e["id"] == "partyday:2027-01-16")
+    assert free["title"] == "Party rooms free: 8"  # 3 times x 3 rooms, one of them Dee's
     assert party["backgroundColor"] != ada_and_bo["backgroundColor"]
     shown = [(e["title"], e["extendedProps"]["venue"], e["extendedProps"]["room"]) for e in events]
     assert "marrickville" not in json.dumps(shown)  # names, never raw ids
     assert ("TinkerTank Marrickville", "Party Room") in {s[1:] for s in shown}
     options = _component(at)["options"]
     assert options["locale"] == "en-au"
-    assert options["dayHeaderFormat"] == {"weekday": "short", "day": "numeric", "month": "short"}
+    assert options["views"]["timeGrid"]["dayHeaderFormat"]["month"] == "short"  # Mon 11 Jan
     assert options["height"] == "auto"
 
 

@@ -86,3 +86,20 @@ def test_the_roster_flags_notes_keeps_a_mobile_slot_and_prints_escaped():
     assert "&lt;script&gt;" in page and "<script>" not in page
     assert 'class="notes"' in page
     assert "'=Bo<script>" in roster.csv(table)  # a formula is not run by a spreadsheet
+
+
+def test_a_months_free_party_rooms_show_as_one_count_per_day():
+    booked = {**PARTY, "event_id": "cal_9", "booked": 1, "day_booked": 1}
+    other_room = {**PARTY, "slot_key": "party:marrickville:workshop:2027-01-16:10:00",
+                  "room_name": "The Workshop"}  # fmt: skip
+
+    slots = view_of.free_parties_by_day(view_of.slots([PARTY, other_room, booked]), SYDNEY)
+
+    party, free = sorted(view_of.entries(slots, SYDNEY), key=lambda e: e["id"])
+    assert party["title"] == "10:00 Robot Rampage Party 1/1 · Party Room"
+    assert free["id"] == "partyday:2027-01-16"
+    assert free["title"] == "Party rooms free: 2"
+    by_time = view_of.free_parties_by_day(view_of.slots([PARTY, other_room]), SYDNEY, True)
+    assert [(s["id"], s["title"]) for s in by_time] == [
+        ("partyday:2027-01-16T10:00", "10:00 Party rooms free: 2")
+    ]
