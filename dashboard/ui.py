@@ -114,7 +114,20 @@ def table(
     frame = pd.DataFrame(
         [{heading: row.get(key) for key, heading in columns.items()} for row in rows]
     )
+    config.setdefault("height", fit_height(len(frame)))
     st.dataframe(frame, hide_index=True, width="stretch", **config)
+
+
+ROW_PIXELS = 35  # a dataframe row in Streamlit's default theme
+MAX_FIT_ROWS = 100
+
+
+def fit_height(rows: int) -> int | str:
+    """A table's height showing every row of a page (up to 100), so that nothing hides
+    behind a scroll bar; Streamlit's own height for a short table."""
+    if rows <= 10:
+        return "auto"
+    return ROW_PIXELS * (min(rows, MAX_FIT_ROWS) + 1) + 3
 
 
 def page_key(name: str, *filters: Any) -> str:

@@ -206,7 +206,6 @@ COLUMNS = {
 WIDTHS = {"Created": "medium", "Customer": "medium", "Email": "medium", "Payment": "medium",
           "Fulfilment": "medium", "Total": "small", "Refunded": "small", "Kinds": "small",
           "Steps": "medium", "Order": "medium"}  # fmt: skip
-ROW_PIXELS = 35  # Streamlit's row height: the table is as tall as its page of rows
 
 orders: list[dict] = []
 selected: str | None = None
@@ -241,7 +240,7 @@ with ui.section():
             frame,
             hide_index=True,
             width="stretch",
-            height=ROW_PIXELS * (len(frame) + 1) + 3,
+            height=ui.fit_height(len(frame)),
             column_config={k: st.column_config.Column(width=w) for k, w in WIDTHS.items()},
             on_select="rerun",
             selection_mode="single-row",
