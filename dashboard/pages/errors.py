@@ -13,7 +13,8 @@ from dashboard import session, ui
 
 PAGE_SIZE = 100
 RESOLVED = {"open": False, "resolved": True}
-MARKS = {"critical": "🔴 critical", "high": "🟠 high", "medium": "🟡 medium", "low": "⚪ low"}
+# Plain shapes every system font has (a tablet without colour emoji shows them too).
+MARKS = {"critical": "■ CRITICAL", "high": "▲ high", "medium": "● medium", "low": "○ low"}
 
 api, tz = session.api(), session.settings().tz
 by = session.staff_name()
@@ -35,7 +36,7 @@ with ui.section():
             text_column, buttons = st.columns([4, 1])
             money = advice_of.amount(entry)
             text_column.markdown(
-                f"**🔴 CRITICAL · {entry['category']}** · "
+                f":red[**■ CRITICAL**] · **{entry['category']}** · "
                 f"{fmt.local_time(entry['created_at'], tz)}"
                 + (f" · order `{entry['order_id']}`" if entry.get("order_id") else "")
             )
@@ -102,12 +103,12 @@ with ui.section():
                 "amount": "Amount",
                 "todo": "What to do",
                 "order_id": "Order",
-                "step": "Step",
-                "resolved_at": "Resolved",
-                "resolved_by": "By",
+                **({"resolved_at": "Resolved", "resolved_by": "By"} if resolved != "open" else {}),
                 "error_id": "Entry",
             },
             column_config={
+                "Severity": st.column_config.TextColumn(width="small"),
+                "Category": st.column_config.TextColumn(width="small"),
                 "Message": st.column_config.TextColumn(width="large"),
                 "What to do": st.column_config.TextColumn(width="large"),
             },

@@ -15,7 +15,7 @@ def test_critical_entries_come_first_marked_with_what_to_do_and_no_retry(trouble
     (banner,) = at.error
     assert "1 critical entry open" in banner.value
     listed = at.dataframe[0].value
-    assert listed["Severity"].iloc[0] == "🔴 critical"
+    assert listed["Severity"].iloc[0] == "■ CRITICAL"
     assert "Answer the dispute in Stripe" in listed["What to do"].iloc[0]
     assert "$89.00" in listed["Message"].iloc[0]  # amounts in dollars
     keys = {b.key for b in at.button}
