@@ -119,6 +119,12 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.screenshot(path=SCREENSHOTS / "calendar-roster.png", full_page=True)
     page.get_by_text("Week", exact=True).click()
     settled(page)
+    wait_for(
+        lambda: frames.count() == 1 and frames.first.content_frame.locator(".fc-timegrid").count(),
+        60,
+    )
+    calendar.get_by_text("Mon 28 Dec").wait_for()  # dates the Australian way round
+    settled(page)
     assert trouble(page) == []
     page.screenshot(path=SCREENSHOTS / "calendar-week.png", full_page=True)
 
