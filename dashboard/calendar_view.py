@@ -54,6 +54,7 @@ OPTIONS = {
     "height": "auto",  # every row of the month, nothing cut off
     "nowIndicator": True,
 }
+MAX_DAYS = 400  # the longest range GET /api/events answers
 VIEWS = {"Day": "timeGridDay", "Week": "timeGridWeek", "Month": "dayGridMonth", "List": "list"}
 # The border shows the fill band; the shade tells an empty slot from a booked one at a glance.
 CSS = """
@@ -204,6 +205,8 @@ def visible_range(view: str, chosen: date, until: date | None = None) -> tuple[d
     next_month = (month + timedelta(days=32)).replace(day=1)
     if view == "List":
         end = until + timedelta(days=1) if until and until >= chosen else None
+        if end and (end - chosen).days > MAX_DAYS:
+            end = chosen + timedelta(days=MAX_DAYS)  # what the API gives in one call
         return (chosen, end) if end else (month, next_month)
     first = month - timedelta(days=month.weekday())
     last = next_month + timedelta(days=(7 - next_month.weekday()) % 7)

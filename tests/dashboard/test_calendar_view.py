@@ -61,6 +61,8 @@ def test_each_view_shows_its_range_and_australian_formats():
     assert view_of.visible_range("List", wednesday) == (date(2027, 1, 1), date(2027, 2, 1))
     assert view_of.visible_range("List", wednesday, date(2027, 3, 5)) == (
         wednesday, date(2027, 3, 6))  # fmt: skip
+    assert view_of.visible_range("List", wednesday, date(2029, 1, 1)) == (
+        wednesday, date(2028, 2, 17))  # at most 400 days  # fmt: skip
     month = view_of.options("Month", date(2026, 12, 28), date(2027, 2, 1), "Australia/Sydney")
     assert month["initialDate"] == "2027-01-01"
     assert month["locale"] == "en-au"
