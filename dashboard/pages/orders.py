@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from client.staff_api import ApiError
+from core import clock
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
@@ -191,21 +192,31 @@ def label(status: str | None) -> str:
     return (status or "").replace("_", " ")
 
 
+# What staff scan first, leftmost; widths (pixels) that show every value whole
+# ("partially refunded" included) in a wide page, the email and id last.
 COLUMNS = {
-    "created_at": "Created",
-    "customer_name": "Customer",
-    "customer_email": "Email",
-    "payment_status": "Payment",
-    "fulfillment_status": "Fulfilment",
-    "amount_total": "Total",
-    "amount_refunded": "Refunded",
-    "kinds": "Kinds",
-    "steps": "Steps",
-    "order_id": "Order",
+    "created_at": ("Created", 125),
+    "customer_name": ("Customer", 140),
+    "amount_total": ("Total", 80),
+    "payment_status": ("Payment", 135),
+    "fulfillment_status": ("Fulfilment", 125),
+    "steps": ("Steps", 150),
+    "kinds": ("Kinds", 95),
+    "amount_refunded": ("Refunded", 85),
+    "order_id": ("Order", 220),
+    "customer_email": ("Email", 220),
 }
-WIDTHS = {"Created": "medium", "Customer": "medium", "Email": "medium", "Payment": "medium",
-          "Fulfilment": "medium", "Total": "small", "Refunded": "small", "Kinds": "small",
-          "Steps": "medium", "Order": "medium"}  # fmt: skip
+
+
+def created(text: str | None) -> str:
+    """`Thu 26 Nov 10:00`; the year only when it is not this year's."""
+    moment = fmt.parse_instant(text)
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    year = "" if local.year == clock.now().astimezone(tz).year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}"
+
 
 orders: list[dict] = []
 selected: str | None = None
@@ -222,7 +233,7 @@ with ui.section():
     else:
         frame = pd.DataFrame([
             {
-                "created_at": fmt.local_time(order["created_at"], tz),
+                "created_at": created(order["created_at"]),
                 "customer_name": order.get("customer_name") or "",
                 "customer_email": order.get("customer_email") or "",
                 "payment_status": label(order["payment_status"]),
@@ -235,13 +246,16 @@ with ui.section():
                 "order_id": order["order_id"],
             }
             for order in orders
-        ]).rename(columns=COLUMNS)  # fmt: skip
+        ])[list(COLUMNS)].rename(columns={k: h for k, (h, _) in COLUMNS.items()})  # fmt: skip
         picked = st.dataframe(
             frame,
             hide_index=True,
             width="stretch",
             height=ui.fit_height(len(frame)),
-            column_config={k: st.column_config.Column(width=w) for k, w in WIDTHS.items()},
+            column_config={
+                heading: st.column_config.Column(width=width, pinned=heading == "Customer")
+                for heading, width in COLUMNS.values()
+            },
             on_select="rerun",
             selection_mode="single-row",
             key=f"orders-table-{pager_key}",

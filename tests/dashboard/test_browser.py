@@ -135,7 +135,7 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.get_by_role("textbox", name="Open an order by order, cs_ or pi_ id").fill(order_id)
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Retry schedule_events").click()
-    page.get_by_text("schedule_events", exact=False).first.wait_for()
+    page.locator('[data-testid="stAlertContentSuccess"]').wait_for()  # next to the button
     settled(page)
     page.screenshot(path=SCREENSHOTS / "orders-retried.png", full_page=True)
     assert trouble(page) == []
