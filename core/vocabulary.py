@@ -48,3 +48,8 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 # support_tickets.status.
 TICKET_STATUSES = ("open", "in_progress", "resolved")
+
+# staff_actions.action: what staff did to an order or an event (issue 12).
+STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity")
+# staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
+STAFF_REFUND_STATUSES = ("requested", "applied")

@@ -25,6 +25,7 @@ from sidecar import (
     metrics,
     openapi,
     scheduled_runs,
+    staff_actions,
     staff_api,
     staff_orders,
     summaries_api,
@@ -99,6 +100,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/metrics", staff_only(metrics.metrics)),
         *inbox_import.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_actions.routes,
         *staff_orders.routes,
         *support.staff_routes,
         *summaries_api.routes,

@@ -313,3 +313,12 @@ def fulfilled(conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: dateti
         " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
         [now, order_ids],
     )
+
+
+def add_credit(conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime) -> None:
+    """Staff cancelled without a refund: the family keeps `amount` cents as credit (v10)."""
+    conn.execute(
+        "UPDATE orders SET credit_amount = coalesce(credit_amount, 0) + ?, updated_at = ?"
+        " WHERE order_id = ?",
+        [amount, now, order_id],
+    )
