@@ -12,6 +12,7 @@ and why, and every change to a family's bookings queues one email (`queue_change
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import duckdb
 
 from core.catalog import Catalog
+from core.catalog_file import load_catalog
 from core.payments import dollars
 from core.schedule import (
     ScheduleError,
@@ -40,6 +42,13 @@ from store import (
     staff_actions,
     staff_refunds,
 )
+
+
+@functools.cache
+def catalog_at(path: str) -> Catalog:
+    """The catalog the sidecar serves, read once in the store process (a `Catalog` does
+    not pickle, so writes are sent its path)."""
+    return load_catalog(path)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,9 @@ def queue_change(
 
 def cancel_booking(
     conn: duckdb.DuckDBPyConnection, booking_id: str, reason: str, actor: str,
-    catalog: Catalog, now: datetime,
+    catalog_path: str, now: datetime,
 ) -> Outcome:  # fmt: skip
+    catalog = catalog_at(catalog_path)
     key = f"cancel:{booking_id}"
     done = staff_actions.find(conn, key)
     if done is not None:
@@ -140,8 +150,9 @@ def _target(catalog: Catalog, booking: dict[str, Any], move: MoveRequest) -> tup
 
 def move_booking(
     conn: duckdb.DuckDBPyConnection, booking_id: str, move: MoveRequest, actor: str,
-    request_key: str | None, catalog: Catalog, now: datetime,
+    request_key: str | None, catalog_path: str, now: datetime,
 ) -> Outcome:  # fmt: skip
+    catalog = catalog_at(catalog_path)
     if request_key is not None:
         done = staff_actions.find(conn, request_key)
         if done is not None:

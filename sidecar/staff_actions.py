@@ -230,7 +230,7 @@ async def cancel_booking(request: Request) -> Response:
     app = request.app
     outcome = await app.state.database.awrite(
         actions.cancel_booking, request.path_params["booking_id"], reason, actor(request),
-        app.state.catalog, utcnow(),
+        str(app.state.settings.catalog_path), utcnow(),
     )  # fmt: skip
     return _answer(outcome)
 
@@ -243,7 +243,7 @@ async def move_booking(request: Request) -> Response:
     app = request.app
     outcome = await app.state.database.awrite(
         actions.move_booking, request.path_params["booking_id"], move, actor(request),
-        _client_key(request), app.state.catalog, utcnow(),
+        _client_key(request), str(app.state.settings.catalog_path), utcnow(),
     )  # fmt: skip
     return _answer(outcome)
 

@@ -215,11 +215,20 @@ def cancel_item_bookings(
 def move_booking(
     conn: duckdb.DuckDBPyConnection, booking_id: str, event_id: str, now: datetime
 ) -> None:
-    """A booking moved to another event, keeping its id (and so its calendar UID)."""
+    """A booking moved to another event, keeping its id (and so its calendar UID).
+
+    The calendar and the roster read an event's bookings from its `created_at` on (the
+    bookings table grows in time order; store/calendar.py): an event made for this move is
+    younger than the booking, so its `created_at` is lowered to the booking's."""
     conn.execute(
         "UPDATE bookings SET event_id = ?, status = 'confirmed', updated_at = ?"
         " WHERE booking_id = ?",
         [event_id, now, booking_id],
+    )
+    conn.execute(
+        "UPDATE events SET created_at = b.created_at FROM bookings b"
+        " WHERE b.booking_id = ? AND events.event_id = ? AND b.created_at < events.created_at",
+        [booking_id, event_id],
     )
 
 
