@@ -9,6 +9,7 @@ from client.staff_api import ApiError
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
+from dashboard.order_actions import order_actions
 
 PAGE_SIZE = 50
 
@@ -129,6 +130,7 @@ def detail(key: str) -> None:
             )
     if st.button("Resend confirmation email", key=f"resend-{order_id}"):
         ui.act(lambda: api.resend_confirmation(order_id), f"Confirmation for {order_id} queued.")
+    order_actions(api, answer, tz)
 
     timeline, steps, bookings, emails, stripe_events, errors, items = st.tabs(
         ["Timeline", "Steps", "Bookings", "Emails", "Stripe events", "Errors", "Items"]

@@ -1,0 +1,57 @@
+"""The order page's actions (dashboard/order_actions.py) in Streamlit's AppTest against the
+seeded sidecar and the fake Stripe: refund an item, then move a booking."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.dashboard.conftest import Seeded, camp, no_trouble, order_status, place_and_pay, wait_for
+
+
+def _button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_staff_refund_an_item_and_move_a_booking_from_the_order_page(
+    dashboard, seeded: Seeded, fake_stripe
+):
+    order_id = place_and_pay(
+        seeded.sidecar, fake_stripe, "Ivy Parent",
+        [camp("2027-01-19", "day", "Ivy"), camp("2027-01-20", "day", "Jo")],
+    )  # fmt: skip
+    wait_for(lambda: order_status(seeded.url, order_id)["fulfillment_status"] == "fulfilled")
+    detail = seeded.get(f"/api/orders/{order_id}")
+    ivy_item = next(i for i in detail["items"] if i["student"] == "Ivy")
+    jo = next(b for b in detail["bookings"] if b["student"] == "Jo")
+    at = dashboard("orders")
+    at.text_input(key="orders-open").input(order_id).run()
+    no_trouble(at)
+
+    at.multiselect(key=f"refund-items-{order_id}").select(ivy_item["order_item_id"])
+    at.text_input(key=f"refund-reason-{order_id}").input("Ivy has the flu")
+    _button(at, "Refund").click().run()
+    no_trouble(at)
+    assert any("$89.00 refunded" in s.value for s in at.success), [s.value for s in at.success]
+    (refund,) = [r for r in fake_stripe.refunds
+                 if r["payment_intent"] == detail["order"]["payment_intent_id"]]  # fmt: skip
+    assert refund["amount"] == ivy_item["unit_amount"]
+    (event,) = [e for e in fake_stripe.refund_events()
+                if e["data"]["object"]["payment_intent"] == refund["payment_intent"]]  # fmt: skip
+    assert seeded.sidecar.deliver(event).status_code == 200
+    wait_for(lambda: {b["student"]: b["status"] for b in
+                      seeded.get(f"/api/orders/{order_id}")["bookings"]}
+             == {"Ivy": "cancelled", "Jo": "confirmed"})  # fmt: skip
+
+    at.selectbox(key=f"move-booking-{order_id}").select(jo["booking_id"])
+    at.date_input(key=f"move-date-{order_id}").set_value(date(2027, 1, 21))
+    at.text_input(key=f"move-reason-{order_id}").input("family holiday")
+    _button(at, "Move").click().run()
+    no_trouble(at)
+    assert any("moved from" in s.value for s in at.success), [s.value for s in at.success]
+    after = seeded.get(f"/api/orders/{order_id}")
+    moved = next(b for b in after["bookings"] if b["student"] == "Jo")
+    assert moved["booking_id"] == jo["booking_id"]
+    assert moved["event"]["event_id"] != jo["event"]["event_id"]
+    assert next(i for i in after["items"] if i["student"] == "Jo")["item_date"] == "2027-01-21"
+    staff = [t["text"] for t in after["timeline"] if t["source"] == "staff"]
+    assert len(staff) == 2 and "Ivy has the flu" in staff[0] and "family holiday" in staff[1]
