@@ -12,6 +12,7 @@ import email.policy
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes
 from typing import Any
 
@@ -24,8 +25,10 @@ from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Inbox, Sidecar, email_calendar, sidecar_env
 from tests.fakes.stripe import FakeStripe
 from tests.sidecar.test_alerts import wait_for
+from tests.sidecar.test_ignite import invoice, stripe_event
 
 STRIPE_KEY = "sk_test_actions"
+IGNITE_PRICE = "price_ignite_coding_monday_2027"
 LAST_PLACE_CAMP = """
 [[camps]]
 id = "one-seat"
@@ -46,6 +49,8 @@ CHANGED = "Your TinkerTank booking has changed"
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeStripe]:
     with FakeStripe() as stripe_api:
+        stripe_api.add_price(IGNITE_PRICE, unit_amount=14900, currency="aud",
+                             recurring={"interval": "month"})  # fmt: skip
         yield stripe_api
 
 
@@ -403,6 +408,72 @@ def test_ending_a_subscription_asks_stripe_and_is_audited(shop: Sidecar, fake: F
     assert refused.status_code == 409 and refused.json()["error"] == "no_subscription"
     bad = act(shop, f"/api/orders/{order_id}/end-subscription", {"when": "tomorrow"})
     assert [p["path"] for p in bad.json()["problems"]] == ["when", "reason"]
+
+
+def ignite_order(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
+    """An Ignite sign-up, paid for February 2027 (its classes booked): order, subscription."""
+    items = [{"product_id": "ignite-coding-monday", "student": {"name": name, "age": 9}}]
+    response = checkout(shop, items, family())
+    assert response.status_code == 201, response.text
+    order_id = response.json()["order_id"]
+    (session,) = [s for s in fake.sessions.values() if s["client_reference_id"] == order_id]
+    completed = fake.complete_session(session["id"])
+    subscription = completed["data"]["object"]["subscription"]
+    assert shop.deliver(completed).status_code == 200
+    february = invoice(subscription, order_id, datetime(2027, 2, 1, tzinfo=UTC),
+                       datetime(2027, 3, 1, tzinfo=UTC))  # fmt: skip
+    assert shop.deliver(stripe_event("invoice.paid", february)).status_code == 200
+    assert wait_for(lambda: len(order(shop, order_id)["bookings"]) == 3)  # 8, 15, 22 Feb
+    return order_id, subscription
+
+
+def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(
+    shop: Sidecar, fake: FakeStripe
+):
+    order_id, subscription = ignite_order(shop, fake, "Kai")
+    classes = sorted(order(shop, order_id)["bookings"], key=lambda b: b["event"]["starts_at"])
+    missed = classes[0]  # Monday 8 February
+    made_up = act(shop, f"/api/bookings/{missed['booking_id']}/move",
+                  {"date": "2027-03-01", "reason": "sick on the 8th"})  # fmt: skip
+    assert made_up.status_code == 200, made_up.text
+    nowhere = act(shop, f"/api/bookings/{missed['booking_id']}/move",
+                  {"date": "2027-03-02", "reason": "a Tuesday"})  # fmt: skip
+    assert nowhere.status_code == 422 and nowhere.json()["problems"][0]["path"] == "date"
+    moved = next(b for b in order(shop, order_id)["bookings"]
+                 if b["booking_id"] == missed["booking_id"])  # fmt: skip
+    assert moved["status"] == "confirmed"
+    assert moved["event"]["starts_at"] > classes[-1]["event"]["starts_at"]
+
+    ended = act(shop, f"/api/orders/{order_id}/end-subscription",
+                {"when": "now", "reason": "family moving interstate"})  # fmt: skip
+    assert ended.status_code == 200, ended.text
+    assert fake.subscription(subscription)["status"] == "canceled"
+    # Stripe's deletion comes back through the pipeline and releases the classes to come.
+    deleted = {"id": subscription, "object": "subscription", "status": "canceled",
+               "metadata": {"order_id": order_id}}  # fmt: skip
+    assert shop.deliver(stripe_event("customer.subscription.deleted", deleted)).status_code == 200
+    assert wait_for(lambda: {b["status"] for b in order(shop, order_id)["bookings"]}
+                    == {"cancelled"})  # fmt: skip
+    actions = shop.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    assert [a["action"] for a in actions] == ["end_subscription", "move"]
+
+
+def test_an_ignite_subscription_can_end_at_the_period_end(shop: Sidecar, fake: FakeStripe):
+    order_id, subscription = ignite_order(shop, fake, "Lou")
+    body = {"when": "period_end", "reason": "last term"}
+    for _ in range(2):
+        assert act(shop, f"/api/orders/{order_id}/end-subscription", body).status_code == 200
+    assert fake.subscription(subscription)["cancel_at_period_end"] is True
+    assert fake.subscription(subscription)["status"] == "active"
+    assert shop.staff_get("/api/actions", order_id=order_id).json()["total"] == 1
+    fake.down()
+    try:
+        refused = act(shop, f"/api/orders/{order_id}/end-subscription",
+                      {"when": "now", "reason": "x"})  # fmt: skip
+    finally:
+        fake.up()
+    assert refused.status_code == 503
+    assert fake.subscription(subscription)["status"] == "active"
 
 
 def _race(*calls) -> list[requests.Response]:
