@@ -1,5 +1,6 @@
-"""The order page's actions (docs/staff-actions.md): refund items or money, end an Ignite
-subscription, cancel a booking keeping credit, move a booking. Each form asks why, goes
+"""Staff actions' forms (docs/staff-actions.md): on the order page, refund items or money,
+end an Ignite subscription, cancel a booking keeping credit, move a booking; on the
+calendar's roster, an event's capacity. Each form asks why, goes
 through the staff API and shows what it did (or why not) at the top of the page.
 
 A refund or a move carries an Idempotency-Key kept for the form until it succeeds, so a
@@ -131,3 +132,17 @@ def _move_form(api: StaffApi, order_id: str, bookings: list[dict], labels: dict[
                           lambda key: api.move_booking(booking, wanted, reason, key)),
                     "Booking moved.",
                 )  # fmt: skip
+
+
+def capacity_form(api: StaffApi, event: dict[str, Any]) -> None:
+    """An event's capacity override (the calendar's roster): an extra helper, a room closed."""
+    event_id = event["event_id"]
+    with st.form(key=f"capacity-form-{event_id}"):
+        places, reason = st.columns([1, 3])
+        capacity = places.number_input("Capacity", min_value=0, max_value=1000, step=1,
+                                       value=int(event.get("capacity") or 0),
+                                       key=f"capacity-{event_id}")  # fmt: skip
+        why = reason.text_input("Why (extra helper, room closed…)",
+                                key=f"capacity-reason-{event_id}")  # fmt: skip
+        if st.form_submit_button("Set capacity"):
+            ui.act(lambda: api.set_capacity(event_id, int(capacity), why), "Capacity set.")

@@ -12,6 +12,7 @@ from core import clock
 from core.vocabulary import KINDS
 from dashboard import formatting as fmt
 from dashboard import session, ui
+from dashboard.order_actions import capacity_form
 
 VIEWS = {"Month": "dayGridMonth", "Week": "timeGridWeek", "List": "listWeek"}
 ROSTER_KEY = "calendar-roster"
@@ -112,3 +113,4 @@ if chosen:
                 "status": "Status",
             },
         )
+        capacity_form(api, {**event, "event_id": chosen})

@@ -55,3 +55,27 @@ def test_staff_refund_an_item_and_move_a_booking_from_the_order_page(
     assert next(i for i in after["items"] if i["student"] == "Jo")["item_date"] == "2027-01-21"
     staff = [t["text"] for t in after["timeline"] if t["source"] == "staff"]
     assert len(staff) == 2 and "Ivy has the flu" in staff[0] and "family holiday" in staff[1]
+
+
+def test_staff_set_an_events_capacity_from_the_calendar_roster(
+    dashboard, seeded: Seeded, fake_stripe
+):
+    order_id = place_and_pay(
+        seeded.sidecar, fake_stripe, "Kit Parent", [camp("2027-01-22", "day", "Kit")]
+    )
+    wait_for(lambda: order_status(seeded.url, order_id)["fulfillment_status"] == "fulfilled")
+    event_id = seeded.get(f"/api/orders/{order_id}")["bookings"][0]["event"]["event_id"]
+    at = dashboard("calendar")
+    at.date_input(key="calendar-month").set_value(date(2027, 1, 22)).run()
+    at.selectbox(key="calendar-roster").select(event_id).run()
+    no_trouble(at)
+
+    at.number_input(key=f"capacity-{event_id}").set_value(26)
+    at.text_input(key=f"capacity-reason-{event_id}").input("extra helper: Sam")
+    _button(at, "Set capacity").click().run()
+    no_trouble(at)
+    assert any("capacity 24 -> 26" in s.value for s in at.success), [s.value for s in at.success]
+    assert {m.label: m.value for m in at.metric}["Booked"] == "1/26"
+    (audit,) = [a for a in seeded.get("/api/actions")["actions"] if a["action"] == "capacity"
+                and a["details"]["event_id"] == event_id]  # fmt: skip
+    assert audit["reason"] == "extra helper: Sam"
