@@ -148,6 +148,16 @@ def _target(catalog: Catalog, booking: dict[str, Any], move: MoveRequest) -> tup
     return found[0], ((found[0].slot_key, found[0].capacity),)
 
 
+def _path_of(message: str) -> str:
+    """Which field of a move a schedule's refusal is about (core/schedule.py's words)."""
+    reason = message.rpartition(": ")[2]
+    for words, path in (("start times", "start_time"), ("rooms", "room"),
+                        ("session", "session")):  # fmt: skip
+        if words in reason:
+            return path
+    return "date"
+
+
 def move_booking(
     conn: duckdb.DuckDBPyConnection, booking_id: str, move: MoveRequest, actor: str,
     request_key: str | None, catalog_path: str, now: datetime,
@@ -165,9 +175,9 @@ def move_booking(
     try:
         planned, options = _target(catalog, booking, move)
     except (KeyError, ScheduleError) as exc:
-        path = "room" if move.room and "room" in str(exc) else "date"
+        message = str(exc).strip("'\"")
         return Outcome(422, "no such place to move to", problems=[
-            {"path": path, "message": str(exc).strip("'\"")}])  # fmt: skip
+            {"path": _path_of(message), "message": message}])  # fmt: skip
     candidates = planned if isinstance(planned, list) else [(planned, options[0])]
     if any(p.slot_key == booking["slot_key"] for p, _ in candidates):
         return Outcome(200, f"{booking_id} is already there", {"booking_id": booking_id,

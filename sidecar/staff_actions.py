@@ -132,7 +132,8 @@ async def refund_order(request: Request) -> Response:
         )  # fmt: skip
     client: stripe.StripeClient | None = request.app.state.stripe
     if client is None:
-        await database.awrite(staff_refunds.abandon, key)
+        if begun.fresh:
+            await database.awrite(staff_refunds.abandon, key)
         return _stripe_unavailable("refunds need Stripe (STRIPE_SECRET_KEY is not set)")
     params = {
         "payment_intent": begun.payment_intent_id,
@@ -144,9 +145,13 @@ async def refund_order(request: Request) -> Response:
     try:
         refund = await asyncio.to_thread(client.v1.refunds.create, params, {"idempotency_key": key})
     except Exception as exc:
-        if begun.refund_id is None:
-            await database.awrite(staff_refunds.abandon, key)
         log.error("refund of %s: %s", order_id, exc)
+        if not begun.fresh:  # the same refund asked again while the first is under way
+            return JSONResponse(
+                {"error": "refund_in_progress", "message": "this refund is already being"
+                 " made; refresh the order in a moment"}, status_code=409,
+            )  # fmt: skip
+        await database.awrite(staff_refunds.abandon, key)
         if _reachable(exc):
             return JSONResponse(
                 {"error": "refund_refused", "message": f"Stripe refused the refund:"

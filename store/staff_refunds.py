@@ -31,6 +31,7 @@ class Begun:
     payment_intent_id: str | None = None
     items: tuple[str, ...] = ()
     refund_id: str | None = None  # known when this request was answered by Stripe before
+    fresh: bool = False  # written by this call (only its caller may `abandon` it)
     refundable: int = 0
     message: str = ""
     problems: list[dict[str, str]] = field(default_factory=list)
@@ -111,7 +112,7 @@ def begin(
         conn.execute(
             "INSERT INTO staff_refund_items (order_item_id, refund_key) VALUES (?, ?)", [item, key]
         )
-    return Begun("ok", key, amount, currency, intent, tuple(items))
+    return Begun("ok", key, amount, currency, intent, tuple(items), fresh=True)
 
 
 def answered(conn: duckdb.DuckDBPyConnection, key: str, refund_id: str) -> None:

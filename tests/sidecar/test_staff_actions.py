@@ -341,6 +341,34 @@ def test_moving_a_booking_updates_the_same_calendar_event_and_frees_the_old_plac
     assert len(timeline) == 1 and "school camp clash" in timeline[0]
 
 
+def test_a_party_moves_to_another_slot_and_room_and_frees_its_room(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    address = family()
+    detail = book(shop, fake, [party("2027-02-06", "13:00")], address)
+    booking = detail["bookings"][0]
+    assert detail["bookings"][0]["event"]["room_id"] == "party-room"
+    path = f"/api/bookings/{booking['booking_id']}/move"
+    nowhere = act(shop, path, {"date": "2027-02-07", "start_time": "11:00", "reason": "x"})
+    assert nowhere.status_code == 422 and nowhere.json()["problems"][0]["path"] == "start_time"
+    attic = act(shop, path, {"date": "2027-02-07", "room": "attic", "reason": "x"})
+    assert attic.status_code == 422 and attic.json()["problems"][0]["path"] == "room"
+    moved = act(shop, path, {"date": "2027-02-07", "start_time": "15:30", "room": "workshop",
+                             "reason": "birthday boy is away on Saturday"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    after = order(shop, detail["order"]["order_id"])
+    event = after["bookings"][0]["event"]
+    assert (event["room_id"], after["items"][0]["start_time"]) == ("workshop", "15:30")
+    assert after["items"][0]["item_date"] == "2027-02-07"
+    # Both rooms of the old slot are free again: two families can take them.
+    for _ in range(2):
+        assert checkout(shop, [party("2027-02-06", "13:00")], family()).status_code == 201
+    assert wait_for(lambda: len(change_mails(mailbox, address)) == 1)
+    (invite,) = events_by_uid(email_calendar(change_mails(mailbox, address)[0])).values()
+    assert str(invite["UID"]) == uid(booking)
+    assert invite["DTSTART"].dt.strftime("%Y-%m-%d %H:%M") == "2027-02-07 15:30"
+
+
 def test_two_staff_moving_into_the_last_place_get_one_move_and_one_409(
     shop: Sidecar, fake: FakeStripe
 ):
