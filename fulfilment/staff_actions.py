@@ -254,6 +254,11 @@ def set_capacity(
     done = staff_actions.find(conn, request_key)
     if done is not None:
         return Outcome(200, "this change was made before", done["details"], already=True)
+    current = capacity.overrides(conn, [key]).get(key, before)
+    if places == current:  # a double click, or nothing to change: one effect
+        return Outcome(200, f"{title}: capacity is already {places}",
+                       {"event_id": event_id, "resource_key": key, "capacity": places},
+                       already=True)  # fmt: skip
     previous = capacity.set_override(conn, key, places, reason, actor, now)
     bookings.set_capacity(conn, key, places, now)
     used = orders.places_used(conn, key, now) if kind != "ignite" else (

@@ -191,6 +191,20 @@ async def end_subscription(request: Request) -> Response:
         return JSONResponse(
             {"error": "no_subscription", "message": "this order has no Stripe subscription"}, 409
         )
+    request_key = f"end_subscription:{subscription_id}:{wanted.when}"
+    done = await database.aread(staff_actions.find, request_key)
+    if done is not None:  # a double click: Stripe was asked once
+        return JSONResponse(
+            jsonable(
+                {
+                    "done": True,
+                    "already": True,
+                    "order_id": order_id,
+                    **done["details"],
+                    "message": "already asked of Stripe",
+                }
+            )
+        )
     client: stripe.StripeClient | None = request.app.state.stripe
     if client is None:
         return _stripe_unavailable("ending a subscription needs Stripe (STRIPE_SECRET_KEY)")
@@ -212,7 +226,7 @@ async def end_subscription(request: Request) -> Response:
         return _stripe_unavailable("Stripe could not be reached; the subscription is unchanged")
     details = {"subscription_id": subscription_id, "when": wanted.when}
     await database.awrite(
-        actions.record_action, f"end_subscription:{subscription_id}:{wanted.when}", order_id,
+        actions.record_action, request_key, order_id,
         "end_subscription", actor(request), wanted.reason, details, utcnow(),
     )  # fmt: skip
     message = (
@@ -221,7 +235,9 @@ async def end_subscription(request: Request) -> Response:
         else "the subscription ends at the end of the paid period; its later classes are"
         " released then"
     )
-    return JSONResponse({"done": True, "order_id": order_id, **details, "message": message})
+    return JSONResponse(
+        {"done": True, "already": False, "order_id": order_id, **details, "message": message}
+    )
 
 
 # --- cancel, move, capacity ----------------------------------------------------------------

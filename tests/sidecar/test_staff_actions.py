@@ -421,8 +421,15 @@ def test_a_capacity_override_opens_a_place_without_a_restart_and_is_audited(
     (audit,) = [a for a in shop.staff_get("/api/actions").json()["actions"]
                 if a["action"] == "capacity" and a["details"]["event_id"] == event_id]  # fmt: skip
     assert audit["actor"] == "staff" and audit["reason"] == "extra helper (Sam)"
+    assert audit["details"]["before"] == 1
+    again = act(shop, f"/api/events/{event_id}/capacity",
+                {"capacity": 2, "reason": "extra helper (Sam)"})  # fmt: skip
+    assert again.status_code == 200 and again.json()["already"]
     closed = act(shop, f"/api/events/{event_id}/capacity", {"capacity": 0, "reason": "flood"})
     assert "over" in closed.json()["message"]
+    audits = [a for a in shop.staff_get("/api/actions").json()["actions"]
+              if a["action"] == "capacity" and a["details"]["event_id"] == event_id]  # fmt: skip
+    assert [a["details"]["capacity"] for a in audits] == [0, 2]  # newest first
 
 
 # --- Ignite ---------------------------------------------------------------------------------
@@ -472,9 +479,13 @@ def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(
     assert moved["status"] == "confirmed"
     assert moved["event"]["starts_at"] > classes[-1]["event"]["starts_at"]
 
-    ended = act(shop, f"/api/orders/{order_id}/end-subscription",
-                {"when": "now", "reason": "family moving interstate"})  # fmt: skip
+    ended, again = (
+        act(shop, f"/api/orders/{order_id}/end-subscription",
+            {"when": "now", "reason": "family moving interstate"})
+        for _ in range(2)
+    )  # fmt: skip
     assert ended.status_code == 200, ended.text
+    assert again.status_code == 200 and again.json()["already"]
     assert fake.subscription(subscription)["status"] == "canceled"
     # Stripe's deletion comes back through the pipeline and releases the classes to come.
     deleted = {"id": subscription, "object": "subscription", "status": "canceled",
