@@ -43,6 +43,7 @@ from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
 from store import error_log, order_views, outbox
+from store.bookings import invite_rows
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,14 @@ class Sender:
         organizer, attendee = calendar_parties(self.settings.email_from, calendar_rows)
         uids = {method: {f"booking.{b}@" for b in queued.get(key, [])}
                 for method, key in (("CANCEL", "cancelled"), ("REQUEST", "moved"))}  # fmt: skip
+        # An Ignite class is not an event of the order's calendar (the weekly series is):
+        # a class moved to a make-up is sent as an event of its own.
+        known = {e.uid for e in invites}
+        extra = self.database.read(invite_rows, list(queued.get("moved", [])))
+        invites += [
+            e for e in order_invites({"events": extra, "series": []}, self.catalog)
+            if e.uid not in known
+        ]  # fmt: skip
         messages = []
         for method, wanted in uids.items():
             events = [e for e in invites if any(e.uid.startswith(u) for u in wanted)]

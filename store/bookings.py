@@ -245,3 +245,21 @@ def set_capacity(
             [capacity, now, resource_key, resource_key],
         ).fetchall()
     ]
+
+
+def invite_rows(conn: duckdb.DuckDBPyConnection, booking_ids: list[str]) -> list[tuple]:
+    """Bookings as `store.order_views.calendar_rows` gives an order's events (UID, SEQUENCE,
+    title, start, end, venue, cancelled), Ignite classes included: a make-up class is a
+    single event of its own in the family's calendar."""
+    if not booking_ids:
+        return []
+    return conn.execute(
+        "SELECT 'booking.' || b.booking_id || '@' || split_part(e.uid, '@', 2),"
+        " e.sequence + coalesce(o.calendar_sequence, 0), e.title || ' (' || s.name || ')',"
+        " e.starts_at, e.ends_at, e.venue_id, b.status = 'cancelled'"
+        " FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " JOIN orders o ON o.order_id = b.order_id"
+        " JOIN students s ON s.student_id = b.student_id"
+        " WHERE b.booking_id IN (SELECT unnest(?)) ORDER BY e.starts_at, b.booking_id",
+        [booking_ids],
+    ).fetchall()

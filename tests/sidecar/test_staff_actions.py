@@ -463,9 +463,10 @@ def ignite_order(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
 
 
 def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(
-    shop: Sidecar, fake: FakeStripe
+    shop: Sidecar, fake: FakeStripe, mailbox
 ):
     order_id, subscription = ignite_order(shop, fake, "Kai")
+    address = order(shop, order_id)["order"]["customer_email"]
     classes = sorted(order(shop, order_id)["bookings"], key=lambda b: b["event"]["starts_at"])
     missed = classes[0]  # Monday 8 February
     made_up = act(shop, f"/api/bookings/{missed['booking_id']}/move",
@@ -478,6 +479,13 @@ def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(
                  if b["booking_id"] == missed["booking_id"])  # fmt: skip
     assert moved["status"] == "confirmed"
     assert moved["event"]["starts_at"] > classes[-1]["event"]["starts_at"]
+    # The family's calendar gets the make-up class as an event of its own.
+    assert wait_for(lambda: len(change_mails(mailbox, address)) == 1)
+    calendar = email_calendar(change_mails(mailbox, address)[0])
+    assert str(calendar["METHOD"]) == "REQUEST"
+    (make_up,) = events_by_uid(calendar).values()
+    assert str(make_up["UID"]) == uid(missed)
+    assert make_up["DTSTART"].dt.strftime("%Y-%m-%d %H:%M") == "2027-03-01 15:45"
 
     ended, again = (
         act(shop, f"/api/orders/{order_id}/end-subscription",
