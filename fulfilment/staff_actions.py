@@ -118,10 +118,10 @@ def cancel_booking(
     what = f"{booking['student']}: {booking['title']} on {_when(booking['starts_at'], catalog)}"
     queue_change(conn, booking["order_id"], [f"{what} is cancelled"], now, cancelled=[booking_id])
     details = {"booking_id": booking_id, "event_id": booking["event_id"], "credit": credit,
-               "credit_text": dollars(credit, "aud")}  # fmt: skip
+               "credit_text": dollars(credit, booking["currency"])}  # fmt: skip
     staff_actions.record(conn, request_key=key, order_id=booking["order_id"], action="cancel",
                          actor=actor, reason=reason, details=details, now=now)  # fmt: skip
-    return Outcome(200, f"{what} cancelled; {dollars(credit, 'aud')} kept as credit", details)
+    return Outcome(200, f"{what} cancelled; {details['credit_text']} kept as credit", details)
 
 
 # --- move ----------------------------------------------------------------------------------

@@ -146,12 +146,13 @@ def booking_for_action(conn: duckdb.DuckDBPyConnection, booking_id: str) -> dict
     columns = ("booking_id", "order_id", "order_item_id", "enrolment_id", "status", "event_id",
                "slot_key", "kind", "product_id", "title", "starts_at", "item_date", "session",
                "start_time", "unit_amount", "student", "hold_id", "resource_key",
-               "hold_status")  # fmt: skip
+               "hold_status", "currency")  # fmt: skip
     row = conn.execute(
         "SELECT b.booking_id, b.order_id, b.order_item_id, b.enrolment_id, b.status,"
         " e.event_id, e.slot_key, e.kind, e.product_id, e.title, e.starts_at, i.item_date,"
-        " i.session, i.start_time, i.unit_amount, s.name, h.hold_id, h.resource_key, h.status"
-        " FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " i.session, i.start_time, i.unit_amount, s.name, h.hold_id, h.resource_key, h.status,"
+        " o.currency FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " JOIN orders o ON o.order_id = b.order_id"
         " JOIN order_items i ON i.order_item_id = b.order_item_id"
         " JOIN students s ON s.student_id = b.student_id"
         " LEFT JOIN holds h ON h.order_item_id = b.order_item_id"
