@@ -69,3 +69,8 @@ STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link")
 # waitlist.status: a family waiting for a place, offered one (a hold for 24 h), booked
 # through the offer, passed over when the offer lapsed, or taken off by staff.
 WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")
+
+# staff_actions.action: what staff did to an order or an event (issue 12).
+STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity")
+# staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
+STAFF_REFUND_STATUSES = ("requested", "applied")

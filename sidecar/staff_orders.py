@@ -78,7 +78,11 @@ async def order_detail(request: Request) -> Response:
     if detail is None:
         return not_found()
     detail["timeline"] = order_timeline(
-        detail["stripe_events"], detail["steps"], detail["messages"], detail["errors"]
+        detail["stripe_events"],
+        detail["steps"],
+        detail["messages"],
+        detail["errors"],
+        detail["actions"],
     )
     return JSONResponse(jsonable(detail))
 
