@@ -344,6 +344,57 @@ ALTER TABLE orders ADD COLUMN hold_email VARCHAR;
 ALTER TABLE orders ADD COLUMN hold_client VARCHAR
 """
 
+# v13, messages staff send and families refuse (issue 13):
+# - a staff message to every family booked on an event (a heatwave closure): who sent what,
+#   when, and one row per family it went to; the unique key (event, message, family's
+#   address) and the outbox key `roster:<event>:<message>:<email>` make a double submit
+#   send one email per family;
+# - addresses that opted out of reminders (List-Unsubscribe, RFC 8058), and why an outbox
+#   message was not sent (`skipped`: opted out, booking cancelled) so staff see it;
+# - staff replies to support tickets, as the ticket's history.
+_V13 = """
+CREATE TABLE roster_messages (
+    message_id  VARCHAR NOT NULL,                 -- the sending form's id: a resubmit is the same
+    event_id    VARCHAR NOT NULL,
+    template    VARCHAR,                          -- core/messages/roster.py, or NULL (own text)
+    subject     VARCHAR NOT NULL,
+    body        VARCHAR NOT NULL,
+    channels    VARCHAR NOT NULL,                 -- 'email' (SMS: being built)
+    sent_by     VARCHAR NOT NULL,
+    families    INTEGER NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_id, message_id)
+);
+
+CREATE TABLE roster_message_families (
+    event_id    VARCHAR NOT NULL,
+    message_id  VARCHAR NOT NULL,
+    email       VARCHAR NOT NULL,                 -- lower-cased
+    order_id    VARCHAR,
+    channel     VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    UNIQUE (event_id, message_id, email, channel)
+);
+
+CREATE TABLE email_optouts (
+    email       VARCHAR NOT NULL,                 -- lower-cased
+    list        VARCHAR NOT NULL,                 -- 'reminders'
+    opted_out_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (email, list)
+);
+
+ALTER TABLE outbox ADD COLUMN skipped VARCHAR;
+
+CREATE TABLE ticket_replies (
+    reply_id    VARCHAR PRIMARY KEY,              -- the reply form's id: a resubmit is the same
+    ticket_id   VARCHAR NOT NULL,
+    body        VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,                 -- the ticket's status after it
+    sent_by     VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -352,6 +403,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "refunds ledger", _V5),
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
+    (13, "roster messages, reminder opt-outs, skipped messages, ticket replies", _V13),
 ]
 
 
