@@ -27,7 +27,7 @@ from urllib.parse import quote
 import duckdb
 import requests
 
-from core import clock
+from core import clock, unsubscribe
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.messages import emails
@@ -42,7 +42,7 @@ from core.payments import dollars
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
-from store import error_log, order_views, outbox
+from store import error_log, optouts, order_views, outbox
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class Sender:
         messages = self.database.read(outbox.due, now)
         for message in messages:
             try:
-                self.send(message)
+                skipped = self.send(message)
             except SendFailed as exc:
                 backoff = settings.fulfilment_retry_seconds * 2 ** message["attempts"]
                 retry_in = timedelta(seconds=max(backoff, exc.retry_after))
@@ -160,28 +160,40 @@ class Sender:
                 ).result()  # fmt: skip
                 continue
             self.database.submit_background(
-                outbox.mark_sent, message["message_id"], utcnow()
+                outbox.mark_sent, message["message_id"], utcnow(), skipped
             ).result()
         return len(messages)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> str | None:
+        """Send it; or say why it was deliberately not sent (shown on the outbox)."""
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
             # Slack is optional: without a webhook URL there is nowhere to post,
             # which is not a failure to retry and log.
             if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)
-            return
+            return None
         template = payload.get("template")
         if template == "confirmation":
             payload = self.render_confirmation(message["order_id"])
         elif template == "cancellation":
             payload = self.render_cancellation(message["order_id"], payload.get("reason"))
         elif template == "reminder":
-            payload = self.render_reminder(payload["booking_id"])
+            recipient = message["recipient"] or ""
+            when = self.database.read(optouts.opted_out, recipient, "reminders")
+            if when is not None:
+                return f"{recipient} unsubscribed from reminders on {when:%Y-%m-%d %H:%M} UTC"
+            link = unsubscribe.url(
+                self.settings.public_base_url,
+                unsubscribe.key_from(self.settings.admin_token),
+                recipient,
+            )
+            payload = self.render_reminder(payload["booking_id"], link)
             if payload is None:
-                return  # cancelled or moved since it was queued: nothing to remind of
+                return "booking no longer confirmed"  # cancelled or moved since queued
+            payload["list_unsubscribe"] = link
         self.send_email(message, payload)
+        return None
 
     def _links(self, order_id: str) -> tuple[str, str]:
         ics_url = f"{self.settings.public_base_url}/orders/{order_id}/calendar.ics"
@@ -243,7 +255,9 @@ class Sender:
         return {"subject": email.subject, "text": email.text, "html": email.html,
                 **self._calendar(rows, cancelling=True)}  # fmt: skip
 
-    def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
+    def render_reminder(
+        self, booking_id: str, unsubscribe_url: str | None = None
+    ) -> dict[str, Any] | None:
         rows = self.database.read(order_views.reminder_rows, booking_id)
         if rows is None:
             return None
@@ -253,7 +267,9 @@ class Sender:
                    "end": item["ends_at"].replace(tzinfo=UTC),
                    "location": venue_line(self.catalog, item["venue_id"])}  # fmt: skip
         ics_url, support = self._links(rows["order"]["order_id"])
-        email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
+        email = emails.reminder(
+            rows["order"], booking, self.catalog.tz, ics_url, support, unsubscribe_url
+        )
         return {"subject": email.subject, "text": email.text, "html": email.html}
 
     def send_slack(self, payload: dict[str, Any]) -> None:
@@ -289,6 +305,15 @@ class Sender:
         email["Message-ID"] = f"<{message['message_id']}@{domain}>"
         email["Date"] = format_datetime(clock.now())
         email["Auto-Submitted"] = "auto-replied" if payload.get("reply") else "auto-generated"
+        if payload.get("list_unsubscribe"):
+            # Reminders only (RFC 2369, RFC 8058): mail programs show an Unsubscribe button
+            # that POSTs to the signed link; transactional emails carry none.
+            email["List-Unsubscribe"] = f"<{payload['list_unsubscribe']}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if payload.get("in_reply_to"):
+            # A staff reply to a support ticket joins the thread of the ticket's first email.
+            email["In-Reply-To"] = payload["in_reply_to"]
+            email["References"] = payload["in_reply_to"]
         email.set_content(payload["text"])
         if payload.get("html"):
             email.add_alternative(payload["html"], subtype="html")

@@ -54,11 +54,15 @@ def due(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int = 50) -> list
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def mark_sent(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> None:
+def mark_sent(
+    conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime, skipped: str | None = None
+) -> None:
+    """Done: sent, or deliberately not sent (`skipped` says why: the address opted out,
+    the booking was cancelled), which staff see on the outbox."""
     conn.execute(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
-        " last_error = NULL, next_attempt_at = NULL WHERE message_id = ?",
-        [now, message_id],
+        " last_error = NULL, next_attempt_at = NULL, skipped = ? WHERE message_id = ?",
+        [now, skipped, message_id],
     )
 
 
@@ -100,7 +104,7 @@ def record_failure(
 
 
 COLUMNS = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "status", "attempts",
-           "next_attempt_at", "last_error", "created_at", "sent_at")  # fmt: skip
+           "next_attempt_at", "last_error", "created_at", "sent_at", "skipped")  # fmt: skip
 
 
 def messages(

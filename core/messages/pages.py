@@ -147,3 +147,13 @@ def render_not_found(base_url: str, support_email: str, nonce: str) -> str:
     return _PAGES.get_template("not_found.html.j2").render(
         **_common(base_url, support_email, nonce, None)
     )
+
+
+def render_unsubscribe(
+    state: str, email: str | None, action: str, base_url: str, support_email: str, nonce: str
+) -> str:
+    """The reminder unsubscribe page: `ask` (a button that POSTs to `action`), `done`, or
+    `invalid` (a link that is not ours, or from before a key change)."""
+    return _PAGES.get_template("unsubscribe.html.j2").render(
+        **_common(base_url, support_email, nonce, None), state=state, email=email, action=action
+    )
