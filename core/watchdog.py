@@ -7,7 +7,7 @@ Three conditions, each checked every WATCH_EVERY_SECONDS by `sidecar/watchdog.py
   delivery stored in the inbox, or, on a database that never had one, from the start of
   this sidecar (so that a fresh install does not alert at once).
 - `backlog`: more than BACKLOG_ALERT events wait to be applied, or the oldest waiting one
-  has waited more than LAG_ALERT_SECONDS.
+  has waited more than LAG_ALERT_SECONDS, for a minute at least (BACKLOG_HOLD).
 - `not_ready`: the sidecar's own `/readyz` checks have failed for READYZ_ALERT_SECONDS.
 
 An episode is the time a condition holds without a break. Each episode raises one alert,
@@ -23,6 +23,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WATCHES = ("no_delivery", "backlog", "not_ready")
+# A backlog must last this long to alert: a burst of deliveries that the worker catches up
+# with in seconds is what a backlog is for.
+BACKLOG_HOLD = timedelta(minutes=1)
 _HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-4]):([0-5]\d)")
 
 
@@ -152,7 +155,9 @@ def _episode_start(name: str, state: WatchState, seen: Observation) -> datetime:
 def _held_long_enough(name: str, since: datetime, now: datetime, limits: WatchLimits) -> bool:
     if name == "not_ready":
         return now - since >= timedelta(seconds=limits.readyz_seconds)
-    return True  # the others carry their own duration
+    if name == "backlog":
+        return now - since >= BACKLOG_HOLD
+    return True  # a quiet spell carries its own duration
 
 
 def check(

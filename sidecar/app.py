@@ -24,11 +24,14 @@ from sidecar import (
     inbox_import,
     metrics,
     openapi,
+    roster_messages,
     scheduled_runs,
     staff_api,
     staff_orders,
     summaries_api,
     support,
+    unsubscribe,
+    watchdog,
 )
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
@@ -44,17 +47,20 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     here when the server shuts down."""
 
     runs = scheduled_runs.ScheduledRuns(settings, catalog, database)
+    watch = watchdog.Watchdog(settings, database)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await database.connect()
         scheduler = asyncio.create_task(runs.run_forever(), name="scheduled-runs")
+        watching = asyncio.create_task(watch.run_forever(), name="watchdog")
         try:
             yield
         finally:
-            scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduler
+            for task in (scheduler, watching):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await database.aclose()
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -92,6 +98,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/orders/{order_id}/processing", customer.processing_page),
         Route("/orders/{order_id}/success", customer.success_page),
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),
+        *unsubscribe.routes,
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/openapi.json", openapi.openapi_json),
@@ -100,6 +107,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *inbox_import.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
         *staff_orders.routes,
+        *roster_messages.routes,
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
@@ -113,6 +121,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app.state.catalog = catalog
     app.state.database = database
     app.state.scheduled_runs = runs
+    app.state.watchdog = watch
     app.state.webhook_stats = webhook_stats
     app.state.stripe = checkout.stripe_client(settings)
     return app

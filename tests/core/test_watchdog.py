@@ -86,6 +86,10 @@ def test_a_backlog_alerts_once_per_episode_by_size_or_by_age():
            for m in range(3)]  # fmt: skip
     alerts = run(big + drained + old)
     assert [a.watch for a in alerts] == ["backlog", "backlog"]
+    assert [a.dedupe_key.split("T")[1][:5] for a in alerts] == ["10:00", "10:07"]
+    burst = [seen(TEN_AM, backlog=5000), seen(TEN_AM + timedelta(seconds=30), backlog=900),
+             seen(TEN_AM + timedelta(seconds=60), backlog=0)]  # fmt: skip
+    assert run(burst) == []  # caught up within the minute
     assert "500 Stripe events wait" in alerts[0].message
     assert "the oldest for 900 s" in alerts[1].message
 
