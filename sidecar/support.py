@@ -20,10 +20,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.clock import utcnow
+from core.messages.emails import support_address
 from core.support import (
     ClientLimiter,
     InvalidRequest,
     validate_booking_issue,
+    validate_ticket_reply,
     validate_ticket_update,
 )
 from core.vocabulary import TICKET_STATUSES
@@ -123,7 +125,8 @@ async def ticket(request: Request) -> Response:
         row = await database.aread(tickets.get_ticket, ticket_id)
         if row is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
-        return JSONResponse(_jsonable(row))
+        history = await database.aread(tickets.replies, ticket_id)
+        return JSONResponse(_jsonable({**row, "replies": history}))
 
     body = await read_json(request, MAX_BODY_BYTES)
     if isinstance(body, Response):
@@ -143,7 +146,35 @@ async def ticket(request: Request) -> Response:
     )
 
 
+async def reply(request: Request) -> Response:
+    """`POST /api/tickets/{ticket_id}/replies` `{"reply_id", "body", "close", "by"}`: email
+    the parent (threaded to the ticket), keep it on the ticket, move its status."""
+    ticket_id = request.path_params["ticket_id"].strip().upper()[:32]
+    body = await read_json(request, MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
+    try:
+        answer = validate_ticket_reply(body)
+    except InvalidRequest as exc:
+        return JSONResponse(exc.as_dict(), status_code=422)
+    settings = request.app.state.settings
+    sender = support_address(settings.email_from)
+    domain = sender.rpartition("@")[2] or "tinkertank.invalid"
+    result = await request.app.state.database.awrite(
+        tickets.reply_to_ticket, ticket_id, answer, utcnow(), domain, sender
+    )
+    if result is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    status = result["ticket"]["status"]
+    said = "reply emailed" if result["new"] else "this reply was already sent"
+    return JSONResponse(
+        _jsonable({**result, "message": f"{ticket_id}: {said}; status {status}"}),
+        status_code=201 if result["new"] else 200,
+    )
+
+
 staff_routes = [
     Route("/api/tickets", staff_only(list_tickets)),
     Route("/api/tickets/{ticket_id}", staff_only(ticket), methods=["GET", "POST"]),
+    Route("/api/tickets/{ticket_id}/replies", staff_only(reply), methods=["POST"]),
 ]
