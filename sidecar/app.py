@@ -81,6 +81,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
 
     # Counted in this process (one per sidecar): deliveries by outcome, refused signatures.
     webhook_stats = WebhookStats(settings.signature_refusals_alert)
+    # One per-client limit for the support API and the success page's form.
+    booking_issues = support.BookingIssues(ClientLimiter(settings.support_requests_per_client))
     routes = [
         Route(
             "/webhooks/stripe",
@@ -90,11 +92,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
-        Route(
-            "/api/support/booking-issue",
-            support.BookingIssues(ClientLimiter(settings.support_requests_per_client)).handle,
-            methods=["POST"],
-        ),
+        Route("/api/support/booking-issue", booking_issues.handle, methods=["POST"]),
+        Route("/orders/{order_id}/support", booking_issues.form, methods=["POST"]),
         Route("/orders/{order_id}/processing", customer.processing_page),
         Route("/orders/{order_id}/success", customer.success_page),
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),

@@ -151,7 +151,8 @@ async def success_page(request: Request) -> Response:
         return page.see_other(pages.order_paths(status["order_id"])["processing_url"])
     catalog: Catalog = request.app.state.catalog
     return page.html(
-        pages.render_success(rows, catalog, page.base_url, page.support_email, page.nonce)
+        pages.render_success(rows, catalog, page.base_url, page.support_email, page.nonce),
+        forms=True,  # the support form posts to /orders/{order_id}/support
     )
 
 
