@@ -12,6 +12,7 @@ from core import clock
 from core.vocabulary import KINDS
 from dashboard import formatting as fmt
 from dashboard import session, ui
+from dashboard.roster_messages import roster_message_form
 
 VIEWS = {"Month": "dayGridMonth", "Week": "timeGridWeek", "List": "listWeek"}
 ROSTER_KEY = "calendar-roster"
@@ -112,3 +113,5 @@ if chosen:
                 "status": "Status",
             },
         )
+        families = {p["customer_email"] for p in answer["roster"] if p["status"] != "cancelled"}
+        roster_message_form(api, chosen, len(families))

@@ -1,0 +1,60 @@
+"""The calendar roster's "message every family" form (a heatwave closure, a room change),
+kept apart from the calendar page's layout, which calls `roster_message_form`.
+
+Each form gets its own message id, kept until the message is sent: a double click or a
+resubmit sends nothing twice (the API's unique key per event, message and family)."""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+from client.staff_api import StaffApi
+from core.messages.roster import TEMPLATES
+from dashboard import formatting as fmt
+from dashboard import session, ui
+
+OWN_TEXT = "own text"
+
+
+def _labels(name: str) -> str:
+    return name if name == OWN_TEXT else name.replace("_", " ").capitalize()
+
+
+def roster_message_form(api: StaffApi, event_id: str, families: int) -> None:
+    """Below an event's roster: the form, then what was sent already."""
+    id_key = f"roster-message-id-{event_id}"
+    st.session_state.setdefault(id_key, f"dash-{secrets.token_hex(8)}")
+    with st.expander(f"Message every family booked ({families})"):
+        with st.form(f"roster-message-{event_id}"):
+            template = st.selectbox("Message", [*TEMPLATES, OWN_TEXT], format_func=_labels,
+                                    key="roster-template")  # fmt: skip
+            note = st.text_area("Add a line (templates)", key="roster-note")
+            subject = st.text_input("Subject (own text)", key="roster-subject")
+            body = st.text_area("Message (own text)", key="roster-body")
+            send = st.form_submit_button("Email every family", type="primary",
+                                         key="roster-send")  # fmt: skip
+        if send:
+            message: dict = {"message_id": st.session_state[id_key], "channels": ["email"],
+                             "by": session.staff_name()}  # fmt: skip
+            if template == OWN_TEXT:
+                message.update(subject=subject, body=body)
+            else:
+                message["template"] = template
+                if note.strip():
+                    message["note"] = note
+
+            def call() -> dict:
+                answer = api.message_roster(event_id, message)
+                st.session_state.pop(id_key, None)  # the next message is a new one
+                return answer
+
+            ui.act(call, "Message queued.")
+        with ui.section():
+            sent = api.roster_messages(event_id)["messages"]
+            ui.table(
+                fmt.table_times(sent, session.settings().tz, "created_at"),
+                {"created_at": "Sent", "sent_by": "By", "subject": "Subject",
+                 "families": "Families", "channels": "Channels"},
+            )  # fmt: skip
