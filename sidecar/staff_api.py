@@ -23,6 +23,7 @@ from core.clock import utcnow
 from core.vocabulary import (
     ERROR_CATEGORIES,
     INBOX_STATUSES,
+    INBOX_VIEWS,
     MESSAGE_CHANNELS,
     MESSAGE_STATUSES,
     SEVERITIES,
@@ -191,7 +192,7 @@ def not_found(message: str | None = None) -> JSONResponse:
 
 async def list_inbox(request: Request) -> Response:
     limit, offset = paging(request)
-    status = choice(request, "status", INBOX_STATUSES)
+    status = choice(request, "status", INBOX_STATUSES + INBOX_VIEWS)
     event_type = text(request, "type")
     rows, total = await request.app.state.database.aread(
         inbox.list_events, status=status, event_type=event_type, limit=limit, offset=offset

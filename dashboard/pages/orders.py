@@ -24,7 +24,11 @@ filters = {
         "Payment", PAYMENT_STATUSES, index=None, key="orders-payment"
     ),
     "fulfillment_status": fulfilment.selectbox(
-        "Fulfilment", FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
+        "Fulfilment",
+        FULFILLMENT_STATUSES,
+        key="orders-fulfillment",
+        # `?fulfillment=needs_attention`: the list a grouped alert links to.
+        index=ui.preset(FULFILLMENT_STATUSES, st.query_params.get("fulfillment")),
     ),
     "kind": kind.selectbox("Kind", KINDS, index=None),
     "since": since.date_input("Created from", value=None, format="YYYY-MM-DD"),
