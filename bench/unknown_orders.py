@@ -4,7 +4,7 @@ worker, against a payment the bulk path takes (issue 16, item 3).
 Stores N `payment_intent.succeeded` events whose metadata names an order this store never
 made, drains them with the worker, and does the same with N storefront payments whose cart
 is in their metadata (the bulk path). Prints ms per event of each, the error-log entries
-and the alerts queued.
+and the alerts queued; the best of three runs.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def drain(payloads: list[str]) -> tuple[float, int, int]:
 def main(n: int = 500) -> int:
     for name, payloads in (("unknown orders", unknown_order_events(n)),
                            ("carts in metadata (bulk)", cart_events(n))):  # fmt: skip
-        seconds, entries, alerts = drain(payloads)
+        # The best of three: the machine is shared, and a busy neighbour only adds.
+        seconds, entries, alerts = min(drain(payloads) for _ in range(3))
         print(
             f"{name:26} {n} events: {seconds * 1000 / n:6.2f} ms each,"
             f" {entries} error-log entries, {alerts} alerts"

@@ -251,6 +251,7 @@ class Worker:
         # The common case in bulk first; what it leaves, one by one (see fulfilment.bulk_payments).
         leftovers = self._in_bulk(bulk_payments.apply_payments, events, now)
         leftovers = self._in_bulk(bulk_payments.create_metadata_orders, leftovers, now)
+        leftovers = self._in_bulk(bulk_payments.record_unusable_payments, leftovers, now)
         submitted = [
             (
                 event_id,
@@ -302,6 +303,7 @@ class Worker:
             part = keys[start : start + BULK_SLICE]
             needs_catalog = fn in (
                 bulk_payments.create_metadata_orders,
+                bulk_payments.record_unusable_payments,
                 bulk_steps.create_bookings,
                 bulk_steps.book_events,
                 bulk_steps.confirm,
@@ -310,6 +312,8 @@ class Worker:
             args = (part, self.catalog, now) if needs_catalog else (part, now)
             if fn in (bulk_payments.apply_payments, bulk_payments.create_metadata_orders):
                 args = (*args, self.livemode)  # events of the other mode are left
+            if fn is bulk_payments.record_unusable_payments:
+                args = (*args, self.livemode, self.shared)
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())
             except Exception as exc:

@@ -70,28 +70,30 @@ def log_grouped(
     context: dict[str, Any] | None = None,
     order_id: str | None = None,
     stripe_event_id: str | None = None,
+    count: int = 1,
 ) -> bool:
-    """A problem that comes in floods (payments without a usable cart, unknown orders): the
-    first of its kind opens an entry; later ones within GROUP_WINDOW add to its count
-    (`occurrences`, `last_seen_at`) instead of an entry and an alert each. The entry keeps
-    the first problem's message, order and event; the rest are on the filtered lists. True
-    when an entry was opened. Run by the single writer, so two problems cannot both open."""
+    """A problem (or `count` of them) that comes in floods (payments without a usable
+    cart, unknown orders): the first of its kind opens an entry; later ones within
+    GROUP_WINDOW add to its count (`occurrences`, `last_seen_at`) instead of an entry and an
+    alert each. The entry keeps the first problem's message, order and event; the rest are
+    on the filtered lists. True when an entry was opened. Run by the single writer, so two
+    problems cannot both open one."""
     rows = conn.execute(
-        "UPDATE error_log SET occurrences = occurrences + 1, last_seen_at = ?"
+        "UPDATE error_log SET occurrences = occurrences + ?, last_seen_at = ?"
         " WHERE error_id = (SELECT error_id FROM error_log WHERE group_kind = ?"
         " AND resolved_at IS NULL AND created_at > ? ORDER BY created_at DESC LIMIT 1)"
         " RETURNING error_id",
-        [now, group_kind, now - GROUP_WINDOW],
+        [count, now, group_kind, now - GROUP_WINDOW],
     ).fetchall()
     if rows:
         return False
     conn.execute(
         "INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,"
         " order_id, stripe_event_id, created_at, group_kind, occurrences, last_seen_at)"
-        " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [new_id("err"), category, severity, message,
          json.dumps(context, default=str) if context else None, order_id, stripe_event_id,
-         now, group_kind, now],
+         now, group_kind, count, now],
     )  # fmt: skip
     return True
 

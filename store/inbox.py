@@ -239,6 +239,19 @@ def record_not_ours(
     )
 
 
+def record_not_ours_many(
+    conn: duckdb.DuckDBPyConnection, reason_of_event: dict[str, str], now: datetime
+) -> None:
+    """`record_not_ours` for many events at once (`fulfilment.bulk_payments`)."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'ignored', not_ours = true, attempts = attempts + 1,"
+        " processed_at = ?, last_error = n.reason, next_attempt_at = NULL, waiting_for = NULL"
+        " FROM (SELECT unnest(?) AS event_id, unnest(?) AS reason) n"
+        " WHERE webhook_inbox.event_id = n.event_id",
+        [now, list(reason_of_event), list(reason_of_event.values())],
+    )
+
+
 def wake_waiting(conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime) -> int:
     """Waiting events that wait for an order these (just applied) events recorded are due
     now: a refund that came before its payment is applied on the worker's next pass."""

@@ -304,3 +304,67 @@ def test_in_a_shared_account_a_flood_of_unmarked_payments_alerts_nothing(databas
     assert database.read(inbox.count_by_status)["not_ours"] == 50
     assert scalar(database, "SELECT count(*) FROM orders") == 0
     assert alerts_queued(database, clock.now + timedelta(hours=1)) == 0
+
+
+def mixed_payments() -> list[dict]:
+    """Payments without a usable cart of every kind the bulk path takes."""
+    return [
+        foreign.cartless_payment(CREATED, order_id="ord_we_never_made"),
+        foreign.cartless_payment(CREATED + 1, tt_items="[{broken"),
+        foreign.cartless_payment(CREATED + 2),
+        foreign.front_desk_payment(CREATED + 3),
+        foreign.cartless_payment(CREATED + 4, order_id="ord_nor_this_one"),
+    ]
+
+
+def decided(database: Database) -> list[tuple]:
+    """What fulfilment made of them, without the random order ids."""
+    return database.read(
+        lambda c: (
+            c.execute(
+                "SELECT i.event_id, i.status, coalesce(i.not_ours, false), i.last_error,"
+                " o.payment_status, o.fulfillment_status, o.amount_total, o.amount_paid,"
+                " o.currency, o.attention_reason, o.payment_intent_id,"
+                " (SELECT list(s.step || '=' || s.status || '/' || s.attempts ORDER BY s.step)"
+                "  FROM fulfilment_steps s WHERE s.order_id = o.order_id)"
+                " FROM webhook_inbox i LEFT JOIN orders o USING (order_id) ORDER BY i.created_at"
+            ).fetchall()
+            + c.execute(
+                "SELECT group_kind, occurrences, category, severity, message FROM error_log"
+                " ORDER BY group_kind"
+            ).fetchall()
+        )
+    )
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_payments_without_a_usable_cart_end_in_bulk_where_one_by_one_does(tmp_path, shared: bool):
+    from core.settings import DatabaseLocation
+    from fulfilment import bulk_payments
+    from fulfilment.events import handle_event
+
+    results = []
+    payments = mixed_payments()
+    for way in ("one_by_one", "bulk"):
+        database = Database.open(DatabaseLocation("duckdb", str(tmp_path / f"{way}.duckdb")))
+        try:
+            ids = store(database, *payments)
+            if way == "one_by_one":
+                for event_id in ids:
+                    database.write(handle_event, event_id, CATALOG, NOW, False, shared)
+            else:
+                left = database.write(
+                    bulk_payments.record_unusable_payments, ids, CATALOG, NOW, False, shared
+                )
+                assert left == []
+            results.append(decided(database))
+        finally:
+            database.close()
+
+    one_by_one, bulk = results
+    assert bulk == one_by_one
+    statuses = [row[1:3] for row in one_by_one[:5]]
+    if shared:  # the broken cart and the unknown orders carry our markers
+        assert sorted(statuses) == [("ignored", True)] * 2 + [("processed", False)] * 3
+    else:
+        assert statuses == [("processed", False)] * 5
