@@ -12,7 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES, STEP_STATUSES, STEPS
+from core.vocabulary import (
+    FULFILLMENT_STATUSES,
+    INBOX_STATUSES,
+    INBOX_VIEWS,
+    KINDS,
+    PAYMENT_STATUSES,
+    STEP_STATUSES,
+    STEPS,
+)
 
 Schema = dict[str, Any]
 
@@ -296,7 +304,8 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("GET", "/api/events/{event_id}/roster"): ("An event and its children", (), None,
                                                ANY_OBJECT),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
-                            (_param("status"), _param("type"), *PAGING), None, _LIST),
+                            (_param("status", schema={"enum": list(INBOX_STATUSES + INBOX_VIEWS)}),
+                             _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),
     ("GET", "/api/inbox/{event_id}"): ("One event, with its raw payload", (), None, ANY_OBJECT),
     ("POST", "/api/inbox/{event_id}/reprocess"): ("Apply a failed or ignored event again", (),
