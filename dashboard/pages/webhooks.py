@@ -103,8 +103,9 @@ if chosen:
         if event.get("not_ours"):
             st.info(f"Not ours: {fmt.literal(event.get('last_error') or '')}")
         elif event["status"] == "received" and event.get("waiting_for") is not None:
+            reason = (event.get("last_error") or "").removeprefix("waiting: ")
             st.info(
-                f"Waiting: {fmt.literal(event.get('last_error') or '')}; next try"
+                f"Waiting: {fmt.literal(reason)}; next try"
                 f" {fmt.local_time(event.get('next_attempt_at'), tz)}"
             )
         elif event.get("last_error"):
