@@ -263,7 +263,7 @@ class Worker:
         ]
         for event_id, future in submitted:
             self._settle(future, record_event_failure, (event_id,), now)
-        if events:
+        if events and self.database.read(inbox.any_waiting, now):
             # A refund that came before its payment waits for that payment's order: now
             # that this pass may have recorded it, its waiting events are due at once.
             self.database.submit_background(inbox.wake_waiting, events, now).result()

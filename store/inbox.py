@@ -252,6 +252,16 @@ def record_not_ours_many(
     )
 
 
+def any_waiting(conn: duckdb.DuckDBPyConnection, now: datetime) -> bool:
+    """Whether any event waits for a later try (most of the time, none: the worker then
+    writes nothing to wake them)."""
+    return bool(conn.execute(
+        "SELECT 1 FROM webhook_inbox WHERE status = 'received' AND waiting_for IS NOT NULL"
+        " AND next_attempt_at > ? LIMIT 1",
+        [now],
+    ).fetchone())  # fmt: skip
+
+
 def wake_waiting(conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime) -> int:
     """Waiting events that wait for an order these (just applied) events recorded are due
     now: a refund that came before its payment is applied on the worker's next pass."""
