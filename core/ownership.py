@@ -9,7 +9,10 @@ subscriptions. What we make always carries a marker:
 - a storefront payment taken outside our checkout carries its cart (`metadata.tt_items`,
   `tt_items_0`…, `tt_customer`);
 - an invoice of one of our subscriptions carries the subscription's metadata
-  (`parent.subscription_details.metadata`, current API versions).
+  (`parent.subscription_details.metadata`, current API versions);
+- a subscription or invoice for one of our catalog's Ignite prices (`stripe_price_id`) is
+  ours even without metadata (one made by hand in Stripe's Dashboard, an invoice of an
+  older API version).
 
 Only payments are decided here; whether an order exists is the store's to say. Pure: the
 object in, a verdict out.
@@ -42,6 +45,33 @@ def has_marker(obj: dict[str, Any]) -> bool:
     parent = obj.get("parent") if isinstance(obj.get("parent"), dict) else {}
     details = parent.get("subscription_details")
     return isinstance(details, dict) and has_marker(details)
+
+
+def price_ids(obj: dict[str, Any]) -> set[str]:
+    """The price ids a subscription's items or an invoice's lines are of (`price.id`, or
+    `pricing.price_details.price` on current API versions' invoice lines)."""
+    found: set[str] = set()
+    for key in ("items", "lines"):
+        listing = obj.get(key) if isinstance(obj.get(key), dict) else {}
+        for entry in listing.get("data") or []:
+            if not isinstance(entry, dict):
+                continue
+            price = entry.get("price")
+            if isinstance(price, dict) and isinstance(price.get("id"), str):
+                found.add(price["id"])
+            elif isinstance(price, str):
+                found.add(price)
+            pricing = entry.get("pricing") if isinstance(entry.get("pricing"), dict) else {}
+            details = pricing.get("price_details")
+            if isinstance(details, dict) and isinstance(details.get("price"), str):
+                found.add(details["price"])
+    return found
+
+
+def of_our_prices(obj: dict[str, Any], ours: set[str]) -> bool:
+    """Whether a subscription or invoice is for one of our catalog's Ignite prices
+    (`stripe_price_id`): a marker of ours even without our metadata."""
+    return bool(price_ids(obj) & ours)
 
 
 def front_desk(obj: dict[str, Any]) -> bool:

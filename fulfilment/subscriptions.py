@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.ownership import has_marker, why_not_ours
+from core.ownership import has_marker, of_our_prices, why_not_ours
 from core.payments import PaymentFacts, payment_problem, same_currency
 from core.schedule import ScheduleError, ignite_classes_in_period
 from fulfilment.context import Context, Deferred, NotOurs, PermanentFailure
@@ -49,7 +49,7 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
     if order_id is None:
         # Our checkout gives every subscription it makes metadata.order_id: in a shared
         # account, one without it is another's (a foreign subscription).
-        if ctx.shared and not has_marker(subscription):
+        if ctx.shared and not _marked(subscription, ctx):
             raise NotOurs(why_not_ours(subscription))
         raise Deferred("no order for this subscription yet", subscription_id)
     ensure_enrolments(conn, [order_id], text_id(subscription.get("id")), ctx.now)
@@ -94,12 +94,13 @@ def _invoice_order(
 ) -> str | None:
     """The order a subscription invoice is for; None for an invoice of no subscription.
     In a shared account, an invoice of no subscription (one sent from Stripe's Dashboard)
-    or of a subscription without our marker is not ours (NotOurs). An invoice of a
-    subscription we have no order for yet waits for it (Deferred); when the invoice does
-    not carry its subscription's metadata (older API versions), it waits unmarked and, in a
-    shared account, ends as not ours."""
+    or of a subscription without our marker (our metadata, or one of our catalog's Ignite
+    prices on its lines) is not ours (NotOurs). An invoice of a subscription we have no
+    order for yet waits for it (Deferred); one that shows neither its subscription's
+    metadata (older API versions) nor all its lines waits unmarked and, in a shared
+    account, ends as not ours."""
     if subscription_id is None:
-        if ctx.shared and not has_marker(invoice):
+        if ctx.shared and not _marked(invoice, ctx):
             raise NotOurs(why_not_ours(invoice))
         return None
     order_id = _subscription_order(conn, subscription_id, metadata)
@@ -107,12 +108,19 @@ def _invoice_order(
         return order_id
     parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
     knows_metadata = isinstance(parent.get("subscription_details"), dict)
-    if ctx.shared and knows_metadata and not has_marker(invoice):
+    lines = invoice.get("lines") if isinstance(invoice.get("lines"), dict) else {}
+    knows_prices = bool(lines.get("data")) and not lines.get("has_more")
+    marked = _marked(invoice, ctx)
+    if ctx.shared and not marked and (knows_metadata or knows_prices):
         raise NotOurs(why_not_ours(invoice))
     raise Deferred(
-        "no order for this subscription yet", subscription_id,
-        marked=has_marker(invoice) or not ctx.shared,
-    )  # fmt: skip
+        "no order for this subscription yet", subscription_id, marked=marked or not ctx.shared
+    )
+
+
+def _marked(obj: dict[str, Any], ctx: Context) -> bool:
+    """Our metadata, or one of our catalog's Ignite prices."""
+    return has_marker(obj) or of_our_prices(obj, {p.stripe_price_id for p in ctx.catalog.ignite})
 
 
 def _invoice_period(invoice: dict[str, Any]) -> tuple[datetime, datetime] | None:

@@ -368,3 +368,42 @@ def test_payments_without_a_usable_cart_end_in_bulk_where_one_by_one_does(tmp_pa
         assert sorted(statuses) == [("ignored", True)] * 2 + [("processed", False)] * 3
     else:
         assert statuses == [("processed", False)] * 5
+
+
+def old_api_invoice(price: str) -> dict:
+    """`invoice.paid` as older API versions send it: `subscription` at the top level, no
+    subscription metadata; its one line of `price`."""
+    invoice = {
+        "id": f"in_old_{price}", "object": "invoice", "amount_paid": 2900,
+        "billing_reason": "subscription_cycle", "currency": "aud", "customer": "cus_old",
+        "subscription": f"sub_old_{price}", "metadata": {},
+        "lines": {"object": "list", "has_more": False, "data": [{
+            "id": "il_old", "object": "line_item", "amount": 2900, "currency": "aud",
+            "price": {"id": price, "object": "price"},
+            "period": {"start": CREATED, "end": CREATED + 7 * 86400},
+        }]},
+    }  # fmt: skip
+    return event_envelope(f"evt_old_{price}", "invoice.paid", invoice, CREATED)
+
+
+def test_an_old_api_invoice_is_ours_by_its_price_and_waits_else_is_not_ours_at_once(
+    database: Database,
+):
+    clock = Clock()
+    foreign_id, ours_id = store(
+        database, old_api_invoice("price_kit_box_monthly"),
+        old_api_invoice("price_ignite_coding_monday_2027"),
+    )  # fmt: skip
+    work = worker(database, clock, shared=True)
+
+    work.run_events(clock.now)
+
+    assert row(database, foreign_id)["not_ours"] is True
+    waiting = row(database, ours_id)
+    assert waiting["status"] == "received"
+    assert waiting["waiting_for"] == "sub_old_price_ignite_coding_monday_2027"
+    run_until_settled(database, clock, work)
+    # Ours by its price, and no order ever came: failed, for staff, even in a shared account.
+    assert row(database, ours_id)["status"] == "failed"
+    assert scalar(database, "SELECT count(*) FROM error_log WHERE stripe_event_id = ?",
+                  ours_id) == 1  # fmt: skip
