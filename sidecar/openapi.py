@@ -307,6 +307,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
                             (_param("status", schema={"enum": list(INBOX_STATUSES + INBOX_VIEWS)}),
                              _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),
+    ("GET", "/api/inbox/views"): ("Inbox events waiting, and not ours", (), None, ANY_OBJECT),
     ("GET", "/api/inbox/{event_id}"): ("One event, with its raw payload", (), None, ANY_OBJECT),
     ("POST", "/api/inbox/{event_id}/reprocess"): ("Apply a failed or ignored event again", (),
                                                   None, ANY_OBJECT),

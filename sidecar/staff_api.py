@@ -211,6 +211,10 @@ async def inbox_counts(request: Request) -> Response:
     return JSONResponse(await request.app.state.database.aread(inbox.count_by_status))
 
 
+async def inbox_views(request: Request) -> Response:
+    return JSONResponse(await request.app.state.database.aread(inbox.count_views))
+
+
 async def reprocess_event(request: Request) -> Response:
     event_id = request.path_params["event_id"]
     done = await request.app.state.database.awrite(worker.reprocess_event, event_id, utcnow())
@@ -382,6 +386,7 @@ async def run_reminders(request: Request) -> Response:
 routes = [
     Route("/api/inbox", staff_only(list_inbox)),
     Route("/api/inbox/counts", staff_only(inbox_counts)),
+    Route("/api/inbox/views", staff_only(inbox_views)),
     Route("/api/inbox/{event_id}", staff_only(inbox_event)),
     Route("/api/inbox/{event_id}/reprocess", staff_only(reprocess_event), methods=["POST"]),
     Route("/api/errors", staff_only(list_errors)),

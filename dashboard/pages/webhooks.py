@@ -21,7 +21,7 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Webhooks")
 
 with ui.section():
-    counts = api.inbox_counts()
+    counts = {**api.inbox_counts(), **api.inbox_views()}
     shown = INBOX_STATUSES + INBOX_VIEWS
     columns = st.columns(len(shown))
     for column, status in zip(columns, shown, strict=True):
