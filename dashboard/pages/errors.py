@@ -41,6 +41,8 @@ with ui.section():
             "severity": "Severity",
             "category": "Category",
             "message": "Message",
+            # A grouped entry counts a flood of one kind of problem (one alert for all).
+            "occurrences": "Count",
             "order_id": "Order",
             "step": "Step",
             "stripe_event_id": "Stripe event",
