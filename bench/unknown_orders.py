@@ -5,6 +5,11 @@ Stores N `payment_intent.succeeded` events whose metadata names an order this st
 made, drains them with the worker, and does the same with N storefront payments whose cart
 is in their metadata (the bulk path). Prints ms per event of each, the error-log entries
 and the alerts queued; the best of three runs.
+
+Measured on 2026-12-07 on the shared two-core box, 500 events, best of three: before
+issue 16, 33.8 ms an unknown order (one by one) against 1.2 ms a cart in bulk, with 500
+error-log entries and an alert each (100 queued per sender pass); after, 0.33 ms against
+0.73 ms, with one grouped entry and one alert.
 """
 
 from __future__ import annotations
