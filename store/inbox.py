@@ -288,7 +288,7 @@ def record_failure(
     """A failed attempt: `received` again at `next_attempt_at`, or `failed` for good."""
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = ?, last_error = ?,"
-        " next_attempt_at = ? WHERE event_id = ?",
+        " next_attempt_at = ?, waiting_for = NULL WHERE event_id = ?",
         [status, attempts, error, next_attempt_at, event_id],
     )
 
