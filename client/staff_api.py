@@ -160,6 +160,9 @@ class StaffApi:
     def inbox_counts(self) -> dict:
         return self.get("/api/inbox/counts")
 
+    def inbox_views(self) -> dict:
+        return self.get("/api/inbox/views")
+
     def inbox_event(self, event_id: str) -> dict:
         return self.get(f"/api/inbox/{event_id}")
 

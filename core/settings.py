@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.schedule_runs import parse_local_time
 from core.validation import parse_bytes
-from core.vocabulary import SEVERITIES
+from core.vocabulary import ACCOUNT_MODES, SEVERITIES
 from core.watchdog import WatchLimits, parse_trading_hours
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
@@ -82,6 +82,13 @@ class Settings:
     alert_min_severity: str = "high"
     # The staff dashboard, for the link to the order in an alert.
     dashboard_url: str = "http://127.0.0.1:8501"
+    # What the Stripe account is (issue 16): "dedicated" to bookings (a payment without a
+    # usable cart is a storefront bug, flagged) or "shared" with other sales (a payment with
+    # no marker of ours is recorded as not ours, never an order or an error).
+    stripe_account_mode: str = "dedicated"
+    # A flood of similar problems (payments without a usable cart, unknown orders) is
+    # gathered for this long into one error-log entry before its one alert is sent.
+    alert_group_seconds: float = 60.0
     # Refused webhook signatures in 10 minutes above which a high entry is logged (alerts).
     signature_refusals_alert: int = 10
     smtp_host: str | None = None
@@ -178,6 +185,11 @@ class Settings:
         return f"Settings({', '.join(parts)})"
 
     __str__ = __repr__
+
+    @property
+    def shared_account(self) -> bool:
+        """Whether the Stripe account carries other sales than bookings (STRIPE_ACCOUNT_MODE)."""
+        return self.stripe_account_mode == "shared"
 
     @property
     def stripe_livemode(self) -> bool:
@@ -351,6 +363,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
     for name, key, high in (
         ("DATABASE_LOCK_WAIT_SECONDS", "database_lock_wait_seconds", 600),
         ("STORE_TIMEOUT_SECONDS", "store_timeout_seconds", 600),
+        ("ALERT_GROUP_SECONDS", "alert_group_seconds", 3600),
     ):
         if (value := text(name)) is None:
             continue
@@ -440,6 +453,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
                 f"ALERT_MIN_SEVERITY: {severity!r} is not one of {', '.join(SEVERITIES)}"
             )
         values["alert_min_severity"] = severity
+
+    if (mode := text("STRIPE_ACCOUNT_MODE")) is not None:
+        if mode not in ACCOUNT_MODES:
+            problems.append(
+                f"STRIPE_ACCOUNT_MODE: {mode!r} is not one of {', '.join(ACCOUNT_MODES)}"
+            )
+        values["stripe_account_mode"] = mode
 
     if (security := text("SMTP_SECURITY")) is not None:
         if security not in SMTP_SECURITY_CHOICES:

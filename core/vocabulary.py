@@ -37,6 +37,13 @@ BOOKING_STATUSES = ("confirmed", "cancelled", "conflict")
 
 # webhook_inbox.status: the Stripe events received, as far as they got.
 INBOX_STATUSES = ("received", "processing", "processed", "failed", "ignored")
+# Views of the inbox beside its statuses (issue 16): `waiting` is a received event put off
+# until what it needs is there (webhook_inbox.waiting_for set); `not_ours` an ignored event
+# of a payment, invoice or subscription that is not TinkerTank's (webhook_inbox.not_ours).
+INBOX_VIEWS = ("waiting", "not_ours")
+
+# STRIPE_ACCOUNT_MODE: the Stripe account is the bookings' alone, or shared with other sales.
+ACCOUNT_MODES = ("dedicated", "shared")
 
 # outbox.channel and outbox.status: the messages we send.
 MESSAGE_CHANNELS = ("email", "slack", "sms")

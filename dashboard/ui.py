@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -149,3 +149,9 @@ def pager(total: int, page_size: int, key: str) -> None:
     if int(st.session_state.get(key, 1)) > pages:
         st.session_state[key] = pages
     st.number_input(f"Page (of {pages}; {total} in all)", min_value=1, max_value=pages, key=key)
+
+
+def preset(choices: Sequence[str], value: str | None) -> int | None:
+    """The index of `value` (from the page's address, `?name=value`) among `choices`; None
+    (nothing chosen) for anything else."""
+    return choices.index(value) if value in choices else None

@@ -22,7 +22,22 @@ from core.catalog import Catalog
 class Deferred(Exception):
     """The event cannot be applied yet (a refund for a payment not seen yet): try later.
     The transaction still commits, with the deferral recorded, so a handler raises it only
-    when what it has written so far is complete on its own (linking ids, say)."""
+    when what it has written so far is complete on its own (linking ids, say).
+
+    `waiting_for` is the Stripe id (a PaymentIntent, subscription or customer) whose order
+    would let it apply: the event is woken as soon as an order with that id is recorded.
+    `marked` says whether the object carries a marker of ours: in a shared account, an
+    unmarked event that waits in vain ends as not ours rather than failed."""
+
+    def __init__(self, reason: str, waiting_for: str | None = None, marked: bool = True):
+        super().__init__(reason)
+        self.waiting_for = waiting_for
+        self.marked = marked
+
+
+class NotOurs(Exception):
+    """The event is about a payment, invoice or subscription that is not TinkerTank's (a
+    shared Stripe account): recorded as not ours, nothing applied, nothing logged."""
 
 
 class PermanentFailure(Exception):
@@ -34,9 +49,12 @@ Handler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], "Context"], None]
 
 class Context:
     def __init__(
-        self, catalog: Catalog, now: datetime, event_id: str, received_at: datetime
-    ) -> None:
+        self, catalog: Catalog, now: datetime, event_id: str, received_at: datetime,
+        shared: bool = False,
+    ) -> None:  # fmt: skip
         self.catalog = catalog
+        # STRIPE_ACCOUNT_MODE=shared: payments without a marker of ours are not ours.
+        self.shared = shared
         self.now = now
         self.event_id = event_id
         self.received_at = received_at

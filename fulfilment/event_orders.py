@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.payments import PaymentFacts, amount_paid, facts_from, payment_problem
 from fulfilment.context import Context
 from store import fulfilment_steps, order_state, orders
-from store.error_log import log_error
+from store.error_log import log_error, log_grouped
 
 # --- finding and creating orders -----------------------------------------------------------
 
@@ -41,18 +41,33 @@ def order_from_metadata(
             problems.extend(str(p) for p in exc.problems)
     order_state.insert_metadata_order(conn, order_id, cart, facts, problems, now)
     if cart is None:
-        log_error(
-            conn,
-            category="payment",
-            severity="high",
-            message="payment received without a usable cart: " + "; ".join(problems),
-            context={"payment_intent": facts.payment_intent_id, "email": facts.email},
-            order_id=order_id,
-            stripe_event_id=event_id,
-            now=now,
-            dedupe_key=f"no-cart:{facts.payment_intent_id or event_id}",
-        )
+        log_unusable(conn, facts, problems, order_id, event_id, now)
     return order_id
+
+
+def log_unusable(
+    conn: duckdb.DuckDBPyConnection, facts: PaymentFacts, problems: list[str],
+    order_id: str, event_id: str, now: datetime, count: int = 1,
+) -> None:  # fmt: skip
+    """Payments without a usable cart come in floods (a storefront bug, a shared account
+    set as dedicated): one entry and one alert per kind and window, with a count; each
+    order says what is missing and is on the list of orders that need attention."""
+    unknown = bool(facts.order_id)
+    log_grouped(
+        conn,
+        group_kind="unknown-order" if unknown else "no-cart",
+        category="payment",
+        severity="high",
+        message=(
+            "payments naming an order we do not know" if unknown
+            else "payments received without a usable cart"
+        ) + "; the first: " + "; ".join(problems),
+        context={"payment_intent": facts.payment_intent_id, "email": facts.email},
+        order_id=order_id,
+        stripe_event_id=event_id,
+        now=now,
+        count=count,
+    )  # fmt: skip
 
 
 # --- payment state -------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The handler table: what each Stripe event type does, and `handle_event`,
 which applies one stored event and records the outcome in the same transaction.
-An event of the other mode than our key is refused; one that cannot be applied yet is
-deferred and tried again, for up to a day."""
+An event of the other mode than our key is refused; one about a payment that is not ours
+(a shared account) is recorded as not ours; one that cannot be applied yet is deferred and
+tried again with exponential backoff, woken early when the order it waits for is recorded,
+and ends by rule: failed, or not ours when it carries no marker of ours in a shared account."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import duckdb
 
 from core.catalog import Catalog
 from core.payments import facts_from
-from fulfilment.context import Context, Deferred, Handler
+from fulfilment.context import Context, Deferred, Handler, NotOurs
 from fulfilment.payments import (
     handle_async_payment_failed,
     handle_async_payment_succeeded,
@@ -31,8 +33,19 @@ from fulfilment.subscriptions import (
 from store import inbox, order_state
 from store.error_log import log_error
 
-DEFER_DELAY = timedelta(seconds=2)
-DEFER_FOR = timedelta(hours=24)  # then the event is failed, with an error-log entry
+# A deferred event is tried again after 2 s, 4 s, 8 s … up to 30 minutes between tries;
+# after DEFER_ATTEMPTS tries (about two hours) it ends: failed with an error-log entry, or
+# not ours (a shared account, no marker of ours). Waking (store/inbox.wake_waiting) brings
+# it back at once when the order it waits for is recorded.
+DEFER_FIRST = timedelta(seconds=2)
+DEFER_CAP = timedelta(minutes=30)
+DEFER_ATTEMPTS = 14
+
+
+def defer_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th try (1 for the first)."""
+    return min(DEFER_FIRST * 2 ** max(attempts - 1, 0), DEFER_CAP)
+
 
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": handle_checkout_session_completed,
@@ -57,9 +70,11 @@ def handle_event(
     catalog: Catalog,
     now: datetime,
     livemode: bool,
+    shared: bool = False,
 ) -> str:
     """Apply one stored event and mark it processed, in the same transaction. `livemode` is
-    the mode of our Stripe key: an event of the other mode is refused (`wrong_mode`)."""
+    the mode of our Stripe key: an event of the other mode is refused (`wrong_mode`).
+    `shared`: the Stripe account carries other sales (STRIPE_ACCOUNT_MODE=shared)."""
     row = conn.execute(
         "SELECT type, payload, status, received_at, livemode FROM webhook_inbox WHERE event_id = ?",
         [event_id],
@@ -74,13 +89,16 @@ def handle_event(
     if handler is None:
         outcome = "ignored"  # a handled type whose handler is not written yet
     else:
-        ctx = Context(catalog, now, event_id, received_at)
+        ctx = Context(catalog, now, event_id, received_at, shared)
         try:
             handler(conn, json.loads(payload), ctx)
         except Deferred as exc:
             # Recorded in this transaction rather than raised: a raise would roll back the
             # whole commit group and re-run every job in it alone.
-            return _defer(conn, event_id, event_type, str(exc), now)
+            return _defer(conn, event_id, event_type, exc, now, shared)
+        except NotOurs as exc:
+            inbox.record_not_ours(conn, event_id, str(exc), now)
+            return "not_ours"
         outcome, order_id = "processed", ctx.order_id
     inbox.record_outcome(conn, event_id, outcome, order_id, now)
     return outcome
@@ -123,21 +141,32 @@ def _refuse_mode(
 
 
 def _defer(
-    conn: duckdb.DuckDBPyConnection, event_id: str, event_type: str, reason: str, now: datetime
-) -> str:
-    (received_at,) = conn.execute(
-        "SELECT received_at FROM webhook_inbox WHERE event_id = ?", [event_id]
+    conn: duckdb.DuckDBPyConnection, event_id: str, event_type: str, exc: Deferred,
+    now: datetime, shared: bool,
+) -> str:  # fmt: skip
+    (attempts,) = conn.execute(
+        "SELECT attempts + 1 FROM webhook_inbox WHERE event_id = ?", [event_id]
     ).fetchone()
-    if now - received_at <= DEFER_FOR:
-        inbox.defer(conn, event_id, f"deferred: {reason}", now + DEFER_DELAY)
+    reason = str(exc)
+    if attempts < DEFER_ATTEMPTS:
+        inbox.defer(
+            conn, event_id, f"waiting: {reason}", now + defer_delay(attempts), exc.waiting_for
+        )
         return "deferred"
-    inbox.give_up(conn, event_id, f"gave up after {DEFER_FOR}: {reason}")
+    if shared and not exc.marked:
+        inbox.record_not_ours(
+            conn, event_id, f"not ours: no marker of ours, and {reason} after"
+            f" {attempts} tries", now,
+        )  # fmt: skip
+        return "not_ours"
+    inbox.give_up(conn, event_id, f"gave up after {attempts} tries: {reason}")
     log_error(
         conn,
         category="payment",
         severity="high",
-        message=f"Stripe event {event_type} waited {DEFER_FOR} and still could not be applied:"
-        f" {reason}. Check the payment in Stripe, then reprocess it or resolve this entry",
+        message=f"Stripe event {event_type} waited {attempts} tries and still could not be"
+        f" applied: {reason}. Check the payment in Stripe, then reprocess it or resolve this"
+        " entry",
         stripe_event_id=event_id,
         now=now,
         dedupe_key=f"gave-up:{event_id}",

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.ownership import front_desk, has_marker, why_not_ours
 from core.payments import facts_from, has_cart
 from fulfilment import waitlist_offers
-from fulfilment.context import Context, Deferred
+from fulfilment.context import Context, Deferred, NotOurs
 from fulfilment.event_orders import (
     mark_paid,
     order_for,
@@ -20,7 +21,18 @@ from store.error_log import log_error
 SUBSCRIPTION_LINK_WAIT = timedelta(minutes=10)
 
 
+def not_ours_unless_marked(conn, event, ctx: Context) -> None:
+    """In a shared account, a payment of no order of ours and without any marker of ours
+    (a front-desk payment, another shop's checkout) is not ours: raises NotOurs."""
+    obj = event["data"]["object"]
+    if not ctx.shared or has_marker(obj):
+        return
+    if order_state.find_order(conn, facts_from(event["type"], obj)) is None:
+        raise NotOurs(why_not_ours(obj))
+
+
 def handle_checkout_session_completed(conn, event, ctx: Context) -> None:
+    not_ours_unless_marked(conn, event, ctx)
     order_id, facts = order_for(conn, event, ctx, create=True)
     # "unpaid" means a delayed method (BECS direct debit): wait for async_payment_succeeded.
     if event["data"]["object"].get("payment_status") in ("paid", "no_payment_required"):
@@ -28,14 +40,16 @@ def handle_checkout_session_completed(conn, event, ctx: Context) -> None:
 
 
 def handle_async_payment_succeeded(conn, event, ctx: Context) -> None:
+    not_ours_unless_marked(conn, event, ctx)
     order_id, facts = order_for(conn, event, ctx, create=True)
     mark_paid(conn, order_id, facts, ctx)
 
 
 def handle_async_payment_failed(conn, event, ctx: Context) -> None:
-    order_id, _ = order_for(conn, event, ctx, create=False)
+    not_ours_unless_marked(conn, event, ctx)
+    order_id, facts = order_for(conn, event, ctx, create=False)
     if order_id is None:
-        raise Deferred("no order for this checkout session yet")
+        raise Deferred("no order for this checkout session yet", facts.checkout_session_id)
     if order_state.advance_payment_status(conn, order_id, "failed", ctx.now):
         holds.release_active(conn, order_id)
 
@@ -51,7 +65,10 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
 
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
-    facts = facts_from(event["type"], event["data"]["object"])
+    obj = event["data"]["object"]
+    if ctx.shared and front_desk(obj) and not has_marker(obj):
+        raise NotOurs(why_not_ours(obj))
+    facts = facts_from(event["type"], obj)
     if order_state.find_order(conn, facts) is None and not facts.order_id and not has_cart(facts):
         # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
         # neither our order id nor a cart; invoice.paid books its classes. Its customer is
@@ -59,7 +76,11 @@ def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
         if facts.customer_id and _subscription_order_of_customer(conn, facts.customer_id):
             return
         if facts.customer_id and ctx.now - ctx.received_at < SUBSCRIPTION_LINK_WAIT:
-            raise Deferred("waiting to see whether this pays a subscription invoice")
+            raise Deferred(
+                "waiting to see whether this pays a subscription invoice", facts.customer_id,
+                marked=has_marker(event["data"]["object"]),
+            )  # fmt: skip
+    not_ours_unless_marked(conn, event, ctx)
     order_id, facts = order_for(conn, event, ctx, create=True)
     mark_paid(conn, order_id, facts, ctx)
 
@@ -74,6 +95,7 @@ def _subscription_order_of_customer(conn, customer_id: str) -> str | None:
 
 
 def handle_payment_intent_payment_failed(conn, event, ctx: Context) -> None:
+    not_ours_unless_marked(conn, event, ctx)
     order_id, _ = order_for(conn, event, ctx, create=False)
     if order_id is None:
         return  # an attempt that never became an order: nothing to undo

@@ -7,8 +7,9 @@ from typing import Any
 
 import duckdb
 
+from core.ownership import front_desk, has_marker, why_not_ours
 from core.payments import PaymentFacts, dollars, refund_from
-from fulfilment.context import Context, Deferred, PermanentFailure
+from fulfilment.context import Context, Deferred, NotOurs, PermanentFailure
 from fulfilment.event_orders import (
     order_for,
     text_id,
@@ -20,10 +21,18 @@ from store.error_log import log_error
 
 def handle_charge_refunded(conn, event, ctx: Context) -> None:
     charge = event["data"]["object"]
-    order_id, _ = order_for(conn, event, ctx, create=False)
+    order_id, facts = order_for(conn, event, ctx, create=False)
+    unmarked = order_id is None and ctx.shared and not has_marker(charge)
+    if unmarked and (front_desk(charge) or _payment_not_ours(conn, facts.payment_intent_id)):
+        raise NotOurs(why_not_ours(charge))
     status = order_state.payment_status(conn, order_id) if order_id else None
     if status not in ("paid", "partially_refunded", "refunded", "disputed"):
-        raise Deferred("refund for a payment not recorded yet")
+        # Woken when the payment's order is recorded; in a shared account, a refund without
+        # a marker of ours whose payment never comes ends as not ours.
+        raise Deferred(
+            "refund for a payment not recorded yet", facts.payment_intent_id,
+            marked=order_id is not None or has_marker(charge),
+        )  # fmt: skip
     refund = refund_from(charge)
     if refund is None:
         raise PermanentFailure("charge.refunded without amount and amount_refunded")
@@ -52,6 +61,16 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
     staff_refunds.apply_all(conn, order_id, ctx.now)
     if order_state.advance_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
+
+
+def _payment_not_ours(conn, payment_intent_id: str | None) -> bool:
+    """Whether the payment was already recorded as not ours (its payment_intent.succeeded)."""
+    if payment_intent_id is None:
+        return False
+    return bool(conn.execute(
+        "SELECT 1 FROM webhook_inbox WHERE object_id = ? AND not_ours LIMIT 1",
+        [payment_intent_id],
+    ).fetchone())  # fmt: skip
 
 
 def queue_cancellation(
@@ -94,6 +113,8 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         dispute.get("amount"), dispute.get("currency"), {},
     )  # fmt: skip
     order_id = ctx.order_id = order_state.find_order(conn, facts)
+    if order_id is None and ctx.shared and not has_marker(dispute):
+        raise NotOurs("not ours: a dispute of a payment of no order of ours")
     if order_id is not None:
         order_state.advance_payment_status(conn, order_id, "disputed", ctx.now)
     log_error(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.ownership import has_marker, of_our_prices, why_not_ours
 from core.payments import PaymentFacts, payment_problem, same_currency
 from core.schedule import ScheduleError, ignite_classes_in_period
-from fulfilment.context import Context, Deferred, PermanentFailure
+from fulfilment.context import Context, Deferred, NotOurs, PermanentFailure
 from fulfilment.event_orders import text_id
 from fulfilment.refunds import queue_cancellation
 from store import bookings, holds, order_state
@@ -43,9 +44,14 @@ def _apply_subscription(conn, event: dict[str, Any], ctx: Context, deleted: bool
     metadata = (
         subscription.get("metadata") if isinstance(subscription.get("metadata"), dict) else {}
     )
-    order_id = ctx.order_id = _subscription_order(conn, text_id(subscription.get("id")), metadata)
+    subscription_id = text_id(subscription.get("id"))
+    order_id = ctx.order_id = _subscription_order(conn, subscription_id, metadata)
     if order_id is None:
-        raise Deferred("no order for this subscription yet")
+        # Our checkout gives every subscription it makes metadata.order_id: in a shared
+        # account, one without it is another's (a foreign subscription).
+        if ctx.shared and not _marked(subscription, ctx):
+            raise NotOurs(why_not_ours(subscription))
+        raise Deferred("no order for this subscription yet", subscription_id)
     ensure_enrolments(conn, [order_id], text_id(subscription.get("id")), ctx.now)
     status = "ended" if deleted else _ENROLMENT_STATUS.get(str(subscription.get("status")))
     if status is None:
@@ -83,6 +89,40 @@ def _invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, dict]:
     return text_id(invoice.get("subscription")), {}
 
 
+def _invoice_order(
+    conn, invoice: dict[str, Any], subscription_id: str | None, metadata: dict, ctx: Context
+) -> str | None:
+    """The order a subscription invoice is for; None for an invoice of no subscription.
+    In a shared account, an invoice of no subscription (one sent from Stripe's Dashboard)
+    or of a subscription without our marker (our metadata, or one of our catalog's Ignite
+    prices on its lines) is not ours (NotOurs). An invoice of a subscription we have no
+    order for yet waits for it (Deferred); one that shows neither its subscription's
+    metadata (older API versions) nor all its lines waits unmarked and, in a shared
+    account, ends as not ours."""
+    if subscription_id is None:
+        if ctx.shared and not _marked(invoice, ctx):
+            raise NotOurs(why_not_ours(invoice))
+        return None
+    order_id = _subscription_order(conn, subscription_id, metadata)
+    if order_id is not None:
+        return order_id
+    parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
+    knows_metadata = isinstance(parent.get("subscription_details"), dict)
+    lines = invoice.get("lines") if isinstance(invoice.get("lines"), dict) else {}
+    knows_prices = bool(lines.get("data")) and not lines.get("has_more")
+    marked = _marked(invoice, ctx)
+    if ctx.shared and not marked and (knows_metadata or knows_prices):
+        raise NotOurs(why_not_ours(invoice))
+    raise Deferred(
+        "no order for this subscription yet", subscription_id, marked=marked or not ctx.shared
+    )
+
+
+def _marked(obj: dict[str, Any], ctx: Context) -> bool:
+    """Our metadata, or one of our catalog's Ignite prices."""
+    return has_marker(obj) or of_our_prices(obj, {p.stripe_price_id for p in ctx.catalog.ignite})
+
+
 def _invoice_period(invoice: dict[str, Any]) -> tuple[datetime, datetime] | None:
     """The service period the invoice pays for: its lines' periods (the invoice's own
     period_start/period_end describe something else for subscriptions)."""
@@ -103,11 +143,9 @@ def handle_invoice_paid(conn, event, ctx: Context) -> None:
     invoice (the invoice id is the key of enrolment_periods)."""
     invoice = event["data"]["object"]
     subscription_id, metadata = _invoice_subscription(invoice)
-    if subscription_id is None:
-        return  # not a subscription invoice: nothing of ours
-    order_id = ctx.order_id = _subscription_order(conn, subscription_id, metadata)
+    order_id = ctx.order_id = _invoice_order(conn, invoice, subscription_id, metadata, ctx)
     if order_id is None:
-        raise Deferred("no order for this subscription yet")
+        return  # not a subscription invoice: nothing of ours
     period = _invoice_period(invoice)
     if period is None:
         raise PermanentFailure("invoice.paid without a service period on its lines")
@@ -191,11 +229,9 @@ def _wrong_invoice(conn, order_id: str, invoice: dict[str, Any], ctx: Context) -
 def handle_invoice_payment_failed(conn, event, ctx: Context) -> None:
     invoice = event["data"]["object"]
     subscription_id, metadata = _invoice_subscription(invoice)
-    if subscription_id is None:
-        return
-    order_id = ctx.order_id = _subscription_order(conn, subscription_id, metadata)
+    order_id = ctx.order_id = _invoice_order(conn, invoice, subscription_id, metadata, ctx)
     if order_id is None:
-        raise Deferred("no order for this subscription yet")
+        return
     log_error(
         conn,
         category="payment",

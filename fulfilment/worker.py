@@ -5,8 +5,9 @@ Each event and each step is one job for the store's single writer (see
 alone. A failure is recorded in a transaction of its own, by kind:
 
 - `Deferred` (recorded by the handler's own transaction, see `fulfilment.events.handle_event`):
-  the event cannot be applied yet (a refund before its payment): tried again every two
-  seconds, for up to a day.
+  the event cannot be applied yet (a refund before its payment): waiting, tried again with
+  exponential backoff (2 s doubling, capped at 30 minutes, `fulfilment.events.defer_delay`),
+  and woken at once when a pass records the order it waits for (`store.inbox.wake_waiting`).
 - `PermanentFailure`: fail at once, with an error-log entry.
 - anything else is transient: retried with exponential backoff, then failed with an
   error-log entry (three retries). Staff can retry a failed step or reprocess an
@@ -189,6 +190,7 @@ class Worker:
         policy: RetryPolicy,
         *,
         livemode: bool,
+        shared: bool = False,
         faults: dict[str, int] | None = None,
         poll_seconds: float = 0.05,
         clock: Callable[[], datetime] = utcnow,
@@ -198,6 +200,8 @@ class Worker:
         self.policy = policy
         # The mode of our Stripe key: events of the other mode are refused, not applied.
         self.livemode = livemode
+        # STRIPE_ACCOUNT_MODE=shared: payments without a marker of ours are not ours.
+        self.shared = shared
         # Fault drill: {"schedule_events": 2} fails that step's next two runs (tests, drills).
         self.faults = dict(faults or {})
         self.poll_seconds = poll_seconds
@@ -239,22 +243,34 @@ class Worker:
 
     def run_once(self) -> int:
         now = self.clock()
+        return self.run_events(now) + self.run_steps(now)
+
+    def run_events(self, now: datetime) -> int:
+        """Apply the events due at `now`: the number of them."""
         events = self.database.read(due_events, now, BATCH)
         # The common case in bulk first; what it leaves, one by one (see fulfilment.bulk_payments).
         leftovers = self._in_bulk(bulk_payments.apply_payments, events, now)
         leftovers = self._in_bulk(bulk_payments.create_metadata_orders, leftovers, now)
+        leftovers = self._in_bulk(bulk_payments.record_unusable_payments, leftovers, now)
         submitted = [
             (
                 event_id,
                 self.database.submit_background(
-                    handle_event, event_id, self.catalog, now, self.livemode
+                    handle_event, event_id, self.catalog, now, self.livemode, self.shared
                 ),
             )
             for event_id in leftovers
         ]
         for event_id, future in submitted:
             self._settle(future, record_event_failure, (event_id,), now)
+        if events and self.database.read(inbox.any_waiting, now):
+            # A refund that came before its payment waits for that payment's order: now
+            # that this pass may have recorded it, its waiting events are due at once.
+            self.database.submit_background(inbox.wake_waiting, events, now).result()
+        return len(events)
 
+    def run_steps(self, now: datetime) -> int:
+        """Run the order steps due at `now`: the number of them."""
         steps = self.database.read(due_steps, now, BATCH)
         by_step: dict[str, list[str]] = {}
         for order_id, step in steps:
@@ -277,7 +293,7 @@ class Worker:
                 runs.append(((order_id, step), future))
         for key, future in runs:
             self._settle(future, record_step_failure, key, now)
-        return len(events) + len(steps)
+        return len(steps)
 
     def _in_bulk(self, fn: Callable[..., list[str]], keys: list[str], now: datetime) -> list[str]:
         """Run a batch function over `keys` in slices; what it leaves, and everything of a
@@ -287,6 +303,7 @@ class Worker:
             part = keys[start : start + BULK_SLICE]
             needs_catalog = fn in (
                 bulk_payments.create_metadata_orders,
+                bulk_payments.record_unusable_payments,
                 bulk_steps.create_bookings,
                 bulk_steps.book_events,
                 bulk_steps.confirm,
@@ -295,6 +312,8 @@ class Worker:
             args = (part, self.catalog, now) if needs_catalog else (part, now)
             if fn in (bulk_payments.apply_payments, bulk_payments.create_metadata_orders):
                 args = (*args, self.livemode)  # events of the other mode are left
+            if fn is bulk_payments.record_unusable_payments:
+                args = (*args, self.livemode, self.shared)
             try:
                 leftovers.extend(self.database.submit_background(fn, *args).result())
             except Exception as exc:

@@ -185,6 +185,7 @@ def main(argv: list[str]) -> int:
         catalog,
         RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
         livemode=settings.stripe_livemode,
+        shared=settings.shared_account,
         faults=settings.fault_drill,
     )
     sender = Sender(database, settings, catalog)

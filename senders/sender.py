@@ -72,6 +72,12 @@ def order_link(dashboard_url: str, order_id: str) -> str:
     return f"{dashboard_url}/orders?order={quote(order_id, safe='')}"
 
 
+def group_link(dashboard_url: str, group_kind: str) -> str:
+    """The filtered list behind a grouped entry (`store.error_log.log_grouped`): the orders
+    that need attention (payments without a usable cart, unknown orders)."""
+    return f"{dashboard_url}/orders?fulfillment=needs_attention"
+
+
 def queue_alerts(
     conn: duckdb.DuckDBPyConnection,
     slack: bool,
@@ -79,27 +85,41 @@ def queue_alerts(
     now: datetime,
     min_severity: str = "high",
     dashboard_url: str | None = None,
+    group_seconds: float = 0.0,
 ) -> int:
     """Outbox messages for error-log entries of `min_severity` or worse that have none yet:
-    one per entry and channel, whatever happens after (the outbox key dedupes)."""
-    rows = error_log.unalerted(conn, alert_severities(min_severity))
+    one per entry and channel, whatever happens after (the outbox key dedupes). A grouped
+    entry (a flood of one kind of problem) alerts once it has gathered for `group_seconds`,
+    with its count and a link to the filtered list."""
+    gathered_before = now - timedelta(seconds=group_seconds)
+    rows = error_log.unalerted(conn, alert_severities(min_severity), gathered_before)
     for row in rows:
         error_id, severity, category, order_id = (
             row["error_id"], row["severity"], row["category"], row["order_id"])  # fmt: skip
         head = f"{severity.capitalize()} ({category})"
+        grouped = row["group_kind"] is not None
+        if grouped:
+            order_id = None  # the first of many: the alert names the list, not one order
         order = f"order {order_id}" if order_id else ""
         if order_id and row["amount"] is not None:
             order += f", {dollars(row['amount'], row['currency'])}"
+        message = row["message"]
+        if grouped:
+            message = f"{row['occurrences']} {message} (since {row['created_at']:%H:%M} UTC)"
         link = order_link(dashboard_url, order_id) if order_id and dashboard_url else None
-        text = f"{head}: {row['message']}" + (f" [{order}]" if order else "")
+        text = f"{head}: {message}" + (f" [{order}]" if order else "")
         # The message and the order id may quote what a customer or a payment's metadata
         # said: Slack must show them as text, never as a mention or a link.
-        slack_text = f"{head}: {slack_escape(row['message'])}" + (
+        slack_text = f"{head}: {slack_escape(message)}" + (
             f" [{slack_escape(order)}]" if order else ""
         )
         if link:
             text += f"\nOpen the order: {link}"
             slack_text += f" <{slack_escape(link)}|Open the order>"
+        if grouped and dashboard_url:
+            listed = group_link(dashboard_url, row["group_kind"])
+            text += f"\nOpen the list: {listed}"
+            slack_text += f" <{slack_escape(listed)}|Open the list>"
         # The first key marks the entry as alerted, whatever is configured.
         outbox.enqueue(conn, dedupe_key=f"alert:{error_id}", channel="slack",
                        payload={"text": slack_text, "skip": not slack}, now=now,
@@ -153,7 +173,7 @@ class Sender:
         settings = self.settings
         self.database.submit_background(
             queue_alerts, settings.slack_webhook_url is not None, settings.alert_emails, now,
-            settings.alert_min_severity, settings.dashboard_url,
+            settings.alert_min_severity, settings.dashboard_url, settings.alert_group_seconds,
         ).result()  # fmt: skip
         messages = self.database.read(outbox.due, now)
         for message in messages:

@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse
 
 from core.vocabulary import (
     FULFILLMENT_STATUSES,
+    INBOX_STATUSES,
+    INBOX_VIEWS,
     KINDS,
     PAYMENT_STATUSES,
     STAFF_BOOKING_METHODS,
@@ -394,8 +396,10 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
                 body=STRING, note=STRING, channels={"type": "array", "items": STRING},
                 by=STRING), _ref("Action")),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
-                            (_param("status"), _param("type"), *PAGING), None, _LIST),
+                            (_param("status", schema={"enum": list(INBOX_STATUSES + INBOX_VIEWS)}),
+                             _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),
+    ("GET", "/api/inbox/views"): ("Inbox events waiting, and not ours", (), None, ANY_OBJECT),
     ("GET", "/api/inbox/{event_id}"): ("One event, with its raw payload", (), None, ANY_OBJECT),
     ("POST", "/api/inbox/{event_id}/reprocess"): ("Apply a failed or ignored event again", (),
                                                   None, ANY_OBJECT),

@@ -24,6 +24,7 @@ from core.clock import utcnow
 from core.vocabulary import (
     ERROR_CATEGORIES,
     INBOX_STATUSES,
+    INBOX_VIEWS,
     MESSAGE_CHANNELS,
     MESSAGE_STATUSES,
     SEVERITIES,
@@ -193,7 +194,7 @@ def not_found(message: str | None = None) -> JSONResponse:
 
 async def list_inbox(request: Request) -> Response:
     limit, offset = paging(request)
-    status = choice(request, "status", INBOX_STATUSES)
+    status = choice(request, "status", INBOX_STATUSES + INBOX_VIEWS)
     event_type = text(request, "type")
     rows, total = await request.app.state.database.aread(
         inbox.list_events, status=status, event_type=event_type, limit=limit, offset=offset
@@ -210,6 +211,10 @@ async def inbox_event(request: Request) -> Response:
 
 async def inbox_counts(request: Request) -> Response:
     return JSONResponse(await request.app.state.database.aread(inbox.count_by_status))
+
+
+async def inbox_views(request: Request) -> Response:
+    return JSONResponse(await request.app.state.database.aread(inbox.count_views))
 
 
 async def reprocess_event(request: Request) -> Response:
@@ -387,6 +392,7 @@ async def run_reminders(request: Request) -> Response:
 routes = [
     Route("/api/inbox", staff_only(list_inbox)),
     Route("/api/inbox/counts", staff_only(inbox_counts)),
+    Route("/api/inbox/views", staff_only(inbox_views)),
     Route("/api/inbox/{event_id}", staff_only(inbox_event)),
     Route("/api/inbox/{event_id}/reprocess", staff_only(reprocess_event), methods=["POST"]),
     Route("/api/errors", staff_only(list_errors)),

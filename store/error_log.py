@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -54,13 +54,58 @@ def log_error(
     return bool(rows)
 
 
+# A grouped entry gathers the problems of its kind for this long after it was opened; the
+# next one opens a new entry (and so, once gathered, a new alert).
+GROUP_WINDOW = timedelta(minutes=15)
+
+
+def log_grouped(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    group_kind: str,
+    category: str,
+    severity: str,
+    message: str,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+    order_id: str | None = None,
+    stripe_event_id: str | None = None,
+    count: int = 1,
+) -> bool:
+    """A problem (or `count` of them) that comes in floods (payments without a usable
+    cart, unknown orders): the first of its kind opens an entry; later ones within
+    GROUP_WINDOW add to its count (`occurrences`, `last_seen_at`) instead of an entry and an
+    alert each. The entry keeps the first problem's message, order and event; the rest are
+    on the filtered lists. True when an entry was opened. Run by the single writer, so two
+    problems cannot both open one."""
+    rows = conn.execute(
+        "UPDATE error_log SET occurrences = occurrences + ?, last_seen_at = ?"
+        " WHERE error_id = (SELECT error_id FROM error_log WHERE group_kind = ?"
+        " AND resolved_at IS NULL AND created_at > ? ORDER BY created_at DESC LIMIT 1)"
+        " RETURNING error_id",
+        [count, now, group_kind, now - GROUP_WINDOW],
+    ).fetchall()
+    if rows:
+        return False
+    conn.execute(
+        "INSERT INTO error_log (error_id, dedupe_key, category, severity, message, context,"
+        " order_id, stripe_event_id, created_at, group_kind, occurrences, last_seen_at)"
+        " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [new_id("err"), category, severity, message,
+         json.dumps(context, default=str) if context else None, order_id, stripe_event_id,
+         now, group_kind, count, now],
+    )  # fmt: skip
+    return True
+
+
 def log_entry(conn: duckdb.DuckDBPyConnection, entry: dict[str, Any], now: datetime) -> bool:
     """`log_error` with its fields in one mapping, for a caller in another process."""
     return log_error(conn, now=now, **entry)
 
 
 COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",
-           "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by")  # fmt: skip
+           "stripe_event_id", "step", "created_at", "resolved_at", "resolved_by",
+           "group_kind", "occurrences", "last_seen_at")  # fmt: skip
 
 
 def entries(
@@ -103,17 +148,26 @@ def resolve(conn: duckdb.DuckDBPyConnection, error_id: str, by: str, now: dateti
     return "already" if found else "not_found"
 
 
-def unalerted(conn: duckdb.DuckDBPyConnection, severities: Sequence[str]) -> list[dict[str, Any]]:
+def unalerted(
+    conn: duckdb.DuckDBPyConnection,
+    severities: Sequence[str],
+    gathered_before: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Unresolved entries of these severities that have raised no alert yet (no
     `alert:<error id>` message in the outbox), oldest first, at most 100, each with its
-    order's amount (paid, else ordered) and currency when it names an order."""
-    names = ("error_id", "severity", "category", "message", "order_id")
+    order's amount (paid, else ordered) and currency when it names an order. A grouped
+    entry (`log_grouped`) is left until it was opened before `gathered_before`, so that its
+    one alert carries the count of a flood rather than its first problem."""
+    names = ("error_id", "severity", "category", "message", "order_id", "group_kind",
+             "occurrences", "created_at")  # fmt: skip
     found = conn.execute(
-        "SELECT error_id, severity, category, message, order_id FROM error_log"
+        "SELECT error_id, severity, category, message, order_id, group_kind, occurrences,"
+        " created_at FROM error_log"
         " WHERE severity IN (SELECT unnest(?)) AND resolved_at IS NULL"
+        " AND (group_kind IS NULL OR ? IS NULL OR created_at <= ?)"
         " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'alert:' || error_id)"
         " ORDER BY created_at LIMIT 100",
-        [list(severities)],
+        [list(severities), gathered_before, gathered_before],
     ).fetchall()
     rows = [dict(zip(names, row, strict=True)) for row in found]
     # The orders are looked up only when there is something to alert: the sender asks

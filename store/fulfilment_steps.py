@@ -31,20 +31,20 @@ def queue_after_payment(
 
 
 def queue_after_payments(
-    conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime
+    conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: datetime, later: str = "pending"
 ) -> None:
-    """The steps of orders just paid: record_payment done, the rest pending (as `mark_paid`)."""
+    """The steps of orders just paid: record_payment done, the rest `later` (as
+    `mark_paid`: `pending`, or `skipped` for orders that need staff first)."""
     conn.execute(
         "INSERT INTO fulfilment_steps (order_id, step, status, attempts, next_attempt_at,"
         " updated_at, finished_at, created_at)"
-        " SELECT o.id, s.step, s.status, s.attempts,"
-        " CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?, CASE s.status"
-        " WHEN 'done' THEN ?::TIMESTAMP END, ? FROM (SELECT unnest(?) AS id) o CROSS JOIN"
-        " (VALUES ('record_payment', 'done', 1), ('create_bookings', 'pending', 0),"
-        " ('schedule_events', 'pending', 0), ('send_confirmation', 'pending', 0),"
-        " ('notify_staff', 'pending', 0))"
-        " s(step, status, attempts)",
-        [now, now, now, now, order_ids],
+        " SELECT o.id, s.step, CASE s.step WHEN 'record_payment' THEN 'done' ELSE ? END,"
+        " s.attempts, CASE s.step WHEN 'create_bookings' THEN ?::TIMESTAMP END, ?,"
+        " CASE s.step WHEN 'record_payment' THEN ?::TIMESTAMP END, ?"
+        " FROM (SELECT unnest(?) AS id) o CROSS JOIN"
+        " (VALUES ('record_payment', 1), ('create_bookings', 0), ('schedule_events', 0),"
+        " ('send_confirmation', 0), ('notify_staff', 0)) s(step, attempts)",
+        [later, now, now, now, now, order_ids],
     )
 
 

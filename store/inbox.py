@@ -32,6 +32,8 @@ _COLUMNS = (
     "next_attempt_at",
     "last_error",
     "processed_at",
+    "not_ours",
+    "waiting_for",
 )
 
 
@@ -108,6 +110,19 @@ def get_event(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] 
     return dict(zip(_COLUMNS, row, strict=True)) if row else None
 
 
+def _filtered(status: str | None, event_type: str | None) -> Where:
+    """A status, or a view (core.vocabulary.INBOX_VIEWS): `waiting` is a received event put
+    off until what it needs is there, `not_ours` an ignored event that is not TinkerTank's."""
+    where = Where().equals(type=event_type)
+    if status == "waiting":
+        where.add("status = 'received' AND waiting_for IS NOT NULL")
+    elif status == "not_ours":
+        where.add("not_ours")
+    else:
+        where.equals(status=status)
+    return where
+
+
 def list_events(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -117,17 +132,19 @@ def list_events(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of events, newest first, without payloads, and the total it is a page of;
-    filtered and paged in SQL."""
+    filtered and paged in SQL. A waiting event's `next_attempt_at` is its next try and its
+    `last_error` the reason it waits."""
     columns = [c for c in _COLUMNS if c != "payload"]
-    where = Where().equals(status=status, type=event_type)
     order = "received_at DESC, event_id DESC"
-    return paging.page(conn, "webhook_inbox", columns, where, order, limit, offset)
+    return paging.page(
+        conn, "webhook_inbox", columns, _filtered(status, event_type), order, limit, offset
+    )
 
 
 def count_events(
     conn: duckdb.DuckDBPyConnection, *, status: str | None = None, event_type: str | None = None
 ) -> int:
-    return paging.count(conn, "webhook_inbox", Where().equals(status=status, type=event_type))
+    return paging.count(conn, "webhook_inbox", _filtered(status, event_type))
 
 
 def count_by_status(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -135,6 +152,17 @@ def count_by_status(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     counts = dict.fromkeys(INBOX_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def count_views(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Events in each view (core.vocabulary.INBOX_VIEWS), which overlap the statuses: a
+    waiting event is `received`, a not-ours one `ignored`."""
+    waiting, not_ours = conn.execute(
+        "SELECT count(*) FILTER (WHERE status = 'received' AND waiting_for IS NOT NULL),"
+        " count(*) FILTER (WHERE not_ours) FROM webhook_inbox"
+        " WHERE status IN ('received', 'ignored')"
+    ).fetchone()
+    return {"waiting": waiting, "not_ours": not_ours}
 
 
 # What applying an event made of it (`fulfilment.events`, `fulfilment.worker`).
@@ -147,7 +175,8 @@ def record_outcome(
     """Applied (`processed`) or nothing to apply (`ignored`), naming its order if it found one."""
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = attempts + 1, processed_at = ?,"
-        " last_error = NULL, next_attempt_at = NULL, order_id = coalesce(?, order_id)"
+        " last_error = NULL, next_attempt_at = NULL, waiting_for = NULL,"
+        " order_id = coalesce(?, order_id)"
         " WHERE event_id = ?",
         [outcome, now, order_id, event_id],
     )
@@ -172,17 +201,22 @@ def refuse(
     """Failed without being applied (an event of the other mode), naming its order."""
     conn.execute(
         "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = NULL, order_id = coalesce(?, order_id) WHERE event_id = ?",
+        " next_attempt_at = NULL, waiting_for = NULL, order_id = coalesce(?, order_id)"
+        " WHERE event_id = ?",
         [error, order_id, event_id],
     )
 
 
-def defer(conn: duckdb.DuckDBPyConnection, event_id: str, error: str, retry_at: datetime) -> None:
-    """Not applicable yet (its order is not there yet): tried again at `retry_at`."""
+def defer(
+    conn: duckdb.DuckDBPyConnection, event_id: str, reason: str, retry_at: datetime,
+    waiting_for: str | None = None,
+) -> None:  # fmt: skip
+    """Not applicable yet (its order is not there yet): waiting, tried again at `retry_at`,
+    or as soon as an order with the Stripe id `waiting_for` is recorded (`wake_waiting`)."""
     conn.execute(
         "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = ? WHERE event_id = ?",
-        [error, retry_at, event_id],
+        " next_attempt_at = ?, waiting_for = ? WHERE event_id = ?",
+        [reason, retry_at, waiting_for or "", event_id],
     )
 
 
@@ -190,9 +224,61 @@ def give_up(conn: duckdb.DuckDBPyConnection, event_id: str, error: str) -> None:
     """Deferred for too long: failed, for staff."""
     conn.execute(
         "UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = NULL WHERE event_id = ?",
+        " next_attempt_at = NULL, waiting_for = NULL WHERE event_id = ?",
         [error, event_id],
     )
+
+
+def record_not_ours(
+    conn: duckdb.DuckDBPyConnection, event_id: str, reason: str, now: datetime
+) -> None:
+    """A payment, invoice or subscription that is not TinkerTank's (a shared Stripe account):
+    ignored, counted apart, with the reason; nothing applied, nothing logged."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'ignored', not_ours = true, attempts = attempts + 1,"
+        " processed_at = ?, last_error = ?, next_attempt_at = NULL, waiting_for = NULL"
+        " WHERE event_id = ?",
+        [now, reason, event_id],
+    )
+
+
+def record_not_ours_many(
+    conn: duckdb.DuckDBPyConnection, reason_of_event: dict[str, str], now: datetime
+) -> None:
+    """`record_not_ours` for many events at once (`fulfilment.bulk_payments`)."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'ignored', not_ours = true, attempts = attempts + 1,"
+        " processed_at = ?, last_error = n.reason, next_attempt_at = NULL, waiting_for = NULL"
+        " FROM (SELECT unnest(?) AS event_id, unnest(?) AS reason) n"
+        " WHERE webhook_inbox.event_id = n.event_id",
+        [now, list(reason_of_event), list(reason_of_event.values())],
+    )
+
+
+def any_waiting(conn: duckdb.DuckDBPyConnection, now: datetime) -> bool:
+    """Whether any event waits for a later try (most of the time, none: the worker then
+    writes nothing to wake them)."""
+    return bool(conn.execute(
+        "SELECT 1 FROM webhook_inbox WHERE status = 'received' AND waiting_for IS NOT NULL"
+        " AND next_attempt_at > ? LIMIT 1",
+        [now],
+    ).fetchone())  # fmt: skip
+
+
+def wake_waiting(conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: datetime) -> int:
+    """Waiting events that wait for an order these (just applied) events recorded are due
+    now: a refund that came before its payment is applied on the worker's next pass."""
+    rows = conn.execute(
+        "UPDATE webhook_inbox SET next_attempt_at = ? WHERE status = 'received'"
+        " AND waiting_for IS NOT NULL AND next_attempt_at > ? AND waiting_for IN ("
+        "  SELECT unnest([o.checkout_session_id, o.payment_intent_id, o.subscription_id,"
+        "                 o.stripe_customer_id]) FROM orders o WHERE o.order_id IN ("
+        "   SELECT order_id FROM webhook_inbox WHERE event_id IN (SELECT unnest(?))"
+        "   AND order_id IS NOT NULL))"
+        " RETURNING event_id",
+        [now, now, list(event_ids)],
+    ).fetchall()
+    return len(rows)
 
 
 def record_failure(
@@ -202,7 +288,7 @@ def record_failure(
     """A failed attempt: `received` again at `next_attempt_at`, or `failed` for good."""
     conn.execute(
         "UPDATE webhook_inbox SET status = ?, attempts = ?, last_error = ?,"
-        " next_attempt_at = ? WHERE event_id = ?",
+        " next_attempt_at = ?, waiting_for = NULL WHERE event_id = ?",
         [status, attempts, error, next_attempt_at, event_id],
     )
 
@@ -211,7 +297,8 @@ def reprocess(conn: duckdb.DuckDBPyConnection, event_id: str) -> bool:
     """Staff: a failed or ignored event `received` again, to be applied from its stored
     body; False for any other (a processed event's effects stand)."""
     rows = conn.execute(
-        "UPDATE webhook_inbox SET status = 'received', attempts = 0, next_attempt_at = NULL"
+        "UPDATE webhook_inbox SET status = 'received', attempts = 0, next_attempt_at = NULL,"
+        " not_ours = NULL, waiting_for = NULL"
         " WHERE event_id = ? AND status IN ('failed', 'ignored') RETURNING event_id",
         [event_id],
     ).fetchall()

@@ -77,6 +77,37 @@ def insert_metadata_order(
             )
 
 
+def insert_unusable_payment_orders(
+    conn: duckdb.DuckDBPyConnection, made: list[tuple[str, PaymentFacts, str]], now: datetime
+) -> None:
+    """`insert_metadata_order` without a cart, `link` and `record_payment` for many
+    (order id, facts, problems) at once: payments without a usable cart, each recorded as
+    paid on an order that needs attention for its problems (amount and currency given:
+    checked by the caller, fulfilment.bulk_payments.record_unusable_payments)."""
+    conn.execute(
+        "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
+        " customer_email, customer_name, currency, amount_total, amount_paid,"
+        " attention_reason, checkout_session_id, payment_intent_id, stripe_customer_id,"
+        " paid_at, created_at, updated_at)"
+        " SELECT unnest(?), 'metadata', 'payment', 'paid', 'needs_attention', unnest(?),"
+        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),"
+        " unnest(?), ?, ?, ?",
+        [
+            [order_id for order_id, _, _ in made],
+            [facts.email for _, facts, _ in made],
+            [facts.name for _, facts, _ in made],
+            [facts.currency for _, facts, _ in made],
+            [facts.amount for _, facts, _ in made],
+            [facts.amount for _, facts, _ in made],
+            [problems for _, _, problems in made],
+            [facts.checkout_session_id for _, facts, _ in made],
+            [facts.payment_intent_id for _, facts, _ in made],
+            [facts.customer_id for _, facts, _ in made],
+            now, now, now,
+        ],
+    )  # fmt: skip
+
+
 def insert_paid_metadata_orders(
     conn: duckdb.DuckDBPyConnection, made: list[tuple[str, PaymentFacts, Cart]], now: datetime
 ) -> None:

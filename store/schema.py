@@ -567,6 +567,26 @@ CREATE TABLE ticket_replies (
 );
 """
 
+
+# v12, payments that are not bookings, events that wait, one alert for a flood (issue 16):
+# - `not_ours`: an ignored event of a payment, invoice or subscription that carries no marker
+#   of TinkerTank's (STRIPE_ACCOUNT_MODE=shared), counted and listed apart;
+# - `waiting_for`: the Stripe id (payment, subscription, customer) a deferred event waits
+#   for, so that it is woken when an order with that id is recorded;
+# - grouped error-log entries: problems that come in floods (payments without a usable cart,
+#   unknown orders) add to one entry of their `group_kind` (`occurrences`, `last_seen_at`).
+_V12 = """
+ALTER TABLE webhook_inbox ADD COLUMN not_ours BOOLEAN;
+
+ALTER TABLE webhook_inbox ADD COLUMN waiting_for VARCHAR;
+
+ALTER TABLE error_log ADD COLUMN group_kind VARCHAR;
+
+ALTER TABLE error_log ADD COLUMN occurrences INTEGER;
+
+ALTER TABLE error_log ADD COLUMN last_seen_at TIMESTAMP
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -579,6 +599,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "check-in and check-out, emergency contacts and collectors", _V9),
     (10, "staff actions: audit, refunds by item, capacity overrides, credit", _V10),
     (11, "staff bookings, order repairs, waitlist", _V11),
+    (12, "payments not ours, waiting events, grouped error entries", _V12),
     (13, "roster messages, reminder opt-outs, ticket replies", _V13),
 ]
 

@@ -168,10 +168,15 @@ def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 
 
 def webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
-    backlog, failed, oldest = conn.execute(
-        "SELECT count(*) FILTER (WHERE status IN ('received', 'processing')),"
+    # An event waiting for its order (webhook_inbox.waiting_for) is not behind: it is
+    # counted apart, and is no part of the backlog or its age.
+    backlog, failed, oldest, waiting = conn.execute(
+        "SELECT count(*) FILTER (WHERE status IN ('received', 'processing')"
+        " AND waiting_for IS NULL),"
         " count(*) FILTER (WHERE status = 'failed'),"
-        " min(received_at) FILTER (WHERE status IN ('received', 'processing'))"
+        " min(received_at) FILTER (WHERE status IN ('received', 'processing')"
+        " AND waiting_for IS NULL),"
+        " count(*) FILTER (WHERE status = 'received' AND waiting_for IS NOT NULL)"
         " FROM webhook_inbox WHERE status IN ('received', 'processing', 'failed')"
     ).fetchone()
     (lag,) = conn.execute(
@@ -182,6 +187,7 @@ def webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
     ).fetchone()
     return {
         "backlog": backlog,
+        "waiting": waiting,
         "failed": failed,
         "oldest_backlog_seconds": (now - oldest).total_seconds() if oldest else None,
         "lag_p95_seconds": round(lag, 3) if lag is not None else None,

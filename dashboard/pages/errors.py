@@ -101,6 +101,8 @@ with ui.section():
                 "category": "Category",
                 "message": "Message",
                 "amount": "Amount",
+                # A grouped entry counts a flood of one kind of problem (one alert for all).
+                "occurrences": "Count",
                 "todo": "What to do",
                 "order_id": "Order",
                 **({"resolved_at": "Resolved", "resolved_by": "By"} if resolved != "open" else {}),

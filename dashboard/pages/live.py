@@ -60,7 +60,12 @@ def webhook_health(kpis: dict) -> None:
     st.subheader("Webhooks and follow-up")
     hooks = kpis["webhooks"]
     backlog, failed, oldest, lag, errors, tickets, outbox = st.columns(7)
-    backlog.metric("Webhook backlog", hooks["backlog"])
+    backlog.metric(
+        "Webhook backlog",
+        hooks["backlog"],
+        # Events waiting for their order (a refund before its payment) are not behind.
+        help=f"{hooks.get('waiting', 0)} more waiting for their order (Webhooks page)",
+    )
     failed.metric("Failed webhooks", hooks["failed"])
     oldest.metric("Oldest waiting", fmt.duration(hooks.get("oldest_backlog_seconds")))
     lag.metric("Lag p95 (last hour)", fmt.duration(hooks.get("lag_p95_seconds")))

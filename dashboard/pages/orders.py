@@ -27,7 +27,11 @@ filters = {
         "Payment", PAYMENT_STATUSES, index=None, key="orders-payment"
     ),
     "fulfillment_status": fulfilment.selectbox(
-        "Fulfilment", FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
+        "Fulfilment",
+        FULFILLMENT_STATUSES,
+        key="orders-fulfillment",
+        # `?fulfillment=needs_attention`: the list a grouped alert links to.
+        index=ui.preset(FULFILLMENT_STATUSES, st.query_params.get("fulfillment")),
     ),
     "kind": kind.selectbox("Kind", KINDS, index=None),
     "since": since.date_input("Created from", value=None, format="DD/MM/YYYY"),
@@ -66,7 +70,10 @@ def detail(key: str) -> None:
     total.metric("Total", fmt.money(order.get("amount_total"), currency))
     refunded.metric("Refunded", fmt.money(order.get("amount_refunded") or 0, currency))
 
-    # What needs a hand comes first, with its button, above the tabs.
+    # What needs a hand comes first, with its button, above the tabs. Why the order needs
+    # attention is on the order itself: a flood of such payments shares one error entry.
+    if order["fulfillment_status"] == "needs_attention" and order.get("attention_reason"):
+        st.warning(f"Needs attention: {fmt.literal(order['attention_reason'])}")
     for step in answer.get("steps", []):
         if step["status"] != "failed":
             continue

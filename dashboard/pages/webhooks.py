@@ -1,5 +1,7 @@
 """Webhooks: the delivery log, as Stripe's Dashboard shows it: every event received, its
-status, attempts and last error, its payload, a link to Stripe, and reprocess."""
+status, attempts and last error, its payload, a link to Stripe, and reprocess. Events
+waiting (with the reason and the next try) and events not ours are counted and filtered
+apart (docs/operations.md, Payments that are not bookings)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 import streamlit as st
 
 from client.staff_api import ApiError
-from core.vocabulary import INBOX_STATUSES
+from core.vocabulary import INBOX_STATUSES, INBOX_VIEWS
 from dashboard import formatting as fmt
 from dashboard import session, ui
 
@@ -19,15 +21,17 @@ api, tz = session.api(), session.settings().tz
 ui.page_title("Webhooks")
 
 with ui.section():
-    counts = api.inbox_counts()
-    columns = st.columns(len(INBOX_STATUSES))
-    for column, status in zip(columns, INBOX_STATUSES, strict=True):
-        column.metric(status.capitalize(), counts.get(status, 0))
+    counts = {**api.inbox_counts(), **api.inbox_views()}
+    shown = INBOX_STATUSES + INBOX_VIEWS
+    columns = st.columns(len(shown))
+    for column, status in zip(columns, shown, strict=True):
+        column.metric(status.replace("_", " ").capitalize(), counts.get(status, 0))
 
 status_field, type_field = st.columns([1, 2])
 status = status_field.selectbox(
-    "Status", INBOX_STATUSES, index=None, placeholder="any", key="webhooks-status"
-)
+    "Status", shown, index=None, placeholder="any", key="webhooks-status",
+    format_func=lambda s: s.replace("_", " "),
+)  # fmt: skip
 event_type = type_field.text_input("Type", placeholder="e.g. checkout.session.completed")
 pager_key = ui.page_key("webhooks", status, event_type)
 
@@ -45,6 +49,10 @@ with ui.section():
             **e,
             "received_at": fmt.local_time(e["received_at"], tz),
             "processed_at": fmt.local_time(e["processed_at"], tz),
+            # A waiting event's next try (a failed one's retry has no reason to show).
+            "next_attempt_at": fmt.local_time(e.get("next_attempt_at"), tz)
+            if e.get("waiting_for") is not None
+            else "",
             "stripe": fmt.stripe_event_url(e["event_id"], bool(e.get("livemode"))),
         }
         for e in events
@@ -58,6 +66,7 @@ with ui.section():
             "status": "Status",
             "attempts": "Attempts",
             "last_error": "Last error",
+            "next_attempt_at": "Next try",
             "processed_at": "Processed",
             "stripe": "On Stripe",
         },
@@ -93,7 +102,15 @@ if chosen:
         attempts.metric("Attempts", event["attempts"])
         received.metric("Received", fmt.local_time(event["received_at"], tz))
         processed.metric("Processed", fmt.local_time(event.get("processed_at"), tz) or "—")
-        if event.get("last_error"):
+        if event.get("not_ours"):
+            st.info(f"Not ours: {fmt.literal(event.get('last_error') or '')}")
+        elif event["status"] == "received" and event.get("waiting_for") is not None:
+            reason = (event.get("last_error") or "").removeprefix("waiting: ")
+            st.info(
+                f"Waiting: {fmt.literal(reason)}; next try"
+                f" {fmt.local_time(event.get('next_attempt_at'), tz)}"
+            )
+        elif event.get("last_error"):
             st.error(f"Last error: {fmt.literal(event['last_error'])}")
         if event["status"] in REPROCESSABLE:
             if st.button("Reprocess", key=f"reprocess-{chosen}", type="primary"):

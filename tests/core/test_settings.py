@@ -274,3 +274,23 @@ def test_alerts_start_at_high_link_to_the_dashboard_and_count_signature_refusals
 def test_bad_alert_settings_are_named(name: str, value: str):
     with pytest.raises(SettingsError, match=name):
         settings_from(**{name: value})
+
+
+def test_the_account_mode_is_dedicated_unless_said_shared_and_floods_gather_a_minute():
+    settings = settings_from()
+    assert (settings.stripe_account_mode, settings.shared_account) == ("dedicated", False)
+    assert settings.alert_group_seconds == 60
+
+    settings = settings_from(STRIPE_ACCOUNT_MODE="shared", ALERT_GROUP_SECONDS="5")
+    assert (settings.stripe_account_mode, settings.shared_account) == ("shared", True)
+    assert settings.alert_group_seconds == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STRIPE_ACCOUNT_MODE", "mixed"), ("ALERT_GROUP_SECONDS", "-1"),
+     ("ALERT_GROUP_SECONDS", "7200")],
+)  # fmt: skip
+def test_a_bad_account_mode_or_group_time_is_named(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        settings_from(**{name: value})

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.dashboard.conftest import Seeded, no_trouble, step_status, wait_for
+from tests.dashboard.conftest import (
+    Seeded,
+    dashboard_settings,
+    log_in,
+    new_dashboard,
+    no_trouble,
+    step_status,
+    wait_for,
+)
 
 
 def test_the_list_shows_the_seeded_orders_and_search_narrows_it(dashboard, seeded: Seeded):
@@ -73,3 +81,15 @@ def test_resend_confirmation_says_what_it_did(dashboard, seeded: Seeded):
 def _frame(at, column: str):
     """The first table on the page with `column`."""
     return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_the_link_of_a_grouped_alert_opens_the_list_of_orders_that_need_attention(
+    seeded: Seeded,
+):
+    at = log_in(new_dashboard(dashboard_settings(seeded.url)))
+    at.query_params["fulfillment"] = "needs_attention"
+    at.switch_page("pages/orders.py").run()
+
+    no_trouble(at)
+    assert at.selectbox(key="orders-fulfillment").value == "needs_attention"
+    assert set(at.dataframe[0].value["Fulfilment"]) == {"needs_attention"}

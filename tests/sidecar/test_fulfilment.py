@@ -14,7 +14,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -23,6 +22,7 @@ import requests
 
 from core import clock
 from core.cart_metadata import encode_metadata_cart
+from fulfilment.events import DEFER_ATTEMPTS
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Burst, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe import FakeStripe
@@ -144,6 +144,21 @@ def errors(sidecar: Sidecar, order_id: str) -> list[dict]:
     response = sidecar.staff_get("/api/errors", order_id=order_id)
     assert response.status_code == 200, response.text
     return response.json()["errors"]
+
+
+def attention_reason(sidecar: Sidecar, order_id: str) -> str:
+    """Why an order needs attention, as staff see it on the order."""
+    response = sidecar.staff_get(f"/api/orders/{order_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["order"]["attention_reason"]
+
+
+def grouped_entry(sidecar: Sidecar, group_kind: str) -> dict:
+    """The open error-log entry that counts problems of this kind (store.error_log)."""
+    response = sidecar.staff_get("/api/errors", resolved="false", limit=200)
+    assert response.status_code == 200, response.text
+    (entry,) = [e for e in response.json()["errors"] if e.get("group_kind") == group_kind]
+    return entry
 
 
 def inbox_status(sidecar: Sidecar, event_id: str, wanted: str) -> dict:
@@ -343,19 +358,21 @@ def test_a_full_refund_delivered_before_its_payment_cancels_the_bookings(shop, f
     delivered(shop, refund)
     # The worker has seen the refund and put it off: there is no payment yet.
     wait_for(lambda: (row := shop.inbox_row(refund["id"]))["attempts"] >= 1 and row)
-    assert shop.inbox_row(refund["id"])["status"] == "received"
+    waiting = shop.inbox_row(refund["id"])
+    assert (waiting["status"], waiting["waiting_for"]) == ("received", session["payment_intent"])
+    assert waiting["last_error"] == "waiting: refund for a payment not recorded yet"
     assert status(shop, order_id)["payment_status"] == "pending"
     delivered(shop, completed)
 
     inbox_status(shop, refund["id"], "processed")
     result = status_when(shop, order_id, lambda s: s["payment_status"] == "refunded")
     assert result["fulfillment_status"] == "cancelled"
-    assert len(result["bookings"]) == len(items)
-    assert {b["status"] for b in result["bookings"]} == {"cancelled"}
+    # Woken by the payment, the refund may come before the bookings are made: then none is.
+    assert {b["status"] for b in result["bookings"]} <= {"cancelled"}
     assert inbox_status(shop, completed["id"], "processed")
 
 
-def test_a_refund_whose_payment_never_comes_fails_after_a_day_with_an_entry(
+def test_a_refund_whose_payment_never_comes_fails_after_its_tries_with_an_entry(
     start_sidecar_process, fake, tmp_path
 ):
     env = shop_env(fake)
@@ -366,23 +383,17 @@ def test_a_refund_whose_payment_never_comes_fails_after_a_day_with_an_entry(
     )
     wait_for(lambda: sidecar.inbox_row(refund["id"])["attempts"] >= 1)
     sidecar.server.stop()
-    # A day and an hour go by (the stored receipt time is moved back instead).
+    # Two hours of backoff go by (the stored tries are moved on instead): the last is due.
     with duckdb.connect(str(tmp_path / "tinkertank.duckdb")) as conn:
         conn.execute(
-            "UPDATE webhook_inbox SET received_at = received_at - INTERVAL 25 HOUR,"
-            " next_attempt_at = NULL WHERE event_id = ?",
-            [refund["id"]],
+            "UPDATE webhook_inbox SET attempts = ?, next_attempt_at = NULL WHERE event_id = ?",
+            [DEFER_ATTEMPTS - 1, refund["id"]],
         )
 
     restarted = start_sidecar_process(**env)
-    received = datetime.fromisoformat(restarted.inbox_row(refund["id"])["received_at"])
-    assert clock.now() - received > timedelta(hours=24)
 
-    # Deferred events are retried every 2 s: 5 s is time enough to give up.
-    row = wait_for(
-        lambda: (r := restarted.inbox_row(refund["id"]))["status"] != "received" and r, timeout=5
-    )
-    assert row["status"] == "failed"
+    row = wait_for(lambda: (r := restarted.inbox_row(refund["id"]))["status"] != "received" and r)
+    assert (row["status"], row["attempts"]) == ("failed", DEFER_ATTEMPTS)
     entries = restarted.staff_get("/api/errors").json()["errors"]
     assert [e["stripe_event_id"] for e in entries] == [refund["id"]]
 
@@ -565,9 +576,10 @@ def test_a_payment_without_order_id_or_cart_is_recorded_on_an_order_needing_atte
     result = status_when(shop, pi_id, lambda s: s["payment_status"] == "paid")
     assert result["fulfillment_status"] == "needs_attention"
     assert result["bookings"] == []
-    (entry,) = errors(shop, result["order_id"])
-    assert entry["category"] == "payment"
-    assert "metadata.tt_items: missing" in entry["message"]
+    assert "metadata.tt_items: missing" in attention_reason(shop, result["order_id"])
+    # Counted in the one open entry of payments without a usable cart (one alert a flood).
+    entry = grouped_entry(shop, "no-cart")
+    assert (entry["category"], entry["severity"]) == ("payment", "high")
 
 
 def test_a_payment_carrying_a_chunked_metadata_cart_creates_and_fulfils_its_order(shop):
@@ -608,9 +620,10 @@ def test_a_payment_with_a_malformed_metadata_cart_needs_attention_naming_the_pro
     result = status_when(shop, pi_id, lambda s: s["payment_status"] == "paid")
     assert result["fulfillment_status"] == "needs_attention"
     assert result["bookings"] == []
-    (entry,) = errors(shop, result["order_id"])
-    assert "metadata.tt_items[0].product_id" in entry["message"]
-    assert "winter-robotics" in entry["message"]
+    reason = attention_reason(shop, result["order_id"])
+    assert "metadata.tt_items[0].product_id" in reason
+    assert "winter-robotics" in reason
+    assert grouped_entry(shop, "no-cart")["occurrences"] >= 1
 
 
 # --- retries -------------------------------------------------------------------------------
