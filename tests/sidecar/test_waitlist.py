@@ -193,3 +193,43 @@ def test_one_mailbox_may_wait_for_as_many_places_as_it_may_hold_at_checkout(shop
     assert seventh.status_code == 429
     assert seventh.json()["error"] == "too_many_holds"
     assert "at most 6 places" in seventh.json()["message"]
+
+
+def test_a_capacity_raised_by_staff_is_offered_to_the_next_family_at_once(
+    shop: Shop, mail, fake: FakeStripe
+):
+    """fulfilment/places.place_freed: the staff action's own write offers the new place.
+    (A camp of this test's own, brought down to one place by staff and then raised again.)"""
+    inbox, _ = mail
+    sidecar = shop.sidecar
+    day, camp = "2027-01-20", "summer-robotics"
+    paid = checkout(sidecar, family(day, "j@example.com", product=camp))
+    assert paid.status_code == 201
+    order_id = paid.json()["order_id"]
+    (session,) = [s for s in fake.sessions.values() if s["client_reference_id"] == order_id]
+    assert sidecar.deliver(fake.complete_session(session["id"])).status_code == 200
+    assert wait_for(lambda: fulfilled(sidecar, order_id))
+    (event,) = [
+        e
+        for e in sidecar.staff_get("/api/events", start=day, end="2027-01-21").json()["events"]
+        if e["title"].startswith("Robotics Bootcamp") and e["event_id"]
+    ]
+    capacity = f"/api/events/{event['event_id']}/capacity"
+    assert post(sidecar, capacity, {"capacity": 1, "reason": "a room closed"}).status_code == 200
+    joined = join(sidecar, family(day, "k@example.com", product=camp)).json()
+    assert joined["status"] == "waiting"
+
+    raised = post(sidecar, capacity, {"capacity": 2, "reason": "an extra helper"})
+    assert raised.status_code == 200, raised.text
+
+    # Offered by the capacity change's own transaction, without waiting for the 30-second pass.
+    assert wait_for(
+        lambda: entries(sidecar, joined["event_key"])["k@example.com"]["status"] == "offered",
+        timeout=10,
+    )
+    assert wait_for(lambda: len(mails_to(inbox, "k@example.com")) == 1)
+    # The same write: the offer carries the capacity change's own time.
+    (change, *_) = sidecar.staff_get("/api/actions").json()["actions"]
+    assert change["action"] == "capacity" and change["details"]["capacity"] == 2
+    offer = entries(sidecar, joined["event_key"])["k@example.com"]
+    assert offer["offered_at"] == change["created_at"]
