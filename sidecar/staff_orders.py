@@ -150,7 +150,8 @@ async def event_roster(request: Request) -> Response:
 
 
 async def camp_day_roster(request: Request) -> Response:
-    """Everyone on one camp's day, both sessions; the day's places from the catalog."""
+    """Everyone on one camp's day, both sessions; the day's places (the catalog's, or staff's
+    override that its events carry)."""
     catalog = request.app.state.catalog
     product_id = request.path_params["product_id"]
     camp = next((c for c in catalog.camps if c.id == product_id), None)
@@ -164,10 +165,12 @@ async def camp_day_roster(request: Request) -> Response:
                                                    stop)  # fmt: skip
     venue_name, room_name = place_names(catalog, camp.venue, camp.room)
     booked = sum(1 for p in found["roster"] if p["status"] == "confirmed")
+    # The day's events carry staff's capacity override (fulfilment/staff_actions.py).
+    capacity = max((e["capacity"] for e in found["events"]), default=camp.capacity)
     return JSONResponse(jsonable({
         "camp": {"product_id": camp.id, "title": camp.name, "date": on, "venue_id": camp.venue,
                  "room_id": camp.room, "venue_name": venue_name, "room_name": room_name,
-                 "capacity": camp.capacity, "booked": booked},
+                 "capacity": capacity, "booked": booked},
         "events": found["events"], "roster": found["roster"],
     }))  # fmt: skip
 

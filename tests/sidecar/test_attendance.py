@@ -145,6 +145,7 @@ def test_the_roster_shows_emergency_contacts_and_authorised_collectors(door):
             f"{door.url}/api/events/{e['event_id']}/roster", headers=AUTH, timeout=10
         ).json()["roster"]
         for e in events.json()["events"]
+        if e["event_id"]  # a slot nobody has booked has no event yet
     ]
 
     (row,) = [r for roster in rosters for r in roster if r["booking_id"] == ada["booking_id"]]

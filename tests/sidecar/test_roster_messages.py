@@ -33,7 +33,9 @@ def pay(sidecar: Sidecar, items: list[dict], email: str, name: str, amount: int)
 
 def the_event_id(sidecar: Sidecar) -> str:
     events = sidecar.staff_get("/api/events", start="2027-01-07", end="2027-01-08").json()
-    (event,) = [e for e in events["events"] if e["product_id"] == "summer-robotics"]
+    (event,) = [
+        e for e in events["events"] if e["product_id"] == "summer-robotics" and e["event_id"]
+    ]  # the booked session
     return event["event_id"]
 
 
