@@ -48,3 +48,8 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 # support_tickets.status.
 TICKET_STATUSES = ("open", "in_progress", "resolved")
+
+# staff_accounts.role: who may do what on the staff API (docs/security.md, Staff roles),
+# least first: an analyst reads, staff run operations, an admin also runs accounts,
+# capacity and the catalog.
+STAFF_ROLES = ("analyst", "staff", "admin")

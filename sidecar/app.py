@@ -25,6 +25,7 @@ from sidecar import (
     metrics,
     openapi,
     scheduled_runs,
+    staff_accounts_api,
     staff_api,
     staff_orders,
     summaries_api,
@@ -103,6 +104,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
+        *staff_accounts_api.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -344,6 +344,36 @@ ALTER TABLE orders ADD COLUMN hold_email VARCHAR;
 ALTER TABLE orders ADD COLUMN hold_client VARCHAR
 """
 
+# v14, named staff (docs/security.md, Staff sign-in): accounts with a role and an Argon2id
+# password hash; sessions kept by the SHA-256 of their token, expiring and revocable; and
+# failed sign-ins counted per account and per client address ("account:<name>",
+# "client:<address>"), so a lockout holds across sessions and restarts.
+_V14 = """
+CREATE TABLE staff_accounts (
+    name          VARCHAR PRIMARY KEY,
+    role          VARCHAR NOT NULL CHECK (role IN ('analyst', 'staff', 'admin')),
+    password_hash VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    disabled_at   TIMESTAMP
+);
+
+CREATE TABLE staff_sessions (
+    token_hash  VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    expires_at  TIMESTAMP NOT NULL,
+    revoked_at  TIMESTAMP
+);
+
+CREATE TABLE login_throttle (
+    subject       VARCHAR PRIMARY KEY,
+    failures      INTEGER NOT NULL,
+    window_start  TIMESTAMP NOT NULL,
+    locked_until  TIMESTAMP
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -352,6 +382,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "refunds ledger", _V5),
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
+    (14, "staff accounts, sessions and sign-in limits", _V14),
 ]
 
 

@@ -50,6 +50,7 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("error_log", "category", vocabulary.ERROR_CATEGORIES),
         ("error_log", "severity", vocabulary.SEVERITIES),
         ("support_tickets", "status", vocabulary.TICKET_STATUSES),
+        ("staff_accounts", "role", vocabulary.STAFF_ROLES),
     ],
 )
 def test_each_vocabulary_list_is_what_its_column_allows(table, column, words):
