@@ -237,11 +237,13 @@ def dashboard(args: argparse.Namespace) -> None:
     import dashboard as dashboard_package
 
     try:
-        settings = load_settings(client=True)
+        settings = load_settings(client=True, signs_in=True)
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     app = Path(dashboard_package.__file__).resolve().parent / "app.py"
-    if not (settings.dashboard_password or oidc_configured()):
+    if not settings.admin_token:
+        log.info("no ADMIN_TOKEN: staff sign in with their own accounts (tinkertank staff add)")
+    elif not (settings.dashboard_password or oidc_configured()):
         if args.host not in LOCAL_HOSTS:
             raise CommandError(
                 f"refusing to listen on {args.host} without a login: set DASHBOARD_PASSWORD "

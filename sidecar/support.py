@@ -143,7 +143,8 @@ async def ticket(request: Request) -> Response:
     )
 
 
+# Tickets are families' own words: not for the analyst role (docs/security.md, Staff roles).
 staff_routes = [
-    Route("/api/tickets", staff_only(list_tickets)),
-    Route("/api/tickets/{ticket_id}", staff_only(ticket), methods=["GET", "POST"]),
+    Route("/api/tickets", staff_only(list_tickets, role="staff")),
+    Route("/api/tickets/{ticket_id}", staff_only(ticket, role="staff"), methods=["GET", "POST"]),
 ]

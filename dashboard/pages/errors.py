@@ -78,9 +78,12 @@ def bulk(action: str) -> dict:
 
 
 RETRY_HELP = "run again the failed step, email or webhook event each entry is about"
-if retry.button("Retry", disabled=not chosen, type="primary", key="errors-retry", help=RETRY_HELP):
+acts = session.may_act()  # an analyst sees the buttons, greyed out
+if retry.button(
+    "Retry", disabled=not (chosen and acts), type="primary", key="errors-retry", help=RETRY_HELP
+):
     ui.act(lambda: bulk("retry"), f"{len(chosen)} entries retried.")
-if resolve.button("Resolve", disabled=not chosen, key="errors-resolve"):
+if resolve.button("Resolve", disabled=not (chosen and acts), key="errors-resolve"):
     if len(chosen) == 1:
         ui.act(lambda: api.resolve_error(chosen[0], by), f"Entry {chosen[0]} resolved.")
     else:

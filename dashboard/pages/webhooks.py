@@ -94,7 +94,12 @@ if chosen:
         if event.get("last_error"):
             st.error(f"Last error: {fmt.literal(event['last_error'])}")
         if event["status"] in REPROCESSABLE:
-            if st.button("Reprocess", key=f"reprocess-{chosen}", type="primary"):
+            if st.button(
+                "Reprocess",
+                key=f"reprocess-{chosen}",
+                type="primary",
+                disabled=not session.may_act(),
+            ):
                 ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.")
         else:
             st.caption("Only a failed or ignored event can be reprocessed.")
