@@ -10,6 +10,7 @@ parameters answer 422 saying which.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -35,6 +36,8 @@ from fulfilment import steps as fulfilment
 from sidecar.json_body import json_object
 from sidecar.staff_identity import actor, identify
 from store import error_log, inbox, order_views, outbox, reminders
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 MAX_BODY = 64 * 1024
@@ -259,6 +262,8 @@ async def reprocess_event(request: Request) -> Response:
             },
             status_code=409,
         )
+    # Nothing in the database records who asked: the log does (staff_identity.actor).
+    log.info("%s reprocessed %s", actor(request), event_id)
     return JSONResponse({"reprocessing": True, "event_id": event_id})
 
 
@@ -279,6 +284,7 @@ async def retry_step(request: Request) -> Response:
             {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
             status_code=409,
         )
+    log.info("%s retried %s of %s", actor(request), step, order_id)
     return JSONResponse({"retried": True, "order_id": order_id, "step": step})
 
 

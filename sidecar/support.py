@@ -11,6 +11,7 @@ Whether the order reference names an order is never part of the answer (store/ti
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from email.utils import parseaddr
@@ -30,7 +31,10 @@ from core.vocabulary import TICKET_STATUSES
 from sidecar.clients import client_key
 from sidecar.json_body import read_json
 from sidecar.staff_api import _jsonable, _page, staff_only
+from sidecar.staff_identity import actor
 from store import tickets
+
+log = logging.getLogger(__name__)
 
 # Room for the largest valid request even when a client escapes every character (a
 # 4,000-character message of emoji as \ud83d\ude00 pairs is 48,000 bytes); no more.
@@ -135,6 +139,7 @@ async def ticket(request: Request) -> Response:
     row = await database.awrite(tickets.update_ticket, ticket_id, update, utcnow())
     if row is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
+    log.info("%s updated ticket %s", actor(request), ticket_id)
     done = [f"status {row['status']}"] if update.status else []
     if update.staff_note is not None:
         done.append("note cleared" if not update.staff_note else "note saved")

@@ -163,9 +163,11 @@ def test_an_analyst_reads_but_a_post_is_403_saying_why(sidecar: Sidecar):
     orders = requests.get(sidecar.url + "/api/orders", headers=session, timeout=10)
     remind = requests.post(sidecar.url + "/api/reminders/run", headers=session, timeout=10)
     export = requests.post(sidecar.url + "/api/export", headers=session, timeout=10)
+    tickets = requests.get(sidecar.url + "/api/tickets", headers=session, timeout=10)
 
     assert orders.status_code == 200
     assert remind.status_code == 403 and export.status_code == 403
+    assert tickets.status_code == 403  # families' own words
     assert remind.json()["error"] == "forbidden"
     assert "signed in as analyst; POST /api/reminders/run needs staff" in remind.json()["message"]
 
