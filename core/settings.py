@@ -38,6 +38,7 @@ SECRET_FIELDS = frozenset(
         "slack_webhook_url",
         "smtp_password",
         "dashboard_password",
+        "manage_link_secret",
     }
 )
 HIDDEN = "<hidden>"
@@ -141,6 +142,8 @@ class Settings:
     login_failures_per_account: int = 5
     login_failures_per_client: int = 20
     login_lockout_seconds: int = 900
+    # Signs parents' manage-booking links (core/manage_links.py); None: no links are made.
+    manage_link_secret: str | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -264,6 +267,11 @@ def load_settings(
     ):
         if (value := text(name)) is not None:
             values[key] = value
+
+    if (manage := text("MANAGE_LINK_SECRET")) is not None:
+        if len(manage) < 32:
+            problems.append("MANAGE_LINK_SECRET must be at least 32 characters long")
+        values["manage_link_secret"] = manage
 
     key = values.get("stripe_secret_key")
     if isinstance(key, str) and not key.startswith(LIVE_KEY_PREFIXES + TEST_KEY_PREFIXES):
