@@ -64,3 +64,18 @@ def actor(request: Request) -> str:
     every record of a staff action. Only for a request the staff guard let through."""
     member = getattr(request.state, "staff", None)
     return member.name if member is not None else MACHINE
+
+
+def sees_private_text(request: Request) -> bool:
+    """Children's notes and what families wrote are for staff and admins, not analysts
+    (docs/security.md, Staff roles)."""
+    member = getattr(request.state, "staff", None)
+    return member is not None and member.role != "analyst"
+
+
+def withhold_notes(request: Request, rows: list[dict]) -> None:
+    """Blank each row's `notes` (a child's allergies …) for a caller who may not see them."""
+    if not sees_private_text(request):
+        for row in rows:
+            if "notes" in row:
+                row["notes"] = None

@@ -28,6 +28,7 @@ from sidecar.staff_api import (
     staff_only,
     text,
 )
+from sidecar.staff_identity import withhold_notes
 from store import calendar
 from store import order_detail as one_order
 from store import staff_reads as staff
@@ -75,6 +76,7 @@ async def order_detail(request: Request) -> Response:
     )
     if detail is None:
         return not_found()
+    withhold_notes(request, detail.get("students") or [])
     detail["timeline"] = order_timeline(
         detail["stripe_events"], detail["steps"], detail["messages"], detail["errors"]
     )
@@ -112,6 +114,7 @@ async def event_roster(request: Request) -> Response:
     found = await request.app.state.database.aread(calendar.roster, request.path_params["event_id"])
     if found is None:
         return not_found()
+    withhold_notes(request, found["roster"])
     return JSONResponse(jsonable(found))
 
 

@@ -219,6 +219,14 @@ def test_the_analysts_sql_sees_no_childrens_notes_or_ticket_text(sidecar: Sideca
     assert rows(staff) == [["severe nut allergy", "Noa has a new allergy, please call."]]
     assert rows(MACHINE) == rows(staff)
 
+    def notes(headers: dict[str, str]) -> list:
+        detail = requests.get(sidecar.url + f"/api/orders/{order_id}", headers=headers, timeout=10)
+        assert detail.status_code == 200, detail.text
+        return [student["notes"] for student in detail.json()["students"]]
+
+    assert notes(analyst) == [None]
+    assert notes(staff) == ["severe nut allergy"]
+
 
 def test_an_error_resolved_by_a_signed_in_member_is_resolved_in_their_name(sidecar: Sidecar):
     name = add(sidecar, "staff")
