@@ -160,6 +160,9 @@ class StaffApi:
     def roster(self, event_id: str) -> dict:
         return self.get(f"/api/events/{event_id}/roster")
 
+    def attendance(self, day: date | None = None) -> dict:
+        return self.get("/api/attendance", date=day)
+
     def inbox(self, **filters: Any) -> dict:
         return self.get("/api/inbox", **filters)
 
@@ -209,8 +212,46 @@ class StaffApi:
     def update_ticket(self, ticket_id: str, status: str, staff_note: str) -> dict:
         return self.post(f"/api/tickets/{ticket_id}", {"status": status, "staff_note": staff_note})
 
+    def check_in(self, booking_id: str, by: str | None = None) -> dict:
+        return self.post(f"/api/attendance/{booking_id}/check-in", {"by": by})
+
+    def check_out(
+        self, booking_id: str, collected_by: str, by: str | None = None,
+        override_reason: str | None = None,
+    ) -> dict:  # fmt: skip
+        return self.post(
+            f"/api/attendance/{booking_id}/check-out",
+            {"by": by, "collected_by": collected_by, "override_reason": override_reason},
+        )
+
+    def undo_attendance(self, booking_id: str, action: str, by: str | None = None) -> dict:
+        return self.post(f"/api/attendance/{booking_id}/undo", {"action": action, "by": by})
+
     def sql(self, sql: str, limit: int) -> dict:
         return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)
+
+    # --- bookings by phone, repairs, the waitlist -----------------------------------------
+
+    def add_booking(self, booking: dict[str, Any]) -> dict:
+        """`{"cart", "payment", "by", "request_id", "hold_hours"}` (docs/http-api.md)."""
+        return self.post("/api/bookings", booking)
+
+    def repair_order(self, order_id: str, cart: dict[str, Any], by: str) -> dict:
+        return self.post(f"/api/orders/{order_id}/repair", {"cart": cart, "by": by})
+
+    def waitlist(self, event: str | None = None) -> dict:
+        return self.get("/api/waitlist", event=event)
+
+    def reorder_waitlist(self, event: str, entry_ids: list[str], by: str) -> dict:
+        return self.post(
+            "/api/waitlist/reorder", {"event": event, "entry_ids": entry_ids, "by": by}
+        )
+
+    def remove_from_waitlist(self, entry_id: str, by: str, reason: str = "") -> dict:
+        return self.post(f"/api/waitlist/{entry_id}/remove", {"by": by, "reason": reason})
+
+    def run_waitlist(self) -> dict:
+        return self.post("/api/waitlist/run")
 
     # --- staff sign-in and accounts ---------------------------------------------------------
 

@@ -32,6 +32,9 @@ from core.validation import Problem
 MAX_ITEMS = 20
 MAX_NAME_LENGTH = 100
 MAX_NOTES_LENGTH = 500
+MAX_PHONE_LENGTH = 20
+MAX_EMERGENCY_CONTACTS = 3  # per child
+MAX_COLLECTORS = 6  # adults allowed to collect a child, besides the parent who booked
 MIN_STUDENT_AGE, MAX_STUDENT_AGE = 2, 18
 # Hand-rolled so descriptions do not depend on the process locale (strftime's %b and %a do).
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -64,6 +67,19 @@ class Customer:
     # Empty only for metadata carts whose payment carried no name: the payment has already
     # happened, so it is still fulfilled, and staff can reach the parent by email.
     name: str
+    # The parent's mobile in E.164 ("+61412345678"), for text messages; optional.
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An adult a child's parent named: someone to call, or someone allowed to collect."""
+
+    name: str
+    phone: str | None  # required for an emergency contact, optional for a collector
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "phone": self.phone}
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,10 @@ class Student:
     age: int | None  # as the parent gave it; None when they gave date_of_birth instead
     date_of_birth: date | None
     notes: str | None  # personal data (allergies etc.): never sent to Stripe
+    # Personal data too, given at checkout only and never sent to Stripe: whom staff call,
+    # and the adults besides the parent who may collect the child at the door.
+    emergency_contacts: tuple[Contact, ...] = ()
+    authorised_collectors: tuple[Contact, ...] = ()
 
 
 @dataclass(frozen=True)

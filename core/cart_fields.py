@@ -13,16 +13,29 @@ from typing import Any
 
 from core import validation
 from core.cart import (
+    MAX_COLLECTORS,
+    MAX_EMERGENCY_CONTACTS,
     MAX_NAME_LENGTH,
     MAX_NOTES_LENGTH,
+    MAX_PHONE_LENGTH,
     MAX_STUDENT_AGE,
     MIN_STUDENT_AGE,
+    Contact,
     Student,
 )
 from core.catalog import CAMP_SESSION_KINDS, Camp, Ignite, Party, Product
+from core.phones import mobile_e164
 from core.validation import MISSING, Problems, child, describe, is_email_address, unknown_key
 
-STUDENT_KEYS = ("name", "age", "date_of_birth", "notes")
+STUDENT_KEYS = (
+    "name", "age", "date_of_birth", "notes", "emergency_contacts", "authorised_collectors",
+)  # fmt: skip
+# Personal data a parent gives at checkout only: never put in Stripe, dropped from a cart
+# read back from a payment's metadata.
+CHECKOUT_ONLY_KEYS = ("notes", "emergency_contacts", "authorised_collectors")
+CONTACT_KEYS = ("name", "phone")
+PHONE_CHARACTERS = frozenset("0123456789 +()-")
+MIN_PHONE_DIGITS = 8
 
 
 def read_student(
@@ -39,11 +52,16 @@ def read_student(
     if not isinstance(value, dict):
         problems.add(path, f"expected an object, got {describe(value)}")
         return None
-    allowed = STUDENT_KEYS if at_checkout else tuple(k for k in STUDENT_KEYS if k != "notes")
+    allowed = (
+        STUDENT_KEYS
+        if at_checkout
+        else tuple(k for k in STUDENT_KEYS if k not in CHECKOUT_ONLY_KEYS)
+    )
     for key in value:
-        if key == "notes" and not at_checkout:
-            # Notes (allergies …) should never have been put in Stripe, but the payment has
-            # been made: refusing the cart would hold up a paid booking. They are dropped.
+        if key in CHECKOUT_ONLY_KEYS and not at_checkout:
+            # Notes (allergies …) and contacts should never have been put in Stripe, but the
+            # payment has been made: refusing the cart would hold up a paid booking. They are
+            # dropped.
             continue
         if key not in allowed:
             problems.add(child(path, str(key)), unknown_key(key, allowed))
@@ -84,9 +102,72 @@ def read_student(
             lambda v: validation.text(v, max_length=MAX_NOTES_LENGTH, multiline=True),
         )
 
+    contacts: tuple[Contact, ...] = ()
+    collectors: tuple[Contact, ...] = ()
+    if at_checkout:
+        contacts = read_contacts(
+            value.get("emergency_contacts"), child(path, "emergency_contacts"), problems,
+            MAX_EMERGENCY_CONTACTS, phone_required=True,
+        )  # fmt: skip
+        collectors = read_contacts(
+            value.get("authorised_collectors"), child(path, "authorised_collectors"), problems,
+            MAX_COLLECTORS, phone_required=False,
+        )  # fmt: skip
+
     if name is None or (age is None and date_of_birth is None):
         return None
-    return Student(name=name, age=age, date_of_birth=date_of_birth, notes=notes)
+    return Student(
+        name=name, age=age, date_of_birth=date_of_birth, notes=notes,
+        emergency_contacts=contacts, authorised_collectors=collectors,
+    )  # fmt: skip
+
+
+def read_contacts(
+    value: Any, path: str, problems: Problems, most: int, *, phone_required: bool
+) -> tuple[Contact, ...]:
+    """A list of adults ({"name", "phone"}); null or absent is none. Every bad entry is
+    reported at its own path (`...emergency_contacts[1].phone`)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.add(path, f"expected a list, got {describe(value)}")
+        return ()
+    if len(value) > most:
+        problems.add(path, f"at most {most} people, got {len(value)}")
+        return ()
+    found = []
+    for index, entry in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(entry, dict):
+            problems.add(
+                where, f"expected an object with a name and a phone, got {describe(entry)}"
+            )
+            continue
+        problems.reject_unknown_keys(entry, CONTACT_KEYS, where)
+        name = read_text(
+            entry.get("name", MISSING), child(where, "name"), problems, MAX_NAME_LENGTH, typed=True
+        )
+        phone: str | None = None
+        raw_phone = entry.get("phone", MISSING if phone_required else None)
+        if raw_phone is not None or phone_required:
+            phone = read_phone(raw_phone, child(where, "phone"), problems)
+        if name is not None and (phone is not None or not phone_required):
+            found.append(Contact(name=name, phone=phone))
+    return tuple(found)
+
+
+def read_phone(value: Any, path: str, problems: Problems) -> str | None:
+    """A phone number as a person types it: digits, spaces, +, (), -; at least 8 digits."""
+    phone = read_text(value, path, problems, MAX_PHONE_LENGTH, typed=True)
+    if phone is None:
+        return None
+    if not set(phone) <= PHONE_CHARACTERS:
+        problems.add(path, f"{phone!r} is not a phone number (digits, spaces, +, ( ) and -)")
+        return None
+    if sum(c.isdigit() for c in phone) < MIN_PHONE_DIGITS:
+        problems.add(path, f"{phone!r} has fewer than {MIN_PHONE_DIGITS} digits")
+        return None
+    return phone
 
 
 def read_text(
@@ -104,6 +185,21 @@ def read_email(value: Any, path: str, problems: Problems) -> str | None:
         problems.add(path, f"{email!r} is not an email address")
         return None
     return email
+
+
+def read_mobile(value: Any, path: str, problems: Problems) -> str | None:
+    """An optional mobile number, normalised to E.164 (Australian unless it says otherwise);
+    null, blank or left out is none."""
+    if value is MISSING or value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        problems.add(path, f"expected text, got {describe(value)}")
+        return None
+    try:
+        return mobile_e164(value)
+    except ValueError as exc:
+        problems.add(path, str(exc))
+        return None
 
 
 def read_date(value: Any, path: str, problems: Problems) -> date | None:

@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.cart import MAX_NAME_LENGTH, Cart, CartItem, Customer
-from core.cart_fields import and_list, read_email, read_text
+from core.cart_fields import CHECKOUT_ONLY_KEYS, and_list, read_email, read_text
 from core.cart_rules import CUSTOMER_KEYS, finish, read_items
 from core.catalog import Catalog
+from core.phones import mobile_or_none
 from core.validation import MISSING, Problems, describe
 
 ITEMS_KEY = "tt_items"
@@ -29,6 +30,7 @@ METADATA_VALUE_LIMIT = 500  # Stripe: characters per metadata value
 # Stripe allows 50 metadata keys; 40 chunks leave room for tt_customer and the storefront's own.
 MAX_METADATA_CHUNKS = 40
 
+PERSONAL_KEYS = frozenset(CHECKOUT_ONLY_KEYS)
 _CHUNK_KEY_PATTERN = re.compile(rf"{ITEMS_KEY}_(0|[1-9][0-9]*)")
 
 
@@ -60,7 +62,8 @@ def encode_metadata_cart(
 ) -> dict[str, str]:
     """Stripe metadata carrying ``items`` (checkout format), as the storefront writes it.
 
-    Students' ``notes`` are left out: they are personal data and stay out of Stripe.
+    Students' ``notes`` and contacts are left out: they are personal data and stay out of
+    Stripe.
     """
     text = json.dumps([_without_notes(item) for item in items], separators=(",", ":"))
     if len(text) <= METADATA_VALUE_LIMIT:
@@ -88,11 +91,12 @@ def encode_metadata_cart(
 
 
 def _without_notes(item: dict[str, Any]) -> dict[str, Any]:
+    """The item without the student's notes and contacts (personal data)."""
     student = item.get("student")
-    if not isinstance(student, dict) or "notes" not in student:
+    if not isinstance(student, dict) or not PERSONAL_KEYS & student.keys():
         return item
     # Copies, so the caller's checkout body keeps its notes.
-    return {**item, "student": {k: v for k, v in student.items() if k != "notes"}}
+    return {**item, "student": {k: v for k, v in student.items() if k not in PERSONAL_KEYS}}
 
 
 def _join_metadata_items(metadata: Mapping[str, str], problems: Problems) -> Any:
@@ -187,4 +191,8 @@ def _read_metadata_customer(
         name = read_text(fallback_name, "customer.name", problems, MAX_NAME_LENGTH)
     else:
         name = ""  # see Customer.name
-    return None if email is None or name is None else Customer(email=email, name=name)
+    # A bad number is left out, never a reason to hold up a payment already made.
+    phone = mobile_or_none(given.get("phone"))
+    if email is None or name is None:
+        return None
+    return Customer(email=email, name=name, phone=phone)

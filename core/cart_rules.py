@@ -37,6 +37,7 @@ from core.cart_fields import (
     not_for_kind,
     read_date,
     read_email,
+    read_mobile,
     read_session,
     read_slot,
     read_student,
@@ -45,7 +46,7 @@ from core.cart_fields import (
 from core.catalog import WEEKDAYS, Camp, Catalog, Ignite, Party, Product
 from core.validation import MISSING, Problems, child, describe, unknown_key
 
-CUSTOMER_KEYS = ("email", "name")
+CUSTOMER_KEYS = ("email", "name", "phone")
 _BODY_KEYS = ("customer", "items")
 _ITEM_KEYS: Mapping[str, tuple[str, ...]] = {
     "camp": ("product_id", "date", "session", "student"),
@@ -93,7 +94,10 @@ def read_customer(value: Any, path: str, problems: Problems, *, typed: bool) -> 
     name = read_text(
         value.get("name", MISSING), child(path, "name"), problems, MAX_NAME_LENGTH, typed=typed
     )
-    return None if email is None or name is None else Customer(email=email, name=name)
+    phone = read_mobile(value.get("phone", MISSING), child(path, "phone"), problems)
+    if email is None or name is None:
+        return None
+    return Customer(email=email, name=name, phone=phone)
 
 
 def read_items(

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.phones import mobile_or_none
+
 # Higher rank wins; a change to a lower or equal rank is not applied.
 _RANK = {
     "pending": 0,
@@ -44,6 +46,7 @@ class PaymentFacts:
     amount: int | None  # cents received (or to be received)
     currency: str | None
     metadata: dict[str, str]
+    phone: str | None = None  # the customer's mobile, E.164, when Stripe has a usable one
 
 
 def _text(value: Any) -> str | None:
@@ -80,6 +83,7 @@ def facts_from(event_type: str, obj: dict[str, Any]) -> PaymentFacts:
             amount=obj.get("amount_total") if isinstance(obj.get("amount_total"), int) else None,
             currency=_text(obj.get("currency")),
             metadata=metadata,
+            phone=mobile_or_none(details.get("phone")),
         )
     if event_type.startswith("payment_intent."):
         return PaymentFacts(

@@ -38,6 +38,7 @@ SECRET_FIELDS = frozenset(
         "slack_webhook_url",
         "smtp_password",
         "dashboard_password",
+        "twilio_auth_token",
         "manage_link_secret",
     }
 )
@@ -135,6 +136,17 @@ class Settings:
     # in TIMEZONE (None: off), the reminders every this many minutes (0: off).
     summary_at: time | None = time(7, 0)
     reminders_every_minutes: int = 60
+    # Text messages through Twilio's Messages API (senders/sms.py): all three of the
+    # account, its auth token and the sending number, or SMS is off.
+    sms_provider_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    sms_from: str | None = None
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.sms_from)
+
     # Staff sign-in (docs/security.md, Staff sign-in): how long a session lasts, and the
     # failed sign-ins allowed per account and per client address within the lockout
     # period before further attempts are refused for that period.
@@ -246,6 +258,7 @@ def load_settings(
         ("SIDECAR_URL", "sidecar_url"),
         ("SLACK_WEBHOOK_URL", "slack_webhook_url"),
         ("DASHBOARD_URL", "dashboard_url"),
+        ("SMS_PROVIDER_URL", "sms_provider_url"),
     ):
         value = text(name)
         if value is None:
@@ -264,10 +277,21 @@ def load_settings(
         ("EMAIL_FROM", "email_from"),
         ("DASHBOARD_PASSWORD", "dashboard_password"),
         ("DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
+        ("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+        ("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+        ("SMS_FROM", "sms_from"),
     ):
         if (value := text(name)) is not None:
             values[key] = value
 
+    sms_names = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMS_FROM")
+    sms_given = [name for name in sms_names if text(name) is not None]
+    if sms_given and len(sms_given) < len(sms_names):
+        missing = ", ".join(name for name in sms_names if name not in sms_given)
+        problems.append(
+            f"SMS needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SMS_FROM: {missing}"
+            " missing (set all three, or none for no text messages)"
+        )
     if (manage := text("MANAGE_LINK_SECRET")) is not None:
         if len(manage) < 32:
             problems.append("MANAGE_LINK_SECRET must be at least 32 characters long")

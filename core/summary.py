@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.attendance import standing
 from core.payments import dollars
 
 KINDS = ("camp", "party", "ignite")
@@ -83,6 +84,27 @@ class DayRows:
     tickets_new: int = 0
     tickets_open: int = 0
     webhooks: dict[str, Any] = field(default_factory=dict)
+    # One per confirmed booking in the day's events: (starts_at, ends_at, checked_in_at,
+    # checked_out_at), naive UTC.
+    attendance: list[tuple[datetime, datetime, datetime | None, datetime | None]] = field(
+        default_factory=list
+    )
+
+
+def attendance_figures(
+    rows: Iterable[tuple[datetime, datetime, datetime | None, datetime | None]], now: datetime
+) -> dict[str, int]:
+    """The day at the door: children booked, arrived (checked in), no-shows (not checked in
+    15 minutes after the start) and late pickups (not checked out by the end, or after it).
+    `now` is naive UTC."""
+    figures = {"booked": 0, "arrived": 0, "no_shows": 0, "late_pickups": 0}
+    for starts_at, ends_at, checked_in_at, checked_out_at in rows:
+        where = standing(starts_at, ends_at, checked_in_at, checked_out_at, now)
+        figures["booked"] += 1
+        figures["arrived"] += checked_in_at is not None
+        figures["no_shows"] += where.not_arrived
+        figures["late_pickups"] += where.late_pickup
+    return figures
 
 
 def apportion(total: int, shares: Mapping[str, float]) -> dict[str, int]:
@@ -188,6 +210,7 @@ def day_figures(
         },
         "tickets": {"new": rows.tickets_new, "open": rows.tickets_open},
         "webhooks": rows.webhooks,
+        "attendance": attendance_figures(rows.attendance, now.replace(tzinfo=None)),
     }
 
 
@@ -283,6 +306,18 @@ def summary_text(figures: Mapping[str, Any]) -> str:
         + (f" ({by_severity}; {by_category})" if errors["new"] else "")
         + f", {errors['open']} open in all"
     )
+    door = figures.get("attendance")  # summaries stored before attendance have none
+    if door and door["booked"]:
+        lines.append(
+            f"At the door: {door['arrived']} of {door['booked']} arrived, {door['no_shows']}"
+            f" no-show(s), {door['late_pickups']} late pickup(s)"
+        )
+    waitlist = figures.get("waitlist")
+    if waitlist is not None:
+        lines.append(
+            f"Waitlist: {waitlist['size']} waiting, {waitlist['offers']} offered a place,"
+            f" {waitlist['conversions']} booked through an offer"
+        )
     tickets = figures["tickets"]
     lines.append(f"Support tickets: {tickets['new']} new, {tickets['open']} open")
     hooks = figures["webhooks"]

@@ -39,8 +39,13 @@ BOOKING_STATUSES = ("confirmed", "cancelled", "conflict")
 INBOX_STATUSES = ("received", "processing", "processed", "failed", "ignored")
 
 # outbox.channel and outbox.status: the messages we send.
-MESSAGE_CHANNELS = ("email", "slack")
-MESSAGE_STATUSES = ("pending", "sent", "failed")
+MESSAGE_CHANNELS = ("email", "slack", "sms")
+MESSAGE_STATUSES = ("pending", "sent", "failed", "skipped")
+
+# Words a parent texts back: to stop our text messages, and to have them again (Twilio's
+# standard opt-out and opt-in keywords; sms_opt_outs.keyword).
+SMS_STOP_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+SMS_START_WORDS = ("START", "YES", "UNSTOP")
 
 # error_log.category and error_log.severity: what went wrong, and how urgently it matters.
 ERROR_CATEGORIES = ("payment", "calendar", "email", "booking", "system")
@@ -49,6 +54,21 @@ SEVERITIES = ("low", "medium", "high", "critical")
 # support_tickets.status.
 TICKET_STATUSES = ("open", "in_progress", "resolved")
 
+# Attendance at the door (core/attendance.py): what staff do to a child's booking, and
+# where each child stands (a flag for staff to act on: not arrived 15 minutes after the
+# start, or still not collected after the end).
+ATTENDANCE_ACTIONS = ("check_in", "check_out")
+ATTENDANCE_STATES = ("expected", "not_arrived", "checked_in", "late_pickup", "checked_out")
+ATTENDANCE_FLAGS = ("not_arrived", "late_pickup")
+
+
+# staff_bookings.method: how a booking staff took by phone is paid (a manual order's
+# payment, or a Stripe Checkout link emailed to the parent).
+STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link")
+
+# waitlist.status: a family waiting for a place, offered one (a hold for 24 h), booked
+# through the offer, passed over when the offer lapsed, or taken off by staff.
+WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")
 # staff_accounts.role: who may do what on the staff API (docs/security.md, Staff roles),
 # least first: an analyst reads, staff run operations, an admin also runs accounts,
 # capacity and the catalog.

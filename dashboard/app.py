@@ -29,10 +29,13 @@ PAGES = [
     st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
     st.Page("pages/orders.py", title="Orders", icon=":material/receipt_long:"),
     st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:"),
+    st.Page("pages/checkin.py", title="Check-in", icon=":material/how_to_reg:"),
     st.Page("pages/webhooks.py", title="Webhooks", icon=":material/webhook:"),
     st.Page("pages/errors.py", title="Errors", icon=":material/error:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
     st.Page("pages/support.py", title="Support", icon=":material/support_agent:"),
+    st.Page("pages/bookings.py", title="Bookings", icon=":material/add_call:"),
+    st.Page("pages/waitlist.py", title="Waitlist", icon=":material/hourglass_top:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
 ]
 # What the signed-in role may not use is not in the menu (session.may_see).

@@ -131,3 +131,18 @@ def calendar_entries(events: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[st
 def table_times(rows: list[dict[str, Any]], tz: ZoneInfo, *columns: str) -> list[dict[str, Any]]:
     """Copies of `rows` with the named timestamp columns shown in local time."""
     return [{k: (local_time(v, tz) if k in columns else v) for k, v in row.items()} for row in rows]
+
+
+def contacts(people: list[dict[str, Any]] | None) -> str:
+    """Emergency contacts or collectors as one cell: `Wei Chen 0412 345 678, Grace Chen`."""
+    return ", ".join(
+        f"{p['name']} {p['phone']}" if p.get("phone") else p["name"] for p in people or []
+    )
+
+
+def contact_columns(row: dict[str, Any]) -> dict[str, str]:
+    """A roster row's emergency contacts and authorised collectors, for a table."""
+    return {
+        "emergency": contacts(row.get("emergency_contacts")),
+        "collectors": contacts(row.get("authorised_collectors")),
+    }

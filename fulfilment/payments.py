@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.payments import facts_from, has_cart
+from fulfilment import waitlist_offers
 from fulfilment.context import Context, Deferred
 from fulfilment.event_orders import (
     mark_paid,
@@ -45,6 +46,8 @@ def handle_checkout_session_expired(conn, event, ctx: Context) -> None:
         return  # a session we never made an order for: nothing held
     if order_state.advance_payment_status(conn, order_id, "expired", ctx.now):
         holds.release_active(conn, order_id)
+        # The places go to the waitlist's next families at once.
+        waitlist_offers.order_places_freed(conn, ctx.catalog, order_id, ctx.now)
 
 
 def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:

@@ -46,8 +46,10 @@ from core import clock
 from core.catalog_file import load_catalog
 from core.clock import utcnow
 from core.settings import load_settings
+from fulfilment import waitlist_offers
 from fulfilment.worker import RetryPolicy, Worker
 from runtime.store_client import BATCHED, HEADER, READ, STATUS, WRITE, StoreError, frame
+from runtime.waitlist_loop import WaitlistLoop
 from senders.sender import Sender
 from store import analyst_snapshot
 from store.database import Database, DatabaseUnavailable
@@ -186,9 +188,12 @@ def main(argv: list[str]) -> int:
         faults=settings.fault_drill,
     )
     sender = Sender(database, settings, catalog)
+    waitlist_offers.use_catalog(catalog)
+    offers = WaitlistLoop(database, catalog)
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()
+    offers.start()
     gc.freeze()  # what start-up built lives as long as the process (see cli.main serve)
     server.send(("ready", os.getpid()))
     try:
@@ -196,6 +201,7 @@ def main(argv: list[str]) -> int:
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
+        offers.stop()
         sender.stop()
         worker.stop()
         server.reads.shutdown(wait=True)

@@ -1,4 +1,5 @@
-"""The sender: delivers the outbox, in its own thread of the store process.
+"""The sender: delivers the outbox (email, Slack, text messages), in its own thread of the
+store process.
 
 Sending is I/O that can hang for seconds (an SMTP server, Slack), so it never happens inside
 a write: a due message is read, sent, and its outcome written afterwards. A message sent
@@ -27,10 +28,10 @@ from urllib.parse import quote
 import duckdb
 import requests
 
-from core import clock
+from core import clock, waitlist
 from core.catalog import Catalog
 from core.clock import utcnow
-from core.messages import emails
+from core.messages import emails, sms
 from core.messages.invites import (
     calendar_parties,
     itip_messages,
@@ -42,10 +43,15 @@ from core.payments import dollars
 from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
-from store import error_log, order_views, outbox
+from senders.sms import SmsFailed, SmsProvider, TwilioSms, Unsubscribed
+from store import error_log, order_views, outbox, sms_opt_outs
 from store.database import Database
 
 log = logging.getLogger(__name__)
+
+
+class Skipped(Exception):
+    """A message not to send, on purpose: the outbox marks it skipped with this reason."""
 
 
 class SendFailed(Exception):
@@ -123,6 +129,7 @@ class Sender:
         location = settings.database
         base = Path(location.path).parent if location.is_file else Path("data")
         self.eml_directory = base / "outbox"
+        self.sms: SmsProvider | None = TwilioSms.from_settings(settings)
 
     def start(self) -> None:
         self._thread.start()
@@ -151,6 +158,11 @@ class Sender:
         for message in messages:
             try:
                 self.send(message)
+            except Skipped as exc:
+                self.database.submit_background(
+                    outbox.mark_skipped, message["message_id"], str(exc), utcnow()
+                ).result()
+                continue
             except SendFailed as exc:
                 backoff = settings.fulfilment_retry_seconds * 2 ** message["attempts"]
                 retry_in = timedelta(seconds=max(backoff, exc.retry_after))
@@ -172,6 +184,9 @@ class Sender:
             if not payload.get("skip") and self.settings.slack_webhook_url:
                 self.send_slack(payload)
             return
+        if message["channel"] == "sms":
+            self.send_sms(message, payload)
+            return
         template = payload.get("template")
         if template == "confirmation":
             payload = self.render_confirmation(message["order_id"])
@@ -181,6 +196,8 @@ class Sender:
             payload = self.render_reminder(payload["booking_id"])
             if payload is None:
                 return  # cancelled or moved since it was queued: nothing to remind of
+        elif template in ("waitlist_offer", "payment_link"):
+            payload = self.render_pay_link(template, message["order_id"], payload)
         self.send_email(message, payload)
 
     def _links(self, order_id: str) -> tuple[str, str]:
@@ -255,6 +272,58 @@ class Sender:
         ics_url, support = self._links(rows["order"]["order_id"])
         email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
         return {"subject": email.subject, "text": email.text, "html": email.html}
+
+    def render_pay_link(
+        self, template: str, order_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A waitlist offer or a staff booking's email: the link that pays for the places
+        held (core/waitlist.py)."""
+        link = waitlist.pay_link(self.settings.public_base_url, order_id)
+        expires_at = datetime.fromisoformat(payload["expires_at"])
+        if template == "waitlist_offer":
+            return waitlist.offer_email(
+                payload.get("name"), payload["label"], link, expires_at, self.catalog.tz
+            )
+        return waitlist.payment_link_email(
+            payload.get("name"), payload["labels"], link, expires_at, self.catalog.tz
+        )
+
+    def send_sms(self, message: dict[str, Any], payload: dict[str, Any]) -> None:
+        """A text to the order's mobile: skipped when SMS is off, the number texted STOP or
+        the booking it reminds of is no longer on; rendered now, as the emails are."""
+        if self.sms is None:
+            raise Skipped("SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM)")
+        to = message["recipient"]
+        if not to:
+            raise Skipped("no mobile number")
+        if self.database.read(sms_opt_outs.is_opted_out, to):
+            raise Skipped("opted out: the number texted STOP")
+        if payload.get("template") == "reminder":
+            rows = self.database.read(order_views.reminder_rows, payload["booking_id"])
+            if rows is None:
+                raise Skipped("the booking is no longer on")
+            item = rows["booking"]
+            try:
+                venue = self.catalog.venue(item["venue_id"]).name
+            except KeyError:
+                venue = ""
+            body = sms.reminder_text(
+                payload["kind"], item["student"], item["title"],
+                item["starts_at"].replace(tzinfo=UTC), venue, self.catalog.tz,
+            )  # fmt: skip
+        else:
+            body = payload["text"]
+        try:
+            self.sms.send(to, body)
+        except Unsubscribed as exc:
+            # Opted out with Twilio itself (STOP before our webhook was set up, say): kept
+            # here too, so that no more texts are tried.
+            self.database.submit_background(
+                sms_opt_outs.record, to, True, "PROVIDER", utcnow()
+            ).result()
+            raise Skipped(f"opted out: {exc}") from None
+        except SmsFailed as exc:
+            raise SendFailed(str(exc), exc.permanent, exc.retry_after) from None
 
     def send_slack(self, payload: dict[str, Any]) -> None:
         try:

@@ -18,18 +18,23 @@ from core.support import ClientLimiter
 from runtime.store_client import StoreClient
 from sidecar import (
     analyst_api,
+    attendance_api,
     checkout,
     customer,
     health,
     inbox_import,
     metrics,
     openapi,
+    payment_links,
     scheduled_runs,
+    sms,
     staff_accounts_api,
     staff_api,
+    staff_bookings,
     staff_orders,
     summaries_api,
     support,
+    waitlist,
 )
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
@@ -82,6 +87,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
             StripeWebhook(settings, database, webhook_stats).handle,
             methods=["POST"],
         ),
+        Route(sms.PATH, sms.inbound_sms, methods=["POST"]),
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
@@ -99,11 +105,16 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/health", staff_only(health.staff_health)),
         Route("/metrics", staff_only(metrics.metrics)),
         *inbox_import.routes,
+        *waitlist.public_routes,
+        *payment_links.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
+        *staff_bookings.routes,
+        *waitlist.routes,
         *staff_orders.routes,
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
+        *attendance_api.routes,
         *staff_accounts_api.routes,
     ]
     app = Starlette(

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.clock import utcnow
+from core.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES
 from store import metrics as store_metrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "tinkertank_"
-OUTBOX_CHANNELS = ("email", "slack")
-OUTBOX_STATES = ("pending", "sent", "failed")
+OUTBOX_CHANNELS = MESSAGE_CHANNELS
+OUTBOX_STATES = MESSAGE_STATUSES
 
 Sample = tuple[dict[str, str], float]
 

@@ -12,7 +12,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES, STEP_STATUSES, STEPS
+from core.vocabulary import (
+    FULFILLMENT_STATUSES,
+    KINDS,
+    PAYMENT_STATUSES,
+    STAFF_BOOKING_METHODS,
+    STEP_STATUSES,
+    STEPS,
+)
 
 Schema = dict[str, Any]
 
@@ -42,8 +49,24 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "WebhookReceived": _object(("received",), received={"const": True}, duplicate=BOOLEAN),
     "Student": _object(
-        ("name",), name=STRING, age=INTEGER, date_of_birth=DATE, notes=NULLABLE_STRING
+        ("name",),
+        name=STRING,
+        age=INTEGER,
+        date_of_birth=DATE,
+        notes=NULLABLE_STRING,
+        emergency_contacts={
+            "type": ["array", "null"],
+            "maxItems": 3,
+            "items": _ref("EmergencyContact"),
+        },
+        authorised_collectors={
+            "type": ["array", "null"],
+            "maxItems": 6,
+            "items": _ref("Collector"),
+        },
     ),
+    "EmergencyContact": _object(("name", "phone"), name=STRING, phone=STRING),
+    "Collector": _object(("name",), name=STRING, phone=NULLABLE_STRING),
     "CartItem": _object(
         ("product_id", "student"),
         product_id=STRING,
@@ -55,7 +78,7 @@ SCHEMAS: dict[str, Schema] = {
     "CheckoutRequest": {
         **_object(
             ("customer", "items"),
-            customer=_object(("email", "name"), email=STRING, name=STRING),
+            customer=_object(("email", "name"), email=STRING, name=STRING, phone=NULLABLE_STRING),
             items={"type": "array", "minItems": 1, "maxItems": 20, "items": _ref("CartItem")},
         ),
         "additionalProperties": False,
@@ -217,6 +240,29 @@ def _public() -> dict[tuple[str, str], Schema]:
             },
             body=ANY_OBJECT,
         ),
+        ("POST", "/webhooks/sms"): {
+            **_operation(
+                "Receive a text a parent sent (Twilio): STOP opts the number out, START in",
+                "sms",
+                {
+                    "200": {
+                        "description": "TwiML, no reply",
+                        "content": {"text/xml": {"schema": STRING}},
+                    },
+                    "400": _json(_ref("Problems"), "invalid_request: no usable From number"),
+                    "403": _error("forbidden: SMS is off, or X-Twilio-Signature is wrong"),
+                    "413": _error("too_large"),
+                },
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": _object(("From", "Body"), From=STRING, Body=STRING)
+                    }
+                },
+            },
+        },
         ("POST", "/api/checkout"): _operation(
             "Validate a cart, hold its places and create a Stripe Checkout Session",
             "storefront",
@@ -315,6 +361,16 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         _param("kind", schema={"enum": list(KINDS)})), None, ANY_OBJECT),
     ("GET", "/api/events/{event_id}/roster"): ("An event and its children", (), None,
                                                ANY_OBJECT),
+    ("GET", "/api/attendance"): ("A local day's events with each child's check-in state",
+                                 (_param("date", schema=DATE),), None, ANY_OBJECT),
+    ("POST", "/api/attendance/{booking_id}/check-in"): ("Check a child in (once)", (),
+                                                        _object(by=STRING), ANY_OBJECT),
+    ("POST", "/api/attendance/{booking_id}/check-out"): ("Check a child out to an adult", (),
+        _object(("collected_by",), by=STRING, collected_by=STRING,
+                override_reason=NULLABLE_STRING), ANY_OBJECT),
+    ("POST", "/api/attendance/{booking_id}/undo"): ("Undo a mistaken check-in or check-out", (),
+        _object(("action",), by=STRING, action={"enum": ["check_in", "check_out"]}),
+        ANY_OBJECT),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
                             (_param("status"), _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),
@@ -334,7 +390,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         ("action", "error_ids", "by"), action={"enum": ["resolve", "retry"]},
         error_ids={"type": "array", "items": STRING, "maxItems": 500}, by=STRING),
         _ref("Action")),
-    ("GET", "/api/outbox"): ("Emails and Slack messages, newest first", (
+    ("GET", "/api/outbox"): ("Emails, Slack and text messages, newest first", (
         _param("status"), _param("channel"), _param("order_id"), *PAGING), None, _LIST),
     ("POST", "/api/outbox/{message_id}/retry"): ("Send a failed message again", (), None,
                                                  _ref("Action")),
@@ -358,6 +414,28 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/sql"): ("A read-only query on the analysts' copy", (), _ref("SqlRequest"),
                            _ref("SqlResult")),
     ("POST", "/api/export"): ("A Parquet snapshot of the analyst tables", (), None, ANY_OBJECT),
+    ("POST", "/api/bookings"): ("Add a booking taken by phone: a manual order or a Checkout link",
+                                (), _object(("cart", "payment", "by"), cart=_ref("CheckoutRequest"),
+                                   payment=_object(("method",), method={"enum": list(
+                                       STAFF_BOOKING_METHODS)}, amount=INTEGER,
+                                       reference=STRING),
+                                   by=STRING, request_id=STRING, hold_hours=INTEGER),
+                                ANY_OBJECT),
+    ("POST", "/api/orders/{order_id}/repair"): ("Attach the cart an order was paid without", (),
+                                                _object(("cart", "by"),
+                                                        cart=_ref("CheckoutRequest"), by=STRING),
+                                                ANY_OBJECT),
+    ("GET", "/api/waitlist"): ("The events with families waiting, or one event's list",
+                               (_param("event"),), None, ANY_OBJECT),
+    ("POST", "/api/waitlist/reorder"): ("Put an event's waitlist in a new order", (),
+                                        _object(("event", "entry_ids", "by"), event=STRING,
+                                                entry_ids={"type": "array", "items": STRING},
+                                                by=STRING), ANY_OBJECT),
+    ("POST", "/api/waitlist/run"): ("Offer freed places to the next families now", (), None,
+                                    ANY_OBJECT),
+    ("POST", "/api/waitlist/{entry_id}/remove"): ("Take a family off the waitlist", (),
+                                                  _object(("by",), by=STRING, reason=STRING),
+                                                  ANY_OBJECT),
     # Staff sign-in and accounts (sidecar/staff_accounts_api.py); /api/login is public.
     ("POST", "/api/logout"): ("End this session", (), None, _ref("Action")),
     ("GET", "/api/me"): ("Who the token is", (), None, _object(
@@ -403,10 +481,37 @@ def _staff() -> dict[tuple[str, str], Schema]:
     return operations
 
 
+def _waitlist_public() -> dict[tuple[str, str], Schema]:
+    return {
+        ("POST", "/api/waitlist"): _operation(
+            "Join the waitlist of a full event (a checkout body of one item)",
+            "storefront",
+            {
+                "201": _json(ANY_OBJECT, "Added: entry_id, event_key, label, position, status"),
+                "200": _json(ANY_OBJECT, "Already waiting: the same entry"),
+                "413": _error("too_large"),
+                "422": _json(_ref("Problems"), "invalid_cart, every problem with its path"),
+                "429": _json(_ref("TooManyHolds"), "A limit"),
+            },
+            body=_ref("CheckoutRequest"),
+        ),
+        ("GET", "/orders/{order_id}/pay"): _operation(
+            "A waitlist offer's or staff booking's payment link: on to Stripe Checkout",
+            "customer",
+            {
+                "303": {"description": "On to Stripe Checkout, or the order's page once paid"},
+                "404": HTML,
+                "410": HTML,
+                "503": HTML,
+            },
+        ),
+    }
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the sidecar."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), operation in {**_public(), **_staff()}.items():
+    for (method, path), operation in {**_public(), **_waitlist_public(), **_staff()}.items():
         entry = paths.setdefault(path, {})
         if params := _path_params(path):
             entry["parameters"] = params

@@ -24,6 +24,7 @@ from core import clock, schedule_runs, summary
 from core.catalog import Catalog
 from core.settings import Settings
 from runtime.store_client import StoreClient
+from sidecar import sms
 from sidecar.summaries_api import store_day
 from store import error_log, reminders, summaries
 from store.database import Database
@@ -107,7 +108,8 @@ class ScheduledRuns:
         queued = await self.database.awrite(
             reminders.queue_reminders, now.replace(tzinfo=None), reminders.DEFAULT_WINDOW
         )
-        self.last["reminders"] = {"ran_at": _iso(now), "queued": queued}
+        texts = await sms.queue_reminder_texts(self.database, self.settings, now)
+        self.last["reminders"] = {"ran_at": _iso(now), "queued": queued, "sms_queued": texts}
 
     def report(self) -> dict[str, Any]:
         """For the staff `GET /api/health`: what is configured and what ran last here."""

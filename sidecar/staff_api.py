@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core import clock
 from core.clock import utcnow
 from core.staff_accounts import may
 from core.vocabulary import (
@@ -33,6 +34,7 @@ from core.vocabulary import (
 )
 from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
+from sidecar import sms
 from sidecar.json_body import json_object
 from sidecar.staff_identity import actor, identify
 from store import error_log, inbox, order_views, outbox, reminders
@@ -176,12 +178,11 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-def _by(body: dict[str, Any], request: Request) -> str:
+def _by(body: dict[str, Any], request: Request | None = None) -> str:
     """Who is acting, shown on what they resolved: a signed-in staff member's own name
-    (`staff_identity.actor`); for the ADMIN_TOKEN, the name its caller sends as "by" (the
-    dashboard sends who logged in to it)."""
-    member = request.state.staff
-    if not member.machine:
+    (`staff_identity.actor`, when `request` is given); for the ADMIN_TOKEN, the name its
+    caller sends as "by" (the dashboard sends who logged in to it)."""
+    if request is not None and not request.state.staff.machine:
         return actor(request)
     by = body.get("by")
     if not isinstance(by, str) or not by.strip() or len(by) > MAX_NAME:
@@ -415,9 +416,13 @@ async def run_reminders(request: Request) -> Response:
     queued = await request.app.state.database.awrite(
         reminders.queue_reminders, utcnow(), timedelta(hours=hours)
     )
+    texts = await sms.queue_reminder_texts(
+        request.app.state.database, request.app.state.settings, clock.now()
+    )
     return JSONResponse(
-        {"queued": queued, "window_hours": hours,
-         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"}
+        {"queued": queued, "window_hours": hours, "sms_queued": texts,
+         "message": f"{queued} reminder(s) queued for events in the next {hours:g} hours"
+                    + (f"; {texts} text(s) for today and tomorrow" if texts else "")}
     )  # fmt: skip
 
 

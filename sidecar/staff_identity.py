@@ -79,3 +79,12 @@ def withhold_notes(request: Request, rows: list[dict]) -> None:
         for row in rows:
             if "notes" in row:
                 row["notes"] = None
+
+
+def acting_name(request: Request, sent: str | None) -> str | None:
+    """Who to record as acting: a signed-in member's own name, whatever the body says; for
+    the ADMIN_TOKEN, the name its caller sent (`sent`, checked by the caller)."""
+    member = getattr(request.state, "staff", None)
+    if member is not None and not member.machine:
+        return member.name
+    return sent

@@ -40,11 +40,19 @@ _STAMP = "%Y%m%dT%H%M%S.%fZ"
 # handed it opens it within a second or so, and keeps reading it after the unlink.
 KEEP_SUPERSEDED_SECONDS = 30.0
 # Columns left out of the copy, by table.
-LEFT_OUT = {"webhook_inbox": ("payload",)}
+# The phone numbers of other adults (a child's emergency contacts and collectors) stay out.
+LEFT_OUT = {
+    "webhook_inbox": ("payload",),
+    "students": ("emergency_contacts", "authorised_collectors"),
+}
 # Columns blanked (NULL) in the analyst role's copy (docs/security.md, Staff roles):
-# children's notes and what families and staff wrote on support tickets. Staff and admins
-# query the full copy.
-REDACTED = {"students": ("notes",), "support_tickets": ("message", "staff_note")}
+# children's notes (also inside a waitlist entry's cart) and what families and staff wrote
+# on support tickets. Staff and admins query the full copy.
+REDACTED = {
+    "students": ("notes",),
+    "support_tickets": ("message", "staff_note"),
+    "waitlist": ("cart",),
+}
 REDACTED_PREFIX = "redacted-"
 
 

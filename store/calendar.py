@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from store.attendance import contacts
 from store.staff_reads import query_dicts
 
 EVENT_COLUMNS = ("event_id", "kind", "title", "product_id", "venue_id", "room_id", "starts_at",
@@ -79,7 +80,8 @@ def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | N
             s["student_id"]: s
             for s in query_dicts(
                 conn,
-                "SELECT student_id, name, age, notes FROM students"
+                "SELECT student_id, name, age, notes, emergency_contacts, authorised_collectors"
+                " FROM students"
                 " WHERE student_id IN (SELECT unnest(?))",
                 [sorted({b["student_id"] for b in bookings})],
             )
@@ -103,6 +105,8 @@ def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | N
             "student": student.get("name"),
             "age": student.get("age"),
             "notes": student.get("notes"),
+            "emergency_contacts": contacts(student.get("emergency_contacts")),
+            "authorised_collectors": contacts(student.get("authorised_collectors")),
             "order_id": booking["order_id"],
             "customer_name": customer.get("customer_name"),
             "customer_email": customer.get("customer_email"),

@@ -6,9 +6,10 @@ neither). They are written into a hidden directory and renamed into place when c
 then `latest` is pointed at it (a symlink swapped atomically), so a reader sees a whole
 snapshot or none.
 
-What is left out: students' notes (allergies and the like: personal data analysts do not
-need) and the raw webhook payloads. This is DuckDB's SQL (COPY … TO), not the portable
-subset: with PostgreSQL the same snapshot would be taken with its own tools.
+What is left out: students' notes, emergency contacts and authorised collectors, and who
+collected a child (personal data analysts do not need), and the raw webhook payloads. This
+is DuckDB's SQL (COPY … TO), not the portable subset: with PostgreSQL the same snapshot
+would be taken with its own tools.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ TABLES: dict[str, str] = {
     "error_log": "SELECT * FROM error_log",
     "support_tickets": "SELECT * FROM support_tickets",
     "daily_summaries": "SELECT * FROM daily_summaries",
+    # Who collected a child, and why staff let them, are personal data: left out, but
+    # whether an override was needed is kept.
+    "attendance": "SELECT booking_id, event_id, student_id, checked_in_at, checked_in_by,"
+    " checked_out_at, checked_out_by, collection_override IS NOT NULL AS collection_overridden"
+    " FROM attendance",
 }
 LATEST = "latest"
 _PARTIAL = ".partial-"

@@ -115,3 +115,15 @@ def retry(conn: duckdb.DuckDBPyConnection, order_id: str, step: str, now: dateti
         [now, now, order_id, step],
     ).fetchall()
     return bool(rows)
+
+
+def resume_skipped(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime) -> int:
+    """A repaired order's skipped steps are due again, the first of them now (staff attached
+    the cart it was paid without: `fulfilment.order_repairs`). How many."""
+    resumed = conn.execute(
+        "UPDATE fulfilment_steps SET status = 'pending', attempts = 0, last_error = NULL,"
+        " next_attempt_at = CASE step WHEN 'create_bookings' THEN ?::TIMESTAMP END,"
+        " updated_at = ? WHERE order_id = ? AND status = 'skipped' RETURNING step",
+        [now, now, order_id],
+    ).fetchall()
+    return len(resumed)

@@ -47,8 +47,8 @@ def insert_metadata_order(
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, kinds, attention_reason,"
-        " created_at, updated_at)"
-        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at, customer_phone)"
+        " VALUES (?, 'metadata', ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order_id,
             cart.mode if cart else "payment",
@@ -61,6 +61,7 @@ def insert_metadata_order(
             "; ".join(problems) or None,
             now,
             now,
+            (cart.customer.phone if cart else None) or facts.phone,
         ],
     )
     if cart is not None:
@@ -85,9 +86,10 @@ def insert_paid_metadata_orders(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, amount_paid, kinds,"
         " checkout_session_id, payment_intent_id, stripe_customer_id, paid_at, created_at,"
-        " updated_at)"
+        " updated_at, customer_phone)"
         " SELECT unnest(?), 'metadata', 'payment', 'paid', 'in_progress', unnest(?), unnest(?),"
-        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?",
+        " unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), ?, ?, ?,"
+        " unnest(?)",
         [
             [order_id for order_id, _, _ in made],
             [cart.customer.email for _, _, cart in made],
@@ -100,6 +102,7 @@ def insert_paid_metadata_orders(
             [facts.payment_intent_id for _, facts, _ in made],
             [facts.customer_id for _, facts, _ in made],
             now, now, now,
+            [cart.customer.phone or facts.phone for _, facts, cart in made],
         ],
     )  # fmt: skip
     students, items = [], []
@@ -142,12 +145,14 @@ def link(conn: duckdb.DuckDBPyConnection, order_id: str, facts: PaymentFacts) ->
         "UPDATE orders SET checkout_session_id = coalesce(checkout_session_id, ?),"
         " payment_intent_id = coalesce(payment_intent_id, ?),"
         " subscription_id = coalesce(subscription_id, ?),"
-        " stripe_customer_id = coalesce(stripe_customer_id, ?) WHERE order_id = ?",
+        " stripe_customer_id = coalesce(stripe_customer_id, ?),"
+        " customer_phone = coalesce(customer_phone, ?) WHERE order_id = ?",
         [
             facts.checkout_session_id,
             facts.payment_intent_id,
             facts.subscription_id,
             facts.customer_id,
+            facts.phone,  # the cart's mobile wins; Stripe's is used when the cart had none
             order_id,
         ],
     )
@@ -159,15 +164,17 @@ def link_many(conn: duckdb.DuckDBPyConnection, facts_of: dict[str, PaymentFacts]
         "UPDATE orders SET checkout_session_id = coalesce(orders.checkout_session_id, n.cs),"
         " payment_intent_id = coalesce(orders.payment_intent_id, n.pi),"
         " subscription_id = coalesce(orders.subscription_id, n.sub),"
-        " stripe_customer_id = coalesce(orders.stripe_customer_id, n.cus)"
+        " stripe_customer_id = coalesce(orders.stripe_customer_id, n.cus),"
+        " customer_phone = coalesce(orders.customer_phone, n.phone)"
         " FROM (SELECT unnest(?) AS id, unnest(?) AS cs, unnest(?) AS pi, unnest(?) AS sub,"
-        " unnest(?) AS cus) n WHERE orders.order_id = n.id",
+        " unnest(?) AS cus, unnest(?) AS phone) n WHERE orders.order_id = n.id",
         [
             list(facts_of),
             [f.checkout_session_id for f in facts_of.values()],
             [f.payment_intent_id for f in facts_of.values()],
             [f.subscription_id for f in facts_of.values()],
             [f.customer_id for f in facts_of.values()],
+            [f.phone for f in facts_of.values()],
         ],
     )
 
@@ -313,3 +320,30 @@ def fulfilled(conn: duckdb.DuckDBPyConnection, order_ids: list[str], now: dateti
         " WHERE order_id IN (SELECT unnest(?)) AND fulfillment_status = 'in_progress'",
         [now, order_ids],
     )
+
+
+def repaired(
+    conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart, by: str, now: datetime
+) -> None:
+    """Staff attached the cart a payment came without: its students and items, what it is
+    of, and its customer where the payment named none; the order goes on to its steps
+    (in progress if paid, else waiting for its payment)."""
+    # Items carry their order's created_at (v6), which is how an order's items are found.
+    (made,) = conn.execute(
+        "SELECT created_at FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    student_ids = orders.insert_students(conn, order_id, cart)
+    for item in cart.items:
+        orders.insert_item(
+            conn, order_id, f"{order_id}:{item.position}", item,
+            student_ids[orders.student_key(item)], made,
+        )  # fmt: skip
+    conn.execute(
+        "UPDATE orders SET kinds = ?, customer_email = coalesce(customer_email, ?),"
+        " customer_name = coalesce(nullif(customer_name, ''), ?),"
+        " fulfillment_status = CASE WHEN paid_at IS NULL THEN 'waiting' ELSE 'in_progress' END,"
+        " attention_reason = concat_ws('; ', attention_reason, ?), updated_at = ?"
+        " WHERE order_id = ?",
+        [orders.kinds_of(cart), cart.customer.email, cart.customer.name,
+         f"repaired by {by}: cart attached", now, order_id],
+    )  # fmt: skip

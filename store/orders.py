@@ -14,6 +14,7 @@ new checkout of a mailbox replaces that mailbox's earlier unpaid ones.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from core.cart import Cart
+from core.cart import Cart, Contact
 from core.catalog import Catalog
 from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
 from core.validation import address_key
@@ -220,8 +221,8 @@ def place_order(
     conn.execute(
         "INSERT INTO orders (order_id, source, mode, payment_status, fulfillment_status,"
         " customer_email, customer_name, currency, amount_total, kinds, created_at, updated_at,"
-        " expires_at, hold_email, hold_client)"
-        " VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " expires_at, hold_email, hold_client, customer_phone)"
+        " VALUES (?, 'checkout', ?, 'pending', 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             order.order_id,
             cart.mode,
@@ -235,6 +236,7 @@ def place_order(
             order.expires_at,
             order.holder_email,
             order.holder_client,
+            cart.customer.phone,
         ],
     )
     student_ids = insert_students(conn, order.order_id, cart)
@@ -264,11 +266,20 @@ def insert_students(conn: duckdb.DuckDBPyConnection, order_id: str, cart: Cart) 
         ids[key] = new_id("stu")
         student = item.student
         conn.execute(
-            "INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [ids[key], order_id, student.name, student.age, student.date_of_birth, student.notes],
-        )
+            "INSERT INTO students (student_id, order_id, name, age, date_of_birth, notes,"
+            " emergency_contacts, authorised_collectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ids[key], order_id, student.name, student.age, student.date_of_birth,
+                student.notes, contacts_json(student.emergency_contacts),
+                contacts_json(student.authorised_collectors),
+            ],
+        )  # fmt: skip
     return ids
+
+
+def contacts_json(contacts: tuple[Contact, ...]) -> str | None:
+    """Emergency contacts or collectors as `students` keeps them; None when there are none."""
+    return json.dumps([c.as_dict() for c in contacts]) if contacts else None
 
 
 def insert_item(

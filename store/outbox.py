@@ -1,4 +1,4 @@
-"""The outbox: emails and Slack messages to send, written in the same transaction as the
+"""The outbox: emails, Slack and text messages to send, written in the same transaction as the
 change that causes them, each under a unique key so it is sent once.
 
 Sending happens outside any transaction (senders/sender.py): a message is claimed as
@@ -43,6 +43,23 @@ def enqueue(
     return bool(rows)
 
 
+def queue_order_sms(
+    conn: duckdb.DuckDBPyConnection, order_id: str, dedupe_key: str, text: str, now: datetime
+) -> bool:
+    """Queue a text message to the order's mobile, once per key; False when the key was
+    used before or the order has no mobile. Callers queue only when SMS is configured
+    (`Settings.sms_enabled`); the sender checks opt-outs when it sends."""
+    rows = conn.execute(
+        "INSERT INTO outbox (message_id, dedupe_key, channel, order_id, recipient, payload,"
+        " status, attempts, next_attempt_at, created_at)"
+        " SELECT ?, ?, 'sms', o.order_id, o.customer_phone, ?, 'pending', 0, ?, ?"
+        " FROM orders o WHERE o.order_id = ? AND o.customer_phone IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = ?) RETURNING message_id",
+        [new_id("msg"), dedupe_key, json.dumps({"text": text}), now, now, order_id, dedupe_key],
+    ).fetchall()
+    return bool(rows)
+
+
 def due(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int = 50) -> list[dict]:
     columns = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "payload",
                "attempts")  # fmt: skip
@@ -59,6 +76,17 @@ def mark_sent(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
         " last_error = NULL, next_attempt_at = NULL WHERE message_id = ?",
         [now, message_id],
+    )
+
+
+def mark_skipped(
+    conn: duckdb.DuckDBPyConnection, message_id: str, reason: str, now: datetime
+) -> None:
+    """Not sent on purpose (the number texted STOP, SMS is off …): `reason` says why."""
+    conn.execute(
+        "UPDATE outbox SET status = 'skipped', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = NULL WHERE message_id = ?",
+        [reason[:2000], message_id],
     )
 
 

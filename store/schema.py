@@ -344,6 +344,127 @@ ALTER TABLE orders ADD COLUMN hold_email VARCHAR;
 ALTER TABLE orders ADD COLUMN hold_client VARCHAR
 """
 
+# v8, text messages (docs/operations.md, SMS):
+# - an order keeps the parent's mobile in E.164 (`customer_phone`), from the cart or Stripe;
+# - the outbox takes the `sms` channel and a `skipped` status (a text not sent on purpose,
+#   the reason in `last_error`). DuckDB cannot alter a CHECK, so the table is rebuilt with
+#   the same columns and keys;
+# - `sms_opt_outs`: one row per number that texted STOP (or START again after it).
+_V8 = """
+ALTER TABLE orders ADD COLUMN customer_phone VARCHAR;
+
+CREATE TABLE outbox_v8 (
+    message_id      VARCHAR PRIMARY KEY,
+    dedupe_key      VARCHAR NOT NULL UNIQUE,
+    channel         VARCHAR NOT NULL CHECK (channel IN ('email', 'slack', 'sms')),
+    order_id        VARCHAR,
+    recipient       VARCHAR,
+    payload         VARCHAR NOT NULL,
+    status          VARCHAR NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    created_at      TIMESTAMP NOT NULL,
+    sent_at         TIMESTAMP
+);
+
+INSERT INTO outbox_v8 (message_id, dedupe_key, channel, order_id, recipient, payload, status,
+    attempts, next_attempt_at, last_error, created_at, sent_at)
+SELECT message_id, dedupe_key, channel, order_id, recipient, payload, status, attempts,
+    next_attempt_at, last_error, created_at, sent_at FROM outbox;
+
+DROP TABLE outbox;
+
+ALTER TABLE outbox_v8 RENAME TO outbox;
+
+CREATE TABLE sms_opt_outs (
+    phone       VARCHAR PRIMARY KEY,              -- E.164
+    opted_out   BOOLEAN NOT NULL,                 -- STOP: true; START again: false
+    keyword     VARCHAR NOT NULL,                 -- the word they texted
+    updated_at  TIMESTAMP NOT NULL
+)
+"""
+
+# v9, check-in and check-out at the door (docs/operations.md, Check-in):
+# - each child's emergency contacts and the adults allowed to collect them, as the parent gave
+#   them at checkout: JSON lists of {"name", "phone"} (personal data, never sent to Stripe);
+# - `attendance`: one row per booking (a booking is one child in one event, and an event is
+#   one day's session), made by the check-in, so a double tap checks a child in once; the
+#   check-out fills its columns once. Undo clears a check-out, or removes a check-in that has
+#   no check-out. Who collected the child is one of the adults named at checkout or the
+#   parent, or someone else with the staff member's reason (`collection_override`).
+_V9 = """
+ALTER TABLE students ADD COLUMN emergency_contacts VARCHAR;
+
+ALTER TABLE students ADD COLUMN authorised_collectors VARCHAR;
+
+CREATE TABLE attendance (
+    booking_id          VARCHAR PRIMARY KEY,      -- one check-in per child per event
+    event_id            VARCHAR NOT NULL,
+    student_id          VARCHAR NOT NULL,
+    checked_in_at       TIMESTAMP NOT NULL,
+    checked_in_by       VARCHAR NOT NULL,
+    checked_out_at      TIMESTAMP,
+    checked_out_by      VARCHAR,
+    collected_by        VARCHAR,
+    collection_override VARCHAR                   -- why staff let someone not named collect
+)
+"""
+
+
+# v11, staff add bookings, repair orders, and run a waitlist (issue 12, items 3 and 5):
+# - a booking staff took by phone: how it is paid (cash, voucher, a free place, or a Stripe
+#   Checkout link emailed to the parent), what was taken, by whom. Its order is an ordinary
+#   order (orders.source stays 'checkout': v1's CHECK on that column cannot be widened in
+#   DuckDB without rebuilding the table); this row is what makes it a staff booking.
+#   `request_key` makes a double submit one booking;
+# - an order repaired by attaching the cart it should have had (one row per order: a
+#   second repair of the same order is refused by the key);
+# - the waitlist: one entry per family (mailbox) per event (`event_key`, the resources a
+#   place of it can take: core/waitlist.py), in staff's order (`position`), with the cart it
+#   wants (JSON, as the storefront sent it) and, once offered, the order that holds a place
+#   for it until `offer_expires_at`.
+_V11 = """
+CREATE TABLE staff_bookings (
+    order_id    VARCHAR PRIMARY KEY,
+    method      VARCHAR NOT NULL
+        CHECK (method IN ('cash', 'voucher', 'free_place', 'checkout_link')),
+    amount      BIGINT NOT NULL,                  -- taken (cash, voucher) or to pay (link)
+    currency    VARCHAR NOT NULL,
+    reference   VARCHAR,                          -- a voucher code, a receipt number
+    request_key VARCHAR UNIQUE,                   -- the caller's, so a double submit books once
+    created_by  VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+
+CREATE TABLE order_repairs (
+    order_id    VARCHAR PRIMARY KEY,
+    repaired_by VARCHAR NOT NULL,
+    repaired_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE waitlist (
+    entry_id         VARCHAR PRIMARY KEY,
+    event_key        VARCHAR NOT NULL,
+    label            VARCHAR NOT NULL,            -- "Robotics Bootcamp on Mon 4 Jan 2027"
+    position         INTEGER NOT NULL,            -- staff's order within the event
+    email            VARCHAR NOT NULL,
+    email_key        VARCHAR NOT NULL,            -- core/validation.address_key
+    client           VARCHAR,                     -- the client address (sidecar/clients.py)
+    cart             VARCHAR NOT NULL,            -- JSON: the checkout body it was added with
+    status           VARCHAR NOT NULL
+        CHECK (status IN ('waiting', 'offered', 'converted', 'lapsed', 'removed')),
+    order_id         VARCHAR UNIQUE,              -- the offer's order, holding the place
+    offered_at       TIMESTAMP,
+    offer_expires_at TIMESTAMP,
+    closed_at        TIMESTAMP,                   -- converted, lapsed or removed
+    closed_reason    VARCHAR,
+    created_at       TIMESTAMP NOT NULL,
+    updated_at       TIMESTAMP NOT NULL,
+    UNIQUE (event_key, email_key)
+);
+"""
+
 # v14, named staff (docs/security.md, Staff sign-in): accounts with a role and an Argon2id
 # password hash; sessions kept by the SHA-256 of their token, expiring and revocable; and
 # failed sign-ins counted per account and per client address ("account:<name>",
@@ -382,6 +503,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "refunds ledger", _V5),
     (6, "inbox events' orders, item and step times, order kinds", _V6),
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
+    (8, "text messages: parents' mobiles, the sms channel, opt-outs", _V8),
+    (9, "check-in and check-out, emergency contacts and collectors", _V9),
+    (11, "staff bookings, order repairs, waitlist", _V11),
     (14, "staff accounts, sessions and sign-in limits", _V14),
 ]
 

@@ -22,7 +22,7 @@ import duckdb
 
 from core import summary
 from core.summary import DayRows, EventRow, TrendRows
-from store import outbox, paging
+from store import outbox, paging, waitlist
 from store.paging import Where
 
 _COLUMNS = ("summary_date", "figures", "computed_at", "posted_at", "post_count")
@@ -186,7 +186,20 @@ def day_rows(
         tickets_new=tickets_new,
         tickets_open=tickets_open,
         webhooks=webhook_health(conn, start, end),
+        attendance=attendance(conn, start, end),
     )
+
+
+def attendance(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[tuple]:
+    """(starts_at, ends_at, checked_in_at, checked_out_at) of each confirmed booking in the
+    scheduled events starting in [start, end)."""
+    return conn.execute(
+        "SELECT e.starts_at, e.ends_at, a.checked_in_at, a.checked_out_at FROM events e"
+        " JOIN bookings b ON b.event_id = e.event_id AND b.status = 'confirmed'"
+        " LEFT JOIN attendance a ON a.booking_id = b.booking_id"
+        " WHERE e.starts_at >= ? AND e.starts_at < ? AND e.status = 'scheduled'",
+        [start, end],
+    ).fetchall()
 
 
 def webhook_health(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict:
@@ -230,7 +243,9 @@ def compute(
     start, end = summary.day_range(day, tz)
     next_start, next_end = summary.day_range(day + timedelta(days=1), tz)
     rows = day_rows(conn, start, end, next_start, next_end)
-    return summary.day_figures(rows, day, tz, currency, now)
+    figures = summary.day_figures(rows, day, tz, currency, now)
+    figures["waitlist"] = waitlist.figures(conn, start, end)
+    return figures
 
 
 def trends(conn: duckdb.DuckDBPyConnection, days: list[date], tz_name: str) -> list[dict[str, Any]]:

@@ -101,11 +101,13 @@ if chosen:
         capacity.metric("Places left", max(0, (event["capacity"] or 0) - event["booked"]))
         place.metric("Venue", event["venue_id"], help=f"room: {event.get('room_id') or '—'}")
         ui.table(
-            answer["roster"],
+            [{**row, **fmt.contact_columns(row)} for row in answer["roster"]],
             {
                 "student": "Student",
                 "age": "Age",
                 "notes": "Notes",
+                "emergency": "Emergency contacts",
+                "collectors": "May also collect",
                 "customer_name": "Parent",
                 "customer_email": "Email",
                 "order_id": "Order",

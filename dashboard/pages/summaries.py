@@ -51,6 +51,12 @@ def figures_view(figures: dict[str, Any]) -> None:
     )
     columns[4].metric("New errors", errors.get("new", 0), help=f"open: {errors.get('open', 0)}")
     columns[5].metric("New tickets", tickets.get("new", 0), help=f"open: {tickets.get('open', 0)}")
+    door = figures.get("attendance") or {}  # summaries stored before check-in have none
+    if door.get("booked"):
+        arrived, no_shows, late = st.columns(3)
+        arrived.metric("Arrived", f"{door.get('arrived', 0)} of {door['booked']}")
+        no_shows.metric("No-shows", door.get("no_shows", 0))
+        late.metric("Late pickups", door.get("late_pickups", 0))
     tomorrow = figures.get("tomorrow") or {}
     if tomorrow.get("events"):
         st.caption(f"Tomorrow, {tomorrow.get('date')}")

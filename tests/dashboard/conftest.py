@@ -24,7 +24,10 @@ from tests.fakes.stripe import FakeStripe
 APP = REPO / "dashboard" / "app.py"
 PASSWORD = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PAGES = ("live", "orders", "calendar", "webhooks", "errors", "summaries", "support", "sql")
+PAGES = (
+    "live", "orders", "calendar", "checkin", "webhooks", "errors", "summaries", "support", "sql",
+    "waitlist",
+)  # fmt: skip
 
 
 @dataclass

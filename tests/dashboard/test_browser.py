@@ -21,7 +21,10 @@ from tests.dashboard.conftest import PASSWORD, Seeded, step_status, wait_for
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
-PAGE_TITLES = ("Live", "Orders", "Calendar", "Webhooks", "Errors", "Summaries", "Support", "SQL")
+PAGE_TITLES = (
+    "Live", "Orders", "Calendar", "Check-in", "Webhooks", "Errors", "Summaries", "Support", "SQL",
+    "Bookings", "Waitlist",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -418,6 +418,7 @@ def test_a_roster_lists_each_child_with_notes_and_the_family_to_call(shop, seede
         "booking_id": bo["booking_id"], "student": "Bo", "age": 8, "notes": "nut allergy",
         "order_id": seeded["orders"]["bo"], "customer_name": "Bob Builder",
         "customer_email": "bo.parent@example.com", "status": "confirmed",
+        "emergency_contacts": [], "authorised_collectors": [],
     }  # fmt: skip
 
 

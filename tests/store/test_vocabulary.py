@@ -50,6 +50,8 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("error_log", "category", vocabulary.ERROR_CATEGORIES),
         ("error_log", "severity", vocabulary.SEVERITIES),
         ("support_tickets", "status", vocabulary.TICKET_STATUSES),
+        ("staff_bookings", "method", vocabulary.STAFF_BOOKING_METHODS),
+        ("waitlist", "status", vocabulary.WAITLIST_STATUSES),
         ("staff_accounts", "role", vocabulary.STAFF_ROLES),
     ],
 )

@@ -312,6 +312,12 @@ class CheckoutSessions(LineItems):
                 )
         return view
 
+    def _retrieve_session(self, session_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """`GET /v1/checkout/sessions/{id}` (a payment link reuses its open session)."""
+        _check_known(params, frozenset(("expand",)))
+        self._session_or_404(session_id)
+        return self._session_view(session_id, _expand(params, SESSION_EXPANDABLE))
+
     def _session_or_404(self, session_id: str) -> dict[str, Any]:
         with self._lock:
             session = self._sessions.get(session_id)

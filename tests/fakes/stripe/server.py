@@ -306,6 +306,8 @@ class FakeStripe(CheckoutSessions, Events, Prices):
                 body = self._create_session(params, headers)
             case ("POST", ["v1", "checkout", "sessions", session_id, "expire"]) if session_id:
                 body = self._expire_session(session_id, params, headers)
+            case ("GET", ["v1", "checkout", "sessions", session_id]) if session_id:
+                body = self._retrieve_session(session_id, params)
             case ("GET", ["v1", "events"]):
                 body = self._list_events(params)
             case ("GET", ["v1", "prices", price_id]) if price_id:
