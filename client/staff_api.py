@@ -163,6 +163,9 @@ class StaffApi:
     def attendance(self, day: date | None = None) -> dict:
         return self.get("/api/attendance", date=day)
 
+    def camp_day_roster(self, product_id: str, day: date) -> dict:
+        return self.get(f"/api/camp-days/{product_id}/{day.isoformat()}/roster")
+
     def inbox(self, **filters: Any) -> dict:
         return self.get("/api/inbox", **filters)
 
@@ -183,6 +186,9 @@ class StaffApi:
 
     def trends(self, days: int = 30) -> dict:
         return self.get("/api/trends", days=days)
+
+    def webhook_lag(self, days: int = 30) -> dict:
+        return self.get("/api/trends/webhooks", days=days)
 
     def tickets(self, **filters: Any) -> dict:
         return self.get("/api/tickets", **filters)

@@ -107,27 +107,6 @@ def stripe_event_url(event_id: str, livemode: bool) -> str:
     return f"{STRIPE_DASHBOARD}/{'' if livemode else 'test/'}events/{event_id}"
 
 
-def calendar_entries(events: list[dict[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
-    """The API's events as FullCalendar event objects: local times, a colour per kind, and
-    the fill first in the title (`18/24 Robotics Bootcamp`), where a month's narrow cells
-    still show it."""
-    entries = []
-    for event in events:
-        colour = KIND_COLOURS.get(event.get("kind", ""), OTHER_COLOUR)
-        entries.append(
-            {
-                "id": event["event_id"],
-                "title": f"{fill(event.get('booked', 0), event.get('capacity'))} {event['title']}",
-                "start": local_iso(event["starts_at"], tz),
-                "end": local_iso(event["ends_at"], tz),
-                "backgroundColor": colour,
-                "borderColor": colour,
-                "extendedProps": {"kind": event.get("kind"), "status": event.get("status")},
-            }
-        )
-    return entries
-
-
 def table_times(rows: list[dict[str, Any]], tz: ZoneInfo, *columns: str) -> list[dict[str, Any]]:
     """Copies of `rows` with the named timestamp columns shown in local time."""
     return [{k: (local_time(v, tz) if k in columns else v) for k, v in row.items()} for row in rows]
@@ -146,3 +125,12 @@ def contact_columns(row: dict[str, Any]) -> dict[str, str]:
         "emergency": contacts(row.get("emergency_contacts")),
         "collectors": contacts(row.get("authorised_collectors")),
     }
+
+
+def local_day(text: str | None, tz: ZoneInfo) -> str:
+    """`2027-01-03T22:00:00Z` in Sydney → `Mon 4 Jan 2027`: the Australian way round."""
+    moment = parse_instant(text)
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y}"

@@ -13,6 +13,7 @@ from client.staff_api import ApiError, NotAvailable, SidecarDown, message_of
 
 REFRESH_SECONDS = 5  # the Live page's panels
 FLASH_KEY = "flash"
+RESULTS_KEY = "action-results"  # place → (level, message) of the last click there
 
 
 def sidecar_down(exc: SidecarDown) -> None:
@@ -46,42 +47,87 @@ def section() -> Iterator[None]:
         st.error(exc.message)
 
 
-def act(call: Callable[[], dict[str, Any]], done: str) -> None:
-    """Run a button's action: on success, rerun with the API's message shown at the top
-    (so the page reads fresh data); on refusal, say why here."""
+def act(
+    call: Callable[[], dict[str, Any]],
+    done: str,
+    place: str | None = None,
+    judge: Callable[[dict[str, Any]], tuple[str, str]] | None = None,
+) -> None:
+    """Run a button's action, then rerun so the page reads fresh data. What happened is kept
+    for `result(place)`, drawn next to the button that caused it, in the colour of what
+    happened: `judge(answer)` says which (`success`, `warning` or `error`, and the message);
+    without it a 2xx is a success with the API's message. A refusal or a down sidecar is an
+    error there too. Without `place`, the message shows under the page's title."""
     try:
         answer = call()
     except NotAvailable as exc:
-        not_available(exc)
-        return
+        outcome = ("warning", str(exc))
+    except SidecarDown as exc:
+        outcome = ("error", f"Nothing was done: {exc}.")
     except ApiError as exc:
-        st.error(exc.message)
-        return
-    flash(message_of(answer, done))
+        outcome = ("error", exc.message)
+    else:
+        outcome = judge(answer) if judge else ("success", message_of(answer, done))
+    if place is None:
+        flash(outcome[1], outcome[0])
+    else:
+        st.session_state.setdefault(RESULTS_KEY, {})[place] = outcome
     st.rerun()
 
 
-def flash(message: str) -> None:
-    st.session_state.setdefault(FLASH_KEY, []).append(message)
+LEVEL_ICONS = {"success": ":material/check_circle:", "warning": ":material/warning:",
+               "error": ":material/error:", "info": ":material/info:"}  # fmt: skip
+
+
+def result(place: str) -> None:
+    """What the button at `place` did on the last click, if anything, in its colour."""
+    outcome = st.session_state.get(RESULTS_KEY, {}).pop(place, None)
+    if outcome is not None:
+        level, message = outcome
+        show = getattr(st, level if level in LEVEL_ICONS else "info")
+        show(message, icon=LEVEL_ICONS.get(level))
+
+
+def flash(message: str, level: str = "success") -> None:
+    st.session_state.setdefault(FLASH_KEY, []).append((level, message))
 
 
 def page_title(title: str) -> None:
     """A page's title, then what the last button did (kept across the rerun it asked for)."""
     st.title(title)
-    for message in st.session_state.pop(FLASH_KEY, []):
-        st.success(message)
-        st.toast(message)
+    for flashed in st.session_state.pop(FLASH_KEY, []):
+        level, message = flashed if isinstance(flashed, tuple) else ("success", flashed)
+        getattr(st, level if level in LEVEL_ICONS else "info")(message)
 
 
-def table(rows: list[dict[str, Any]], columns: dict[str, str], **config: Any) -> None:
-    """A dataframe of `rows` showing `columns` (key → heading), in that order."""
+def table(
+    rows: list[dict[str, Any]],
+    columns: dict[str, str],
+    empty: str = "Nothing to show.",
+    **config: Any,
+) -> None:
+    """A dataframe of `rows` showing `columns` (key → heading), in that order; with no rows,
+    `empty`: what will appear here, and when."""
     if not rows:
-        st.caption("Nothing to show.")
+        st.caption(empty)
         return
     frame = pd.DataFrame(
         [{heading: row.get(key) for key, heading in columns.items()} for row in rows]
     )
+    config.setdefault("height", fit_height(len(frame)))
     st.dataframe(frame, hide_index=True, width="stretch", **config)
+
+
+ROW_PIXELS = 35  # a dataframe row in Streamlit's default theme
+MAX_FIT_ROWS = 100
+
+
+def fit_height(rows: int) -> int | str:
+    """A table's height showing every row of a page (up to 100), so that nothing hides
+    behind a scroll bar; Streamlit's own height for a short table."""
+    if rows <= 10:
+        return "auto"
+    return ROW_PIXELS * (min(rows, MAX_FIT_ROWS) + 1) + 3
 
 
 def page_key(name: str, *filters: Any) -> str:

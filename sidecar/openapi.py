@@ -371,6 +371,11 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/attendance/{booking_id}/undo"): ("Undo a mistaken check-in or check-out", (),
         _object(("action",), by=STRING, action={"enum": ["check_in", "check_out"]}),
         ANY_OBJECT),
+    ("GET", "/api/camp-days/{product_id}/{date}/roster"): (
+        "A camp day's children, both sessions", (), None, ANY_OBJECT),
+    ("GET", "/api/trends/webhooks"): ("Webhook lag per day", (
+        _param("days", schema={"type": "integer", "minimum": 1, "maximum": 366}),), None,
+        ANY_OBJECT),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
                             (_param("status"), _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),

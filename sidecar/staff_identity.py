@@ -73,12 +73,17 @@ def sees_private_text(request: Request) -> bool:
     return member is not None and member.role != "analyst"
 
 
+# A child's allergies and the like, and the other adults' phone numbers.
+PRIVATE_FIELDS = ("notes", "emergency_contacts", "authorised_collectors")
+
+
 def withhold_notes(request: Request, rows: list[dict]) -> None:
-    """Blank each row's `notes` (a child's allergies …) for a caller who may not see them."""
+    """Blank each row's `PRIVATE_FIELDS` for a caller who may not see them (an analyst)."""
     if not sees_private_text(request):
         for row in rows:
-            if "notes" in row:
-                row["notes"] = None
+            for name in PRIVATE_FIELDS:
+                if name in row:
+                    row[name] = None
 
 
 def acting_name(request: Request, sent: str | None) -> str | None:

@@ -7,13 +7,15 @@ Business days are dates in the catalog's time zone; each becomes a UTC range her
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.business_days import day_bounds, local_midnight_utc, local_today, utc_bounds
+from core.calendar_slots import place_names, planned_between, with_day_fill
 from core.clock import unix, utcnow
 from core.timeline import order_timeline
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
@@ -92,22 +94,44 @@ async def list_events(request: Request) -> Response:
     if (end - start).days > MAX_CALENDAR_DAYS:
         raise BadRequest(f"at most {MAX_CALENDAR_DAYS} days at a time")
     kind = choice(request, "kind", KINDS)
-    first, stop = utc_bounds(start, end, request.app.state.catalog.tz)
+    catalog = request.app.state.catalog
+    first, stop = utc_bounds(start, end, catalog.tz)
     rows = await request.app.state.database.aread(calendar.events_between, first, stop, kind)
-    return fast_json({"events": [_event(row) for row in rows]})
+    events = [_event(row) for row in rows]
+    # The catalog's slots nobody has booked yet have no event row: they show at 0.
+    stored = {e["slot_key"] for e in events}
+    events += [_planned(p) for p in planned_between(catalog, start, end, kind)
+               if p.slot_key not in stored]  # fmt: skip
+    events.sort(key=lambda e: (e["starts_at"], e["slot_key"]))
+    names: dict[tuple[str, str], tuple[str, str]] = {}
+    for event in with_day_fill(events):
+        place = (event["venue_id"], event["room_id"])
+        if place not in names:
+            names[place] = place_names(catalog, *place)
+        event["venue_name"], event["room_name"] = names[place]
+    return fast_json({"events": events})
 
 
 def _event(row: tuple) -> dict:
-    """A row of `calendar.events_between` (`EVENT_COLUMNS` and booked), its times
+    """A row of `calendar.events_between` (`EVENT_COLUMNS`, booked and slot key), its times
     ("YYYY-MM-DD HH:MM:SS", UTC) as every staff endpoint gives them. Written out rather
     than zipped: a month of a big calendar is thousands of these."""
-    event_id, kind, title, product_id, venue_id, room_id, starts, ends, capacity, status, booked = (
-        row
-    )
-    return {"event_id": event_id, "kind": kind, "title": title, "product_id": product_id,
-            "venue_id": venue_id, "room_id": room_id, "starts_at": starts.replace(" ", "T") + "Z",
-            "ends_at": ends.replace(" ", "T") + "Z", "capacity": capacity, "status": status,
-            "booked": booked}  # fmt: skip
+    (event_id, kind, title, product_id, venue_id, room_id, starts, ends, capacity, status, booked,
+     slot_key) = row  # fmt: skip
+    return {"event_id": event_id, "slot_key": slot_key, "kind": kind, "title": title,
+            "product_id": product_id, "venue_id": venue_id, "room_id": room_id,
+            "starts_at": starts.replace(" ", "T") + "Z", "ends_at": ends.replace(" ", "T") + "Z",
+            "capacity": capacity, "status": status, "booked": booked}  # fmt: skip
+
+
+def _planned(planned) -> dict:
+    """A catalog slot with no event yet: no id, nobody booked."""
+    return {"event_id": None, "slot_key": planned.slot_key, "kind": planned.kind,
+            "title": planned.title, "product_id": planned.product_id,
+            "venue_id": planned.venue_id, "room_id": planned.room_id,
+            "starts_at": f"{planned.starts_at_naive_utc:%Y-%m-%dT%H:%M:%S}Z",
+            "ends_at": f"{planned.ends_at_naive_utc:%Y-%m-%dT%H:%M:%S}Z",
+            "capacity": planned.capacity, "status": "scheduled", "booked": 0}  # fmt: skip
 
 
 async def event_roster(request: Request) -> Response:
@@ -115,7 +139,61 @@ async def event_roster(request: Request) -> Response:
     if found is None:
         return not_found()
     withhold_notes(request, found["roster"])
+    event = found["event"]
+    event["day_capacity"] = event["capacity"]
+    event["venue_name"], event["room_name"] = place_names(
+        request.app.state.catalog, event["venue_id"], event["room_id"]
+    )
     return JSONResponse(jsonable(found))
+
+
+async def camp_day_roster(request: Request) -> Response:
+    """Everyone on one camp's day, both sessions; the day's places from the catalog."""
+    catalog = request.app.state.catalog
+    product_id = request.path_params["product_id"]
+    camp = next((c for c in catalog.camps if c.id == product_id), None)
+    if camp is None:
+        return not_found(f"no camp {product_id!r} in the catalog")
+    on = day_of(request.path_params["date"])
+    if on not in camp.dates:
+        return not_found(f"{camp.name} does not run on {on}")
+    start, stop = day_bounds(on, catalog.tz)
+    found = await request.app.state.database.aread(calendar.camp_day_roster, product_id, start,
+                                                   stop)  # fmt: skip
+    withhold_notes(request, found["roster"])
+    venue_name, room_name = place_names(catalog, camp.venue, camp.room)
+    booked = sum(1 for p in found["roster"] if p["status"] == "confirmed")
+    return JSONResponse(jsonable({
+        "camp": {"product_id": camp.id, "title": camp.name, "date": on, "venue_id": camp.venue,
+                 "room_id": camp.room, "venue_name": venue_name, "room_name": room_name,
+                 "capacity": camp.capacity, "booked": booked},
+        "events": found["events"], "roster": found["roster"],
+    }))  # fmt: skip
+
+
+def day_of(text_value: str) -> date:
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text_value):
+            raise ValueError
+        return date.fromisoformat(text_value)
+    except ValueError:
+        raise BadRequest(f"date must be YYYY-MM-DD, got {text_value[:20]!r}") from None
+
+
+MAX_TREND_DAYS = 366
+
+
+async def webhook_lag(request: Request) -> Response:
+    """Each of the last `days` business days (today last): events processed and their lag."""
+    text_days = request.query_params.get("days", "30")
+    if not text_days.isdigit() or not 1 <= int(text_days) <= MAX_TREND_DAYS:
+        raise BadRequest(f"days must be a whole number 1..{MAX_TREND_DAYS}")
+    tz = request.app.state.catalog.tz
+    today = local_today(utcnow(), tz)
+    days = [today - timedelta(days=n) for n in range(int(text_days) - 1, -1, -1)]
+    bounds = [(d.isoformat(), *day_bounds(d, tz)) for d in days]
+    rows = await request.app.state.database.aread(staff.webhook_lag_by_day, bounds)
+    return JSONResponse({"days": rows})
 
 
 routes = [
@@ -124,4 +202,6 @@ routes = [
     Route("/api/orders/{order_id}", staff_only(order_detail)),
     Route("/api/events", staff_only(list_events)),
     Route("/api/events/{event_id}/roster", staff_only(event_roster)),
+    Route("/api/camp-days/{product_id}/{date}/roster", staff_only(camp_day_roster)),
+    Route("/api/trends/webhooks", staff_only(webhook_lag)),
 ]

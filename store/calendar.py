@@ -17,14 +17,15 @@ from store.staff_reads import query_dicts
 
 EVENT_COLUMNS = ("event_id", "kind", "title", "product_id", "venue_id", "room_id", "starts_at",
                  "ends_at", "capacity", "status")  # fmt: skip
+# The rows of `events_between` end with these two: the confirmed bookings and the slot key.
 
 
 def events_between(
     conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, kind: str | None = None
 ) -> list[tuple]:
     """Events starting in [start, stop), in time order, as rows of `EVENT_COLUMNS` plus
-    their confirmed bookings. A month of a big calendar is thousands of rows, so they
-    travel as plain tuples with the times as text ("YYYY-MM-DD HH:MM:SS", naive UTC):
+    their confirmed bookings and their slot key. A month of a big calendar is thousands of
+    rows, so they travel as plain tuples with the times as text ("YYYY-MM-DD HH:MM:SS", naive UTC):
     a datetime per field would cost more to build and pickle than the query.
 
     An event is made when its first place is booked, so its bookings are read from the
@@ -46,7 +47,7 @@ def events_between(
         for c in EVENT_COLUMNS
     )
     return conn.execute(
-        f"SELECT {columns}, coalesce(b.booked, 0) FROM events e LEFT JOIN"
+        f"SELECT {columns}, coalesce(b.booked, 0), e.slot_key FROM events e LEFT JOIN"
         " (SELECT b.event_id, count(*) AS booked FROM bookings b"
         f" WHERE b.created_at >= ? AND b.status = 'confirmed' AND b.event_id IN"
         f" (SELECT x.event_id FROM events x WHERE {where('x')}) GROUP BY b.event_id) b"
@@ -57,22 +58,70 @@ def events_between(
 
 def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | None:
     """An event and everyone booked into it (from when the event was made): confirmed
-    first, then conflicts, then cancellations, by child's name."""
-    found = query_dicts(
-        conn,
-        f"SELECT {', '.join(EVENT_COLUMNS)}, created_at FROM events WHERE event_id = ?",
-        [event_id],
-    )
+    first, then conflicts, then cancellations, by child's name. A camp session also carries
+    `day_booked`: the confirmed bookings of its camp day across both sessions, which share
+    the day's places."""
+    found = _events(conn, "event_id = ?", [event_id])
     if not found:
         return None
     (event,) = found
+    people = _people(conn, found)
+    event["booked"] = sum(1 for p in people if p["status"] == "confirmed")
+    event["day_booked"] = event["booked"]
+    if event["kind"] == "camp":
+        day = event["slot_key"].rsplit(":", 1)[0]
+        sessions = _events(conn, "slot_key LIKE ?", [day + ":%"])
+        event["day_booked"] = _confirmed(conn, sessions)
+    return {"event": event, "roster": people}
+
+
+def camp_day_roster(
+    conn: duckdb.DuckDBPyConnection, product_id: str, start: datetime, stop: datetime
+) -> dict[str, Any]:
+    """Every child booked on one camp's day (`start`, `stop`: the local day's UTC bounds),
+    across both sessions, each with the `session` event they are in. No events means no
+    bookings yet."""
+    events = _events(
+        conn, "kind = 'camp' AND product_id = ? AND starts_at >= ? AND starts_at < ?",
+        [product_id, start, stop],
+    )  # fmt: skip
+    return {"events": events, "roster": _people(conn, events)}
+
+
+def _events(conn: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict]:
+    return query_dicts(
+        conn,
+        f"SELECT {', '.join(EVENT_COLUMNS)}, slot_key, created_at FROM events WHERE {where}"
+        " ORDER BY starts_at, ends_at",
+        params,
+    )
+
+
+def _confirmed(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> int:
+    if not events:
+        return 0
+    (count,) = conn.execute(
+        "SELECT count(*) FROM bookings WHERE status = 'confirmed' AND created_at >= ?"
+        " AND event_id IN (SELECT unnest(?))",
+        [min(e["created_at"] for e in events), [e["event_id"] for e in events]],
+    ).fetchone()
+    return int(count)
+
+
+def _people(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> list[dict[str, Any]]:
+    """Everyone booked into `events` (each dict loses its `created_at`), with the child's
+    age and notes and the family's name, email and mobile (`customer_phone`, when the
+    orders table has that column; None otherwise)."""
+    if not events:
+        return []
+    since = min(e.pop("created_at") for e in events)
+    sessions = {e["event_id"]: e for e in events}
     bookings = query_dicts(
         conn,
-        "SELECT booking_id, student_id, order_id, status FROM bookings"
-        " WHERE event_id = ? AND created_at >= ?",
-        [event_id, event.pop("created_at")],
+        "SELECT booking_id, event_id, student_id, order_id, status FROM bookings"
+        " WHERE created_at >= ? AND event_id IN (SELECT unnest(?))",
+        [since, sorted(sessions)],
     )
-    event["booked"] = sum(1 for b in bookings if b["status"] == "confirmed")
     students: dict[str, dict] = {}
     customers: dict[str, dict] = {}
     if bookings:
@@ -86,12 +135,13 @@ def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | N
                 [sorted({b["student_id"] for b in bookings})],
             )
         }
+        # Every column, so that a mobile number (`customer_phone`) shows once the orders
+        # table has one, without this read naming a column an older schema lacks.
         customers = {
             o["order_id"]: o
             for o in query_dicts(
                 conn,
-                "SELECT order_id, customer_name, customer_email FROM orders"
-                " WHERE order_id IN (SELECT unnest(?))",
+                "SELECT * FROM orders WHERE order_id IN (SELECT unnest(?))",
                 [sorted({b["order_id"] for b in bookings})],
             )
         }
@@ -100,8 +150,11 @@ def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | N
     for booking in bookings:
         student = students.get(booking["student_id"], {})
         customer = customers.get(booking["order_id"], {})
+        session = sessions[booking["event_id"]]
         people.append({
             "booking_id": booking["booking_id"],
+            "event_id": booking["event_id"],
+            "session": session["slot_key"].rsplit(":", 1)[1] if session["kind"] == "camp" else None,
             "student": student.get("name"),
             "age": student.get("age"),
             "notes": student.get("notes"),
@@ -110,7 +163,8 @@ def roster(conn: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | N
             "order_id": booking["order_id"],
             "customer_name": customer.get("customer_name"),
             "customer_email": customer.get("customer_email"),
+            "customer_phone": customer.get("customer_phone"),
             "status": booking["status"],
         })  # fmt: skip
     people.sort(key=lambda p: (rank.get(p["status"], 3), (p["student"] or "").casefold()))
-    return {"event": event, "roster": people}
+    return people

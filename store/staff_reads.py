@@ -188,6 +188,29 @@ def webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
     }
 
 
+def webhook_lag_by_day(
+    conn: duckdb.DuckDBPyConnection, days: Sequence[tuple[str, datetime, datetime]]
+) -> list[dict[str, Any]]:
+    """For each business day (its name and naive-UTC bounds), the Stripe events processed
+    that day and how long they waited (received → processed): median and 95th percentile
+    in seconds, None on a day with none."""
+    lag = "extract(epoch FROM processed_at - received_at)"
+    result = []
+    for name, start, stop in days:
+        processed, p50, p95 = conn.execute(
+            f"SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {lag}),"
+            f" percentile_cont(0.95) WITHIN GROUP (ORDER BY {lag}) FROM webhook_inbox"
+            " WHERE processed_at >= ? AND processed_at < ?",
+            [start, stop],
+        ).fetchone()
+        result.append({
+            "date": name, "processed": processed,
+            "lag_p50_seconds": round(p50, 3) if p50 is not None else None,
+            "lag_p95_seconds": round(p95, 3) if p95 is not None else None,
+        })  # fmt: skip
+    return result
+
+
 # --- the order list ------------------------------------------------------------------------
 
 # A search that has to read every order (part of a name or an address, a kind) finds the

@@ -3,9 +3,11 @@ retry and resend buttons."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from client.staff_api import ApiError
+from core import clock
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
@@ -27,8 +29,8 @@ filters = {
         "Fulfilment", FULFILLMENT_STATUSES, index=None, key="orders-fulfillment"
     ),
     "kind": kind.selectbox("Kind", KINDS, index=None),
-    "since": since.date_input("Created from", value=None, format="YYYY-MM-DD"),
-    "until": until.date_input("Created until", value=None, format="YYYY-MM-DD"),
+    "since": since.date_input("Created from", value=None, format="DD/MM/YYYY"),
+    "until": until.date_input("Created until", value=None, format="DD/MM/YYYY"),
 }
 pager_key = ui.page_key("orders", *filters.values())
 
@@ -39,54 +41,6 @@ def step_summary(steps: dict[str, str]) -> str:
         return "failed: " + ", ".join(failed)
     done = sum(status in ("done", "skipped") for status in steps.values())
     return f"{done}/{len(steps)} done" if steps else ""
-
-
-orders: list[dict] = []
-with ui.section():
-    listing = api.orders(**filters, limit=PAGE_SIZE, offset=ui.page_offset(pager_key, PAGE_SIZE))
-    orders = listing["orders"]
-    rows = [
-        {
-            **order,
-            "created_at": fmt.local_time(order["created_at"], tz),
-            "amount_total": fmt.money(order["amount_total"], order["currency"]),
-            "amount_refunded": fmt.money(order["amount_refunded"], order["currency"])
-            if order["amount_refunded"]
-            else "",
-            "kinds": ", ".join(order.get("kinds") or []),
-            "steps": step_summary(order.get("steps") or {}),
-        }
-        for order in orders
-    ]
-    ui.table(
-        rows,
-        {
-            "created_at": "Created",
-            "order_id": "Order",
-            "customer_name": "Customer",
-            "customer_email": "Email",
-            "payment_status": "Payment",
-            "fulfillment_status": "Fulfilment",
-            "amount_total": "Total",
-            "amount_refunded": "Refunded",
-            "kinds": "Kinds",
-            "steps": "Steps",
-        },
-    )
-    ui.pager(listing["total"], PAGE_SIZE, pager_key)
-
-st.divider()
-labels = {
-    o["order_id"]: f"{o['order_id']} · {o['customer_name'] or o['customer_email']}" for o in orders
-}
-pick, typed = st.columns([2, 1])
-chosen = pick.selectbox(
-    "Open an order from this page", list(labels), index=None, format_func=labels.get
-)
-typed_id = typed.text_input(
-    "…or by order, cs_ or pi_ id", value=st.query_params.get("order", ""), key="orders-open"
-)
-order_key = typed_id.strip() or chosen
 
 
 def detail(key: str) -> None:
@@ -129,11 +83,17 @@ def detail(key: str) -> None:
             ui.act(
                 lambda step=step["step"]: api.retry_step(order_id, step),
                 f"{step['step']} of {order_id} will run again.",
+                f"order-{order_id}",
             )
     if st.button(
         "Resend confirmation email", key=f"resend-{order_id}", disabled=not session.may_act()
     ):
-        ui.act(lambda: api.resend_confirmation(order_id), f"Confirmation for {order_id} queued.")
+        ui.act(
+            lambda: api.resend_confirmation(order_id),
+            f"Confirmation for {order_id} queued.",
+            f"order-{order_id}",
+        )
+    ui.result(f"order-{order_id}")  # what the buttons above did
 
     timeline, steps, bookings, emails, stripe_events, errors, items = st.tabs(
         ["Timeline", "Steps", "Bookings", "Emails", "Stripe events", "Errors", "Items"]
@@ -232,6 +192,93 @@ def detail(key: str) -> None:
         )
 
 
-if order_key:
-    with ui.section():
-        detail(order_key)
+def label(status: str | None) -> str:
+    """`partially_refunded` → `partially refunded`."""
+    return (status or "").replace("_", " ")
+
+
+# What staff scan first, leftmost; widths (pixels) that show every value whole
+# ("partially refunded" included) in a wide page, the email and id last.
+COLUMNS = {
+    "created_at": ("Created", 125),
+    "customer_name": ("Customer", 140),
+    "amount_total": ("Total", 80),
+    "payment_status": ("Payment", 135),
+    "fulfillment_status": ("Fulfilment", 125),
+    "steps": ("Steps", 150),
+    "kinds": ("Kinds", 95),
+    "amount_refunded": ("Refunded", 85),
+    "order_id": ("Order", 220),
+    "customer_email": ("Email", 220),
+}
+
+
+def created(text: str | None) -> str:
+    """`Thu 26 Nov 10:00`; the year only when it is not this year's."""
+    moment = fmt.parse_instant(text)
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    year = "" if local.year == clock.now().astimezone(tz).year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M}"
+
+
+orders: list[dict] = []
+selected: str | None = None
+with ui.section():
+    listing = api.orders(**filters, limit=PAGE_SIZE, offset=ui.page_offset(pager_key, PAGE_SIZE))
+    orders = listing["orders"]
+    ui.pager(listing["total"], PAGE_SIZE, pager_key)
+    if not orders:
+        st.info(
+            "No orders match. Orders appear here the moment a family starts checkout; "
+            "they turn paid when Stripe tells us, and fulfilled a few seconds later.",
+            icon=":material/receipt_long:",
+        )
+    else:
+        frame = pd.DataFrame([
+            {
+                "created_at": created(order["created_at"]),
+                "customer_name": order.get("customer_name") or "",
+                "customer_email": order.get("customer_email") or "",
+                "payment_status": label(order["payment_status"]),
+                "fulfillment_status": label(order["fulfillment_status"]),
+                "amount_total": fmt.money(order["amount_total"], order["currency"]),
+                "amount_refunded": fmt.money(order["amount_refunded"], order["currency"])
+                if order["amount_refunded"] else "",
+                "kinds": ", ".join(order.get("kinds") or []),
+                "steps": step_summary(order.get("steps") or {}),
+                "order_id": order["order_id"],
+            }
+            for order in orders
+        ])[list(COLUMNS)].rename(columns={k: h for k, (h, _) in COLUMNS.items()})  # fmt: skip
+        picked = st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            height=ui.fit_height(len(frame)),
+            column_config={
+                heading: st.column_config.Column(width=width, pinned=heading == "Customer")
+                for heading, width in COLUMNS.values()
+            },
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"orders-table-{pager_key}",
+        )
+        rows = picked.selection.rows if picked is not None else []
+        if rows:
+            selected = orders[rows[0]]["order_id"]
+        st.caption("Click a row to open the order here, below the table.")
+
+if selected:
+    with st.container(border=True), ui.section():
+        detail(selected)
+
+st.divider()
+typed_id = st.text_input(
+    "Open an order by order, cs_ or pi_ id", value=st.query_params.get("order", ""),
+    key="orders-open",
+)  # fmt: skip
+if typed_id.strip() and typed_id.strip() != selected:
+    with st.container(border=True), ui.section():
+        detail(typed_id.strip())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -10,16 +10,17 @@ import streamlit as st
 
 from client.staff_api import ApiError
 from core import clock
+from dashboard import calendar_view, session, ui
 from dashboard import formatting as fmt
-from dashboard import session, ui
 
 TREND_DAYS = 30
+FILL_WEEKS_BACK, FILL_WEEKS_AHEAD = 8, 8
 
 api, tz = session.api(), session.settings().tz
 ui.page_title("Summaries")
 
 yesterday = clock.now().astimezone(tz).date() - timedelta(days=1)
-day = st.date_input("Day", value=yesterday, format="YYYY-MM-DD", key="summary-day")
+day = st.date_input("Day", value=yesterday, format="DD/MM/YYYY", key="summary-day")
 
 
 def figures_view(figures: dict[str, Any]) -> None:
@@ -92,9 +93,12 @@ run, post, force = st.columns([1, 1, 2])
 redo = force.checkbox("Again, even if already stored or posted")
 acts = session.may_act()
 if run.button("Run now", type="primary", key="summary-run", disabled=not acts):
-    ui.act(lambda: api.run_summary(day, post=False, force=redo), f"Summary for {day} computed.")
+    ui.act(lambda: api.run_summary(day, post=False, force=redo), f"Summary for {day} computed.",
+           "summary-actions")  # fmt: skip
 if post.button("Run and post to Slack", key="summary-post", disabled=not acts):
-    ui.act(lambda: api.run_summary(day, post=True, force=redo), f"Summary for {day} posted.")
+    ui.act(lambda: api.run_summary(day, post=True, force=redo), f"Summary for {day} posted.",
+           "summary-actions")  # fmt: skip
+ui.result("summary-actions")
 
 st.divider()
 st.subheader(f"Last {TREND_DAYS} days")
@@ -111,20 +115,69 @@ def by_kind(days: list[dict], field: str, money: bool = False) -> pd.DataFrame:
     return frame / 100 if money else frame
 
 
+def weekly_fill(events: list[dict], first_monday: date) -> pd.DataFrame:
+    """Share of places booked per week (Monday first) and kind, in percent: every catalog
+    slot counted, booked or not; a camp day once, with both its sessions."""
+    totals: dict[tuple[date, str], list[int]] = {}
+    for slot in calendar_view.slots(events):
+        starts = fmt.parse_instant(slot["starts_at"]).astimezone(tz).date()
+        week = first_monday + timedelta(weeks=(starts - first_monday).days // 7)
+        booked_capacity = totals.setdefault((week, slot["kind"]), [0, 0])
+        booked_capacity[0] += slot["booked"] or 0
+        booked_capacity[1] += slot["capacity"] or 0
+    rows = [{"order": week, "kind": kind,
+             "fill": round(100 * b / c, 1) if c else 0.0}
+            for (week, kind), (b, c) in totals.items()]  # fmt: skip
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows).sort_values("order")
+    return frame.pivot_table(index="order", columns="kind", values="fill", fill_value=0.0)
+
+
 with ui.section():
     days = api.trends(TREND_DAYS)["days"]
-    if not days:
-        st.caption("No days yet.")
-    else:
-        revenue, bookings = st.columns(2)
-        with revenue:
-            st.caption("Revenue by kind (dollars)")
-            revenue_frame = by_kind(days, "revenue_by_kind", money=True)
+    revenue, bookings = st.columns(2)
+    with revenue:
+        st.caption("Revenue by kind (dollars)")
+        revenue_frame = by_kind(days, "revenue_by_kind", money=True) if days else pd.DataFrame()
+        if revenue_frame.empty or not revenue_frame.to_numpy().any():
+            st.info("Revenue per day appears here as orders are paid (refunds taken off).")
+        else:
             st.line_chart(revenue_frame, color=kind_colours(revenue_frame))
-        with bookings:
-            st.caption("Bookings by kind")
-            bookings_frame = by_kind(days, "bookings_by_kind")
+    with bookings:
+        st.caption("Bookings by kind")
+        bookings_frame = by_kind(days, "bookings_by_kind") if days else pd.DataFrame()
+        if bookings_frame.empty or not bookings_frame.to_numpy().any():
+            st.info("Places booked per day appear here as paid orders are fulfilled.")
+        else:
             st.bar_chart(bookings_frame, color=kind_colours(bookings_frame))
-        st.caption("Fill of each day's events (booked / capacity)")
-        fill = pd.DataFrame([{"date": d["date"], "fill": d.get("fill") or 0.0} for d in days])
-        st.line_chart(fill.set_index("date"))
+
+fill_column, lag_column = st.columns(2)
+with fill_column, ui.section():
+    today = clock.now().astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=FILL_WEEKS_BACK)
+    st.caption(
+        f"Fill by week (% of places booked), {FILL_WEEKS_BACK} weeks back to "
+        f"{FILL_WEEKS_AHEAD} ahead"
+    )
+    week_frame = weekly_fill(
+        api.events(monday, monday + timedelta(weeks=FILL_WEEKS_BACK + FILL_WEEKS_AHEAD))["events"],
+        monday,
+    )
+    if week_frame.empty:
+        st.info("No camps, parties or classes on sale in these weeks: the fill of each week "
+                "appears here once the catalog has some.")  # fmt: skip
+    else:
+        week_frame.index = pd.to_datetime(week_frame.index)
+        st.bar_chart(week_frame, color=kind_colours(week_frame), stack=False)
+with lag_column, ui.section():
+    st.caption("Webhook lag, received to applied (seconds, 95th percentile and median)")
+    lag_days = api.webhook_lag(TREND_DAYS)["days"]
+    lag = pd.DataFrame(
+        [{"date": d["date"], "p95": d["lag_p95_seconds"], "median": d["lag_p50_seconds"]}
+         for d in lag_days]
+    )  # fmt: skip
+    if lag.empty or lag[["p95", "median"]].isna().all().all():
+        st.info("Webhook lag per day appears here once Stripe events have been received.")
+    else:
+        st.line_chart(lag.set_index("date"))

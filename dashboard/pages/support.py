@@ -25,19 +25,37 @@ with ui.section():
     )
     tickets = listing["tickets"]
     ui.table(
-        fmt.table_times(tickets, tz, "created_at", "updated_at", "resolved_at"),
+        [
+            {
+                **t,
+                "status": (t.get("status") or "").replace("_", " "),
+                "category": (t.get("category") or "").replace("_", " "),
+            }
+            for t in fmt.table_times(tickets, tz, "created_at", "updated_at", "resolved_at")
+        ],
+        # What was reported and by whom first; the references after.
         {
             "created_at": "Reported",
             "status": "Status",
             "category": "Category",
             "name": "Name",
-            "email": "Email",
-            "order_reference": "Order reference",
-            "order_id": "Order",
             "message": "Message",
             "staff_note": "Staff note",
+            "email": "Email",
+            "order_id": "Order",
+            "order_reference": "Order reference",
             "updated_at": "Updated",
             "ticket_id": "Ticket",
+        },
+        empty="No tickets here. What families report with the booking-issue form appears "
+        "here as soon as they send it.",
+        column_config={
+            "Reported": st.column_config.TextColumn(width=165),
+            "Status": st.column_config.TextColumn(width=95),
+            "Category": st.column_config.TextColumn(width=110),
+            "Name": st.column_config.TextColumn(width=120, pinned=True),
+            "Message": st.column_config.TextColumn(width=320),
+            "Staff note": st.column_config.TextColumn(width=200),
         },
     )
     ui.pager(listing["total"], PAGE_SIZE, pager_key)
@@ -65,4 +83,6 @@ if chosen:
         ui.act(
             lambda: api.update_ticket(chosen, new_status, note),
             f"Ticket {chosen} is now {new_status}.",
+            "support-actions",
         )
+ui.result("support-actions")  # under the form (the ticket may have left this filtered list)

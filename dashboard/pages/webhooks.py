@@ -61,6 +61,8 @@ with ui.section():
             "processed_at": "Processed",
             "stripe": "On Stripe",
         },
+        empty="No Stripe events here. Each event Stripe sends (a payment, a refund, a "
+        "dispute) appears here the moment it arrives, and turns processed a moment later.",
         column_config={"On Stripe": st.column_config.LinkColumn(display_text="open ↗")},
     )
     ui.pager(listing["total"], PAGE_SIZE, pager_key)
@@ -100,12 +102,17 @@ if chosen:
                 type="primary",
                 disabled=not session.may_act(),
             ):
-                ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.")
+                ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.",
+                       "webhooks-actions")  # fmt: skip
         else:
             st.caption("Only a failed or ignored event can be reprocessed.")
+        # What Reprocess did, under its button (it stays when the event leaves the list).
+        ui.result("webhooks-actions")
         try:
             payload = json.loads(event.get("payload") or "null")
         except ValueError:
             st.code(event.get("payload") or "", language=None)
         else:
             st.json(payload, expanded=2)
+else:
+    ui.result("webhooks-actions")  # the event reprocessed has left this filtered list

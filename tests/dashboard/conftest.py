@@ -20,6 +20,8 @@ from core.settings import Settings, load_settings
 from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, Sidecar, make_event, sidecar_env
 from tests.fakes.stripe import FakeStripe
+from tests.sidecar.test_alerts import dispute_event
+from tests.sidecar.test_fulfilment import charge_refunded_event
 
 APP = REPO / "dashboard" / "app.py"
 PASSWORD = "correct horse battery staple"
@@ -39,6 +41,7 @@ class Seeded:
     ignored_event: str  # a delivered event type the worker ignores (can be reprocessed)
     camp_day: str  # a day with two bookings in one camp event
     ticket_id: str  # an open support ticket about the first fulfilled order
+    both_sessions_day: str = "2027-01-07"  # Cy all day and Di day, one camp's day
 
     @property
     def url(self) -> str:
@@ -129,8 +132,12 @@ def seeded(fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory) ->
         fulfilled = [
             place_and_pay(sidecar, fake_stripe, "Ada Parent", [camp("2027-01-06", "day", "Ada")]),
             place_and_pay(sidecar, fake_stripe, "Bo Parent", [camp("2027-01-06", "day", "Bo")]),
+            # Both sessions of one camp day, which share its places (Cy all day, Di day).
             place_and_pay(
-                sidecar, fake_stripe, "Cy Parent", [camp("2027-01-07", "all_day", "Cy", age=7)]
+                sidecar,
+                fake_stripe,
+                "Cy Parent",
+                [camp("2027-01-07", "all_day", "Cy", age=7), camp("2027-01-07", "day", "Di", 8)],
             ),
         ]
         party = place_and_pay(
@@ -205,3 +212,92 @@ def no_trouble(at: AppTest) -> None:
     """No exception and no error box on the page."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+@dataclass
+class Troubled:
+    """A sidecar whose error log holds one of each kind staff meet: a failed step (a retry
+    fixes it), a partial refund and a dispute (no retry can)."""
+
+    sidecar: Sidecar
+    failed_order: str
+    refunded_order: str
+
+    @property
+    def url(self) -> str:
+        return self.sidecar.url
+
+    def entry(self, kind: str) -> dict:
+        """The open entry whose dedupe key starts with `kind` (or about the failed step)."""
+        response = requests.get(self.url + "/api/errors", headers=AUTH, timeout=10)
+        entries = response.json()["errors"]
+        if kind == "step":
+            (found,) = [e for e in entries if e["order_id"] == self.failed_order and e["step"]]
+        else:
+            (found,) = [e for e in entries if (e["dedupe_key"] or "").startswith(kind + ":")]
+        return found
+
+
+@pytest.fixture(scope="session")
+def troubled(
+    fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Troubled]:
+    tmp_path = tmp_path_factory.mktemp("troubled-sidecar")
+    env = sidecar_env(
+        tmp_path,
+        STRIPE_SECRET_KEY="sk_test_123",
+        STRIPE_API_BASE=fake_stripe.url,
+        FULFILMENT_RETRY_SECONDS="0.05",
+        FAULT_DRILL="schedule_events=4",  # the first order's scheduling fails for good
+    )
+    server = start_sidecar(free_port(), env, log_path=tmp_path / "sidecar.log")
+    sidecar = Sidecar(server)
+    url = sidecar.url
+    try:
+        failed = place_and_pay(
+            sidecar, fake_stripe, "Flo Failing", [camp("2027-01-18", "day", "Flo")]
+        )
+        wait_for(lambda: step_status(url, failed, "schedule_events") == "failed")
+        refunded = place_and_pay(
+            sidecar, fake_stripe, "Rae Refund", [camp("2027-01-19", "day", "Rae")]
+        )
+        wait_for(lambda: order_status(url, refunded)["fulfillment_status"] == "fulfilled")
+        (session,) = [
+            s for s in fake_stripe.sessions.values() if s["client_reference_id"] == refunded
+        ]
+        intent = session["payment_intent"]
+        intent_id = intent if isinstance(intent, str) else intent["id"]
+        assert (
+            sidecar.deliver(charge_refunded_event(intent_id, refunded, 8900, 4000)).status_code
+            == 200
+        )
+        assert sidecar.deliver(dispute_event()).status_code == 200
+        troubled = Troubled(sidecar, failed, refunded)
+        wait_for(lambda: _has_entries(url, 3))
+        yield troubled
+    finally:
+        server.stop()
+
+
+def _has_entries(url: str, count: int) -> bool:
+    response = requests.get(url + "/api/errors", headers=AUTH, timeout=10)
+    return response.json()["total"] >= count
+
+
+@pytest.fixture(scope="session")
+def empty_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    """A sidecar on a new database: nothing sold yet."""
+    tmp_path = tmp_path_factory.mktemp("empty-sidecar")
+    server = start_sidecar(free_port(), sidecar_env(tmp_path), log_path=tmp_path / "sidecar.log")
+    try:
+        yield Sidecar(server)
+    finally:
+        server.stop()
+
+
+def open_page_on(url: str, page: str) -> AppTest:
+    """A logged-in dashboard of the sidecar at `url`, showing `page`."""
+    at = log_in(new_dashboard(dashboard_settings(url)))
+    assert not at.exception, at.exception
+    at.switch_page(f"pages/{page}.py").run()
+    return at

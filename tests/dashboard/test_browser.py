@@ -104,22 +104,41 @@ def test_staff_log_in_open_every_page_and_retry_a_failed_step(
     page.get_by_role("link", name="Calendar").click()
     page.get_by_role("button", name="Go to the next events").click()
     settled(page)
+    # The month left behind stays on screen until the new one is drawn: wait for one calendar
+    # showing the seeded party.
+    frames = page.locator('iframe[title="streamlit_calendar.calendar"]')
+    wait_for(
+        lambda: (
+            frames.count() == 1
+            and frames.first.content_frame.get_by_text("10:00 Robot Rampage Party 1/1").count()
+        ),
+        60,
+    )
     calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
-    calendar.get_by_text("1/1 Robot Rampage Party").wait_for()
-    calendar.locator(".fc-event", has_text="2/24").first.click()
+    calendar.locator(".fc-event", has_text="9:00 Robotics Bootcamp 2/24").first.click()
     page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
     settled(page)
     assert trouble(page) == []
     page.screenshot(path=SCREENSHOTS / "calendar-roster.png", full_page=True)
+    page.get_by_text("Week", exact=True).click()
+    settled(page)
+    wait_for(
+        lambda: frames.count() == 1 and frames.first.content_frame.locator(".fc-timegrid").count(),
+        60,
+    )
+    calendar.get_by_text("Mon 28 Dec").wait_for()  # dates the Australian way round
+    settled(page)
+    assert trouble(page) == []
+    page.screenshot(path=SCREENSHOTS / "calendar-week.png", full_page=True)
 
     order_id = seeded.failed_orders[2]
     page.get_by_role("link", name="Orders").click()
     page.get_by_role("heading", name="Orders", exact=True).wait_for()
     settled(page)
-    page.get_by_role("textbox", name="…or by order, cs_ or pi_ id").fill(order_id)
+    page.get_by_role("textbox", name="Open an order by order, cs_ or pi_ id").fill(order_id)
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Retry schedule_events").click()
-    page.get_by_text("schedule_events", exact=False).first.wait_for()
+    page.locator('[data-testid="stAlertContentSuccess"]').wait_for()  # next to the button
     settled(page)
     page.screenshot(path=SCREENSHOTS / "orders-retried.png", full_page=True)
     assert trouble(page) == []

@@ -106,7 +106,7 @@ def test_check_a_child_in_and_out_at_the_door_then_read_the_roster(
     page.get_by_role("heading", name="Calendar", exact=True).wait_for()
     settled(page)
     calendar = page.frame_locator('iframe[title="streamlit_calendar.calendar"]')
-    calendar.locator(".fc-event", has_text="2/24").first.click()
+    calendar.locator(".fc-event", has_text="3/24").first.click()  # the camp day: both sessions
     page.get_by_role("heading", name="Robotics Bootcamp").wait_for()
     settled(page)
     assert trouble(page) == []

@@ -55,26 +55,9 @@ def test_stripe_links_go_to_the_test_or_live_dashboard():
     )
 
 
-def test_calendar_entries_have_local_times_a_colour_per_kind_and_the_fill_in_the_title():
-    events = [
-        {"event_id": "ev_1", "kind": "camp", "title": "Robotics Bootcamp", "booked": 18,
-         "capacity": 24, "starts_at": "2027-01-03T22:00:00Z", "ends_at": "2027-01-04T04:00:00Z",
-         "status": "scheduled"},
-        {"event_id": "ev_2", "kind": "party", "title": "Robot Rampage Party", "booked": 1,
-         "capacity": None, "starts_at": "2027-01-08T23:00:00Z",
-         "ends_at": "2027-01-09T01:00:00Z", "status": "scheduled"},
-    ]  # fmt: skip
-
-    camp, party = fmt.calendar_entries(events, SYDNEY)
-
-    assert camp["title"] == "18/24 Robotics Bootcamp"
-    assert (camp["start"], camp["end"]) == (
-        "2027-01-04T09:00:00+11:00",
-        "2027-01-04T15:00:00+11:00",
-    )
-    assert camp["backgroundColor"] == fmt.KIND_COLOURS["camp"]
-    assert party["title"] == "1 Robot Rampage Party"
-    assert party["backgroundColor"] == fmt.KIND_COLOURS["party"] != camp["backgroundColor"]
+def test_a_local_day_is_written_the_australian_way_round():
+    assert fmt.local_day("2027-01-10T22:00:00Z", SYDNEY) == "Mon 11 Jan 2027"
+    assert fmt.local_day(None, SYDNEY) == ""
 
 
 def _commonmark_unescape(markdown: str) -> str:

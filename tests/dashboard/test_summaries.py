@@ -26,7 +26,8 @@ def test_running_todays_summary_shows_its_orders_revenue_and_bookings(dashboard,
     assert stored["figures"]["revenue"]["total"] >= 5 * 8900 + 11900  # camp days + an all-day
     assert metrics["Revenue"] == f"${stored['figures']['revenue']['total'] / 100:,.2f}"
     assert metrics["Bookings"] == str(stored["figures"]["bookings"]["total"])
-    assert len(at.get("vega_lite_chart")) == 3  # revenue, bookings, fill
+    # revenue and bookings by kind, fill by week, webhook lag
+    assert len(at.get("vega_lite_chart")) == 4
 
 
 def test_posting_without_slack_says_why_it_was_not_posted(dashboard):

@@ -12,6 +12,7 @@ def test_an_open_ticket_is_listed_and_staff_move_it_along_with_a_note(dashboard,
     listed = at.dataframe[0].value
     row = listed.loc[listed["Ticket"] == seeded.ticket_id]
     assert row["Status"].item() == "open"
+    assert row["Category"].item() == "wrong date"
     assert row["Email"].item() == "ada.parent@example.com"
     assert "meant Thursday" in row["Message"].item()
 

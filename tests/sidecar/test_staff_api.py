@@ -378,52 +378,81 @@ def test_the_kpis_default_to_today_in_the_business_time_zone(shop, seeded):
 # --- the calendar --------------------------------------------------------------------------
 
 
+def _stored(events: list[dict]) -> list[dict]:
+    """The events that exist (someone was booked); the rest are catalog slots at 0."""
+    return [e for e in events if e["event_id"]]
+
+
 def test_events_in_a_range_show_how_full_they_are(shop, seeded):
     events = ok(shop, "/api/events", start="2027-01-16", end="2027-01-23")["events"]
 
     # Bo's and Cy's parties; camp days 18 (day: Ada, Dee, Cy cancelled) and 19 (all day: Ada).
-    summary = [(e["kind"], e["starts_at"], e["booked"]) for e in events]
+    summary = [(e["kind"], e["starts_at"], e["booked"]) for e in _stored(events)]
     assert summary == [
         ("party", "2027-01-16T02:00:00Z", 1),
         ("party", "2027-01-17T02:00:00Z", 0),
         ("camp", "2027-01-17T22:00:00Z", 2),
         ("camp", "2027-01-18T22:00:00Z", 1),
     ]
-    camp_day = events[2]
+    camp_day = _stored(events)[2]
     assert (camp_day["capacity"], camp_day["status"], camp_day["product_id"]) == (
         24, "scheduled", "summer-robotics")  # fmt: skip
     assert camp_day["title"] and camp_day["venue_id"] and camp_day["room_id"]
     assert camp_day["ends_at"] == "2027-01-18T04:00:00Z"
+    assert camp_day["slot_key"] == "camp:summer-robotics:2027-01-18:day"
+    assert (camp_day["venue_name"], camp_day["room_name"]) == (
+        "TinkerTank Marrickville", "The Workshop")  # fmt: skip
+
+
+def test_every_catalog_slot_is_listed_booked_or_not_with_its_camp_days_fill(shop, seeded):
+    events = ok(shop, "/api/events", start="2027-01-18", end="2027-01-19", kind="camp")["events"]
+
+    by_slot = {e["slot_key"]: e for e in events}
+    day = by_slot["camp:summer-robotics:2027-01-18:day"]
+    all_day = by_slot["camp:summer-robotics:2027-01-18:all_day"]
+    # Nobody is in the all-day session: it has no event yet, and is listed at 0 …
+    assert (all_day["event_id"], all_day["booked"], all_day["capacity"]) == (None, 0, 24)
+    assert all_day["ends_at"] == "2027-01-18T06:00:00Z"
+    # … while both sessions show the day's fill: its two sessions share the 24 places.
+    assert (day["booked"], day["day_booked"], all_day["day_booked"]) == (2, 2, 2)
+    assert day["day_capacity"] == all_day["day_capacity"] == 24
+    # Every camp running that day, booked or not.
+    assert {e["product_id"] for e in events} >= {"summer-robotics", "summer-game-design"}
+    assert len(events) == len(by_slot)  # each slot once
 
 
 def test_events_are_filtered_by_kind_and_the_end_is_exclusive(shop, seeded):
     parties = ok(shop, "/api/events", start="2027-01-16", end="2027-01-23", kind="party")
-    assert [e["kind"] for e in parties["events"]] == ["party", "party"]
+    assert {e["kind"] for e in parties["events"]} == {"party"}
+    assert len(_stored(parties["events"])) == 2
 
     # Local days: the 18th's camp starts at 09:00 in Sydney, 22:00 UTC on the 17th.
     only_18th = ok(shop, "/api/events", start="2027-01-18", end="2027-01-19")["events"]
-    assert [e["starts_at"] for e in only_18th] == ["2027-01-17T22:00:00Z"]
-    assert ok(shop, "/api/events", start="2027-01-01", end="2027-01-16")["events"] == []
+    assert {e["starts_at"] for e in only_18th} == {"2027-01-17T22:00:00Z"}
+    assert _stored(ok(shop, "/api/events", start="2027-01-01", end="2027-01-16")["events"]) == []
+    assert ok(shop, "/api/events", start="2026-11-01", end="2026-12-01")["events"] == []
 
 
 def test_a_roster_lists_each_child_with_notes_and_the_family_to_call(shop, seeded):
-    (event,) = ok(shop, "/api/events", start="2027-01-16", end="2027-01-17")["events"]
+    (event,) = _stored(ok(shop, "/api/events", start="2027-01-16", end="2027-01-17")["events"])
 
     result = ok(shop, f"/api/events/{event['event_id']}/roster")
 
     assert result["event"]["event_id"] == event["event_id"]
-    assert result["event"]["booked"] == 1
+    assert result["event"]["booked"] == result["event"]["day_booked"] == 1
+    assert result["event"]["room_name"] == "Party Room"
     (bo,) = result["roster"]
     assert bo == {
-        "booking_id": bo["booking_id"], "student": "Bo", "age": 8, "notes": "nut allergy",
-        "order_id": seeded["orders"]["bo"], "customer_name": "Bob Builder",
-        "customer_email": "bo.parent@example.com", "status": "confirmed",
+        "booking_id": bo["booking_id"], "event_id": event["event_id"], "session": None,
+        "student": "Bo", "age": 8, "notes": "nut allergy", "order_id": seeded["orders"]["bo"],
+        "customer_name": "Bob Builder", "customer_email": "bo.parent@example.com",
+        "customer_phone": None, "status": "confirmed",
         "emergency_contacts": [], "authorised_collectors": [],
     }  # fmt: skip
 
 
 def test_a_roster_puts_confirmed_children_before_cancelled_ones(shop, seeded):
-    (day,) = ok(shop, "/api/events", start="2027-01-18", end="2027-01-19")["events"]
+    (day,) = _stored(ok(shop, "/api/events", start="2027-01-18", end="2027-01-19")["events"])
 
     roster = ok(shop, f"/api/events/{day['event_id']}/roster")["roster"]
 
@@ -433,6 +462,50 @@ def test_a_roster_puts_confirmed_children_before_cancelled_ones(shop, seeded):
         ("Cy", "cancelled"),
     ]
     assert get(shop, "/api/events/cal_unknown/roster").status_code == 404
+
+
+def test_a_camp_days_roster_covers_both_sessions(shop, seeded):
+    result = ok(shop, "/api/camp-days/summer-robotics/2027-01-18/roster")
+
+    camp = result["camp"]
+    assert (camp["title"], camp["capacity"], camp["booked"]) == ("Robotics Bootcamp", 24, 2)
+    assert (camp["venue_name"], camp["room_name"]) == ("TinkerTank Marrickville", "The Workshop")
+    assert [(p["student"], p["session"], p["status"]) for p in result["roster"]] == [
+        ("Ada", "day", "confirmed"),
+        ("Dee", "day", "confirmed"),
+        ("Cy", "day", "cancelled"),
+    ]
+    # A day nobody booked: the camp, no one yet.
+    empty = ok(shop, "/api/camp-days/summer-robotics/2027-01-20/roster")
+    assert (empty["camp"]["booked"], empty["roster"]) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/camp-days/no-such-camp/2027-01-18/roster", 404),
+        ("/api/camp-days/summer-robotics/2027-01-16/roster", 404),  # a Saturday
+        ("/api/camp-days/robot-rampage-party/2027-01-16/roster", 404),  # not a camp
+        ("/api/camp-days/summer-robotics/18-01-2027/roster", 422),
+    ],
+)
+def test_a_camp_day_that_is_not_one_is_refused_with_the_reason(shop, path, status):
+    response = get(shop, path)
+    assert response.status_code == status
+    assert response.json()["message"]
+
+
+def test_webhook_lag_is_given_per_day(shop, seeded):
+    days = ok(shop, "/api/trends/webhooks", days=7)["days"]
+
+    assert len(days) == 7
+    today = days[-1]
+    assert today["processed"] >= 1
+    assert 0 <= today["lag_p50_seconds"] <= today["lag_p95_seconds"]
+    for bad in ("0", "367", "x"):
+        response = get(shop, "/api/trends/webhooks", days=bad)
+        assert response.status_code == 422
+        assert "days must be" in response.json()["message"]
 
 
 # --- bad parameters ------------------------------------------------------------------------
