@@ -95,8 +95,12 @@ class StaffApi:
         query = {k: _param(v) for k, v in params.items() if v is not None and v != ""}
         return self._call("GET", path, params=query)
 
-    def post(self, path: str, body: dict[str, Any] | None = None, timeout=None) -> dict:
-        return self._call("POST", path, json=body or {}, timeout=timeout)
+    def post(
+        self, path: str, body: dict[str, Any] | None = None, timeout=None, key: str | None = None
+    ) -> dict:
+        """`key`: the Idempotency-Key of an action, so that sending it again does it once."""
+        headers = {"Idempotency-Key": key} if key else None
+        return self._call("POST", path, json=body or {}, timeout=timeout, headers=headers)
 
     def _call(self, method: str, path: str, timeout=None, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -232,6 +236,34 @@ class StaffApi:
 
     def undo_attendance(self, booking_id: str, action: str, by: str | None = None) -> dict:
         return self.post(f"/api/attendance/{booking_id}/undo", {"action": action, "by": by})
+
+    # --- staff actions (docs/http-api.md, Staff actions) ------------------------------------
+
+    def refund(self, order_id: str, items: list[str], amount: int | None, reason: str,
+               key: str | None = None) -> dict:  # fmt: skip
+        body: dict[str, Any] = {"items": items, "reason": reason}
+        if amount is not None:
+            body["amount"] = amount
+        return self.post(f"/api/orders/{order_id}/refund", body, key=key)
+
+    def end_subscription(self, order_id: str, when: str, reason: str) -> dict:
+        return self.post(f"/api/orders/{order_id}/end-subscription",
+                         {"when": when, "reason": reason})  # fmt: skip
+
+    def cancel_booking(self, booking_id: str, reason: str) -> dict:
+        return self.post(f"/api/bookings/{booking_id}/cancel", {"reason": reason})
+
+    def move_booking(self, booking_id: str, target: dict[str, Any], reason: str,
+                     key: str | None = None) -> dict:  # fmt: skip
+        body = {k: _param(v) for k, v in target.items() if v not in (None, "")}
+        return self.post(f"/api/bookings/{booking_id}/move", {**body, "reason": reason}, key=key)
+
+    def set_capacity(self, event_id: str, capacity: int, reason: str) -> dict:
+        return self.post(f"/api/events/{event_id}/capacity",
+                         {"capacity": capacity, "reason": reason})  # fmt: skip
+
+    def actions(self, **filters: Any) -> dict:
+        return self.get("/api/actions", **filters)
 
     def sql(self, sql: str, limit: int) -> dict:
         return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-SOURCES = ("stripe", "step", "message", "error")  # at the same instant, in this order
+SOURCES = ("stripe", "step", "message", "error", "staff")  # at the same instant, in this order
 
 
 def _attempts(n: int) -> str:
@@ -22,8 +22,10 @@ def order_timeline(
     steps: Iterable[dict[str, Any]],
     messages: Iterable[dict[str, Any]],
     errors: Iterable[dict[str, Any]],
+    actions: Iterable[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """`[{"at", "source", "text"}]`, oldest first."""
+    """`[{"at", "source", "text"}]`, oldest first. `actions` are staff's (store/
+    staff_actions.py): who did what and why."""
     entries: list[tuple[datetime, str, str]] = []
     for event in stripe_events:
         text = f"{event['type']} received: {event['status']}"
@@ -60,5 +62,26 @@ def order_timeline(
         if error.get("resolved_at"):
             by = f" by {error['resolved_by']}" if error.get("resolved_by") else ""
             entries.append((error["resolved_at"], "error", f"resolved{by}: {error['message']}"))
+    for action in actions:
+        details = action.get("details") or {}
+        what = details.get("message") or _action_text(action["action"], details)
+        entries.append((action["created_at"], "staff",
+                        f"{action['action']} by {action['actor']}: {what}"
+                        f" (why: {action['reason']})"))  # fmt: skip
     entries.sort(key=lambda e: (e[0], SOURCES.index(e[1])))
     return [{"at": at, "source": source, "text": text} for at, source, text in entries]
+
+
+def _action_text(action: str, details: dict[str, Any]) -> str:
+    if action == "refund":
+        items = details.get("items") or []
+        return f"{details.get('amount_text', '')} refunded" + (
+            f" for {', '.join(items)}" if items else ""
+        )
+    if action == "cancel":
+        return f"{details.get('booking_id')} cancelled, {details.get('credit_text', '')} credit"
+    if action == "move":
+        return f"{details.get('booking_id')} moved to {details.get('slot_key')}"
+    if action == "end_subscription":
+        return f"{details.get('subscription_id')} ends {details.get('when')}"
+    return ", ".join(f"{k} {v}" for k, v in details.items())

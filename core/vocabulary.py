@@ -69,6 +69,12 @@ STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link")
 # waitlist.status: a family waiting for a place, offered one (a hold for 24 h), booked
 # through the offer, passed over when the offer lapsed, or taken off by staff.
 WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")
+
+# staff_actions.action: what staff did to an order or an event (issue 12).
+STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity")
+# staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
+STAFF_REFUND_STATUSES = ("requested", "applied")
+
 # staff_accounts.role: who may do what on the staff API (docs/security.md, Staff roles),
 # least first: an analyst reads, staff run operations, an admin also runs accounts,
 # capacity and the catalog.

@@ -22,6 +22,7 @@ from core.checkout import hold_options
 from core.schedule import ScheduleError, camp_event, party_event
 from fulfilment.steps import queue_confirmations, queue_staff_notices
 from store import bookings, fulfilment_steps, holds, orders
+from store.capacity import overrides as capacity_overrides
 from store.enrolments import ensure_enrolments
 
 
@@ -106,6 +107,11 @@ def take_places(
     if not done:
         return list(order_ids)
     keys = sorted({key for choices in options.values() for key, _ in choices})
+    overridden = capacity_overrides(conn, keys)  # staff's, before the catalog's
+    options = {
+        item_id: tuple((key, overridden.get(key, places)) for key, places in choices)
+        for item_id, choices in options.items()
+    }
     used = dict(
         conn.execute(
             "SELECT resource_key, coalesce(sum(seats), 0) FROM holds"

@@ -13,7 +13,8 @@ from fulfilment.event_orders import (
     order_for,
     text_id,
 )
-from store import bookings, fulfilment_steps, holds, order_state, outbox
+from fulfilment.staff_actions import apply_item_refunds
+from store import bookings, fulfilment_steps, holds, order_state, outbox, staff_refunds
 from store.error_log import log_error
 
 
@@ -29,6 +30,11 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
     order_state.record_refund(conn, order_id, refund.amount_refunded, ctx.event_id, ctx.now)
     if not refund.full:
         order_state.advance_payment_status(conn, order_id, "partially_refunded", ctx.now)
+        # Refunds staff asked for (by item) that this total now covers cancel their items.
+        covered = staff_refunds.apply_covered(conn, order_id, refund.amount_refunded, ctx.now)
+        if covered:
+            apply_item_refunds(conn, order_id, covered, ctx.catalog, ctx.now)
+            return
         # Every further partial refund is flagged too; a redelivery of one is not.
         log_error(
             conn,
@@ -43,6 +49,7 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
             dedupe_key=f"partial-refund:{order_id}:{refund.amount_refunded}",
         )
         return
+    staff_refunds.apply_all(conn, order_id, ctx.now)
     if order_state.advance_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
 

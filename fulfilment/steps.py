@@ -17,6 +17,7 @@ from core.payments import dollars
 from core.schedule import ScheduleError, camp_event, party_event
 from fulfilment.context import PermanentFailure
 from store import bookings, fulfilment_steps, holds, order_state, orders, outbox
+from store.capacity import with_overrides
 from store.enrolments import ensure_enrolments
 from store.error_log import log_error
 
@@ -41,7 +42,7 @@ def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> Non
             options = hold_options(catalog, product_id, day, orders.stored_time(start))
         except (KeyError, ScheduleError) as exc:
             raise PermanentFailure(f"item {item_id}: {exc}") from None
-        for key, capacity in options:
+        for key, capacity in with_overrides(conn, options):
             if orders.places_used(conn, key, now) + 1 <= capacity:
                 if hold_id is None:
                     holds.insert_converted(conn, orders.new_id("hold"), order_id, item_id, key, now)

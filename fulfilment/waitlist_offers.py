@@ -39,6 +39,7 @@ from core.waitlist import (
 )
 from store import orders, outbox
 from store import waitlist as entries
+from store.capacity import with_overrides
 
 PAID = ("paid", "partially_refunded", "refunded", "disputed")
 GONE = ("expired", "failed")
@@ -52,6 +53,11 @@ _store_catalog: Catalog | None = None
 def use_catalog(catalog: Catalog) -> None:
     global _store_catalog
     _store_catalog = catalog
+
+
+def named_catalog() -> Catalog | None:
+    """The store process's catalog, or None outside it."""
+    return _store_catalog
 
 
 def store_catalog() -> Catalog:
@@ -169,7 +175,7 @@ def offer_event(conn: duckdb.DuckDBPyConnection, catalog: Catalog, key: str, now
     (request,) = hold_requests(next(iter(carts.values())), catalog)
     free = free_places(
         [(orders.places_used(conn, resource, now), capacity) for resource, capacity in
-         request.options if resource in event_resources(key)]
+         with_overrides(conn, request.options) if resource in event_resources(key)]
     )  # fmt: skip
     chosen = next_offers([Waiting(i, p) for i, p, _ in waiting if i in carts], free)
     for entry_id in chosen:

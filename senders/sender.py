@@ -45,6 +45,7 @@ from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
 from senders.sms import SmsFailed, SmsProvider, TwilioSms, Unsubscribed
 from store import error_log, order_views, outbox, sms_opt_outs
+from store.bookings import invite_rows
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ class Sender:
             payload = self.render_confirmation(message["order_id"])
         elif template == "cancellation":
             payload = self.render_cancellation(message["order_id"], payload.get("reason"))
+        elif template == "change":
+            payload = self.render_change(message["order_id"], payload)
         elif template == "reminder":
             payload = self.render_reminder(payload["booking_id"])
             if payload is None:
@@ -259,6 +262,46 @@ class Sender:
         )
         return {"subject": email.subject, "text": email.text, "html": email.html,
                 **self._calendar(rows, cancelling=True)}  # fmt: skip
+
+    def render_change(self, order_id: str, queued: dict[str, Any]) -> dict[str, Any]:
+        """What staff changed (fulfilment/staff_actions.queue_change), with iTIP messages
+        that update just those bookings in the family's calendar: a CANCEL of the cancelled
+        ones and a REQUEST of the moved ones, each under its booking's own UID."""
+        rows = self.database.read(order_views.confirmation_rows, order_id)
+        if rows is None:
+            raise SendFailed(f"order {order_id} not found", permanent=True)
+        ics_url, support = self._links(order_id)
+        email = emails.booking_change(rows["order"], queued["changes"], ics_url, support)
+        calendar_rows = rows["calendar"]
+        invites = order_invites(calendar_rows, self.catalog)
+        organizer, attendee = calendar_parties(self.settings.email_from, calendar_rows)
+        uids = {method: {f"booking.{b}@" for b in queued.get(key, [])}
+                for method, key in (("CANCEL", "cancelled"), ("REQUEST", "moved"))}  # fmt: skip
+        # An Ignite class is not an event of the order's calendar (the weekly series is):
+        # a class moved to a make-up is sent as an event of its own.
+        known = {e.uid for e in invites}
+        extra = self.database.read(invite_rows, list(queued.get("moved", [])))
+        invites += [
+            e for e in order_invites({"events": extra, "series": []}, self.catalog)
+            if e.uid not in known
+        ]  # fmt: skip
+        messages = []
+        for method, wanted in uids.items():
+            events = [e for e in invites if any(e.uid.startswith(u) for u in wanted)]
+            if events:
+                ics = render_calendar(events, self.catalog.tz, utcnow(), method, organizer,
+                                      attendee)  # fmt: skip
+                messages.append((method, ics))
+        calendar: dict[str, Any] = {"attachments": []}
+        if messages and attendee.email:
+            calendar = {
+                "calendar": {"method": messages[0][0], "content": messages[0][1].decode()},
+                "attachments": [
+                    [f"tinkertank-{method.lower()}.ics", "application/ics", content.decode()]
+                    for method, content in messages
+                ],
+            }
+        return {"subject": email.subject, "text": email.text, "html": email.html, **calendar}
 
     def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
         rows = self.database.read(order_views.reminder_rows, booking_id)

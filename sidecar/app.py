@@ -29,6 +29,7 @@ from sidecar import (
     scheduled_runs,
     sms,
     staff_accounts_api,
+    staff_actions,
     staff_api,
     staff_bookings,
     staff_orders,
@@ -110,6 +111,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *staff_api.routes,  # first: /api/orders/counts is not an order id
         *staff_bookings.routes,
         *waitlist.routes,
+        *staff_actions.routes,
         *staff_orders.routes,
         *support.staff_routes,
         *summaries_api.routes,

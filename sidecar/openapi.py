@@ -441,6 +441,22 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/waitlist/{entry_id}/remove"): ("Take a family off the waitlist", (),
                                                   _object(("by",), by=STRING, reason=STRING),
                                                   ANY_OBJECT),
+    # Staff actions (sidecar/staff_actions.py); 422 lists every problem with its path.
+    ("POST", "/api/orders/{order_id}/refund"): ("Refund items or money through Stripe", (),
+        _object(("reason",), items={"type": "array", "items": STRING}, amount=INTEGER,
+                reason=STRING), ANY_OBJECT),
+    ("POST", "/api/orders/{order_id}/end-subscription"): ("End an Ignite subscription", (),
+        _object(("when", "reason"), when={"enum": ["now", "period_end"]}, reason=STRING),
+        ANY_OBJECT),
+    ("POST", "/api/bookings/{booking_id}/cancel"): ("Cancel without a refund (credit kept)",
+        (), _object(("reason",), reason=STRING), ANY_OBJECT),
+    ("POST", "/api/bookings/{booking_id}/move"): ("Move to another day, slot, room or class",
+        (), _object(("date", "reason"), date=DATE, session=STRING, start_time=STRING,
+                    room=STRING, reason=STRING), ANY_OBJECT),
+    ("POST", "/api/events/{event_id}/capacity"): ("Override an event's capacity", (),
+        _object(("capacity", "reason"), capacity=INTEGER, reason=STRING), ANY_OBJECT),
+    ("GET", "/api/actions"): ("Staff actions, newest first", (_param("order_id"), *PAGING),
+                              None, _LIST),
     # Staff sign-in and accounts (sidecar/staff_accounts_api.py); /api/login is public.
     ("POST", "/api/logout"): ("End this session", (), None, _ref("Action")),
     ("GET", "/api/me"): ("Who the token is", (), None, _object(

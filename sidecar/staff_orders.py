@@ -80,7 +80,11 @@ async def order_detail(request: Request) -> Response:
         return not_found()
     withhold_notes(request, detail.get("students") or [])
     detail["timeline"] = order_timeline(
-        detail["stripe_events"], detail["steps"], detail["messages"], detail["errors"]
+        detail["stripe_events"],
+        detail["steps"],
+        detail["messages"],
+        detail["errors"],
+        detail["actions"],
     )
     return JSONResponse(jsonable(detail))
 

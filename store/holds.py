@@ -109,3 +109,26 @@ def insert_converted_many(
         " SELECT unnest(?), unnest(?), unnest(?), unnest(?), 1, 'converted', ?, ?",
         [hold_ids, order_ids, item_ids, keys, now, now],
     )
+
+
+# Staff actions (fulfilment/staff_actions.py).
+
+
+def release_items(conn: duckdb.DuckDBPyConnection, item_ids: list[str]) -> list[str]:
+    """Refunded or cancelled items' places go back; the resources freed."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "UPDATE holds SET status = 'released' WHERE order_item_id IN (SELECT unnest(?))"
+            " AND status <> 'released' RETURNING resource_key",
+            [item_ids],
+        ).fetchall()
+    ]
+
+
+def move(conn: duckdb.DuckDBPyConnection, hold_id: str, key: str) -> None:
+    """A moved booking's place is on another resource now (the old one is free)."""
+    conn.execute(
+        "UPDATE holds SET status = 'converted', resource_key = ? WHERE hold_id = ?",
+        [key, hold_id],
+    )

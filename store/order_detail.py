@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from core.vocabulary import STEPS
+from store import staff_actions
 from store.staff_reads import STRIPE_ID_COLUMNS, items_of, query_dicts
 
 _STEP_ORDER = "CASE step " + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STEPS)) + " END"
@@ -110,6 +111,7 @@ def order_detail(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | 
         "messages": messages,
         "stripe_events": _stripe_events(conn, order),
         "errors": errors,
+        "actions": staff_actions.of_order(conn, order_id),
     }
 
 

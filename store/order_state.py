@@ -347,3 +347,12 @@ def repaired(
         [orders.kinds_of(cart), cart.customer.email, cart.customer.name,
          f"repaired by {by}: cart attached", now, order_id],
     )  # fmt: skip
+
+
+def add_credit(conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime) -> None:
+    """Staff cancelled without a refund: the family keeps `amount` cents as credit (v10)."""
+    conn.execute(
+        "UPDATE orders SET credit_amount = coalesce(credit_amount, 0) + ?, updated_at = ?"
+        " WHERE order_id = ?",
+        [amount, now, order_id],
+    )

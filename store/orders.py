@@ -29,6 +29,7 @@ from core.catalog import Catalog
 from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
 from core.validation import address_key
 from store import holds
+from store.capacity import with_overrides
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ def place_order(
     chosen: dict[int, str] = {}
     problems = []
     for request in order.holds:
-        for key, capacity in request.options:
+        # Staff's capacity overrides (store/capacity.py) before the catalog's.
+        for key, capacity in with_overrides(conn, request.options):
             used = places_used(conn, key, order.now, replacing) + taken_here.get(key, 0)
             if used + request.seats <= capacity:
                 chosen[request.position] = key
@@ -354,3 +356,14 @@ def release_abandoned_checkout(
     ).fetchall()
     if updated:
         holds.release_active(conn, order_id)
+
+
+def move_item(
+    conn: duckdb.DuckDBPyConnection, item_id: str, day: Any, session: str | None,
+    start: time | None,
+) -> None:  # fmt: skip
+    """Staff moved an item's booking: the item says where it is now."""
+    conn.execute(
+        "UPDATE order_items SET item_date = ?, session = ?, start_time = ? WHERE order_item_id = ?",
+        [day, session, start.strftime("%H:%M") if start else None, item_id],
+    )

@@ -465,6 +465,57 @@ CREATE TABLE waitlist (
 );
 """
 
+# v10, staff actions (issue 12: refund, cancel, move, capacity):
+# - every staff action once, by its request key (a double click is one action), with who
+#   did it, when and why, for the order's timeline;
+# - a staff refund is written before Stripe is asked (and removed if Stripe cannot be
+#   reached), so the `charge.refunded` it causes always finds which items it was for; an
+#   item is refunded once (`staff_refund_items.order_item_id`);
+# - a capacity override per resource (a camp day, a party room slot, an Ignite class);
+# - the credit a family keeps on an order when staff cancel without a refund.
+_V10 = """
+CREATE TABLE staff_actions (
+    action_id   VARCHAR PRIMARY KEY,
+    request_key VARCHAR NOT NULL UNIQUE,          -- one action per request, however often sent
+    order_id    VARCHAR,
+    action      VARCHAR NOT NULL
+        CHECK (action IN ('refund', 'cancel', 'move', 'end_subscription', 'capacity')),
+    actor       VARCHAR NOT NULL,
+    reason      VARCHAR NOT NULL,
+    details     VARCHAR NOT NULL,                 -- JSON
+    created_at  TIMESTAMP NOT NULL
+);
+
+CREATE TABLE staff_refunds (
+    refund_key  VARCHAR PRIMARY KEY,              -- the Stripe idempotency key
+    order_id    VARCHAR NOT NULL,
+    amount      BIGINT NOT NULL CHECK (amount > 0),
+    currency    VARCHAR NOT NULL,
+    items       VARCHAR NOT NULL,                 -- JSON list of order item ids; [] = money only
+    status      VARCHAR NOT NULL CHECK (status IN ('requested', 'applied')),
+    refund_id   VARCHAR UNIQUE,                   -- Stripe's re_… once it answered
+    reason      VARCHAR NOT NULL,
+    actor       VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    applied_at  TIMESTAMP
+);
+
+CREATE TABLE staff_refund_items (
+    order_item_id VARCHAR PRIMARY KEY,            -- an item is refunded once
+    refund_key    VARCHAR NOT NULL
+);
+
+CREATE TABLE capacity_overrides (
+    resource_key VARCHAR PRIMARY KEY,             -- a camp day, a party room slot, a class
+    capacity     INTEGER NOT NULL CHECK (capacity >= 0),
+    reason       VARCHAR NOT NULL,
+    actor        VARCHAR NOT NULL,
+    updated_at   TIMESTAMP NOT NULL
+);
+
+ALTER TABLE orders ADD COLUMN credit_amount BIGINT DEFAULT 0
+"""
+
 # v14, named staff (docs/security.md, Staff sign-in): accounts with a role and an Argon2id
 # password hash; sessions kept by the SHA-256 of their token, expiring and revocable; and
 # failed sign-ins counted per account and per client address ("account:<name>",
@@ -505,6 +556,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "abuse limits: mailbox and client of holds and tickets", _V7),
     (8, "text messages: parents' mobiles, the sms channel, opt-outs", _V8),
     (9, "check-in and check-out, emergency contacts and collectors", _V9),
+    (10, "staff actions: audit, refunds by item, capacity overrides, credit", _V10),
     (11, "staff bookings, order repairs, waitlist", _V11),
     (14, "staff accounts, sessions and sign-in limits", _V14),
 ]

@@ -179,6 +179,21 @@ def cancellation(
     return _render("cancellation", subject, context)
 
 
+def booking_change(
+    order: dict[str, Any], changes: list[str], ics_url: str, support_email: str
+) -> Email:
+    """What staff changed (a booking moved, cancelled or refunded), one line each, sent
+    with the .ics that updates the family's calendar in place."""
+    context = {
+        "name": _first_name(order),
+        "order_id": order["order_id"],
+        "changes": changes,
+        "ics_url": ics_url,
+        "support_email": support_email,
+    }
+    return _render("change", "Your TinkerTank booking has changed", context)
+
+
 def reminder(
     order: dict[str, Any], booking: dict[str, Any], tz: ZoneInfo, ics_url: str,
     support_email: str,

@@ -14,6 +14,7 @@ from core.vocabulary import KINDS
 from dashboard import calendar_view as view_of
 from dashboard import formatting as fmt
 from dashboard import roster, session, ui
+from dashboard.order_actions import capacity_form
 
 ROSTER_KEY = "calendar-roster"
 DAY_KEY = "calendar-month"  # the chosen day (named for the month it used to choose)
@@ -136,6 +137,8 @@ def show_roster(slot: dict) -> None:
     booked_field.metric("Booked", fmt.fill(booked, capacity))
     left_field.metric("Places left", max(0, (capacity or 0) - booked))
     place_field.metric("Where", slot["venue_name"], help=f"room: {slot['room_name']}")
+    if slot["event_ids"]:  # an override is kept per camp day, party slot or class
+        capacity_form(api, {"event_id": slot["event_ids"][0], "capacity": capacity})
     people = answer["roster"]
     if not people:
         st.info("Nobody is booked yet: children appear here as soon as their order is paid.")

@@ -11,6 +11,7 @@ from core import clock
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from dashboard import formatting as fmt
 from dashboard import session, ui
+from dashboard.order_actions import order_actions
 
 PAGE_SIZE = 50
 
@@ -94,6 +95,7 @@ def detail(key: str) -> None:
             f"order-{order_id}",
         )
     ui.result(f"order-{order_id}")  # what the buttons above did
+    order_actions(api, answer, tz)
 
     timeline, steps, bookings, emails, stripe_events, errors, items = st.tabs(
         ["Timeline", "Steps", "Bookings", "Emails", "Stripe events", "Errors", "Items"]

@@ -48,6 +48,8 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("outbox", "channel", vocabulary.MESSAGE_CHANNELS),
         ("outbox", "status", vocabulary.MESSAGE_STATUSES),
         ("error_log", "category", vocabulary.ERROR_CATEGORIES),
+        ("staff_actions", "action", vocabulary.STAFF_ACTIONS),
+        ("staff_refunds", "status", vocabulary.STAFF_REFUND_STATUSES),
         ("error_log", "severity", vocabulary.SEVERITIES),
         ("support_tickets", "status", vocabulary.TICKET_STATUSES),
         ("staff_bookings", "method", vocabulary.STAFF_BOOKING_METHODS),

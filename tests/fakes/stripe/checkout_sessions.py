@@ -72,9 +72,15 @@ class CheckoutSessions(LineItems):
                 session["subscription"] = new_id("sub_")
                 session["invoice"] = new_id("in_")
                 session["customer"] = session["customer"] or new_id("cus_", 14)
+                self.add_subscription(session["subscription"], customer=session["customer"])
             elif session["amount_total"]:
                 session["payment_status"] = "paid"
                 session["payment_intent"] = new_id("pi_")
+                # The payment it made, which refunds name (tests/fakes/stripe/refunds.py).
+                self.add_payment_intent(
+                    session["payment_intent"], amount=session["amount_total"],
+                    currency=session["currency"], metadata=session["metadata"],
+                )  # fmt: skip
             email = customer_email or session["customer_email"] or "customer@example.com"
             session["customer_details"] = {
                 "address": None,

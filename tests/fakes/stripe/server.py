@@ -32,6 +32,8 @@ from tests.fakes.stripe.params import (
     parse_params,
 )
 from tests.fakes.stripe.prices import Prices
+from tests.fakes.stripe.refunds import Refunds
+from tests.fakes.stripe.subscriptions import Subscriptions
 from tests.fakes.stripe.wire import RecordedRequest, _api_key, _redact, _Server
 
 
@@ -50,7 +52,7 @@ class _IdempotentEntry:
     response: _Response | None = None  # None while the first request is still running
 
 
-class FakeStripe(CheckoutSessions, Events, Prices):
+class FakeStripe(CheckoutSessions, Events, Prices, Refunds, Subscriptions):
     """Stripe's API on 127.0.0.1 (ephemeral port); see the module docstring.
 
     Any `sk_test_`/`rk_test_` key authenticates. `clock`: the server's idea of now
@@ -84,6 +86,10 @@ class FakeStripe(CheckoutSessions, Events, Prices):
         self._event_keys: dict[str, SortKey] = {}
         self._idempotency: dict[str, _IdempotentEntry] = {}
         self._failures: list[tuple[int, bool | None]] = []
+        self._intents: dict[str, dict[str, Any]] = {}
+        self._refunds: list[dict[str, Any]] = []
+        self._refund_events: list[dict[str, Any]] = []
+        self._subscriptions: dict[str, dict[str, Any]] = {}
         self._delays: list[float] = []
 
     def start(self) -> Self:
@@ -312,6 +318,12 @@ class FakeStripe(CheckoutSessions, Events, Prices):
                 body = self._list_events(params)
             case ("GET", ["v1", "prices", price_id]) if price_id:
                 body = self._retrieve_price(price_id, params)
+            case ("POST", ["v1", "refunds"]):
+                body = self._create_refund(params)
+            case ("POST", ["v1", "subscriptions", subscription_id]) if subscription_id:
+                body = self._update_subscription(subscription_id, params)
+            case ("DELETE", ["v1", "subscriptions", subscription_id]) if subscription_id:
+                body = self._cancel_subscription(subscription_id, params)
             case _:
                 raise _unrecognized(method, path)
         return _Response(200, body, {})

@@ -1,0 +1,315 @@
+"""Staff acting on orders, bookings and events (docs/http-api.md, Staff actions):
+
+- `POST /api/orders/{order_id}/refund`: a refund by item or of the whole order through
+  Stripe's Refunds API, idempotent per request; the `charge.refunded` it causes cancels the
+  items' bookings (fulfilment/refunds.py);
+- `POST /api/orders/{order_id}/end-subscription`: an Ignite subscription ended now or at
+  its period's end, at Stripe; its `customer.subscription.*` events do the rest;
+- `POST /api/bookings/{booking_id}/cancel` and `/move`, `POST /api/events/{event_id}/capacity`:
+  done in the single writer (fulfilment/staff_actions.py);
+- `GET /api/actions`: the audit trail.
+
+Bodies are checked like a cart (core/staff_requests.py): 422 with every problem and its path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+import stripe
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.clock import utcnow
+from core.payments import dollars
+from core.staff_requests import (
+    InvalidRequest,
+    parse_capacity,
+    parse_end_subscription,
+    parse_move,
+    parse_reason,
+    parse_refund,
+)
+from fulfilment import staff_actions as actions
+from sidecar.staff_api import (
+    BadRequest,
+    admin_only,
+    json_body,
+    jsonable,
+    not_found,
+    paging,
+    staff_only,
+    text,
+)
+from sidecar.staff_identity import actor
+from store import order_views, staff_actions, staff_refunds
+
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def _invalid(exc: InvalidRequest) -> JSONResponse:
+    return JSONResponse(exc.as_dict(), status_code=422)
+
+
+def _answer(outcome: actions.Outcome) -> JSONResponse:
+    if outcome.status == 200:
+        return JSONResponse(
+            jsonable({"done": True, "already": outcome.already, "message": outcome.message,
+                      **outcome.details})
+        )  # fmt: skip
+    body: dict[str, Any] = {"error": {404: "not_found", 409: "conflict"}.get(
+        outcome.status, "invalid_request"), "message": outcome.message}  # fmt: skip
+    if outcome.problems:
+        body["problems"] = outcome.problems
+    return JSONResponse(body, status_code=outcome.status)
+
+
+def _client_key(request: Request) -> str | None:
+    """The caller's Idempotency-Key: the same key, the same action, however often sent."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise BadRequest(
+            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable characters",
+            "invalid_request",
+        )
+    return key
+
+
+def _stripe_unavailable(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "payment_unavailable", "message": message}, status_code=503,
+        headers={"Retry-After": "30"},
+    )  # fmt: skip
+
+
+def _reachable(exc: Exception) -> bool:
+    """Whether Stripe answered and refused (4xx), as against being down or failing."""
+    status = getattr(exc, "http_status", None)
+    return isinstance(exc, stripe.StripeError) and status is not None and 400 <= status < 500 and (
+        status not in (409, 429)
+    )  # fmt: skip
+
+
+# --- refund --------------------------------------------------------------------------------
+
+
+async def refund_order(request: Request) -> Response:
+    database = request.app.state.database
+    order_id = await database.aread(order_views.find_order_id, request.path_params["order_id"])
+    if order_id is None:
+        return not_found("no such order")
+    try:
+        wanted = parse_refund(await json_body(request))
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    client_key = _client_key(request)
+    # The Stripe idempotency key: from the caller's key, or from what is refunded, so that a
+    # double click (the same items, the same amount) asks Stripe once.
+    what = "|".join([order_id, client_key or "", ",".join(sorted(wanted.items)),
+                     str(wanted.amount or "")])  # fmt: skip
+    key = "tt-refund-" + hashlib.sha256(what.encode()).hexdigest()[:40]
+    who = actor(request)
+    begun = await database.awrite(
+        staff_refunds.begin, order_id, wanted.items, wanted.amount, wanted.reason, who, key,
+        utcnow(),
+    )  # fmt: skip
+    if begun.outcome == "not_found":
+        return not_found("no such order")
+    if begun.outcome == "not_refundable":
+        return JSONResponse({"error": "not_refundable", "message": begun.message}, 409)
+    if begun.outcome == "problems":
+        return JSONResponse({"error": "invalid_request", "problems": begun.problems}, 422)
+    if begun.outcome == "too_much":
+        return JSONResponse(
+            {"error": "refund_too_large", "refundable": begun.refundable,
+             "message": f"at most {dollars(begun.refundable, begun.currency)} of this order is"
+             f" refundable; asked for {dollars(begun.amount, begun.currency)}",
+             "problems": [{"path": "amount" if wanted.amount else "items",
+                           "message": f"more than the {dollars(begun.refundable, begun.currency)}"
+                           " refundable"}]},
+            status_code=422,
+        )  # fmt: skip
+    client: stripe.StripeClient | None = request.app.state.stripe
+    if client is None:
+        if begun.fresh:
+            await database.awrite(staff_refunds.abandon, key)
+        return _stripe_unavailable("refunds need Stripe (STRIPE_SECRET_KEY is not set)")
+    params = {
+        "payment_intent": begun.payment_intent_id,
+        "amount": begun.amount,
+        "reason": "requested_by_customer",
+        "metadata": {"order_id": order_id, "tt_refund_key": key,
+                     "tt_items": ",".join(begun.items)[:500]},
+    }  # fmt: skip
+    try:
+        refund = await asyncio.to_thread(client.v1.refunds.create, params, {"idempotency_key": key})
+    except Exception as exc:
+        log.error("refund of %s: %s", order_id, exc)
+        if not begun.fresh:  # the same refund asked again while the first is under way
+            return JSONResponse(
+                {"error": "refund_in_progress", "message": "this refund is already being"
+                 " made; refresh the order in a moment"}, status_code=409,
+            )  # fmt: skip
+        await database.awrite(staff_refunds.abandon, key)
+        if _reachable(exc):
+            return JSONResponse(
+                {"error": "refund_refused", "message": f"Stripe refused the refund:"
+                 f" {exc.user_message or exc}"}, status_code=409,  # type: ignore[attr-defined]
+            )  # fmt: skip
+        return _stripe_unavailable("Stripe could not be reached; nothing was refunded or changed")
+    details = {
+        "refund_id": refund.id,
+        "amount": begun.amount,
+        "amount_text": dollars(begun.amount, begun.currency),
+        "items": list(begun.items),
+    }
+    await database.awrite(
+        actions.record_refund, key, refund.id, order_id, who, wanted.reason, details, utcnow()
+    )
+    return JSONResponse(
+        {"done": True, "already": begun.refund_id is not None, "order_id": order_id, **details,
+         "message": f"{details['amount_text']} refunded; the bookings of the refunded items are"
+         " cancelled when Stripe confirms it"}
+    )  # fmt: skip
+
+
+# --- Ignite: end the subscription ----------------------------------------------------------
+
+
+async def end_subscription(request: Request) -> Response:
+    database = request.app.state.database
+    order_id = await database.aread(order_views.find_order_id, request.path_params["order_id"])
+    if order_id is None:
+        return not_found("no such order")
+    try:
+        wanted = parse_end_subscription(await json_body(request))
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    subscription_id = await database.aread(actions.subscription_of, order_id)
+    if subscription_id is None:
+        return JSONResponse(
+            {"error": "no_subscription", "message": "this order has no Stripe subscription"}, 409
+        )
+    request_key = f"end_subscription:{subscription_id}:{wanted.when}"
+    done = await database.aread(staff_actions.find, request_key)
+    if done is not None:  # a double click: Stripe was asked once
+        return JSONResponse(
+            jsonable(
+                {
+                    "done": True,
+                    "already": True,
+                    "order_id": order_id,
+                    **done["details"],
+                    "message": "already asked of Stripe",
+                }
+            )
+        )
+    client: stripe.StripeClient | None = request.app.state.stripe
+    if client is None:
+        return _stripe_unavailable("ending a subscription needs Stripe (STRIPE_SECRET_KEY)")
+    try:
+        if wanted.when == "now":
+            await asyncio.to_thread(client.v1.subscriptions.cancel, subscription_id)
+        else:
+            await asyncio.to_thread(
+                client.v1.subscriptions.update, subscription_id, {"cancel_at_period_end": True},
+                {"idempotency_key": f"tt-end-{subscription_id}-period-end"},
+            )  # fmt: skip
+    except Exception as exc:
+        log.error("ending subscription %s: %s", subscription_id, exc)
+        if _reachable(exc):
+            return JSONResponse(
+                {"error": "refused", "message": f"Stripe refused: {exc.user_message or exc}"},  # type: ignore[attr-defined]
+                status_code=409,
+            )
+        return _stripe_unavailable("Stripe could not be reached; the subscription is unchanged")
+    details = {"subscription_id": subscription_id, "when": wanted.when}
+    await database.awrite(
+        actions.record_action, request_key, order_id,
+        "end_subscription", actor(request), wanted.reason, details, utcnow(),
+    )  # fmt: skip
+    message = (
+        "the subscription is ended; the classes after today are released when Stripe confirms"
+        if wanted.when == "now"
+        else "the subscription ends at the end of the paid period; its later classes are"
+        " released then"
+    )
+    return JSONResponse(
+        {"done": True, "already": False, "order_id": order_id, **details, "message": message}
+    )
+
+
+# --- cancel, move, capacity ----------------------------------------------------------------
+
+
+async def cancel_booking(request: Request) -> Response:
+    try:
+        reason = parse_reason(await json_body(request))
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    app = request.app
+    outcome = await app.state.database.awrite(
+        actions.cancel_booking, request.path_params["booking_id"], reason, actor(request),
+        str(app.state.settings.catalog_path), utcnow(),
+    )  # fmt: skip
+    return _answer(outcome)
+
+
+async def move_booking(request: Request) -> Response:
+    try:
+        move = parse_move(await json_body(request))
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    app = request.app
+    outcome = await app.state.database.awrite(
+        actions.move_booking, request.path_params["booking_id"], move, actor(request),
+        _client_key(request), str(app.state.settings.catalog_path), utcnow(),
+    )  # fmt: skip
+    return _answer(outcome)
+
+
+async def set_capacity(request: Request) -> Response:
+    try:
+        wanted = parse_capacity(await json_body(request))
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    key = _client_key(request) or f"capacity:{secrets.token_urlsafe(12)}"
+    outcome = await request.app.state.database.awrite(
+        actions.set_capacity, request.path_params["event_id"], wanted.capacity, wanted.reason,
+        actor(request), key, utcnow(),
+    )  # fmt: skip
+    return _answer(outcome)
+
+
+async def list_actions(request: Request) -> Response:
+    limit, offset = paging(request)
+    order_id = text(request, "order_id")
+    rows, total = await request.app.state.database.aread(
+        staff_actions.listed, order_id, limit, offset
+    )
+    return JSONResponse(
+        jsonable({"total": total, "limit": limit, "offset": offset, "actions": rows})
+    )
+
+
+routes = [
+    Route("/api/orders/{order_id}/refund", staff_only(refund_order), methods=["POST"]),
+    Route(
+        "/api/orders/{order_id}/end-subscription", staff_only(end_subscription), methods=["POST"]
+    ),
+    Route("/api/bookings/{booking_id}/cancel", staff_only(cancel_booking), methods=["POST"]),
+    Route("/api/bookings/{booking_id}/move", staff_only(move_booking), methods=["POST"]),
+    # Capacity is an admin's (docs/security.md, Staff roles).
+    Route("/api/events/{event_id}/capacity", admin_only(set_capacity), methods=["POST"]),
+    Route("/api/actions", staff_only(list_actions)),
+]

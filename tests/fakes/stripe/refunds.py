@@ -1,0 +1,112 @@
+"""Payments a test registers (`add_payment_intent`) and `POST /v1/refunds` against them,
+which emits the `charge.refunded` event Stripe would send (`refund_events`)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.fakes.stripe.errors import StripeErrorResponse, _invalid, _missing, _no_such
+from tests.fakes.stripe.params import (
+    _check_known,
+    _enum,
+    _integer,
+    _metadata,
+    _string,
+    new_id,
+)
+
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+class Refunds:
+    """FakeStripe's PaymentIntents and refunds (state set up by `FakeStripe.__init__`)."""
+
+    def add_payment_intent(
+        self, intent_id: str, *, amount: int, currency: str = "aud",
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A succeeded PaymentIntent with its charge, which refunds may name."""
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": amount,
+            "currency": currency,
+            "latest_charge": new_id("ch_", 24),
+            "metadata": dict(metadata or {}),
+            "status": "succeeded",
+            "amount_refunded": 0,
+        }
+        with self._lock:
+            self._intents[intent_id] = intent
+        return copy.deepcopy(intent)
+
+    @property
+    def refunds(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._refunds]
+
+    def refund_events(self) -> list[dict[str, Any]]:
+        """The `charge.refunded` events the refunds made, oldest first (to deliver)."""
+        with self._lock:
+            return [copy.deepcopy(e) for e in self._refund_events]
+
+    def _create_refund(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_known(params, frozenset({"payment_intent", "charge", "amount", "metadata",
+                                        "reason", "expand"}))  # fmt: skip
+        if "payment_intent" not in params:
+            raise _missing("payment_intent")
+        intent_id = _string(params["payment_intent"], "payment_intent")
+        with self._lock:
+            intent = self._intents.get(intent_id)
+            if intent is None:
+                raise _no_such("payment_intent", intent_id, "payment_intent")
+            left = intent["amount"] - intent["amount_refunded"]
+            amount = left
+            if "amount" in params:
+                amount = _integer(params["amount"], "amount", minimum=1)
+            if left == 0:
+                raise StripeErrorResponse(
+                    400, f"Charge {intent['latest_charge']} has already been refunded.",
+                    code="charge_already_refunded",
+                )  # fmt: skip
+            if amount > left:
+                raise _invalid(
+                    f"Refund amount ({amount / 100:.2f}) is greater than unrefunded amount on"
+                    f" charge ({left / 100:.2f})", "amount", "amount_too_large",
+                )  # fmt: skip
+            reason = None
+            if "reason" in params:
+                reason = _enum(params["reason"], REFUND_REASONS, "reason")
+            metadata = _metadata(params["metadata"], "metadata") if "metadata" in params else {}
+            intent["amount_refunded"] += amount
+            refund = {
+                "id": new_id("re_", 24),
+                "object": "refund",
+                "amount": amount,
+                "charge": intent["latest_charge"],
+                "created": int(self.clock()),
+                "currency": intent["currency"],
+                "metadata": metadata,
+                "payment_intent": intent_id,
+                "reason": reason,
+                "status": "succeeded",
+            }
+            self._refunds.append(refund)
+            charge = {
+                "id": intent["latest_charge"],
+                "object": "charge",
+                "amount": intent["amount"],
+                "amount_captured": intent["amount"],
+                "amount_refunded": intent["amount_refunded"],
+                "currency": intent["currency"],
+                "metadata": dict(intent["metadata"]),
+                "paid": True,
+                "payment_intent": intent_id,
+                "refunded": intent["amount_refunded"] >= intent["amount"],
+                "status": "succeeded",
+            }
+            event = self.add_event({"type": "charge.refunded", "data": {"object": charge}})
+            self._refund_events.append(event)
+            return copy.deepcopy(refund)
