@@ -185,8 +185,16 @@ def test_staff_act_but_accounts_are_for_admins(sidecar: Sidecar):
         timeout=10,
     )
 
+    capacity = requests.post(
+        sidecar.url + "/api/events/cal_nothing/capacity",
+        json={"capacity": 30, "reason": "extra helper"},
+        headers=staff,
+        timeout=10,
+    )
+
     assert remind.status_code == 200
     assert listing.status_code == 403 and adding.status_code == 403
+    assert capacity.status_code == 403 and "needs admin" in capacity.json()["message"]
     assert "needs admin" in listing.json()["message"]
     assert login(sidecar, "sneaky").status_code == 401
     assert requests.get(sidecar.url + "/api/staff", headers=admin, timeout=10).status_code == 200
