@@ -265,6 +265,24 @@ class StaffApi:
     def actions(self, **filters: Any) -> dict:
         return self.get("/api/actions", **filters)
 
+    def ticket(self, ticket_id: str) -> dict:
+        """One ticket with its history of staff replies."""
+        return self.get(f"/api/tickets/{ticket_id}")
+
+    def reply_to_ticket(
+        self, ticket_id: str, reply_id: str, body: str, close: bool, by: str
+    ) -> dict:
+        body = {"reply_id": reply_id, "body": body, "close": close, "by": by}
+        return self.post(f"/api/tickets/{ticket_id}/replies", body)
+
+    def roster_messages(self, event_id: str) -> dict:
+        """What staff sent to the event's families, by whom and when."""
+        return self.get(f"/api/events/{event_id}/messages")
+
+    def message_roster(self, event_id: str, message: dict[str, Any]) -> dict:
+        """Message every family booked on the event (`message_id` makes a resubmit a no-op)."""
+        return self.post(f"/api/events/{event_id}/messages", message)
+
     def sql(self, sql: str, limit: int) -> dict:
         return self.post("/api/sql", {"sql": sql, "limit": limit}, timeout=SQL_TIMEOUT)
 

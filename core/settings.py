@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.schedule_runs import parse_local_time
 from core.validation import parse_bytes
 from core.vocabulary import SEVERITIES
+from core.watchdog import WatchLimits, parse_trading_hours
 
 DEFAULT_DATABASE_URL = "duckdb:///data/tinkertank.duckdb"
 SMTP_SECURITY_CHOICES = ("none", "starttls", "ssl")
@@ -156,6 +157,23 @@ class Settings:
     login_lockout_seconds: int = 900
     # Signs parents' manage-booking links (core/manage_links.py); None: no links are made.
     manage_link_secret: str | None = field(default=None, repr=False)
+    # The sidecar's watchdog (core/watchdog.py), every WATCH_EVERY_SECONDS; 0 turns one off.
+    no_delivery_alert_minutes: int = 120
+    trading_hours: tuple[time, time] = (time(8, 0), time(20, 0))
+    backlog_alert: int = 1000
+    lag_alert_seconds: int = 600
+    readyz_alert_seconds: int = 300
+    watch_every_seconds: int = 30
+
+    @property
+    def watch_limits(self) -> WatchLimits:
+        return WatchLimits(
+            no_delivery_minutes=self.no_delivery_alert_minutes,
+            trading_hours=self.trading_hours,
+            backlog_events=self.backlog_alert,
+            lag_seconds=self.lag_alert_seconds,
+            readyz_seconds=self.readyz_alert_seconds,
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -325,6 +343,11 @@ def load_settings(
         ("LOGIN_FAILURES_PER_ACCOUNT", "login_failures_per_account", 1, 1000),
         ("LOGIN_FAILURES_PER_CLIENT", "login_failures_per_client", 1, 100_000),
         ("LOGIN_LOCKOUT_SECONDS", "login_lockout_seconds", 1, 7 * 24 * 3600),
+        ("NO_DELIVERY_ALERT_MINUTES", "no_delivery_alert_minutes", 0, 7 * 24 * 60),
+        ("BACKLOG_ALERT", "backlog_alert", 0, 100_000_000),
+        ("LAG_ALERT_SECONDS", "lag_alert_seconds", 0, 7 * 86400),
+        ("READYZ_ALERT_SECONDS", "readyz_alert_seconds", 0, 86400),
+        ("WATCH_EVERY_SECONDS", "watch_every_seconds", 1, 3600),
     ):
         value = text(name)
         if value is None:
@@ -404,6 +427,12 @@ def load_settings(
             values["summary_at"] = parse_local_time(summary_at)
         except ValueError as exc:
             problems.append(f"SUMMARY_AT: {exc}")
+
+    if (hours := text("TRADING_HOURS")) is not None:
+        try:
+            values["trading_hours"] = parse_trading_hours(hours)
+        except ValueError as exc:
+            problems.append(f"TRADING_HOURS: {exc}")
 
     if (drill := text("FAULT_DRILL")) is not None:
         faults: dict[str, int] = {}

@@ -266,3 +266,39 @@ class ClientLimiter:
         if len(self._seen) >= self.max_clients:  # all active: drop the oldest tracked half
             for client in list(self._seen)[: self.max_clients // 2]:
                 del self._seen[client]
+
+
+@dataclass(frozen=True)
+class TicketReply:
+    """A staff reply to a ticket: emailed to the parent, kept on the ticket's history."""
+
+    reply_id: str  # made once by the reply form: a double submit is the same reply
+    body: str
+    close: bool  # the ticket is resolved by it; otherwise it is answered (in_progress)
+    by: str
+
+    @property
+    def status(self) -> str:
+        return "resolved" if self.close else "in_progress"
+
+
+def validate_ticket_reply(body: object) -> TicketReply:
+    """The body of `POST /api/tickets/{ticket_id}/replies`, or InvalidRequest."""
+    problems = _object_with_keys(body, ("reply_id", "body", "close", "by"))
+    reply_id = body.get("reply_id", MISSING)
+    if reply_id is MISSING:
+        problems.add("reply_id", "missing (required)")
+    elif not (
+        isinstance(reply_id, str)
+        and 8 <= len(reply_id) <= 64
+        and set(reply_id) <= _REFERENCE_CHARACTERS
+    ):
+        problems.add("reply_id", "expected 8 to 64 letters, digits, _ or - (made once per form)")
+    text = _read_text(problems, body, "body", MAX_MESSAGE_LENGTH, multiline=True)
+    close = body.get("close", False)
+    if not isinstance(close, bool):
+        problems.add("close", f"expected true or false, got {_describe(close)}")
+    by = _read_text(problems, body, "by", 100)
+    if problems.found:
+        raise InvalidRequest(problems.found)
+    return TicketReply(reply_id, text, close, by)  # type: ignore[arg-type]

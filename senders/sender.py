@@ -28,7 +28,7 @@ from urllib.parse import quote
 import duckdb
 import requests
 
-from core import clock, waitlist
+from core import clock, unsubscribe, waitlist
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.messages import emails, sms
@@ -44,7 +44,7 @@ from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
 from senders.sms import SmsFailed, SmsProvider, TwilioSms, Unsubscribed
-from store import error_log, order_views, outbox, sms_opt_outs
+from store import error_log, optouts, order_views, outbox, sms_opt_outs
 from store.bookings import invite_rows
 from store.database import Database
 
@@ -178,6 +178,8 @@ class Sender:
         return len(messages)
 
     def send(self, message: dict[str, Any]) -> None:
+        """Send it; or raise Skipped saying why it is deliberately not sent (the outbox
+        marks it `skipped` with the reason, which staff see)."""
         payload = json.loads(message["payload"])
         if message["channel"] == "slack":
             # Slack is optional: without a webhook URL there is nowhere to post,
@@ -196,9 +198,23 @@ class Sender:
         elif template == "change":
             payload = self.render_change(message["order_id"], payload)
         elif template == "reminder":
-            payload = self.render_reminder(payload["booking_id"])
+            recipient = message["recipient"] or ""
+            when = self.database.read(optouts.opted_out, recipient, "reminders")
+            if when is not None:
+                raise Skipped(
+                    f"{recipient} unsubscribed from reminders on {when:%Y-%m-%d %H:%M} UTC"
+                )
+            link = unsubscribe.url(
+                self.settings.public_base_url,
+                unsubscribe.key_from(self.settings.admin_token),
+                recipient,
+            )
+            payload = self.render_reminder(payload["booking_id"], link)
             if payload is None:
-                return  # cancelled or moved since it was queued: nothing to remind of
+                raise Skipped(
+                    "the booking is no longer confirmed (cancelled or moved since queued)"
+                )
+            payload["list_unsubscribe"] = link
         elif template in ("waitlist_offer", "payment_link"):
             payload = self.render_pay_link(template, message["order_id"], payload)
         self.send_email(message, payload)
@@ -303,7 +319,9 @@ class Sender:
             }
         return {"subject": email.subject, "text": email.text, "html": email.html, **calendar}
 
-    def render_reminder(self, booking_id: str) -> dict[str, Any] | None:
+    def render_reminder(
+        self, booking_id: str, unsubscribe_url: str | None = None
+    ) -> dict[str, Any] | None:
         rows = self.database.read(order_views.reminder_rows, booking_id)
         if rows is None:
             return None
@@ -313,7 +331,9 @@ class Sender:
                    "end": item["ends_at"].replace(tzinfo=UTC),
                    "location": venue_line(self.catalog, item["venue_id"])}  # fmt: skip
         ics_url, support = self._links(rows["order"]["order_id"])
-        email = emails.reminder(rows["order"], booking, self.catalog.tz, ics_url, support)
+        email = emails.reminder(
+            rows["order"], booking, self.catalog.tz, ics_url, support, unsubscribe_url
+        )
         return {"subject": email.subject, "text": email.text, "html": email.html}
 
     def render_pay_link(
@@ -401,6 +421,15 @@ class Sender:
         email["Message-ID"] = f"<{message['message_id']}@{domain}>"
         email["Date"] = format_datetime(clock.now())
         email["Auto-Submitted"] = "auto-replied" if payload.get("reply") else "auto-generated"
+        if payload.get("list_unsubscribe"):
+            # Reminders only (RFC 2369, RFC 8058): mail programs show an Unsubscribe button
+            # that POSTs to the signed link; transactional emails carry none.
+            email["List-Unsubscribe"] = f"<{payload['list_unsubscribe']}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if payload.get("in_reply_to"):
+            # A staff reply to a support ticket joins the thread of the ticket's first email.
+            email["In-Reply-To"] = payload["in_reply_to"]
+            email["References"] = payload["in_reply_to"]
         email.set_content(payload["text"])
         if payload.get("html"):
             email.add_alternative(payload["html"], subtype="html")

@@ -26,6 +26,7 @@ from sidecar import (
     metrics,
     openapi,
     payment_links,
+    roster_messages,
     scheduled_runs,
     sms,
     staff_accounts_api,
@@ -35,7 +36,9 @@ from sidecar import (
     staff_orders,
     summaries_api,
     support,
+    unsubscribe,
     waitlist,
+    watchdog,
 )
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
@@ -51,17 +54,20 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     here when the server shuts down."""
 
     runs = scheduled_runs.ScheduledRuns(settings, catalog, database)
+    watch = watchdog.Watchdog(settings, database)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await database.connect()
         scheduler = asyncio.create_task(runs.run_forever(), name="scheduled-runs")
+        watching = asyncio.create_task(watch.run_forever(), name="watchdog")
         try:
             yield
         finally:
-            scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduler
+            for task in (scheduler, watching):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await database.aclose()
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -82,6 +88,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
 
     # Counted in this process (one per sidecar): deliveries by outcome, refused signatures.
     webhook_stats = WebhookStats(settings.signature_refusals_alert)
+    # One per-client limit for the support API and the success page's form.
+    booking_issues = support.BookingIssues(ClientLimiter(settings.support_requests_per_client))
     routes = [
         Route(
             "/webhooks/stripe",
@@ -92,14 +100,12 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         Route("/api/checkout", checkout.create_checkout, methods=["POST"]),
         Route("/api/orders/{order_id}/status", checkout.order_status),
         Route("/orders/{order_id}/calendar.ics", customer.calendar_file),
-        Route(
-            "/api/support/booking-issue",
-            support.BookingIssues(ClientLimiter(settings.support_requests_per_client)).handle,
-            methods=["POST"],
-        ),
+        Route("/api/support/booking-issue", booking_issues.handle, methods=["POST"]),
+        Route("/orders/{order_id}/support", booking_issues.form, methods=["POST"]),
         Route("/orders/{order_id}/processing", customer.processing_page),
         Route("/orders/{order_id}/success", customer.success_page),
         Route("/orders/{order_id}/cancelled", customer.cancelled_page),
+        *unsubscribe.routes,
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/openapi.json", openapi.openapi_json),
@@ -113,6 +119,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *waitlist.routes,
         *staff_actions.routes,
         *staff_orders.routes,
+        *roster_messages.routes,
         *support.staff_routes,
         *summaries_api.routes,
         *analyst_api.routes,
@@ -128,6 +135,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app.state.catalog = catalog
     app.state.database = database
     app.state.scheduled_runs = runs
+    app.state.watchdog = watch
     app.state.webhook_stats = webhook_stats
     app.state.stripe = checkout.stripe_client(settings)
     return app

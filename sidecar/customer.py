@@ -55,7 +55,7 @@ async def calendar_file(request: Request) -> Response:
     )
 
 
-def _security_headers(nonce: str, storefront_origin: str) -> dict[str, str]:
+def _security_headers(nonce: str, storefront_origin: str, forms: bool = False) -> dict[str, str]:
     policy = "; ".join(
         [
             "default-src 'none'",
@@ -64,7 +64,8 @@ def _security_headers(nonce: str, storefront_origin: str) -> dict[str, str]:
             "connect-src 'self'",  # the processing page polls the status API
             "img-src 'self'",
             "base-uri 'none'",
-            "form-action 'none'",
+            # Only pages with a form (support, unsubscribe) may post, and only to us.
+            "form-action 'self'" if forms else "form-action 'none'",
             # The storefront may show the pages in a frame (and hear the success page's
             # message); nobody else may.
             f"frame-ancestors 'self' {storefront_origin}",
@@ -87,8 +88,8 @@ class _Page:
         self.support_email = support_address(settings.email_from)
         self.nonce = secrets.token_urlsafe(16)
 
-    def html(self, body: str, status_code: int = 200) -> HTMLResponse:
-        headers = _security_headers(self.nonce, pages.origin_of(self.base_url))
+    def html(self, body: str, status_code: int = 200, forms: bool = False) -> HTMLResponse:
+        headers = _security_headers(self.nonce, pages.origin_of(self.base_url), forms)
         return HTMLResponse(body, status_code=status_code, headers=headers)
 
     def not_found(self) -> HTMLResponse:
@@ -150,7 +151,8 @@ async def success_page(request: Request) -> Response:
         return page.see_other(pages.order_paths(status["order_id"])["processing_url"])
     catalog: Catalog = request.app.state.catalog
     return page.html(
-        pages.render_success(rows, catalog, page.base_url, page.support_email, page.nonce)
+        pages.render_success(rows, catalog, page.base_url, page.support_email, page.nonce),
+        forms=True,  # the support form posts to /orders/{order_id}/support
     )
 
 

@@ -302,6 +302,37 @@ def _public() -> dict[tuple[str, str], Schema]:
             },
             body=_ref("SupportRequest"),
         ),
+        ("POST", "/orders/{order_id}/support"): {
+            **_operation(
+                "The success page's support form (no script): a page with the reference",
+                "customer",
+                {"201": HTML, "422": HTML, "429": HTML, "413": _error("too_large")},
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": _object(
+                            ("category", "message", "email"),
+                            category=STRING,
+                            message=STRING,
+                            name=STRING,
+                            email=STRING,
+                        )
+                    }
+                },
+            },
+        },
+        ("GET", "/unsubscribe/{token}"): _operation(
+            "A reminder email's unsubscribe page (changes nothing)",
+            "customer",
+            {"200": HTML, "404": HTML},
+        ),
+        ("POST", "/unsubscribe/{token}"): _operation(
+            "One-click unsubscribe from reminders (RFC 8058)",
+            "customer",
+            {"200": HTML, "404": HTML},
+        ),
         ("GET", "/healthz"): _operation(
             "The process runs",
             "health",
@@ -376,6 +407,12 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("GET", "/api/trends/webhooks"): ("Webhook lag per day", (
         _param("days", schema={"type": "integer", "minimum": 1, "maximum": 366}),), None,
         ANY_OBJECT),
+    ("GET", "/api/events/{event_id}/messages"): ("What staff sent the event's families", (),
+                                                 None, ANY_OBJECT),
+    ("POST", "/api/events/{event_id}/messages"): ("Email every family booked on the event", (),
+        _object(("message_id", "by"), message_id=STRING, template=STRING, subject=STRING,
+                body=STRING, note=STRING, channels={"type": "array", "items": STRING},
+                by=STRING), _ref("Action")),
     ("GET", "/api/inbox"): ("Inbox events, newest first",
                             (_param("status"), _param("type"), *PAGING), None, _LIST),
     ("GET", "/api/inbox/counts"): ("Inbox events in each status", (), None, ANY_OBJECT),
@@ -408,6 +445,9 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/tickets/{ticket_id}"): ("Change a ticket's status or note", (), _object(
         status={"enum": ["open", "in_progress", "resolved"]}, staff_note=STRING),
         _ref("Action")),
+    ("POST", "/api/tickets/{ticket_id}/replies"): ("Email the parent a reply to the ticket", (),
+        _object(("reply_id", "body", "by"), reply_id=STRING, body=STRING, close=BOOLEAN,
+                by=STRING), _ref("Action")),
     ("GET", "/api/summaries"): ("Stored daily summaries", (
         _param("since", schema=DATE), _param("until", schema=DATE), *PAGING), None, _LIST),
     ("GET", "/api/summaries/{date}"): ("One day's summary", (), None, ANY_OBJECT),

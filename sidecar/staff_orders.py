@@ -47,7 +47,8 @@ async def kpis(request: Request) -> Response:
     # Counted by this process, not stored: a refused delivery leaves nothing in the database.
     refusals = request.app.state.webhook_stats.live(unix())
     return JSONResponse(jsonable({"date": business_day, "currency": catalog.currency, **figures,
-                                  "signature_refusals": refusals}))  # fmt: skip
+                                  "signature_refusals": refusals,
+                                  "watch": request.app.state.watchdog.live()}))  # fmt: skip
 
 
 async def list_orders(request: Request) -> Response:

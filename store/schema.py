@@ -516,6 +516,55 @@ CREATE TABLE capacity_overrides (
 ALTER TABLE orders ADD COLUMN credit_amount BIGINT DEFAULT 0
 """
 
+# v13, messages staff send and families refuse (issue 13):
+# - a staff message to every family booked on an event (a heatwave closure): who sent what,
+#   when, and one row per family it went to; the unique key (event, message, family's
+#   address) and the outbox key `roster:<event>:<message>:<email>` make a double submit
+#   send one email per family;
+# - addresses that opted out of reminders (List-Unsubscribe, RFC 8058); a reminder to one
+#   is marked `skipped` in the outbox (v8's status), the reason in `last_error`;
+# - staff replies to support tickets, as the ticket's history.
+_V13 = """
+CREATE TABLE roster_messages (
+    message_id  VARCHAR NOT NULL,                 -- the sending form's id: a resubmit is the same
+    event_id    VARCHAR NOT NULL,
+    template    VARCHAR,                          -- core/messages/roster.py, or NULL (own text)
+    subject     VARCHAR NOT NULL,
+    body        VARCHAR NOT NULL,
+    channels    VARCHAR NOT NULL,                 -- 'email' (SMS: being built)
+    sent_by     VARCHAR NOT NULL,
+    families    INTEGER NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_id, message_id)
+);
+
+CREATE TABLE roster_message_families (
+    event_id    VARCHAR NOT NULL,
+    message_id  VARCHAR NOT NULL,
+    email       VARCHAR NOT NULL,                 -- lower-cased
+    order_id    VARCHAR,
+    channel     VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    UNIQUE (event_id, message_id, email, channel)
+);
+
+CREATE TABLE email_optouts (
+    email       VARCHAR NOT NULL,                 -- lower-cased
+    list        VARCHAR NOT NULL,                 -- 'reminders'
+    opted_out_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (email, list)
+);
+
+CREATE TABLE ticket_replies (
+    reply_id    VARCHAR PRIMARY KEY,              -- the reply form's id: a resubmit is the same
+    ticket_id   VARCHAR NOT NULL,
+    body        VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,                 -- the ticket's status after it
+    sent_by     VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+"""
+
 # v14, named staff (docs/security.md, Staff sign-in): accounts with a role and an Argon2id
 # password hash; sessions kept by the SHA-256 of their token, expiring and revocable; and
 # failed sign-ins counted per account and per client address ("account:<name>",
@@ -558,6 +607,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "check-in and check-out, emergency contacts and collectors", _V9),
     (10, "staff actions: audit, refunds by item, capacity overrides, credit", _V10),
     (11, "staff bookings, order repairs, waitlist", _V11),
+    (13, "roster messages, reminder opt-outs, ticket replies", _V13),
     (14, "staff accounts, sessions and sign-in limits", _V14),
 ]
 

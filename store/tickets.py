@@ -20,6 +20,7 @@ from core.support import (
     CATEGORIES,
     TICKETS_PER_ADDRESS,
     BookingIssue,
+    TicketReply,
     TicketUpdate,
     new_ticket_id,
 )
@@ -140,3 +141,66 @@ def update_ticket(
         [status, note, resolved_at, now, ticket_id],
     )
     return get_ticket(conn, ticket_id)
+
+
+REPLY_COLUMNS = ("reply_id", "ticket_id", "body", "status", "sent_by", "created_at")
+
+
+def replies(conn: duckdb.DuckDBPyConnection, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's history of staff replies, oldest first."""
+    rows = conn.execute(
+        f"SELECT {', '.join(REPLY_COLUMNS)} FROM ticket_replies WHERE ticket_id = ?"
+        " ORDER BY created_at, reply_id",
+        [ticket_id],
+    ).fetchall()
+    return [dict(zip(REPLY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def reply_to_ticket(
+    conn: duckdb.DuckDBPyConnection,
+    ticket_id: str,
+    reply: TicketReply,
+    now: datetime,
+    mail_domain: str,
+    support_email: str,
+) -> dict[str, Any] | None:
+    """Store the reply on the ticket's history, move the ticket's status (answered:
+    in_progress, or resolved when it closes it) and queue the email to the parent, threaded
+    to the ticket's first email (`In-Reply-To`/`References` its Message-ID, which the sender
+    makes as `<outbox message id@mail_domain>`). One write; a resubmit of the same
+    `reply_id` changes and sends nothing more (`new` false). None for an unknown ticket."""
+    ticket = get_ticket(conn, ticket_id)
+    if ticket is None:
+        return None
+    added = conn.execute(
+        "INSERT INTO ticket_replies (reply_id, ticket_id, body, status, sent_by, created_at)"
+        " SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+        " (SELECT 1 FROM ticket_replies WHERE reply_id = ?) RETURNING reply_id",
+        [reply.reply_id, ticket_id, reply.body, reply.status, reply.by, now, reply.reply_id],
+    ).fetchall()
+    if added:
+        resolved_at = (ticket["resolved_at"] or now) if reply.close else None
+        conn.execute(
+            "UPDATE support_tickets SET status = ?, resolved_at = ?, updated_at = ?"
+            " WHERE ticket_id = ?",
+            [reply.status, resolved_at, now, ticket_id],
+        )
+        first = conn.execute(
+            "SELECT message_id FROM outbox WHERE dedupe_key = ?", [f"support-reply:{ticket_id}"]
+        ).fetchone()
+        answer = emails.ticket_answer(ticket_id, ticket["name"], reply.body, support_email)
+        payload: dict[str, Any] = {"subject": answer.subject, "text": answer.text,
+                                   "html": answer.html}  # fmt: skip
+        if first:
+            payload["in_reply_to"] = f"<{first[0]}@{mail_domain}>"
+        outbox.enqueue(
+            conn,
+            dedupe_key=f"ticket-reply:{reply.reply_id}",
+            channel="email",
+            recipient=ticket["email"],
+            payload=payload,
+            now=now,
+            order_id=ticket["order_id"],
+        )
+    return {"new": bool(added), "ticket": get_ticket(conn, ticket_id),
+            "replies": replies(conn, ticket_id)}  # fmt: skip

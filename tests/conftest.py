@@ -147,6 +147,9 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         # is what it did; tests/sidecar/test_scheduled_runs.py turns them on.
         "SUMMARY_AT": "off",
         "REMINDERS_EVERY_MINUTES": "0",
+        # Nor does the watchdog alert on a quiet spell (tests move stored times back);
+        # tests/sidecar/test_watchdog.py turns it on.
+        "NO_DELIVERY_ALERT_MINUTES": "0",
     }
     env.update(overrides)
     return env

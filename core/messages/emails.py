@@ -196,9 +196,10 @@ def booking_change(
 
 def reminder(
     order: dict[str, Any], booking: dict[str, Any], tz: ZoneInfo, ics_url: str,
-    support_email: str,
+    support_email: str, unsubscribe_url: str | None = None,
 ) -> Email:  # fmt: skip
-    """The reminder before one booking: student, title, kind, start, end, location."""
+    """The reminder before one booking: student, title, kind, start, end, location; and
+    the link that stops reminders to this address."""
     start = booking["start"].astimezone(tz)
     context = {
         "name": _first_name(order),
@@ -209,6 +210,7 @@ def reminder(
         "next_step": NEXT_STEPS.get(booking["kind"], ""),
         "ics_url": ics_url,
         "support_email": support_email,
+        "unsubscribe_url": unsubscribe_url,
     }
     return _render(
         "reminder", f"Reminder: {booking['title']} on {start:%A %-d %B} at {start:%-I:%M %p}",
@@ -273,3 +275,16 @@ def support_reply(
         "medical": medical,
     }
     return _render("support_reply", f"We've received your request [{ticket_id}]", context)
+
+
+def ticket_answer(ticket_id: str, name: str | None, body: str, support_email: str) -> Email:
+    """Staff's answer to a support request, in the thread of its first email: the subject
+    keeps the reference, so the parent's mail program and ours file it together."""
+    first_name = (name or "").split()[0:1]
+    context = {
+        "ticket_id": ticket_id,
+        "name": first_name[0][:30] if first_name else "there",
+        "body": body,
+        "support_email": support_email,
+    }
+    return _render("ticket_answer", f"Re: We've received your request [{ticket_id}]", context)

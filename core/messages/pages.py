@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from core.catalog import Catalog
 from core.messages import emails
+from core.support import CATEGORIES
 
 _PAGES = Environment(
     loader=PackageLoader("core.messages", "templates"),
@@ -69,6 +70,7 @@ def order_paths(order_id: str) -> dict[str, str]:
         "processing_url": f"/orders/{order_id}/processing",
         "success_url": f"/orders/{order_id}/success",
         "status_url": f"/api/orders/{order_id}/status",
+        "support_action": f"/orders/{order_id}/support",
     }
 
 
@@ -112,6 +114,7 @@ def render_success(
     checking = [b for b in bookings if b.get("status") == "conflict"]
     return _PAGES.get_template("success.html.j2").render(
         **_common(base_url, support_email, nonce, order_id),
+        **support_form(order_id, {"email": order.get("customer_email") or ""}),
         name=(order.get("customer_name") or "").split(" ")[0],
         checking=bool(checking),
         all_checking=bool(bookings) and len(checking) == len(bookings),
@@ -146,4 +149,44 @@ def render_cancelled(
 def render_not_found(base_url: str, support_email: str, nonce: str) -> str:
     return _PAGES.get_template("not_found.html.j2").render(
         **_common(base_url, support_email, nonce, None)
+    )
+
+
+def render_unsubscribe(
+    state: str, email: str | None, action: str, base_url: str, support_email: str, nonce: str
+) -> str:
+    """The reminder unsubscribe page: `ask` (a button that POSTs to `action`), `done`, or
+    `invalid` (a link that is not ours, or from before a key change)."""
+    return _PAGES.get_template("unsubscribe.html.j2").render(
+        **_common(base_url, support_email, nonce, None), state=state, email=email, action=action
+    )
+
+
+def support_form(
+    order_id: str, values: dict[str, str], problems: list[str] | None = None
+) -> dict[str, Any]:
+    """What `support_form.html.j2` needs: a plain form (no script) that posts to
+    `POST /orders/{order_id}/support`, filled with `values`, with the problems to fix."""
+    form = {key: values.get(key) or "" for key in ("category", "message", "name", "email")}
+    return {
+        "support_action": order_paths(order_id)["support_action"],
+        "categories": list(CATEGORIES.items()),
+        "form": form,
+        "problems": problems or [],
+    }
+
+
+def render_support_answer(
+    order_id: str, base_url: str, support_email: str, nonce: str, *,
+    ticket_id: str | None = None, retry_minutes: int | None = None,
+    values: dict[str, str] | None = None, problems: list[str] | None = None,
+) -> str:  # fmt: skip
+    """The page the success page's support form answers with: the ticket's reference, a
+    request to wait, or the form again with what to fix."""
+    return _PAGES.get_template("support_answer.html.j2").render(
+        **_common(base_url, support_email, nonce, order_id),
+        **support_form(order_id, values or {}, problems),
+        ticket_id=ticket_id,
+        retry_minutes=retry_minutes,
+        back_url=order_paths(order_id)["success_url"],
     )

@@ -15,6 +15,7 @@ from dashboard import calendar_view as view_of
 from dashboard import formatting as fmt
 from dashboard import roster, session, ui
 from dashboard.order_actions import capacity_form
+from dashboard.roster_messages import roster_message_form
 
 ROSTER_KEY = "calendar-roster"
 DAY_KEY = "calendar-month"  # the chosen day (named for the month it used to choose)
@@ -143,6 +144,7 @@ def show_roster(slot: dict) -> None:
     if not people:
         st.info("Nobody is booked yet: children appear here as soon as their order is paid.")
         return
+    message_forms(answer, people)
     table = roster.frame(people, with_session=camp_day)
     st.dataframe(
         table, hide_index=True, width="stretch",
@@ -171,6 +173,17 @@ def show_roster(slot: dict) -> None:
         key="calendar-roster-print",
         icon=":material/print:",
     )
+
+
+def message_forms(answer: dict, people: list[dict]) -> None:
+    """A "message every family" form per event shown: a camp day's two sessions each."""
+    events = answer.get("events") or [answer["event"]]
+    for event in events:
+        families = {p["customer_email"] for p in people if p["status"] != "cancelled"
+                    and p.get("event_id", event["event_id"]) == event["event_id"]}  # fmt: skip
+        session_name = (event.get("slot_key") or "").rsplit(":", 1)[-1]
+        label = roster.SESSIONS.get(session_name, "") if len(events) > 1 else ""
+        roster_message_form(api, event["event_id"], len(families), label)
 
 
 if chosen:

@@ -76,6 +76,7 @@ def webhook_health(kpis: dict) -> None:
         "Emails waiting", queue.get("pending", 0), help=f"failed: {queue.get('failed', 0)}"
     )
     signature_refusals(kpis.get("signature_refusals"))
+    watchdog_alerts(kpis.get("watch"), session.settings().tz)
 
 
 def signature_refusals(refusals: dict | None) -> None:
@@ -95,6 +96,15 @@ def signature_refusals(refusals: dict | None) -> None:
             f"{recent} webhook deliveries refused for their signature in {minutes} minutes:"
             " check STRIPE_WEBHOOK_SECRET against the endpoint's signing secret in Stripe."
         )
+
+
+def watchdog_alerts(watch: list | None, tz) -> None:
+    """What the sidecar's watchdog sees holding now (no deliveries in trading hours, a
+    growing backlog, /readyz failing); each episode also alerted once (error log, Slack).
+    (A sidecar before 2026-12 does not send them: nothing is shown.)"""
+    for item in watch or []:
+        since = fmt.local_time(item["since"], tz)
+        st.error(f"Watchdog, {item['watch'].replace('_', ' ')} since {since}: {item['message']}")
 
 
 def pipeline(kpis: dict) -> None:

@@ -1,6 +1,9 @@
-"""Support: problems customers reported; staff move each along and leave a note."""
+"""Support: problems customers reported; staff move each along, leave a note, and reply to
+the parent by email (threaded to the ticket; the ticket becomes answered or resolved)."""
 
 from __future__ import annotations
+
+import secrets
 
 import streamlit as st
 
@@ -86,3 +89,30 @@ if chosen:
             "support-actions",
         )
 ui.result("support-actions")  # under the form (the ticket may have left this filtered list)
+
+if chosen:
+    reply_key = f"ticket-reply-id-{chosen}"  # one id per reply: a double click sends one
+    st.session_state.setdefault(reply_key, f"dash-{secrets.token_hex(8)}")
+    with st.form(f"ticket-reply-{chosen}"):
+        st.caption(f"Reply to {ticket['email']} by email, in the thread of {chosen}")
+        reply_text = st.text_area("Reply", key="ticket-reply")
+        close = st.checkbox("This answers it: close the ticket", key="ticket-reply-close")
+        send = st.form_submit_button("Send reply", type="primary", key="ticket-reply-send")
+    if send:
+
+        def reply() -> dict:
+            answer = api.reply_to_ticket(
+                chosen, st.session_state[reply_key], reply_text, close, session.staff_name()
+            )
+            st.session_state.pop(reply_key, None)
+            return answer
+
+        ui.act(reply, f"Reply to {chosen} sent.", "support-reply")
+    with ui.section():
+        history = api.ticket(chosen).get("replies", [])
+        st.caption("Replies sent")
+        ui.table(
+            fmt.table_times(history, tz, "created_at"),
+            {"created_at": "Sent", "sent_by": "By", "status": "Status after", "body": "Reply"},
+        )
+ui.result("support-reply")  # by the reply's form (the ticket may have left this filtered list)
