@@ -22,6 +22,7 @@ from core import clock
 from core.catalog import CatalogError
 from core.catalog_file import load_catalog
 from core.settings import Settings, SettingsError, load_settings
+from core.vocabulary import STAFF_ROLES
 from runtime.store_client import StoreClient
 from store.database import DatabaseUnavailable
 
@@ -211,6 +212,23 @@ def remind(args: argparse.Namespace) -> None:
     _client_job(job)
 
 
+def staff(args: argparse.Namespace) -> None:
+    """Staff accounts (admin, through the staff API with ADMIN_TOKEN)."""
+    from cli import staff as accounts
+
+    client = _staff_client(_settings())
+    if args.action == "list":
+        _client_job(lambda: accounts.list_accounts(client))
+    elif args.action == "disable":
+        _client_job(lambda: accounts.disable(client, args.name))
+    else:
+        secret = accounts.read_password()
+        if args.action == "add":
+            _client_job(lambda: accounts.add(client, args.name, args.role, secret))
+        else:
+            _client_job(lambda: accounts.password(client, args.name, secret))
+
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -219,11 +237,13 @@ def dashboard(args: argparse.Namespace) -> None:
     import dashboard as dashboard_package
 
     try:
-        settings = load_settings(client=True)
+        settings = load_settings(client=True, signs_in=True)
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     app = Path(dashboard_package.__file__).resolve().parent / "app.py"
-    if not (settings.dashboard_password or oidc_configured()):
+    if not settings.admin_token:
+        log.info("no ADMIN_TOKEN: staff sign in with their own accounts (tinkertank staff add)")
+    elif not (settings.dashboard_password or oidc_configured()):
         if args.host not in LOCAL_HOSTS:
             raise CommandError(
                 f"refusing to listen on {args.host} without a login: set DASHBOARD_PASSWORD "
@@ -272,6 +292,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "reprocess": reprocess,
     "reconcile": reconcile,
     "remind": remind,
+    "staff": staff,
     "dashboard": dashboard,
     "demo-catalog": demo_catalog,
     "demo-history": demo_history,
@@ -330,6 +351,24 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile_parser.add_argument(
         "--since", required=True, help="a date (2026-11-01, local) or a time back (24h, 7d)"
     )
+    staff_parser = commands.add_parser(
+        "staff", help="staff accounts: add, list, disable, password (needs ADMIN_TOKEN)"
+    )
+    staff_actions = staff_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_parser = staff_actions.add_parser(
+        "add", help="a new account; the password is asked for (or read from stdin)"
+    )
+    add_parser.add_argument("name", help="sign-in name: lower-case letters, digits, . _ -")
+    add_parser.add_argument(
+        "--role", required=True, choices=STAFF_ROLES, help="analyst, staff or admin"
+    )
+    staff_actions.add_parser("list", help="every account, its role and whether it is active")
+    disable_parser = staff_actions.add_parser("disable", help="end an account and its sessions")
+    disable_parser.add_argument("name")
+    password_parser = staff_actions.add_parser(
+        "password", help="set a new password (asked for, or read from stdin); sessions end"
+    )
+    password_parser.add_argument("name")
     dashboard_parser = commands.add_parser(
         "dashboard", help="run the staff dashboard (Streamlit) against SIDECAR_URL"
     )

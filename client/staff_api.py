@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from core.staff_accounts import TOKEN_PREFIX
+
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
@@ -75,7 +77,17 @@ class StaffApi:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.token = ""
+        self.use_token(token)
+
+    def use_token(self, token: str) -> None:
+        """Call with this bearer token from now on: ADMIN_TOKEN, or a staff session's token
+        (`login`); "" for none."""
+        self.token = token
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        else:
+            self.session.headers.pop("Authorization", None)
 
     # --- transport ------------------------------------------------------------------------
 
@@ -115,7 +127,11 @@ class StaffApi:
             body = body or {}
             error = str(body.get("error", response.reason or "refused"))
             message = body.get("message") or _problems(body) or error.replace("_", " ")
-            if response.status_code == 401:
+            if response.status_code == 401 and path == "/api/login":
+                pass  # wrong name or password: the API's own message
+            elif response.status_code == 401 and self.token.startswith(TOKEN_PREFIX):
+                message = "your session has ended (expired, signed out or disabled): sign in again"
+            elif response.status_code == 401:
                 message = f"the sidecar at {self.base_url} refused the token: check ADMIN_TOKEN"
             raise ApiError(response.status_code, error, str(message), body)
         if body is None:
@@ -295,6 +311,34 @@ class StaffApi:
 
     def run_waitlist(self) -> dict:
         return self.post("/api/waitlist/run")
+
+    # --- staff sign-in and accounts ---------------------------------------------------------
+
+    def login(self, name: str, password: str) -> dict:
+        """Sign in as a member of staff; calls after this one carry their session token."""
+        answer = self.post("/api/login", {"name": name, "password": password})
+        self.use_token(str(answer["token"]))
+        return answer
+
+    def logout(self) -> dict:
+        answer = self.post("/api/logout")
+        self.use_token("")
+        return answer
+
+    def me(self) -> dict:
+        return self.get("/api/me")
+
+    def staff_accounts(self) -> dict:
+        return self.get("/api/staff")
+
+    def add_staff(self, name: str, role: str, password: str) -> dict:
+        return self.post("/api/staff", {"name": name, "role": role, "password": password})
+
+    def disable_staff(self, name: str) -> dict:
+        return self.post(f"/api/staff/{name}/disable")
+
+    def set_staff_password(self, name: str, password: str) -> dict:
+        return self.post(f"/api/staff/{name}/password", {"password": password})
 
 
 def _param(value: Any) -> Any:

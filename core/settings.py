@@ -40,6 +40,7 @@ SECRET_FIELDS = frozenset(
         "smtp_password",
         "dashboard_password",
         "twilio_auth_token",
+        "manage_link_secret",
     }
 )
 HIDDEN = "<hidden>"
@@ -154,6 +155,15 @@ class Settings:
     def sms_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.sms_from)
 
+    # Staff sign-in (docs/security.md, Staff sign-in): how long a session lasts, and the
+    # failed sign-ins allowed per account and per client address within the lockout
+    # period before further attempts are refused for that period.
+    staff_session_hours: int = 12
+    login_failures_per_account: int = 5
+    login_failures_per_client: int = 20
+    login_lockout_seconds: int = 900
+    # Signs parents' manage-booking links (core/manage_links.py); None: no links are made.
+    manage_link_secret: str | None = field(default=None, repr=False)
     # The sidecar's watchdog (core/watchdog.py), every WATCH_EVERY_SECONDS; 0 turns one off.
     no_delivery_alert_minutes: int = 120
     trading_hours: tuple[time, time] = (time(8, 0), time(20, 0))
@@ -217,11 +227,15 @@ def parse_database_url(url: str) -> DatabaseLocation:
     raise ValueError(f"unsupported scheme {parts.scheme!r}; expected duckdb:///path")
 
 
-def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = False) -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, client: bool = False, signs_in: bool = False
+) -> Settings:
     """Build the settings from an environment mapping, reporting every problem at once.
 
     `client=True` is for the processes that only talk to the sidecar (the dashboard, the CLI's
     client commands): they need `ADMIN_TOKEN` and `SIDECAR_URL`, not the webhook secret.
+    `signs_in=True` is for the dashboard, which without `ADMIN_TOKEN` signs each member of
+    staff in with their own account (`POST /api/login`).
     """
     env = dict(os.environ if environ is None else environ)
     problems: list[str] = []
@@ -246,9 +260,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
     values["stripe_webhook_secrets"] = secrets
 
     admin_token = text("ADMIN_TOKEN")
-    if admin_token is None:
+    if admin_token is None and not signs_in:
         problems.append("ADMIN_TOKEN is required: the bearer token of the staff API")
-    elif len(admin_token) < 16:
+    elif admin_token is not None and len(admin_token) < 16:
         problems.append("ADMIN_TOKEN must be at least 16 characters long")
     values["admin_token"] = admin_token or ""
 
@@ -308,6 +322,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
             f"SMS needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SMS_FROM: {missing}"
             " missing (set all three, or none for no text messages)"
         )
+    if (manage := text("MANAGE_LINK_SECRET")) is not None:
+        if len(manage) < 32:
+            problems.append("MANAGE_LINK_SECRET must be at least 32 characters long")
+        values["manage_link_secret"] = manage
 
     key = values.get("stripe_secret_key")
     if isinstance(key, str) and not key.startswith(LIVE_KEY_PREFIXES + TEST_KEY_PREFIXES):
@@ -333,6 +351,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
         ("HTTP_MAX_CONNECTIONS", "http_max_connections", 10, 1_000_000),
         ("REMINDERS_EVERY_MINUTES", "reminders_every_minutes", 0, 24 * 60),
         ("SIGNATURE_REFUSALS_ALERT", "signature_refusals_alert", 1, 1_000_000),
+        ("STAFF_SESSION_HOURS", "staff_session_hours", 1, 24 * 31),
+        ("LOGIN_FAILURES_PER_ACCOUNT", "login_failures_per_account", 1, 1000),
+        ("LOGIN_FAILURES_PER_CLIENT", "login_failures_per_client", 1, 100_000),
+        ("LOGIN_LOCKOUT_SECONDS", "login_lockout_seconds", 1, 7 * 24 * 3600),
         ("NO_DELIVERY_ALERT_MINUTES", "no_delivery_alert_minutes", 0, 7 * 24 * 60),
         ("BACKLOG_ALERT", "backlog_alert", 0, 100_000_000),
         ("LAG_ALERT_SECONDS", "lag_alert_seconds", 0, 7 * 86400),

@@ -81,3 +81,8 @@ WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")
 STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity")
 # staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
 STAFF_REFUND_STATUSES = ("requested", "applied")
+
+# staff_accounts.role: who may do what on the staff API (docs/security.md, Staff roles),
+# least first: an analyst reads, staff run operations, an admin also runs accounts,
+# capacity and the catalog.
+STAFF_ROLES = ("analyst", "staff", "admin")

@@ -38,9 +38,15 @@ PAGES = [
     st.Page("pages/waitlist.py", title="Waitlist", icon=":material/hourglass_top:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
 ]
+# What the signed-in role may not use is not in the menu (session.may_see).
+PAGES = [p for p in PAGES if session.may_see(p.title.lower())]
 with st.sidebar:
     st.caption(f"Sidecar {settings.sidecar_url} · times in {settings.timezone}")
-    if session.oidc_section() is not None or settings.dashboard_password:
+    if session.accounts():
+        st.caption(f"Signed in as {session.staff_name()} ({session.role()})")
+        # A callback: it runs before the next run, which then draws the sign-in form.
+        st.button("Sign out", on_click=session.log_out, key="sign-out")
+    elif session.oidc_section() is not None or settings.dashboard_password:
         st.caption(f"Logged in as {session.staff_name()}")
         if st.button("Log out"):
             session.log_out()
@@ -58,4 +64,7 @@ except SidecarDown as exc:
 except NotAvailable as exc:
     ui.not_available(exc)
 except ApiError as exc:
+    if exc.status == 401 and session.accounts():
+        session.forget_member()  # the session ended: sign in again
+        st.rerun()
     st.error(exc.message)

@@ -1,31 +1,41 @@
 """One browser session of the dashboard: its settings, its API client and who is logged in.
 
-Login (docs/operations.md, Dashboard): Streamlit's OIDC login (`st.login`, `st.user`) when
-an `[auth]` section is in the secrets; otherwise `DASHBOARD_PASSWORD` through a form. With
-neither, the dashboard runs without a login only when bound to this machine
-(`tinkertank dashboard` on 127.0.0.1): it refuses otherwise.
+Login (docs/operations.md, Dashboard), two ways:
+
+- Without `ADMIN_TOKEN` in its environment, the dashboard signs each member of staff in with
+  their own account (`POST /api/login`, made with `tinkertank staff add`): their session
+  token is the API client's, their name and role are shown in the sidebar, and what their
+  role may not do is hidden or disabled (`may_act`, `may_see`).
+- With `ADMIN_TOKEN`, it calls the API as the machine (an admin) and logs people in itself:
+  Streamlit's OIDC login (`st.login`, `st.user`) when an `[auth]` section is in the
+  secrets; otherwise `DASHBOARD_PASSWORD` through a form. With neither, the dashboard runs
+  without a login only when bound to this machine (`tinkertank dashboard` on 127.0.0.1):
+  it refuses otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 from typing import Any
 
 import streamlit as st
 
-from client.staff_api import StaffApi
+from client.staff_api import ApiError, SidecarError, StaffApi
 from core import clock
 from core.settings import Settings, load_settings
+from core.staff_accounts import may
 
 SETTINGS_KEY = "settings"  # a test puts its own Settings here, as create_app(settings) does
 STAFF_KEY = "staff"  # who logged in with the password form
+MEMBER_KEY = "member"  # a signed-in staff account: {"name", "role", "token"}
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 
 
 @st.cache_resource
 def _environment_settings() -> Settings:
-    settings = load_settings(client=True)
+    settings = load_settings(client=True, signs_in=True)
     clock.set_shift(settings.clock_shift_seconds)
     return settings
 
@@ -41,7 +51,40 @@ def api() -> StaffApi:
     client = st.session_state.get("api")
     if client is None or client.base_url != current.sidecar_url.rstrip("/"):
         client = st.session_state["api"] = StaffApi(current.sidecar_url, current.admin_token)
+    if accounts():
+        member = st.session_state.get(MEMBER_KEY)
+        token = member["token"] if member else ""
+        if client.token != token:
+            client.use_token(token)
     return client
+
+
+def accounts() -> bool:
+    """True when staff sign in with their own accounts (no ADMIN_TOKEN configured here)."""
+    return not settings().admin_token
+
+
+def role() -> str:
+    """The signed-in member's role; with ADMIN_TOKEN, the dashboard acts as an admin."""
+    if accounts():
+        member = st.session_state.get(MEMBER_KEY)
+        return member["role"] if member else ""
+    return "admin"
+
+
+def may_act() -> bool:
+    """Buttons that change something (retry, resend, resolve …) need staff or admin."""
+    return may(role(), "staff")
+
+
+# The pages an analyst gets: figures and reads without families' own words (support
+# tickets), children's contacts (check-in) or carts (waitlist), and no page that only acts
+# (bookings by phone). A page added later is for staff until it is listed here.
+ANALYST_PAGES = ("live", "orders", "calendar", "webhooks", "errors", "summaries", "sql")
+
+
+def may_see(page: str) -> bool:
+    return may_act() or page in ANALYST_PAGES
 
 
 def oidc_section() -> dict[str, Any] | None:
@@ -60,6 +103,9 @@ def local_only() -> bool:
 
 def staff_name() -> str:
     """Who acts: recorded as `by` when an error is resolved."""
+    if accounts():
+        member = st.session_state.get(MEMBER_KEY)
+        return member["name"] if member else ""
     if oidc_section() is not None and st.user.is_logged_in:
         return str(st.user.get("email") or st.user.get("name") or "staff")
     return st.session_state.get(STAFF_KEY) or "staff"
@@ -67,6 +113,8 @@ def staff_name() -> str:
 
 def signed_in() -> bool:
     """True when the visitor may see the dashboard (then `login_page` is not shown)."""
+    if accounts():
+        return bool(st.session_state.get(MEMBER_KEY))
     auth = oidc_section()
     if auth is not None:
         return bool(st.user.is_logged_in)
@@ -82,7 +130,9 @@ def login_page() -> None:
     """The only page a visitor sees until logged in."""
     st.title("TinkerTank Ops")
     auth = oidc_section()
-    if auth is not None:
+    if accounts():
+        _account_login()
+    elif auth is not None:
         _oidc_login(auth)
     elif password := settings().dashboard_password:
         _password_login(password)
@@ -117,7 +167,44 @@ def _password_login(password: str) -> None:
         st.error("Wrong password.")
 
 
+def _account_login() -> None:
+    with st.form("sign-in"):
+        name = st.text_input("Name", help="Your staff account.", key="sign-in-name")
+        entered = st.text_input("Password", type="password", key="sign-in-password")
+        submitted = st.form_submit_button("Sign in", type="primary", key="sign-in-submit")
+    if not submitted:
+        return
+    client = api()
+    try:
+        answer = client.login(name.strip(), entered)
+    except ApiError as exc:
+        # 401: wrong name or password; 429: locked out for a while; 422: a field empty.
+        st.error("Wrong name or password." if exc.status == 401 else exc.message)
+        return
+    except SidecarError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[MEMBER_KEY] = {
+        "name": answer["name"], "role": answer["role"], "token": answer["token"],
+    }  # fmt: skip
+    st.rerun()
+
+
+def forget_member() -> None:
+    """The session ended on the sidecar (expired, disabled): back to the sign-in form."""
+    st.session_state.pop(MEMBER_KEY, None)
+    if (client := st.session_state.get("api")) is not None:
+        client.use_token("")
+
+
 def log_out() -> None:
+    if accounts():
+        if st.session_state.get(MEMBER_KEY):
+            # Gone or expired already: forgetting it here is what matters.
+            with contextlib.suppress(SidecarError):
+                api().logout()
+        forget_member()
+        return
     if oidc_section() is not None and st.user.is_logged_in:
         st.logout()
     st.session_state.pop(STAFF_KEY, None)

@@ -29,6 +29,7 @@ from sidecar import (
     roster_messages,
     scheduled_runs,
     sms,
+    staff_accounts_api,
     staff_actions,
     staff_api,
     staff_bookings,
@@ -123,6 +124,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *summaries_api.routes,
         *analyst_api.routes,
         *attendance_api.routes,
+        *staff_accounts_api.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -25,6 +25,7 @@ from core.clock import utcnow
 from core.validation import MISSING, Problems, text
 from core.vocabulary import ATTENDANCE_ACTIONS, ATTENDANCE_STATES
 from sidecar.staff_api import day, json_body, jsonable, not_found, staff_only
+from sidecar.staff_identity import acting_name
 from store import attendance
 
 TOKEN_IDENTITY = "staff (admin token)"
@@ -121,7 +122,7 @@ async def act(request: Request, action: str) -> Response:
             status_code=422,
         )  # fmt: skip
     database = request.app.state.database
-    by = fields["by"]
+    by = fields["by"] = acting_name(request, fields["by"])
     if action == "check-in":
         result = await database.awrite(attendance.check_in, booking_id, by, utcnow())
     elif action == "check-out":
@@ -173,7 +174,8 @@ def _message(outcome: str, action: str, fields: dict[str, Any], names: dict[str,
 
 
 routes = [
-    Route("/api/attendance", staff_only(day_attendance)),
+    # Children's emergency contacts and collectors: staff only (docs/security.md, Staff roles).
+    Route("/api/attendance", staff_only(day_attendance, role="staff")),
     Route("/api/attendance/{booking_id}/check-in", staff_only(check_in), methods=["POST"]),
     Route("/api/attendance/{booking_id}/check-out", staff_only(check_out), methods=["POST"]),
     Route("/api/attendance/{booking_id}/undo", staff_only(undo), methods=["POST"]),

@@ -345,6 +345,26 @@ def _public() -> dict[tuple[str, str], Schema]:
             "health",
             {"200": _json(_ref("Readiness"), "Ready"), "503": _json(_ref("Readiness"), "Not")},
         ),
+        ("POST", "/api/login"): _operation(
+            "Sign a member of staff in: a session token for the staff API",
+            "staff",
+            {
+                "200": _json(
+                    _object(
+                        ("token", "name", "role", "expires_at"),
+                        token=STRING,
+                        name=STRING,
+                        role=STRING,
+                        expires_at=STRING,
+                    ),
+                    "Signed in",
+                ),
+                "401": _error("wrong_login"),
+                "422": _json(_ref("Problems"), "invalid_body, every problem with its path"),
+                "429": _error("too_many_attempts; Retry-After"),
+            },
+            body=_object(("name", "password"), name=STRING, password=STRING),
+        ),
         ("GET", "/openapi.json"): _operation(
             "This document", "health", {"200": _json(ANY_OBJECT, "OpenAPI 3.1")}
         ),
@@ -481,10 +501,24 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
         _object(("capacity", "reason"), capacity=INTEGER, reason=STRING), ANY_OBJECT),
     ("GET", "/api/actions"): ("Staff actions, newest first", (_param("order_id"), *PAGING),
                               None, _LIST),
+    # Staff sign-in and accounts (sidecar/staff_accounts_api.py); /api/login is public.
+    ("POST", "/api/logout"): ("End this session", (), None, _ref("Action")),
+    ("GET", "/api/me"): ("Who the token is", (), None, _object(
+        ("name", "role"), name=STRING, role=STRING, machine=BOOLEAN)),
+    ("GET", "/api/staff"): ("Staff accounts (admin)", (), None, ANY_OBJECT),
+    ("POST", "/api/staff"): ("Add a staff account (admin)", (), _object(
+        ("name", "role", "password"), name=STRING,
+        role={"enum": ["analyst", "staff", "admin"]}, password=STRING), _ref("Action")),
+    ("POST", "/api/staff/{name}/disable"): ("Disable an account, ending its sessions (admin)",
+                                            (), None, _ref("Action")),
+    ("POST", "/api/staff/{name}/password"): ("Set an account's password (admin)", (),
+                                             _object(("password",), password=STRING),
+                                             _ref("Action")),
 }  # fmt: skip
 
 _STAFF_ERRORS = {
     "401": _error("No or wrong bearer token"),
+    "403": _error("forbidden: the signed-in role may not call this route"),
     "404": NOT_FOUND,
     "409": _error("The action does not apply now"),
     "422": _error("invalid_query or invalid_body, naming the parameter"),
@@ -559,7 +593,11 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
-                "staffToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"}
+                "staffToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "ADMIN_TOKEN, or a session token from POST /api/login",
+                }
             },
         },
     }

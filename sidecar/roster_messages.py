@@ -9,6 +9,7 @@ sent, by whom and when, to which addresses.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC
 
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from core.messages import emails, roster
 from core.messages.invites import venue_line
 from core.support import InvalidRequest
 from sidecar.staff_api import json_body, jsonable, staff_only
+from sidecar.staff_identity import acting_name
 from store import calendar, roster_messages
 
 
@@ -38,6 +40,8 @@ async def messages(request: Request) -> Response:
     body = await json_body(request)
     try:
         message = roster.validate(body)
+        # A signed-in member sends in their own name; the ADMIN_TOKEN names who in "by".
+        message = dataclasses.replace(message, sent_by=acting_name(request, message.sent_by))
     except InvalidRequest as exc:
         return JSONResponse(exc.as_dict(), status_code=422)
     found = await database.aread(calendar.roster, event_id)

@@ -36,7 +36,16 @@ from core.staff_requests import (
     parse_refund,
 )
 from fulfilment import staff_actions as actions
-from sidecar.staff_api import BadRequest, json_body, jsonable, not_found, paging, staff_only, text
+from sidecar.staff_api import (
+    BadRequest,
+    admin_only,
+    json_body,
+    jsonable,
+    not_found,
+    paging,
+    staff_only,
+    text,
+)
 from sidecar.staff_identity import actor
 from store import order_views, staff_actions, staff_refunds
 
@@ -300,6 +309,7 @@ routes = [
     ),
     Route("/api/bookings/{booking_id}/cancel", staff_only(cancel_booking), methods=["POST"]),
     Route("/api/bookings/{booking_id}/move", staff_only(move_booking), methods=["POST"]),
-    Route("/api/events/{event_id}/capacity", staff_only(set_capacity), methods=["POST"]),
+    # Capacity is an admin's (docs/security.md, Staff roles).
+    Route("/api/events/{event_id}/capacity", admin_only(set_capacity), methods=["POST"]),
     Route("/api/actions", staff_only(list_actions)),
 ]

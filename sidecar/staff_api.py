@@ -1,14 +1,16 @@
-"""The staff API (bearer `ADMIN_TOKEN`): what the dashboard and the CLI read and do.
+"""The staff API (bearer `ADMIN_TOKEN` or a staff session): what the dashboard and the CLI
+read and do.
 
-This module holds the guard and the parsing every staff endpoint shares, and the
-operational views: the webhook inbox, the error log and the outbox, with their repairs.
-Orders, the day's figures and the calendar are in `sidecar/staff_orders.py`. Reads are
-filtered and paged in SQL (`store/`); bad parameters answer 422 saying which.
+This module holds the guard (who may call which route: `staff_only`, `admin_only`), the
+parsing every staff endpoint shares, and the operational views: the webhook inbox, the
+error log and the outbox, with their repairs. Orders, the day's figures and the calendar
+are in `sidecar/staff_orders.py`. Reads are filtered and paged in SQL (`store/`); bad
+parameters answer 422 saying which.
 """
 
 from __future__ import annotations
 
-import hmac
+import logging
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -21,6 +23,7 @@ from starlette.routing import Route
 
 from core import clock
 from core.clock import utcnow
+from core.staff_accounts import may
 from core.vocabulary import (
     ERROR_CATEGORIES,
     INBOX_STATUSES,
@@ -34,7 +37,10 @@ from fulfilment import repairs, worker
 from fulfilment import steps as fulfilment
 from sidecar import sms
 from sidecar.json_body import json_object
+from sidecar.staff_identity import actor, identify
 from store import error_log, inbox, order_views, outbox, reminders
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 MAX_BODY = 64 * 1024
@@ -59,22 +65,41 @@ class BadRequest(Exception):
         self.message = message
 
 
-def _authorised(request: Request) -> bool:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = request.app.state.settings.admin_token
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode(), expected.encode()
-    )
+# What each role may do (docs/security.md, Staff roles). A route's need follows from its
+# method unless the route says otherwise: reading (GET) needs an analyst, acting (POST and
+# the rest) staff; `admin_only` routes (accounts, capacity, catalog) need an admin, and
+# `analysts_too` lets an analyst use a POST that only reads (the SQL page).
+READ_METHODS = ("GET", "HEAD")
 
 
-def staff_only(endpoint):
+def needed_role(method: str) -> str:
+    return "analyst" if method in READ_METHODS else "staff"
+
+
+def staff_only(endpoint, role: str | None = None):
+    """The guard of every staff route: a known bearer token (401 otherwise) whose role may
+    use the route (403 otherwise), and the staff API's refusals as 422s."""
+
     async def guarded(request: Request) -> Response:
-        if not _authorised(request):
+        member = await identify(request)
+        if member is None:
             return JSONResponse(
-                {"error": "unauthorised", "message": "send Authorization: Bearer <ADMIN_TOKEN>"},
+                {"error": "unauthorised",
+                 "message": "send Authorization: Bearer <token> (ADMIN_TOKEN, or a session"
+                            " token from POST /api/login); this one is missing, unknown,"
+                            " expired or revoked"},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
-            )
+            )  # fmt: skip
+        needed = role or needed_role(request.method)
+        if not may(member.role, needed):
+            return JSONResponse(
+                {"error": "forbidden",
+                 "message": f"{member.name} is signed in as {member.role}; "
+                            f"{request.method} {request.url.path} needs {needed}"
+                            f"{' or admin' if needed == 'staff' else ''}"},
+                status_code=403,
+            )  # fmt: skip
         try:
             return await endpoint(request)
         except BadRequest as exc:
@@ -83,6 +108,16 @@ def staff_only(endpoint):
             return exc.response
 
     return guarded
+
+
+def admin_only(endpoint):
+    """For accounts, capacity and the catalog: an admin (or the ADMIN_TOKEN) only."""
+    return staff_only(endpoint, role="admin")
+
+
+def analysts_too(endpoint):
+    """A POST that only reads (the analysts' SQL): an analyst may use it."""
+    return staff_only(endpoint, role="analyst")
 
 
 # --- parsing what staff send ---------------------------------------------------------------
@@ -144,8 +179,12 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-def _by(body: dict[str, Any]) -> str:
-    """Who is acting: the name the dashboard sends, shown on what they resolved."""
+def _by(body: dict[str, Any], request: Request | None = None) -> str:
+    """Who is acting, shown on what they resolved: a signed-in staff member's own name
+    (`staff_identity.actor`, when `request` is given); for the ADMIN_TOKEN, the name its
+    caller sends as "by" (the dashboard sends who logged in to it)."""
+    if request is not None and not request.state.staff.machine:
+        return actor(request)
     by = body.get("by")
     if not isinstance(by, str) or not by.strip() or len(by) > MAX_NAME:
         raise BadRequest(f'"by" must name who is acting (1..{MAX_NAME} characters)', "invalid_body")
@@ -229,6 +268,8 @@ async def reprocess_event(request: Request) -> Response:
             },
             status_code=409,
         )
+    # Nothing in the database records who asked: the log does (staff_identity.actor).
+    log.info("%s reprocessed %s", actor(request), event_id)
     return JSONResponse({"reprocessing": True, "event_id": event_id})
 
 
@@ -249,6 +290,7 @@ async def retry_step(request: Request) -> Response:
             {"error": "not_retried", "message": f"{step} of {order_id} is not failed"},
             status_code=409,
         )
+    log.info("%s retried %s of %s", actor(request), step, order_id)
     return JSONResponse({"retried": True, "order_id": order_id, "step": step})
 
 
@@ -273,7 +315,7 @@ async def list_errors(request: Request) -> Response:
 
 async def resolve_error(request: Request) -> Response:
     error_id = request.path_params["error_id"]
-    by = _by(await json_body(request))
+    by = _by(await json_body(request), request)
     outcome = await request.app.state.database.awrite(error_log.resolve, error_id, by, utcnow())
     if outcome == "not_found":
         return not_found()
@@ -303,7 +345,7 @@ async def bulk_errors(request: Request) -> Response:
         or not all(isinstance(i, str) and 0 < len(i) <= 100 for i in ids)
     ):
         raise BadRequest(f'"error_ids" must be a list of 1..{MAX_BULK} error ids', "invalid_body")
-    by = _by(body)
+    by = _by(body, request)
     unique = list(dict.fromkeys(ids))
     result = await request.app.state.database.awrite(_BULK_ACTIONS[action], unique, by, utcnow())
     verb = "resolved" if action == "resolve" else "retried (and resolved)"

@@ -30,6 +30,7 @@ from core.vocabulary import STAFF_BOOKING_METHODS
 from core.waitlist import pay_link
 from fulfilment import staff_bookings
 from sidecar.staff_api import MAX_NAME, json_body, staff_only
+from sidecar.staff_identity import acting_name
 from store import orders
 
 BODY_KEYS = ("cart", "payment", "by", "request_id", "hold_hours")
@@ -113,7 +114,8 @@ async def add_booking(request: Request) -> Response:
     problems.reject_unknown_keys(body, BODY_KEYS, "")
     cart = _cart(body.get("cart", MISSING), problems, now, request)
     payment = _payment(body.get("payment", MISSING), problems)
-    by = _by(body.get("by"), problems)
+    # A signed-in member acts in their own name; the ADMIN_TOKEN names who in "by".
+    by = acting_name(request, None) or _by(body.get("by"), problems)
     request_key = _text(body.get("request_id"), "request_id", problems, 100)
     hold_hours = body.get("hold_hours", MAX_HOLD_HOURS)
     if (
@@ -156,7 +158,8 @@ async def repair_order(request: Request) -> Response:
     problems = Problems()
     problems.reject_unknown_keys(body, REPAIR_KEYS, "")
     cart = _cart(body.get("cart", MISSING), problems, now, request)
-    by = _by(body.get("by"), problems)
+    # A signed-in member acts in their own name; the ADMIN_TOKEN names who in "by".
+    by = acting_name(request, None) or _by(body.get("by"), problems)
     if problems.found:
         return _invalid(problems.found)
     order_id = request.path_params["order_id"]

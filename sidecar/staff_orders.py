@@ -30,6 +30,7 @@ from sidecar.staff_api import (
     staff_only,
     text,
 )
+from sidecar.staff_identity import withhold_notes
 from store import calendar
 from store import order_detail as one_order
 from store import staff_reads as staff
@@ -78,6 +79,7 @@ async def order_detail(request: Request) -> Response:
     )
     if detail is None:
         return not_found()
+    withhold_notes(request, detail.get("students") or [])
     detail["timeline"] = order_timeline(
         detail["stripe_events"],
         detail["steps"],
@@ -141,6 +143,7 @@ async def event_roster(request: Request) -> Response:
     found = await request.app.state.database.aread(calendar.roster, request.path_params["event_id"])
     if found is None:
         return not_found()
+    withhold_notes(request, found["roster"])
     event = found["event"]
     event["day_capacity"] = event["capacity"]
     event["venue_name"], event["room_name"] = place_names(
@@ -163,6 +166,7 @@ async def camp_day_roster(request: Request) -> Response:
     start, stop = day_bounds(on, catalog.tz)
     found = await request.app.state.database.aread(calendar.camp_day_roster, product_id, start,
                                                    stop)  # fmt: skip
+    withhold_notes(request, found["roster"])
     venue_name, room_name = place_names(catalog, camp.venue, camp.room)
     booked = sum(1 for p in found["roster"] if p["status"] == "confirmed")
     # The day's events carry staff's capacity override (fulfilment/staff_actions.py).

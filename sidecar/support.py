@@ -11,6 +11,8 @@ Whether the order reference names an order is never part of the answer (store/ti
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import time
 from email.utils import parseaddr
@@ -36,7 +38,10 @@ from sidecar.clients import client_key
 from sidecar.customer import MAX_KEY_LENGTH, _Page
 from sidecar.json_body import BodyRefused, read_bytes, read_json
 from sidecar.staff_api import _jsonable, _page, staff_only
+from sidecar.staff_identity import acting_name, actor
 from store import tickets
+
+log = logging.getLogger(__name__)
 
 # Room for the largest valid request even when a client escapes every character (a
 # 4,000-character message of emoji as \ud83d\ude00 pairs is 48,000 bytes); no more.
@@ -180,6 +185,7 @@ async def ticket(request: Request) -> Response:
     row = await database.awrite(tickets.update_ticket, ticket_id, update, utcnow())
     if row is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
+    log.info("%s updated ticket %s", actor(request), ticket_id)
     done = [f"status {row['status']}"] if update.status else []
     if update.staff_note is not None:
         done.append("note cleared" if not update.staff_note else "note saved")
@@ -199,6 +205,8 @@ async def reply(request: Request) -> Response:
         answer = validate_ticket_reply(body)
     except InvalidRequest as exc:
         return JSONResponse(exc.as_dict(), status_code=422)
+    # A signed-in member replies in their own name; the ADMIN_TOKEN names who in "by".
+    answer = dataclasses.replace(answer, by=acting_name(request, answer.by))
     settings = request.app.state.settings
     sender = support_address(settings.email_from)
     domain = sender.rpartition("@")[2] or "tinkertank.invalid"
@@ -215,8 +223,9 @@ async def reply(request: Request) -> Response:
     )
 
 
+# Tickets are families' own words: not for the analyst role (docs/security.md, Staff roles).
 staff_routes = [
-    Route("/api/tickets", staff_only(list_tickets)),
-    Route("/api/tickets/{ticket_id}", staff_only(ticket), methods=["GET", "POST"]),
+    Route("/api/tickets", staff_only(list_tickets, role="staff")),
+    Route("/api/tickets/{ticket_id}", staff_only(ticket, role="staff"), methods=["GET", "POST"]),
     Route("/api/tickets/{ticket_id}/replies", staff_only(reply), methods=["POST"]),
 ]

@@ -67,7 +67,7 @@ async def list_waitlist(request: Request) -> Response:
 
 async def reorder_waitlist(request: Request) -> Response:
     body = await json_body(request)
-    by = _by(body)
+    by = _by(body, request)
     event, ids = body.get("event"), body.get("entry_ids")
     if not isinstance(event, str) or not event:
         raise BadRequest('"event" must name the event (its event_key)', "invalid_body")
@@ -93,7 +93,7 @@ async def reorder_waitlist(request: Request) -> Response:
 
 async def remove_entry(request: Request) -> Response:
     body = await json_body(request)
-    by = _by(body)
+    by = _by(body, request)
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 500:
         raise BadRequest('"reason" must be text of at most 500 characters', "invalid_body")
@@ -120,7 +120,8 @@ async def run_offers(request: Request) -> Response:
 
 public_routes = [Route("/api/waitlist", join_waitlist, methods=["POST"])]
 routes = [
-    Route("/api/waitlist", staff_only(list_waitlist), methods=["GET"]),
+    # Families' carts (children's notes): staff only (docs/security.md, Staff roles).
+    Route("/api/waitlist", staff_only(list_waitlist, role="staff"), methods=["GET"]),
     Route("/api/waitlist/reorder", staff_only(reorder_waitlist), methods=["POST"]),
     Route("/api/waitlist/run", staff_only(run_offers), methods=["POST"]),
     Route("/api/waitlist/{entry_id}/remove", staff_only(remove_entry), methods=["POST"]),

@@ -8,7 +8,8 @@ the database file, and a sandbox process opens that copy read-only with file acc
 A copy is made from one read transaction (every table agrees with the others), into a
 hidden file renamed into place when complete. It holds every table of the database as it
 is, without constraints or indexes, except the raw webhook payloads (the bulk of the file;
-one payload is at `GET /api/inbox/{event_id}`).
+one payload is at `GET /api/inbox/{event_id}`). The analyst role gets a copy of its own,
+made the same way, with children's notes and support-ticket text blank (`REDACTED`).
 
 Freshness: a query is served a copy at most `max_age` seconds old. When the current copy
 is older, a new one is made in a background thread (one at a time) and the query waits for
@@ -44,6 +45,15 @@ LEFT_OUT = {
     "webhook_inbox": ("payload",),
     "students": ("emergency_contacts", "authorised_collectors"),
 }
+# Columns blanked (NULL) in the analyst role's copy (docs/security.md, Staff roles):
+# children's notes (also inside a waitlist entry's cart) and what families and staff wrote
+# on support tickets. Staff and admins query the full copy.
+REDACTED = {
+    "students": ("notes",),
+    "support_tickets": ("message", "staff_note"),
+    "waitlist": ("cart",),
+}
+REDACTED_PREFIX = "redacted-"
 
 
 class SnapshotUnavailable(RuntimeError):
@@ -69,13 +79,25 @@ class _State:
 
 
 _state = _State()
+_redacted_state = _State()  # the analyst role's copy, made and kept the same way
+
+
+def _state_of(redacted: bool) -> _State:
+    return _redacted_state if redacted else _state
 
 
 def analyst_snapshot(
-    conn: duckdb.DuckDBPyConnection, directory: str, max_age: float, wait: float
+    conn: duckdb.DuckDBPyConnection,
+    directory: str,
+    max_age: float,
+    wait: float,
+    redacted: bool = False,
 ) -> Snapshot:
     """A copy of the database at most `max_age` seconds old, or after `wait` seconds the
-    newest there is (a read function for the store)."""
+    newest there is (a read function for the store). `redacted`: the analyst role's copy,
+    with the `REDACTED` columns blank."""
+    _state = _state_of(redacted)
+    prefix = REDACTED_PREFIX if redacted else PREFIX
     asked = time.monotonic()
     deadline = asked + wait
     root = Path(directory)
@@ -83,7 +105,7 @@ def analyst_snapshot(
         with _state.lock:
             if not _state.looked_on_disk:
                 _state.looked_on_disk = True
-                _state.current = _newest_on_disk(root)
+                _state.current = _newest_on_disk(root, prefix)
             current = _state.current
             if current is not None and asked - _state.made_at <= max_age:
                 return current
@@ -93,7 +115,7 @@ def analyst_snapshot(
                 _state.failure = None
                 threading.Thread(
                     target=_build_in_background,
-                    args=(_state.cursor, _catalog(conn), root, _state.building),
+                    args=(_state.cursor, _catalog(conn), root, _state.building, redacted),
                     name="analyst-snapshot",
                     daemon=True,
                 ).start()
@@ -117,11 +139,16 @@ def _catalog(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def _build_in_background(
-    cursor: duckdb.DuckDBPyConnection, catalog: str, root: Path, done: threading.Event
+    cursor: duckdb.DuckDBPyConnection,
+    catalog: str,
+    root: Path,
+    done: threading.Event,
+    redacted: bool = False,
 ) -> None:
+    _state = _state_of(redacted)
     try:
         started = time.monotonic()
-        snapshot = make_snapshot(cursor, catalog, root)
+        snapshot = make_snapshot(cursor, catalog, root, redacted)
     except Exception as exc:
         with _state.lock:
             _state.failure = f"{type(exc).__name__}: {exc}"
@@ -130,7 +157,7 @@ def _build_in_background(
             if _state.current is not None:
                 _state.superseded.append((_state.current.path, time.monotonic()))
             _state.current, _state.made_at = snapshot, started
-            _delete_superseded(time.monotonic())
+            _delete_superseded(_state, time.monotonic())
     finally:
         cursor.close()
         with _state.lock:
@@ -139,33 +166,36 @@ def _build_in_background(
 
 
 def stop(timeout: float = 30) -> None:
-    """Interrupt a copy being made and wait for it to end (before the database closes)."""
-    with _state.lock:
-        cursor, building = _state.cursor, _state.building
-    if cursor is None or building is None:
-        return
-    with contextlib.suppress(duckdb.Error):
-        cursor.interrupt()
-    building.wait(timeout)
+    """Interrupt the copies being made and wait for them to end (before the database
+    closes)."""
+    for state in (_state, _redacted_state):
+        with state.lock:
+            cursor, building = state.cursor, state.building
+        if cursor is None or building is None:
+            continue
+        with contextlib.suppress(duckdb.Error):
+            cursor.interrupt()
+        building.wait(timeout)
 
 
-def _delete_superseded(now: float) -> None:
+def _delete_superseded(state: _State, now: float) -> None:
     keep = []
-    for path, since in _state.superseded:
+    for path, since in state.superseded:
         if now - since >= KEEP_SUPERSEDED_SECONDS:
             Path(path).unlink(missing_ok=True)
         else:
             keep.append((path, since))
-    _state.superseded = keep
+    state.superseded = keep
 
 
-def _newest_on_disk(root: Path) -> Snapshot | None:
+def _newest_on_disk(root: Path, prefix: str = PREFIX) -> Snapshot | None:
     """The newest complete copy a previous run left (served, stale, while a fresh one is
     made); older ones are deleted later like any superseded copy."""
     found = []
-    for path in root.glob(f"{PREFIX}*{SUFFIX}"):
+    _state = _state_of(prefix == REDACTED_PREFIX)
+    for path in root.glob(f"{prefix}*{SUFFIX}"):
         try:
-            as_of = datetime.strptime(path.name[len(PREFIX) : -len(SUFFIX)], _STAMP)
+            as_of = datetime.strptime(path.name[len(prefix) : -len(SUFFIX)], _STAMP)
         except ValueError:
             continue
         found.append((as_of, str(path)))
@@ -175,14 +205,17 @@ def _newest_on_disk(root: Path) -> Snapshot | None:
     return Snapshot(found[-1][1], found[-1][0]) if found else None
 
 
-def make_snapshot(conn: duckdb.DuckDBPyConnection, catalog: str, root: Path) -> Snapshot:
+def make_snapshot(
+    conn: duckdb.DuckDBPyConnection, catalog: str, root: Path, redacted: bool = False
+) -> Snapshot:
     """Copy every table of `catalog` into a new DuckDB file under `root`, from one read
-    transaction (`conn`: a cursor of its own, not in a transaction)."""
+    transaction (`conn`: a cursor of its own, not in a transaction); `redacted` blanks the
+    `REDACTED` columns."""
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob(_PARTIAL + "*"):  # from a copy cut short by a crash
         leftover.unlink(missing_ok=True)
     as_of = utcnow()
-    name = f"{PREFIX}{as_of.strftime(_STAMP)}{SUFFIX}"
+    name = f"{REDACTED_PREFIX if redacted else PREFIX}{as_of.strftime(_STAMP)}{SUFFIX}"
     partial = root / f"{_PARTIAL}{secrets.token_hex(4)}-{name}"
     alias = f"analyst_copy_{secrets.token_hex(4)}"
     target = str(partial).replace("'", "''")
@@ -196,8 +229,7 @@ def make_snapshot(conn: duckdb.DuckDBPyConnection, catalog: str, root: Path) -> 
                 [catalog],
             ).fetchall()
             for (table,) in tables:
-                left_out = LEFT_OUT.get(table)
-                columns = f"* EXCLUDE ({', '.join(left_out)})" if left_out else "*"
+                columns = _columns(table, redacted)
                 conn.execute(
                     f'CREATE TABLE {alias}.main."{table}" AS'
                     f' SELECT {columns} FROM "{catalog}".main."{table}"'
@@ -211,3 +243,14 @@ def make_snapshot(conn: duckdb.DuckDBPyConnection, catalog: str, root: Path) -> 
     final = root / name
     partial.rename(final)
     return Snapshot(str(final), as_of)
+
+
+def _columns(table: str, redacted: bool) -> str:
+    """What a table's copy selects: every column, less `LEFT_OUT`, with the `REDACTED` ones
+    NULL (same names and types, so a query works on either copy) when `redacted`."""
+    columns = "*"
+    if left_out := LEFT_OUT.get(table):
+        columns += f" EXCLUDE ({', '.join(left_out)})"
+    if redacted and (blanked := REDACTED.get(table)):
+        columns += f" REPLACE ({', '.join(f'NULL::VARCHAR AS {c}' for c in blanked)})"
+    return columns

@@ -465,7 +465,6 @@ CREATE TABLE waitlist (
 );
 """
 
-
 # v10, staff actions (issue 12: refund, cancel, move, capacity):
 # - every staff action once, by its request key (a double click is one action), with who
 #   did it, when and why, for the order's timeline;
@@ -516,7 +515,6 @@ CREATE TABLE capacity_overrides (
 
 ALTER TABLE orders ADD COLUMN credit_amount BIGINT DEFAULT 0
 """
-
 
 # v13, messages staff send and families refuse (issue 13):
 # - a staff message to every family booked on an event (a heatwave closure): who sent what,
@@ -587,6 +585,37 @@ ALTER TABLE error_log ADD COLUMN occurrences INTEGER;
 ALTER TABLE error_log ADD COLUMN last_seen_at TIMESTAMP
 """
 
+
+# v14, named staff (docs/security.md, Staff sign-in): accounts with a role and an Argon2id
+# password hash; sessions kept by the SHA-256 of their token, expiring and revocable; and
+# failed sign-ins counted per account and per client address ("account:<name>",
+# "client:<address>"), so a lockout holds across sessions and restarts.
+_V14 = """
+CREATE TABLE staff_accounts (
+    name          VARCHAR PRIMARY KEY,
+    role          VARCHAR NOT NULL CHECK (role IN ('analyst', 'staff', 'admin')),
+    password_hash VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    disabled_at   TIMESTAMP
+);
+
+CREATE TABLE staff_sessions (
+    token_hash  VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    expires_at  TIMESTAMP NOT NULL,
+    revoked_at  TIMESTAMP
+);
+
+CREATE TABLE login_throttle (
+    subject       VARCHAR PRIMARY KEY,
+    failures      INTEGER NOT NULL,
+    window_start  TIMESTAMP NOT NULL,
+    locked_until  TIMESTAMP
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -601,6 +630,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (11, "staff bookings, order repairs, waitlist", _V11),
     (12, "payments not ours, waiting events, grouped error entries", _V12),
     (13, "roster messages, reminder opt-outs, ticket replies", _V13),
+    (14, "staff accounts, sessions and sign-in limits", _V14),
 ]
 
 

@@ -137,13 +137,14 @@ can_retry = [i for i in chosen if advice_of.retryable(by_id[i])]
 cannot = [i for i in chosen if i not in can_retry]
 
 RETRY_HELP = "run again the failed step, email or webhook event each entry is about"
+acts = session.may_act()  # an analyst sees the buttons, greyed out
 if retry.button(
     "Retry" + (f" {len(can_retry)}" if cannot and can_retry else ""),
-    disabled=not can_retry, type="primary", key="errors-retry", help=RETRY_HELP,
+    disabled=not (can_retry and acts), type="primary", key="errors-retry", help=RETRY_HELP,
 ):  # fmt: skip
     ui.act(lambda: api.bulk_errors("retry", can_retry, by), "", "errors-actions",
            advice_of.bulk_outcome("retry", len(can_retry)))  # fmt: skip
-if resolve.button("Resolve", disabled=not chosen, key="errors-resolve"):
+if resolve.button("Resolve", disabled=not (chosen and acts), key="errors-resolve"):
     if len(chosen) == 1:
         ui.act(lambda: api.resolve_error(chosen[0], by), f"Entry {chosen[0]} resolved.",
                "errors-actions")  # fmt: skip

@@ -83,14 +83,19 @@ def detail(key: str) -> None:
             f"{fmt.literal(step.get('last_error') or 'no error recorded')}"
         )
         if button.button(
-            f"Retry {step['step']}", key=f"retry-{order_id}-{step['step']}", type="primary"
+            f"Retry {step['step']}",
+            key=f"retry-{order_id}-{step['step']}",
+            type="primary",
+            disabled=not session.may_act(),
         ):
             ui.act(
                 lambda step=step["step"]: api.retry_step(order_id, step),
                 f"{step['step']} of {order_id} will run again.",
                 f"order-{order_id}",
             )
-    if st.button("Resend confirmation email", key=f"resend-{order_id}"):
+    if st.button(
+        "Resend confirmation email", key=f"resend-{order_id}", disabled=not session.may_act()
+    ):
         ui.act(
             lambda: api.resend_confirmation(order_id),
             f"Confirmation for {order_id} queued.",

@@ -91,10 +91,11 @@ with ui.section():
 
 run, post, force = st.columns([1, 1, 2])
 redo = force.checkbox("Again, even if already stored or posted")
-if run.button("Run now", type="primary", key="summary-run"):
+acts = session.may_act()
+if run.button("Run now", type="primary", key="summary-run", disabled=not acts):
     ui.act(lambda: api.run_summary(day, post=False, force=redo), f"Summary for {day} computed.",
            "summary-actions")  # fmt: skip
-if post.button("Run and post to Slack", key="summary-post"):
+if post.button("Run and post to Slack", key="summary-post", disabled=not acts):
     ui.act(lambda: api.run_summary(day, post=True, force=redo), f"Summary for {day} posted.",
            "summary-actions")  # fmt: skip
 ui.result("summary-actions")

@@ -113,7 +113,12 @@ if chosen:
         elif event.get("last_error"):
             st.error(f"Last error: {fmt.literal(event['last_error'])}")
         if event["status"] in REPROCESSABLE:
-            if st.button("Reprocess", key=f"reprocess-{chosen}", type="primary"):
+            if st.button(
+                "Reprocess",
+                key=f"reprocess-{chosen}",
+                type="primary",
+                disabled=not session.may_act(),
+            ):
                 ui.act(lambda: api.reprocess(chosen), f"{chosen} will be applied again.",
                        "webhooks-actions")  # fmt: skip
         else:

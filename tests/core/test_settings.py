@@ -294,3 +294,27 @@ def test_the_account_mode_is_dedicated_unless_said_shared_and_floods_gather_a_mi
 def test_a_bad_account_mode_or_group_time_is_named(name: str, value: str):
     with pytest.raises(SettingsError, match=name):
         settings_from(**{name: value})
+
+
+def test_staff_sign_in_limits_and_the_manage_link_secret_are_read_and_checked():
+    settings = settings_from(
+        STAFF_SESSION_HOURS="8",
+        LOGIN_FAILURES_PER_ACCOUNT="3",
+        LOGIN_LOCKOUT_SECONDS="60",
+        MANAGE_LINK_SECRET="m" * 32,
+    )
+
+    assert (settings.staff_session_hours, settings.login_failures_per_account) == (8, 3)
+    assert settings.login_lockout_seconds == 60
+    assert settings.manage_link_secret == "m" * 32
+    assert "m" * 32 not in repr(settings)
+    with pytest.raises(SettingsError) as refused:
+        settings_from(LOGIN_FAILURES_PER_CLIENT="0", MANAGE_LINK_SECRET="short")
+    assert "LOGIN_FAILURES_PER_CLIENT: 0 is outside 1..100000" in str(refused.value)
+    assert "MANAGE_LINK_SECRET must be at least 32 characters long" in str(refused.value)
+
+
+def test_the_dashboard_may_go_without_the_admin_token_to_sign_staff_in():
+    settings = load_settings({"SIDECAR_URL": "http://10.0.0.5:8000"}, client=True, signs_in=True)
+
+    assert settings.admin_token == ""

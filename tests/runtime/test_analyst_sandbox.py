@@ -40,6 +40,7 @@ def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The store process keeps one state; each test starts with none, and ends with no
     copy being made (as the store process does before it closes the database)."""
     monkeypatch.setattr(analyst_snapshot, "_state", analyst_snapshot._State())
+    monkeypatch.setattr(analyst_snapshot, "_redacted_state", analyst_snapshot._State())
     yield
     analyst_snapshot.stop()
 

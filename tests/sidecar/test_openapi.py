@@ -45,7 +45,7 @@ def test_staff_routes_need_the_token_and_public_ones_do_not():
         staff = path == "/metrics" or (
             path.startswith("/api/")
             and not path.startswith(
-                ("/api/checkout", "/api/support/", "/api/orders/{order_id}/status")
+                ("/api/checkout", "/api/support/", "/api/orders/{order_id}/status", "/api/login")
             )
             and (method, path) != ("POST", "/api/waitlist")  # the storefront's
         )

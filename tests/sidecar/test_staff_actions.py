@@ -420,7 +420,7 @@ def test_a_capacity_override_opens_a_place_without_a_restart_and_is_audited(
     assert [e["capacity"] for e in events if e["event_id"] == event_id] == [2]
     (audit,) = [a for a in shop.staff_get("/api/actions").json()["actions"]
                 if a["action"] == "capacity" and a["details"]["event_id"] == event_id]  # fmt: skip
-    assert audit["actor"] == "staff" and audit["reason"] == "extra helper (Sam)"
+    assert audit["actor"] == "machine" and audit["reason"] == "extra helper (Sam)"
     assert audit["details"]["before"] == 1
     again = act(shop, f"/api/events/{event_id}/capacity",
                 {"capacity": 2, "reason": "extra helper (Sam)"})  # fmt: skip

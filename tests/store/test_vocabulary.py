@@ -54,6 +54,7 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("support_tickets", "status", vocabulary.TICKET_STATUSES),
         ("staff_bookings", "method", vocabulary.STAFF_BOOKING_METHODS),
         ("waitlist", "status", vocabulary.WAITLIST_STATUSES),
+        ("staff_accounts", "role", vocabulary.STAFF_ROLES),
     ],
 )
 def test_each_vocabulary_list_is_what_its_column_allows(table, column, words):
