@@ -46,8 +46,8 @@ id = "near-camp"
 name = "Near Camp"
 venue = "chatswood"
 room = "launch-pad"
-dates = ["2026-11-27", "2026-11-30", "2026-12-01", "2026-12-07", "2026-12-08", "2026-12-09",
-         "2026-12-10"]
+dates = ["2026-11-27", "2026-11-30", "2026-12-01", "2026-12-03", "2026-12-07", "2026-12-08",
+         "2026-12-09", "2026-12-10"]
 capacity = 1
 prices = { day = 6000, all_day = 8000 }
 min_age = 5
@@ -311,3 +311,27 @@ def test_a_camp_day_is_swapped_to_a_day_with_a_place_and_a_full_day_is_refused(
     assert moved.decoded("DTSTART").astimezone(SUITE_NOW.tzinfo).date().isoformat() == "2026-12-09"
     # The freed 7th is sold again.
     assert checkout(shop, [camp("2026-12-07", "near-camp")], family()).status_code == 201
+
+
+# --- last: it queues reminders for every booking of the module in the coming week -----------
+
+
+def test_the_reminder_carries_the_link_too(shop: Sidecar, fake: FakeStripe, mailbox):
+    address = family()
+    detail = book(shop, fake, [camp("2026-12-03", "near-camp")], address)
+    manage_path(mailbox, address)  # the confirmation is in
+    run = requests.post(shop.url + "/api/reminders/run", json={"window_hours": 8 * 24},
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)  # fmt: skip
+    assert run.status_code == 200 and run.json()["queued"] >= 1, run.text
+
+    def reminders() -> list:
+        return [m for m in mails_to(mailbox, address) if m["Subject"].startswith("Reminder:")]
+
+    assert wait_for(lambda: len(reminders()) == 1)
+    text = reminders()[0].get_body(("plain",)).get_content()
+    (link,) = re.findall(r"https?://\S+/manage/\S+", text)
+    page = get(shop, urlsplit(link).path)
+    assert page.status_code == 200
+    # Seven days ahead: still a full refund, and the booking's cancel is offered.
+    assert f"/cancel/{detail['bookings'][0]['booking_id']}" in page.text
+    assert "Cancel by Thursday 26 November for a full refund of $60.00" in page.text
