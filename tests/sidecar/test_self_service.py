@@ -237,6 +237,13 @@ def test_a_cancel_outside_the_full_refund_window_keeps_credit(
     order_id = detail["order"]["order_id"]
     (booking,) = detail["bookings"]
     path = manage_path(mailbox, address)
+    # Another family finds the day full and joins its waitlist.
+    waiting = family()
+    cart = {"customer": {"email": waiting, "name": "Sam Lee"},
+            "items": [camp("2026-11-30", "near-camp", name="Ava Lee")]}  # fmt: skip
+    assert checkout(shop, cart["items"], waiting).status_code == 409
+    joined = requests.post(shop.url + "/api/waitlist", json=cart, timeout=30)
+    assert joined.status_code == 201, joined.text
     confirm = get(shop, f"{path}/cancel/{booking['booking_id']}")
     assert "keeps $60.00 as credit" in confirm.text
     answers = twice(shop, f"{path}/cancel/{booking['booking_id']}",
@@ -253,8 +260,10 @@ def test_a_cancel_outside_the_full_refund_window_keeps_credit(
     assert (action["action"], action["actor"]) == ("cancel", f"parent {address}")
     assert wait_for(lambda: len(change_mails(mailbox, address)) == 1)
     assert str(email_calendar(change_mails(mailbox, address)[0])["METHOD"]) == "CANCEL"
-    # The place is free again.
-    assert checkout(shop, [camp("2026-11-30", "near-camp")], family()).status_code == 201
+    # The freed place is offered to the waiting family at once, and held for them.
+    assert wait_for(lambda: any(m["Subject"].startswith("A place for you")
+                                for m in mails_to(mailbox, waiting)))  # fmt: skip
+    assert checkout(shop, [camp("2026-11-30", "near-camp")], family()).status_code == 409
 
 
 def test_a_day_starting_tomorrow_cannot_be_swapped_and_a_started_one_not_cancelled(
