@@ -201,6 +201,7 @@ def _manage_booking(booking: dict[str, Any], home: str, tz: ZoneInfo) -> dict[st
         "booking_id": booking["booking_id"],
         "student": booking["student"],
         "title": booking["title"],
+        "what": "party" if booking["kind"] == "party" else "day",
         "when": f"{start:%A %-d %B %Y}, {start:%-I:%M %p} to {end:%-I:%M %p}",
         "status": booking["status"],
         "why": options.why,
