@@ -229,6 +229,32 @@ def test_a_cancel_inside_the_policy_is_refunded_once_and_cancels_the_day(
     assert f"/cancel/{booking['booking_id']}" not in get(shop, path).text
 
 
+def test_a_cancel_when_stripe_is_unreachable_changes_nothing_and_can_be_tried_again(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    address = family()
+    detail = book(shop, fake, [camp("2027-01-19")], address)
+    order_id = detail["order"]["order_id"]
+    (booking,) = detail["bookings"]
+    path = f"{manage_path(mailbox, address)}/cancel/{booking['booking_id']}"
+    form = {"form_token": form_token(get(shop, path))}
+    fake.down()
+    try:
+        refused = post(shop, path, form)
+    finally:
+        fake.up()
+    assert refused.status_code == 503 and "nothing was changed" in refused.text
+    assert actions_of(shop, order_id) == []
+    assert order(shop, order_id)["order"]["amount_refunded"] == 0
+    assert "Cancel this day (full refund)" in get(shop, manage_path(mailbox, address)).text
+    assert post(shop, path, form).status_code == 200  # the same form, once Stripe is back
+    assert len(fake_refunds(fake, detail)) == 1
+
+
+def fake_refunds(fake: FakeStripe, detail: dict) -> list[dict]:
+    return [r for r in fake.refunds if r["payment_intent"] == detail["order"]["payment_intent_id"]]
+
+
 def test_a_cancel_outside_the_full_refund_window_keeps_credit(
     shop: Sidecar, fake: FakeStripe, mailbox
 ):
