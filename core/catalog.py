@@ -9,8 +9,9 @@ cents. `core/catalog_file.py` reads and checks the file staff edit by hand
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
+from types import MappingProxyType
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,9 @@ CAMP_SESSION_KINDS = ("day", "all_day")
 DEFAULT_TIMEZONE = "Australia/Sydney"
 DEFAULT_CURRENCY = "aud"
 DEFAULT_PARTY_MINUTES = 120
+# The kinds a parent may change online (docs/catalog.md, "Cancellation policy"); an Ignite
+# enrolment is a subscription, ended by staff.
+SELF_SERVICE_KINDS = ("camp", "party")
 
 
 class CatalogError(ValueError):
@@ -121,6 +125,23 @@ Product = Camp | Party | Ignite
 
 
 @dataclass(frozen=True, kw_only=True)
+class CancellationPolicy:
+    """What a parent may do online with a booking of one kind (core/self_service.py):
+    cancel for a full refund up to `full_refund_days_before` days before its start, after
+    that cancel for credit if `credit_after`, and swap to another day up to
+    `swap_days_before` days before (both the booking's day and the new one)."""
+
+    full_refund_days_before: int = 7
+    credit_after: bool = True
+    swap_days_before: int = 2
+
+
+DEFAULT_CANCELLATION_POLICY = MappingProxyType(
+    {kind: CancellationPolicy() for kind in SELF_SERVICE_KINDS}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Catalog:
     timezone: str
     currency: str
@@ -131,6 +152,10 @@ class Catalog:
     camps: tuple[Camp, ...]
     parties: tuple[Party, ...]
     ignite: tuple[Ignite, ...]
+    # By kind of booking ("camp", "party"); absent from the file: the defaults above.
+    cancellation_policy: Mapping[str, CancellationPolicy] = field(
+        default_factory=lambda: DEFAULT_CANCELLATION_POLICY
+    )
 
     @property
     def tz(self) -> ZoneInfo:

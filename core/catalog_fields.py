@@ -180,6 +180,12 @@ def as_table(value: Any) -> dict[str, Any]:
     return value
 
 
+def as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {_describe(value)}")
+    return value
+
+
 def as_text(value: Any) -> str:
     return validation.text(value, describe=_describe)
 
@@ -210,6 +216,9 @@ as_id = checked(
 )
 as_positive = checked(as_whole_number, lambda n: n > 0, "must be greater than zero, got {}")
 as_age = checked(as_whole_number, lambda n: n >= 0, "must not be negative, got {}")
+as_days = checked(
+    as_whole_number, lambda n: 0 <= n <= 365, "must be a number of days from 0 to 365, got {}"
+)
 as_currency = checked(
     as_text, _CURRENCY_PATTERN.fullmatch, "{!r} is not a currency code (3 lowercase letters)"
 )

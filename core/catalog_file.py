@@ -19,7 +19,9 @@ from core.catalog import (
     DEFAULT_CURRENCY,
     DEFAULT_PARTY_MINUTES,
     DEFAULT_TIMEZONE,
+    SELF_SERVICE_KINDS,
     Camp,
+    CancellationPolicy,
     Catalog,
     CatalogError,
     Ignite,
@@ -33,12 +35,15 @@ from core.catalog_fields import (
     Entry,
     as_age,
     as_billing_interval,
+    as_bool,
     as_currency,
     as_date,
     as_date_range,
+    as_days,
     as_long_text,
     as_positive,
     as_stripe_price,
+    as_table,
     as_text,
     as_time,
     as_timezone,
@@ -99,6 +104,7 @@ def parse_catalog(text: str, source: str = "catalog.toml") -> Catalog:
     _report_overlapping_parties(party_entries, parties)
     ignite_entries = root.entries("ignite")
     ignite = tuple(_parse_ignite(entry, venues_by_id, term_ids) for entry in ignite_entries)
+    cancellation_policy = _parse_cancellation_policy(root)
     # Bookings, calendar events and Stripe metadata are keyed by product id alone.
     report_duplicates([*camp_entries, *party_entries, *ignite_entries], "id", "product id")
     # The webhook finds the Ignite program from the Stripe price on the subscription.
@@ -117,6 +123,7 @@ def parse_catalog(text: str, source: str = "catalog.toml") -> Catalog:
         camps=camps,
         parties=parties,
         ignite=ignite,
+        cancellation_policy=cancellation_policy,
     )
 
 
@@ -136,6 +143,36 @@ def _parse_camp_sessions(root: Entry) -> Mapping[str, SessionTimes]:
                 sessions[kind] = session.build(SessionTimes)
         table.finish()
     return MappingProxyType(sessions)
+
+
+def _parse_cancellation_policy(root: Entry) -> Mapping[str, CancellationPolicy]:
+    """`[cancellation_policy.camp]` and `[cancellation_policy.party]`, each key optional
+    (`CancellationPolicy`'s defaults); a kind left out keeps the defaults."""
+    table = root.get("cancellation_policy", as_table, default=None)
+    policies = {kind: CancellationPolicy() for kind in SELF_SERVICE_KINDS}
+    if table is None:
+        return MappingProxyType(policies)
+    section = Entry(table, root.child("cancellation_policy"), root.problems)
+    defaults = CancellationPolicy()
+    for kind in SELF_SERVICE_KINDS:
+        if kind not in table:
+            section.values[kind] = None  # known, so not reported as unknown
+            continue
+        entry = section.sub_table(kind)
+        if entry is None:
+            continue
+        policies[kind] = entry.build(
+            CancellationPolicy,
+            full_refund_days_before=entry.get(
+                "full_refund_days_before", as_days, default=defaults.full_refund_days_before
+            ),
+            credit_after=entry.get("credit_after", as_bool, default=defaults.credit_after),
+            swap_days_before=entry.get(
+                "swap_days_before", as_days, default=defaults.swap_days_before
+            ),
+        )
+    section.finish()
+    return MappingProxyType(policies)
 
 
 def _parse_venue(entry: Entry) -> Venue:

@@ -162,7 +162,8 @@ class Settings:
     login_failures_per_account: int = 5
     login_failures_per_client: int = 20
     login_lockout_seconds: int = 900
-    # Signs parents' manage-booking links (core/manage_links.py); None: no links are made.
+    # Signs parents' manage-booking links (core/manage_link.py); None: a key derived from
+    # ADMIN_TOKEN signs them.
     manage_link_secret: str | None = field(default=None, repr=False)
     # The sidecar's watchdog (core/watchdog.py), every WATCH_EVERY_SECONDS; 0 turns one off.
     no_delivery_alert_minutes: int = 120

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import duckdb
 import requests
 
-from core import clock, unsubscribe, waitlist
+from core import clock, manage_link, unsubscribe, waitlist
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.messages import emails, sms
@@ -44,7 +44,7 @@ from core.settings import Settings
 from core.slack_text import escape as slack_escape
 from core.vocabulary import SEVERITIES
 from senders.sms import SmsFailed, SmsProvider, TwilioSms, Unsubscribed
-from store import error_log, optouts, order_views, outbox, sms_opt_outs
+from store import error_log, manage_views, optouts, order_views, outbox, sms_opt_outs
 from store.bookings import invite_rows
 from store.database import Database
 
@@ -244,6 +244,14 @@ class Sender:
         support = emails.support_address(self.settings.email_from)
         return ics_url, support
 
+    def _manage_url(self, order_id: str) -> str:
+        """The signed "manage booking" link (core/manage_link.py): it works until the day
+        after the order's last booking, and at least 30 days from now."""
+        last = self.database.read(manage_views.last_start, order_id)
+        expires_at = manage_link.expiry(last.replace(tzinfo=UTC) if last else None, clock.now())
+        key = manage_link.key_from(self.settings.admin_token, self.settings.manage_link_secret)
+        return manage_link.url(self.settings.public_base_url, key, order_id, expires_at)
+
     def _calendar(self, rows: dict[str, Any], cancelling: bool) -> dict[str, Any]:
         """The email's iTIP messages (core.messages.invites.itip_messages): the first as the
         `text/calendar; method=…` part mail programs turn into an event card and apply to
@@ -281,6 +289,7 @@ class Sender:
             self.catalog.tz,
             ics_url,
             support,
+            self._manage_url(order_id),
         )
         return {"subject": email.subject, "text": email.text, "html": email.html,
                 **self._calendar(rows, cancelling=False)}  # fmt: skip
@@ -352,7 +361,13 @@ class Sender:
                    "location": venue_line(self.catalog, item["venue_id"])}  # fmt: skip
         ics_url, support = self._links(rows["order"]["order_id"])
         email = emails.reminder(
-            rows["order"], booking, self.catalog.tz, ics_url, support, unsubscribe_url
+            rows["order"],
+            booking,
+            self.catalog.tz,
+            ics_url,
+            support,
+            unsubscribe_url,
+            self._manage_url(rows["order"]["order_id"]),
         )
         return {"subject": email.subject, "text": email.text, "html": email.html}
 

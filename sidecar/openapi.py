@@ -222,6 +222,43 @@ def _operation(
     return operation
 
 
+def _manage_pages() -> dict[tuple[str, str], Schema]:
+    """A parent's "manage booking" pages (sidecar/manage_booking.py): HTML, a signed link."""
+    refused = {"403": HTML, "404": HTML, "409": HTML, "410": HTML}
+
+    def confirmed(summary: str, fields: tuple[str, ...]) -> Schema:
+        return {
+            **_operation(summary, "customer", {"200": HTML, "422": HTML, "503": HTML, **refused}),
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                "schema": _object(fields, **dict.fromkeys(fields, STRING))}}},
+        }  # fmt: skip
+
+    return {
+        ("GET", "/manage/{token}"): _operation(
+            "The order's bookings and what a parent may do with each (signed link)",
+            "customer",
+            {"200": HTML, "403": HTML, "404": HTML, "410": HTML},
+        ),
+        ("GET", "/manage/{token}/cancel/{booking_id}"): _operation(
+            "What cancelling a booking would give, and its confirm form",
+            "customer",
+            {"200": HTML, **refused},
+        ),
+        ("POST", "/manage/{token}/cancel/{booking_id}"): confirmed(
+            "Cancel a booking: a refund or credit per the cancellation policy",
+            ("form_token",),
+        ),
+        ("GET", "/manage/{token}/swap/{booking_id}"): _operation(
+            "The camp's other days with a place free, and the swap form",
+            "customer",
+            {"200": HTML, **refused},
+        ),
+        ("POST", "/manage/{token}/swap/{booking_id}"): confirmed(
+            "Swap a camp day to another day with a place free", ("form_token", "date")
+        ),
+    }
+
+
 def _public() -> dict[tuple[str, str], Schema]:
     status = _operation(
         "Payment and fulfilment status of an order (also by cs_… or pi_… id)",
@@ -335,6 +372,7 @@ def _public() -> dict[tuple[str, str], Schema]:
             "customer",
             {"200": HTML, "404": HTML},
         ),
+        **_manage_pages(),
         ("GET", "/healthz"): _operation(
             "The process runs",
             "health",

@@ -29,6 +29,7 @@ from core.clock import utcnow
 from core.payments import dollars
 from core.staff_requests import (
     InvalidRequest,
+    RefundRequest,
     parse_capacity,
     parse_end_subscription,
     parse_move,
@@ -85,11 +86,12 @@ def _client_key(request: Request) -> str | None:
     return key
 
 
+def _unavailable(message: str) -> dict[str, str]:
+    return {"error": "payment_unavailable", "message": message}
+
+
 def _stripe_unavailable(message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": "payment_unavailable", "message": message}, status_code=503,
-        headers={"Retry-After": "30"},
-    )  # fmt: skip
+    return JSONResponse(_unavailable(message), status_code=503, headers={"Retry-After": "30"})
 
 
 def _reachable(exc: Exception) -> bool:
@@ -112,38 +114,51 @@ async def refund_order(request: Request) -> Response:
         wanted = parse_refund(await json_body(request))
     except InvalidRequest as exc:
         return _invalid(exc)
-    client_key = _client_key(request)
+    status, body = await ask_refund(
+        request.app, order_id, wanted, actor(request), _client_key(request)
+    )
+    if status == 404:
+        return not_found(body["message"])
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def ask_refund(
+    app: Any, order_id: str, wanted: RefundRequest, who: str, client_key: str | None
+) -> tuple[int, dict[str, Any]]:
+    """A refund through Stripe's Refunds API, as staff and parents ask for it (also
+    sidecar/manage_booking.py): its status and JSON body. The `charge.refunded` it causes
+    cancels the items' bookings."""
+    database = app.state.database
     # The Stripe idempotency key: from the caller's key, or from what is refunded, so that a
     # double click (the same items, the same amount) asks Stripe once.
     what = "|".join([order_id, client_key or "", ",".join(sorted(wanted.items)),
                      str(wanted.amount or "")])  # fmt: skip
     key = "tt-refund-" + hashlib.sha256(what.encode()).hexdigest()[:40]
-    who = actor(request)
     begun = await database.awrite(
         staff_refunds.begin, order_id, wanted.items, wanted.amount, wanted.reason, who, key,
         utcnow(),
     )  # fmt: skip
     if begun.outcome == "not_found":
-        return not_found("no such order")
+        return 404, {"error": "not_found", "message": "no such order"}
     if begun.outcome == "not_refundable":
-        return JSONResponse({"error": "not_refundable", "message": begun.message}, 409)
+        return 409, {"error": "not_refundable", "message": begun.message}
     if begun.outcome == "problems":
-        return JSONResponse({"error": "invalid_request", "problems": begun.problems}, 422)
+        return 422, {"error": "invalid_request", "problems": begun.problems}
     if begun.outcome == "too_much":
-        return JSONResponse(
-            {"error": "refund_too_large", "refundable": begun.refundable,
-             "message": f"at most {dollars(begun.refundable, begun.currency)} of this order is"
-             f" refundable; asked for {dollars(begun.amount, begun.currency)}",
-             "problems": [{"path": "amount" if wanted.amount else "items",
-                           "message": f"more than the {dollars(begun.refundable, begun.currency)}"
-                           " refundable"}]},
-            status_code=422,
-        )  # fmt: skip
-    client: stripe.StripeClient | None = request.app.state.stripe
+        return 422, {
+            "error": "refund_too_large", "refundable": begun.refundable,
+            "message": f"at most {dollars(begun.refundable, begun.currency)} of this order is"
+            f" refundable; asked for {dollars(begun.amount, begun.currency)}",
+            "problems": [{"path": "amount" if wanted.amount else "items",
+                          "message": f"more than the {dollars(begun.refundable, begun.currency)}"
+                          " refundable"}],
+        }  # fmt: skip
+    client: stripe.StripeClient | None = app.state.stripe
     if client is None:
         if begun.fresh:
             await database.awrite(staff_refunds.abandon, key)
-        return _stripe_unavailable("refunds need Stripe (STRIPE_SECRET_KEY is not set)")
+        return 503, _unavailable("refunds need Stripe (STRIPE_SECRET_KEY is not set)")
     params = {
         "payment_intent": begun.payment_intent_id,
         "amount": begun.amount,
@@ -156,17 +171,13 @@ async def refund_order(request: Request) -> Response:
     except Exception as exc:
         log.error("refund of %s: %s", order_id, exc)
         if not begun.fresh:  # the same refund asked again while the first is under way
-            return JSONResponse(
-                {"error": "refund_in_progress", "message": "this refund is already being"
-                 " made; refresh the order in a moment"}, status_code=409,
-            )  # fmt: skip
+            return 409, {"error": "refund_in_progress", "message": "this refund is already"
+                         " being made; refresh the order in a moment"}  # fmt: skip
         await database.awrite(staff_refunds.abandon, key)
         if _reachable(exc):
-            return JSONResponse(
-                {"error": "refund_refused", "message": f"Stripe refused the refund:"
-                 f" {exc.user_message or exc}"}, status_code=409,  # type: ignore[attr-defined]
-            )  # fmt: skip
-        return _stripe_unavailable("Stripe could not be reached; nothing was refunded or changed")
+            return 409, {"error": "refund_refused", "message": f"Stripe refused the refund:"
+                         f" {exc.user_message or exc}"}  # type: ignore[attr-defined]  # fmt: skip
+        return 503, _unavailable("Stripe could not be reached; nothing was refunded or changed")
     details = {
         "refund_id": refund.id,
         "amount": begun.amount,
@@ -176,11 +187,11 @@ async def refund_order(request: Request) -> Response:
     await database.awrite(
         actions.record_refund, key, refund.id, order_id, who, wanted.reason, details, utcnow()
     )
-    return JSONResponse(
-        {"done": True, "already": begun.refund_id is not None, "order_id": order_id, **details,
-         "message": f"{details['amount_text']} refunded; the bookings of the refunded items are"
-         " cancelled when Stripe confirms it"}
-    )  # fmt: skip
+    return 200, {
+        "done": True, "already": begun.refund_id is not None, "order_id": order_id, **details,
+        "message": f"{details['amount_text']} refunded; the bookings of the refunded items are"
+        " cancelled when Stripe confirms it",
+    }  # fmt: skip
 
 
 # --- Ignite: end the subscription ----------------------------------------------------------

@@ -196,7 +196,7 @@ def booking_change(
 
 def reminder(
     order: dict[str, Any], booking: dict[str, Any], tz: ZoneInfo, ics_url: str,
-    support_email: str, unsubscribe_url: str | None = None,
+    support_email: str, unsubscribe_url: str | None = None, manage_url: str | None = None,
 ) -> Email:  # fmt: skip
     """The reminder before one booking: student, title, kind, start, end, location; and
     the link that stops reminders to this address."""
@@ -211,6 +211,7 @@ def reminder(
         "ics_url": ics_url,
         "support_email": support_email,
         "unsubscribe_url": unsubscribe_url,
+        "manage_url": manage_url,  # the signed "manage booking" link (core/manage_link.py)
     }
     return _render(
         "reminder", f"Reminder: {booking['title']} on {start:%A %-d %B} at {start:%-I:%M %p}",
@@ -230,7 +231,7 @@ def next_steps(bookings: list[dict[str, Any]]) -> list[str]:
 
 def confirmation(
     order: dict[str, Any], bookings: list[dict[str, Any]], tz: ZoneInfo, ics_url: str,
-    support_email: str,
+    support_email: str, manage_url: str | None = None,
 ) -> Email:  # fmt: skip
     """The booking confirmation. `bookings`: as `order_bookings` makes them, grouped by
     student in the email."""
@@ -246,6 +247,7 @@ def confirmation(
         # is told we are checking it, and it gets no add-to-calendar links.
         "checking": bool(checking),
         "all_checking": bool(bookings) and len(checking) == len(bookings),
+        "manage_url": manage_url,  # the signed "manage booking" link (core/manage_link.py)
     }
     subject = (
         "We are checking your TinkerTank booking"

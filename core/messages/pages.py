@@ -190,3 +190,47 @@ def render_support_answer(
         retry_minutes=retry_minutes,
         back_url=order_paths(order_id)["success_url"],
     )
+
+
+def _manage_booking(booking: dict[str, Any], home: str, tz: ZoneInfo) -> dict[str, Any]:
+    """One booking as the manage pages show it (`booking`: fulfilment/self_service.py's)."""
+    start = booking["starts_at"].replace(tzinfo=UTC).astimezone(tz)
+    end = booking["ends_at"].replace(tzinfo=UTC).astimezone(tz)
+    options = booking["options"]
+    return {
+        "booking_id": booking["booking_id"],
+        "student": booking["student"],
+        "title": booking["title"],
+        "what": "party" if booking["kind"] == "party" else "day",
+        "when": f"{start:%A %-d %B %Y}, {start:%-I:%M %p} to {end:%-I:%M %p}",
+        "status": booking["status"],
+        "why": options.why,
+        "cancel": options.cancel,
+        "swap": options.swap,
+        "cancel_url": f"{home}/cancel/{booking['booking_id']}",
+        "swap_url": f"{home}/swap/{booking['booking_id']}",
+        "swap_days": [(f"{day:%Y-%m-%d}", f"{day:%A %-d %B}") for day in booking["swap_days"]],
+    }
+
+
+def render_manage(
+    state: str, base_url: str, support_email: str, nonce: str, *, home: str,
+    order_id: str | None, order: dict[str, Any] | None = None,
+    booking: dict[str, Any] | None = None, tz: ZoneInfo | None = None,
+    form_token: str | None = None, message: str | None = None,
+) -> str:  # fmt: skip
+    """The parent's manage pages (sidecar/manage_booking.py): `list` (the order's bookings
+    and what each may do), `confirm_cancel`, `choose_swap` (forms posting back with
+    `form_token`), `done` and `refused` (with `message`), `forged` and `expired` links."""
+    shown = [_manage_booking(b, home, tz) for b in order["bookings"]] if order and tz else []
+    return _PAGES.get_template("manage.html.j2").render(
+        **_common(base_url, support_email, nonce, order_id),
+        state=state,
+        home=home,
+        name=((order or {}).get("customer_name") or "").split(" ")[0],
+        bookings=shown,
+        booking=_manage_booking(booking, home, tz) if booking and tz else None,
+        form_token=form_token,
+        message=message,
+        tz_label=_tz_label(tz) if tz else "",
+    )
