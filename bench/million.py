@@ -9,12 +9,19 @@
    cancelled bookings and a refund; a few recent orders need attention with a failed step.
 2. The real sidecar (`start_sidecar`) is started on the file and each read the dashboard
    makes is timed with `requests`: first and deep pages, a search by email, filters, an
-   order's detail, a month of events, a roster, the KPIs … Printed: p50/p95 per read and
-   the sidecar's RSS (web and store processes).
+   order's detail, a month of events, a roster, the KPIs, the 30-day trends … Printed:
+   p50/p95 per read and the sidecar's RSS (web and store processes).
+3. Then the same sidecar gets its first webhooks: bursts from `wrk` at 64 connections while
+   one client cycles through the same reads, then an export (`bench/million_load.py`).
+   Every figure is printed with its target and PASS or FAIL: each read's p95 idle
+   (<= 100 ms) and under the bursts (<= 300 ms), each burst's webhook p99 (<= 250 ms),
+   non-2xx answers (none), the RSS after reads, bursts and the export (<= 400 MB).
 
 `BENCH_MILLION_REQUESTS` (40) sets the timed requests per read. `BENCH_MILLION_DATABASE`
-names a file to keep (or to measure again without building); `DUCKDB_MEMORY_LIMIT` is
-passed on to the sidecar.
+names a file to keep (or to measure again without building; the bursts then write to a copy
+of it); `DUCKDB_MEMORY_LIMIT` is passed on to the sidecar. `BENCH_MILLION_LOAD=0` skips the
+bursts; `BENCH_MILLION_BURSTS` (3), `BENCH_MILLION_BURST_SECONDS` (8) and
+`BENCH_MILLION_BURST_DELIVERIES` size them.
 """
 
 from __future__ import annotations
