@@ -1,8 +1,8 @@
 """The million-order database under load: staff reads while wrk sends a webhook burst.
 
 After the idle reads of `bench/million.py`, the same sidecar (its first writes since it
-started) gets `BURSTS` bursts of `BURST_SECONDS` from `wrk` at 64 connections: distinct,
-freshly signed `checkout.session.completed` deliveries (bench/ingest.py). During each
+started) gets `BURSTS` bursts of `BURST_SECONDS`, 2 s apart, from `wrk` at 64 connections:
+distinct, freshly signed `checkout.session.completed` deliveries (bench/ingest.py). During each
 burst one client cycles through every dashboard read, the 30-day trends included, one at a
 time. Then an export, then the sidecar's RSS. Printed, each with its target and PASS/FAIL:
 each read's p95 under the bursts, the webhooks' p99 in each burst (the first one
@@ -27,6 +27,7 @@ from bench.servers import ADMIN_TOKEN, ServerProcess, rss_mb
 
 BURSTS = int(os.environ.get("BENCH_MILLION_BURSTS", "3"))
 BURST_SECONDS = int(os.environ.get("BENCH_MILLION_BURST_SECONDS", "8"))
+GAP_SECONDS = 2  # between bursts, the reads going on
 # distinct deliveries per burst; past the end wrk sends them again (stored once)
 PER_BURST = int(os.environ.get("BENCH_MILLION_BURST_DELIVERIES", str(12_000 * BURST_SECONDS)))
 
@@ -83,6 +84,7 @@ def run(sidecar: ServerProcess, secret: str, reads: list[tuple[str, str, dict]])
             reader.start()
             try:
                 result = ingest.run_wrk(sidecar.url, folder / f"burst{n}", BURST_SECONDS)
+                time.sleep(GAP_SECONDS if n + 1 < BURSTS else 0)
             finally:
                 stop.set()
                 reader.join()
