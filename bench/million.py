@@ -417,7 +417,7 @@ def main() -> int:
                                million_load.WEBHOOK_P99_MS, "ms"))  # fmt: skip
             non_2xx = sum(b.non_2xx + b.errors for b in load.bursts)
             checks.append(("webhook non-2xx and socket errors", non_2xx, 0, ""))
-            print(f"  export under load's aftermath: {load.export_seconds:.1f} s")
+            print(f"  export after the bursts: {load.export_seconds:.1f} s")
             web = rss_mb(sidecar.process.pid, children=False)
             print(f"  sidecar RSS after reads, bursts and an export {load.rss_mb:.0f} MB"
                   f" (web {web:.0f} + store {load.rss_mb - web:.0f})")  # fmt: skip
