@@ -24,6 +24,7 @@ from runtime.store_client import StoreClient
 from sidecar.json_body import json_object
 from sidecar.staff_api import _jsonable, _page, staff_only
 from store import summaries
+from store import trends as kept_trends
 from store.database import Database
 
 DEFAULT_TREND_DAYS = 30
@@ -157,7 +158,7 @@ async def trends(request: Request) -> Response:
         return _invalid(f"days must be a whole number 1..{summary.MAX_TREND_DAYS}")
     catalog = request.app.state.catalog
     day_list = summary.trend_days(clock.now(), catalog.tz, days)
-    rows = await request.app.state.database.aread(summaries.trends, day_list, catalog.tz.key)
+    rows = await request.app.state.database.aread(kept_trends.trends, day_list, catalog.tz.key)
     return JSONResponse({"days": rows})
 
 

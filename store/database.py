@@ -93,7 +93,7 @@ class Database:
         self._reader_conns: list[duckdb.DuckDBPyConnection] = []
         self._reader_lock = threading.Lock()
         self._closed = False
-        self._writer = Writer(conn)
+        self._writer = Writer(conn, f"{location.path}.wal" if location.is_file else None)
 
     @property
     def commits(self) -> int:

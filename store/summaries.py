@@ -37,21 +37,31 @@ def _days(ranges: list[tuple[datetime, datetime]]) -> tuple[str, list[Any]]:
     return f"days AS (SELECT * FROM (VALUES {values}) AS v(n, day_start, day_end))", params
 
 
+def _span(ranges: list[tuple[datetime, datetime]]) -> list[datetime]:
+    """[first start, last end] of the ranges: the same bounds again as plain parameters, so
+    that each table's scan is narrowed by its time order (DuckDB's zonemaps skip the row
+    groups outside them; a join against the days alone reads every row)."""
+    return [min(start for start, _ in ranges), max(end for _, end in ranges)]
+
+
 def money(conn: duckdb.DuckDBPyConnection, ranges: list[tuple[datetime, datetime]]) -> list[tuple]:
     """(day, kind, paid, refunded) for each day and kind: payments recorded that day, Ignite
     renewal invoices paid that day, refunds recorded that day; an order's amounts shared
     between its items' kinds in proportion to their prices (floats; core/summary.py rounds)."""
     days, params = _days(ranges)
+    span = _span(ranges)
     return conn.execute(
         f"""
         WITH {days},
         paid AS (
             SELECT d.n, o.order_id, o.amount_paid AS amount FROM orders o
             JOIN days d ON o.paid_at >= d.day_start AND o.paid_at < d.day_end
+            WHERE o.paid_at >= ? AND o.paid_at < ?
         ),
         refunded AS (
             SELECT d.n, r.order_id, r.amount FROM refunds r
             JOIN days d ON r.refunded_at >= d.day_start AND r.refunded_at < d.day_end
+            WHERE r.refunded_at >= ? AND r.refunded_at < ?
         ),
         -- A subscription's first invoice is the checkout's payment (counted above); its
         -- later invoices are renewals. An invoice covering several children has a row per
@@ -61,8 +71,9 @@ def money(conn: duckdb.DuckDBPyConnection, ranges: list[tuple[datetime, datetime
                    p.amount_paid AS amount
             FROM enrolment_periods p
             JOIN days d ON p.paid_at >= d.day_start AND p.paid_at < d.day_end
-            WHERE p.period_start > (SELECT min(q.period_start) FROM enrolment_periods q
-                                    WHERE q.enrolment_id = p.enrolment_id)
+            WHERE p.paid_at >= ? AND p.paid_at < ?
+                AND p.period_start > (SELECT min(q.period_start) FROM enrolment_periods q
+                                      WHERE q.enrolment_id = p.enrolment_id)
         ),
         kinds AS (
             SELECT i.order_id, i.kind, sum(i.unit_amount) AS amount,
@@ -70,6 +81,7 @@ def money(conn: duckdb.DuckDBPyConnection, ranges: list[tuple[datetime, datetime
                    count(*) OVER (PARTITION BY i.order_id) AS kinds
             FROM order_items i
             WHERE i.order_id IN (SELECT order_id FROM paid UNION SELECT order_id FROM refunded)
+                AND i.created_at >= ?
             GROUP BY i.order_id, i.kind
         ),
         shares AS (
@@ -92,8 +104,24 @@ def money(conn: duckdb.DuckDBPyConnection, ranges: list[tuple[datetime, datetime
         )
         SELECT n, kind, sum(paid), sum(refunded) FROM moved GROUP BY n, kind ORDER BY n, kind
         """,
-        params,
+        params + span * 3 + [_first_order_made(conn, span)],
     ).fetchall()
+
+
+def _first_order_made(conn: duckdb.DuckDBPyConnection, span: list[datetime]) -> datetime:
+    """When the first of the orders paid or refunded in the span was made: an order's items
+    are made with it (`order_items.created_at` is the order's), so the items are read from
+    then on, not from the start of the table."""
+    (paid,) = conn.execute(
+        "SELECT min(created_at) FROM orders WHERE paid_at >= ? AND paid_at < ?", span
+    ).fetchone()
+    (refunded,) = conn.execute(
+        "SELECT min(o.created_at) FROM orders o WHERE o.order_id IN"
+        " (SELECT r.order_id FROM refunds r WHERE r.refunded_at >= ? AND r.refunded_at < ?)",
+        span,
+    ).fetchone()
+    made = [moment for moment in (paid, refunded) if moment is not None]
+    return min(made) if made else span[1]
 
 
 def bookings(
@@ -105,8 +133,9 @@ def bookings(
         f"WITH {days} SELECT d.n, e.kind, count(*) FROM bookings b"
         " JOIN days d ON b.created_at >= d.day_start AND b.created_at < d.day_end"
         " JOIN events e ON e.event_id = b.event_id"
-        " WHERE b.status = 'confirmed' GROUP BY d.n, e.kind ORDER BY d.n, e.kind",
-        params,
+        " WHERE b.status = 'confirmed' AND b.created_at >= ? AND b.created_at < ?"
+        " GROUP BY d.n, e.kind ORDER BY d.n, e.kind",
+        params + _span(ranges),
     ).fetchall()
 
 
@@ -120,13 +149,17 @@ def events(
         f"""
         WITH {days},
         day_events AS (
-            SELECT d.n, e.event_id, e.title, e.kind, e.product_id, e.starts_at, e.capacity
+            SELECT d.n, e.event_id, e.title, e.kind, e.product_id, e.starts_at, e.capacity,
+                   e.created_at
             FROM events e JOIN days d ON e.starts_at >= d.day_start AND e.starts_at < d.day_end
-            WHERE e.status = 'scheduled'
+            WHERE e.status = 'scheduled' AND e.starts_at >= ? AND e.starts_at < ?
         ),
+        -- An event is made when its first place is booked: its bookings are read from the
+        -- earliest of the events' created_at on (see store/calendar.py).
         booked AS (
             SELECT b.event_id, count(*) AS booked FROM bookings b
             WHERE b.status = 'confirmed' AND b.event_id IN (SELECT event_id FROM day_events)
+                AND b.created_at >= (SELECT min(created_at) FROM day_events)
             GROUP BY b.event_id
         )
         SELECT e.n, e.event_id, e.title, e.kind, e.product_id, e.starts_at, e.capacity,
@@ -134,7 +167,7 @@ def events(
         FROM day_events e LEFT JOIN booked b ON b.event_id = e.event_id
         ORDER BY e.n, e.starts_at, e.event_id
         """,
-        params,
+        params + _span(ranges),
     ).fetchall()
     return [(row[0], EventRow(*row[1:])) for row in rows]
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from core.settings import DatabaseLocation
-from store import schema
+from store import schema, writer
 from store.database import Database, DatabaseUnavailable
 
 
@@ -152,3 +153,29 @@ def test_a_closed_database_refuses_a_batch(database: Database):
 
     with pytest.raises(DatabaseUnavailable):
         database.submit_batch_to_sink(list.append, lambda conn, items: items, [("a", 1)])
+
+
+def _insert_payloads(conn, first: int) -> None:
+    """4,000 rows of 500 bytes: fewer than a row group, so they go to the write-ahead log
+    (a bigger insert is written straight to the file)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS payloads (id BIGINT, body VARCHAR)")
+    conn.execute(
+        "INSERT INTO payloads SELECT i, repeat('x', 500) || i FROM range(?, ? + 4000) t(i)",
+        [first, first],
+    )
+
+
+def test_the_writer_checkpoints_once_writes_pause(database: Database, database_path: Path):
+    wal = Path(f"{database_path}.wal")
+
+    for first in range(0, 40000, 4000):  # 2 MB of log each, 20 MB: below DuckDB's 64 MB
+        database.write(_insert_payloads, first)
+
+    deadline = time.monotonic() + 30  # a wait for it to happen, not a measure of how fast
+    while database._writer.checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert database._writer.checkpoints >= 1
+    assert not wal.exists() or wal.stat().st_size < writer.CHECKPOINT_WHEN_QUIET
+    assert database.read(lambda conn: conn.execute("SELECT count(*) FROM payloads")
+                         .fetchone()[0]) == 40000  # fmt: skip
