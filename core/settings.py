@@ -55,12 +55,23 @@ class SettingsError(ValueError):
 class DatabaseLocation:
     """Where the database lives, parsed from DATABASE_URL (SQLAlchemy-style)."""
 
-    backend: str  # "duckdb" (embedded); "postgresql" is reserved for the replicated setup
-    path: str  # a file path for DuckDB, ":memory:" for a throwaway database
+    backend: str  # "duckdb" (embedded) or "postgresql" (a server, store/postgres.py)
+    # A file path for DuckDB, ":memory:" for a throwaway database; for PostgreSQL the whole
+    # postgresql:// URL (libpq's form), password included: show `shown`, never this.
+    path: str
 
     @property
     def is_file(self) -> bool:
         return self.backend == "duckdb" and self.path != ":memory:"
+
+    @property
+    def shown(self) -> str:
+        """The location for logs and error messages, without a password."""
+        parts = urlsplit(self.path)
+        if self.backend != "postgresql" or parts.password is None:
+            return self.path
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
 
 
 @dataclass(frozen=True, repr=False)
@@ -159,7 +170,9 @@ class Settings:
 
 
 def parse_database_url(url: str) -> DatabaseLocation:
-    """`duckdb:///relative/path`, `duckdb:////absolute/path` or `duckdb:///:memory:`."""
+    """`duckdb:///relative/path`, `duckdb:////absolute/path`, `duckdb:///:memory:`, or
+    `postgresql://user:password@host:port/database` (any URL libpq takes, `?host=/socket/dir`
+    and `?sslmode=…` included)."""
     parts = urlsplit(url)
     if parts.scheme == "duckdb":
         if parts.netloc:
@@ -171,8 +184,14 @@ def parse_database_url(url: str) -> DatabaseLocation:
             )
         return DatabaseLocation("duckdb", path)
     if parts.scheme in ("postgresql", "postgres"):
-        raise ValueError("the PostgreSQL backend is not available yet; use a duckdb:/// URL")
-    raise ValueError(f"unsupported scheme {parts.scheme!r}; expected duckdb:///path")
+        if not parts.path.strip("/") and "dbname=" not in parts.query:
+            raise ValueError(
+                "a postgresql URL names its database: postgresql://user:pass@host:5432/tinkertank"
+            )
+        return DatabaseLocation("postgresql", url)
+    raise ValueError(
+        f"unsupported scheme {parts.scheme!r}; expected duckdb:///path or postgresql://…"
+    )
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = False) -> Settings:
