@@ -13,6 +13,8 @@ DuckDB), so that the SQL in `store/` runs unchanged on both backends:
   is sent as `text[]`. A list of nothing but NULLs has no type at all: in an
   `INSERT … SELECT unnest(?), unnest(?) …` (one row per list element, in step) its
   `unnest(?)` becomes a plain `NULL`, which takes the column's type;
+- a parameter PostgreSQL cannot type from its place, `? IS NULL`, is cast to text (a null
+  test is the same whatever the type);
 - `numeric` answers (PostgreSQL's `sum` of a `BIGINT`, `avg`, `extract(epoch …)`) come back
   as `int` when whole and `float` otherwise, as DuckDB's do, never as `Decimal` (which JSON
   cannot carry).
@@ -132,6 +134,7 @@ class PostgresConnection:
 # A quoted literal or identifier, a comment, or a placeholder; whatever else is copied.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?", re.DOTALL)
 _UNNEST = re.compile(r"unnest\(\s*\Z", re.IGNORECASE)
+_NULL_TEST = re.compile(r"\s+IS\s+(NOT\s+)?NULL\b", re.IGNORECASE)
 
 
 def translate(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -186,7 +189,12 @@ def _translate(sql: str, shape: tuple[str, ...]) -> tuple[str, tuple[bool, ...]]
             continue
         keep.append(True)
         number = sum(keep)
-        pieces.append(f"${number}::text[]" if kind in ("text", "nulls") else f"${number}")
+        if kind in ("text", "nulls"):
+            pieces.append(f"${number}::text[]")
+        elif _NULL_TEST.match(sql, end):
+            pieces.append(f"CAST(${number} AS TEXT)")  # `? IS NULL`: any type will do
+        else:
+            pieces.append(f"${number}")
     if position != len(shape):
         raise psycopg.ProgrammingError(
             f"the query has {position} placeholders but {len(shape)} parameters were given"
