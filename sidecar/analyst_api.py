@@ -58,6 +58,13 @@ def _refusal(error: str, message: str, status: int = 422) -> JSONResponse:
     return JSONResponse({"error": error, "message": message}, status_code=status)
 
 
+def _not_on_postgresql(settings: Settings, what: str) -> JSONResponse | None:
+    """The analysts' copy and the export are DuckDB's; PostgreSQL's are to come (issue 14)."""
+    if settings.database.backend == "duckdb":
+        return None
+    return _refusal("unavailable", f"{what} is not available on PostgreSQL yet", status=503)
+
+
 async def run_sql(request: Request) -> Response:
     global _running
     body = await json_object(request)
@@ -85,6 +92,8 @@ async def run_sql(request: Request) -> Response:
             status_code=429, headers={"Retry-After": "5"},
         )  # fmt: skip
     settings: Settings = request.app.state.settings
+    if (refused := _not_on_postgresql(settings, "the analysts' SQL")) is not None:
+        return refused
     limits = analyst_sandbox.Limits(
         time_seconds=settings.analyst_sql_time_limit_seconds,
         memory=settings.analyst_sql_memory_limit,
@@ -122,6 +131,8 @@ def export_root(settings: Settings) -> Path:
 
 
 async def run_export(request: Request) -> Response:
+    if (refused := _not_on_postgresql(request.app.state.settings, "the export")) is not None:
+        return refused
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     root = export_root(request.app.state.settings)
     try:

@@ -136,11 +136,46 @@ class Sidecar:
         return sum(self.staff_get("/api/inbox/counts").json().values())
 
 
+# The backend of the sidecars the tests start: TEST_BACKEND=postgresql runs them on the
+# suite's PostgreSQL server (`make test-postgresql`), DuckDB files otherwise.
+SUITE_BACKEND = os.environ.get("TEST_BACKEND", "duckdb")
+_postgres: list[PostgresServer] = []  # the session's server, started on first use
+
+
+def shared_postgres() -> PostgresServer:
+    """The session's PostgreSQL server (tests/postgres_server.py), or TEST_DATABASE_URL's."""
+    if not _postgres:
+        if os.environ.get("TEST_DATABASE_URL"):
+            _postgres.append(PostgresServer(os.environ["TEST_DATABASE_URL"]))
+        else:
+            _postgres.append(PostgresServer.start())
+    return _postgres[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On TEST_BACKEND=postgresql, a test marked `postgres_xfail("why")` is expected to fail
+    (not strictly: the marks name work still to do for issue 14)."""
+    if SUITE_BACKEND != "postgresql":
+        return
+    for item in items:
+        mark = item.get_closest_marker("postgres_xfail")
+        if mark is not None:
+            item.add_marker(pytest.mark.xfail(reason=mark.args[0], strict=False))
+
+
+def default_database_url(tmp_path: Path) -> str:
+    """A test directory's database: a DuckDB file in it, or on TEST_BACKEND=postgresql a
+    PostgreSQL database of its own (the same one each time: a restarted sidecar finds it)."""
+    if SUITE_BACKEND == "postgresql":
+        return shared_postgres().database_for(str(tmp_path))
+    return f"duckdb:///{tmp_path / 'tinkertank.duckdb'}"
+
+
 def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {
         "STRIPE_WEBHOOK_SECRET": f"{SECRET},{OLD_SECRET}",
         "ADMIN_TOKEN": ADMIN_TOKEN,
-        "DATABASE_URL": f"duckdb:///{tmp_path / 'tinkertank.duckdb'}",
+        "DATABASE_URL": default_database_url(tmp_path),
         "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
         # Every test checks out from 127.0.0.1, as a storefront that does not forward its
         # customers' addresses would: the per-client hold limits are off unless a test
@@ -300,16 +335,19 @@ def database_path(tmp_path: Path) -> Path:
     return tmp_path / "tinkertank.duckdb"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_postgres() -> Iterator[None]:
+    """Stops the session's PostgreSQL server, if a test started it."""
+    yield
+    for server in _postgres:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server() -> PostgresServer:
     """A throwaway PostgreSQL server for the session (tests/postgres_server.py), or the one
     at TEST_DATABASE_URL."""
-    if os.environ.get("TEST_DATABASE_URL"):
-        yield PostgresServer(os.environ["TEST_DATABASE_URL"])
-        return
-    server = PostgresServer.start()
-    yield server
-    server.stop()
+    return shared_postgres()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ Each test gets a database of its own (`create_database`), dropped afterwards.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import secrets
@@ -100,6 +101,15 @@ class PostgresServer:
         name = f"test_{secrets.token_hex(6)}"
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        return self.url(name)
+
+    def database_for(self, key: str) -> str:
+        """The database named after `key` (a test's directory), made on first use."""
+        name = f"test_{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if not exists:
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
