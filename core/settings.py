@@ -80,6 +80,9 @@ class Settings:
     admin_token: str
     database: DatabaseLocation = DatabaseLocation("duckdb", "data/tinkertank.duckdb")
     catalog_path: Path = Path("data/catalog.toml")
+    # Where the sidecar writes files (emails as .eml without SMTP, exports, the analysts'
+    # copies): DATA_DIR, else the DuckDB file's folder, else data/ (see `files_directory`).
+    data_dir: Path | None = None
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
     timezone: str = "Australia/Sydney"
@@ -161,6 +164,16 @@ class Settings:
     __str__ = __repr__
 
     @property
+    def files_directory(self) -> Path:
+        """DATA_DIR; by default the folder of the DuckDB file, or `data/` when there is no
+        file (PostgreSQL, an in-memory DuckDB)."""
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.database.is_file:
+            return Path(self.database.path).parent
+        return Path("data")
+
+    @property
     def stripe_livemode(self) -> bool:
         """The mode every Stripe event must be in to be applied: that of STRIPE_SECRET_KEY;
         test mode without a key."""
@@ -236,6 +249,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, client: bool = Fa
 
     if (catalog := text("CATALOG_PATH")) is not None:
         values["catalog_path"] = Path(catalog)
+    if (data_dir := text("DATA_DIR")) is not None:
+        values["data_dir"] = Path(data_dir)
 
     timezone = text("TIMEZONE")
     if timezone is not None:

@@ -48,10 +48,8 @@ def _message(exc: Exception) -> str:
 
 
 def analyst_root(settings: Settings) -> Path:
-    """`analyst/` next to the database file (under data/ for an in-memory database)."""
-    location = settings.database
-    base = Path(location.path).parent if location.is_file else Path("data")
-    return (base / "analyst").resolve()
+    """`analyst/` next to the database file (under DATA_DIR, see `Settings.files_directory`)."""
+    return (settings.files_directory / "analyst").resolve()
 
 
 def _refusal(error: str, message: str, status: int = 422) -> JSONResponse:
@@ -124,10 +122,8 @@ async def run_sql(request: Request) -> Response:
 
 
 def export_root(settings: Settings) -> Path:
-    """`exports/` next to the database file (under data/ for an in-memory database)."""
-    location = settings.database
-    base = Path(location.path).parent if location.is_file else Path("data")
-    return (base / "exports").resolve()
+    """`exports/` next to the database file (under DATA_DIR, see `Settings.files_directory`)."""
+    return (settings.files_directory / "exports").resolve()
 
 
 async def run_export(request: Request) -> Response:

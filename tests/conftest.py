@@ -189,6 +189,8 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "SUMMARY_AT": "off",
         "REMINDERS_EVERY_MINUTES": "0",
     }
+    if SUITE_BACKEND == "postgresql":  # files where the DuckDB file's folder would be
+        env["DATA_DIR"] = str(tmp_path)
     env.update(overrides)
     return env
 

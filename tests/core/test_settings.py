@@ -125,6 +125,18 @@ def test_a_postgresql_url_selects_the_postgresql_backend(url: str):
     assert location.shown.startswith(url.split(":", 1)[0] + "://tinkertank")
 
 
+def test_files_go_to_data_dir_else_beside_the_duckdb_file_else_under_data():
+    base = {"STRIPE_WEBHOOK_SECRET": "whsec_x", "ADMIN_TOKEN": "0123456789abcdef"}
+    postgresql = {**base, "DATABASE_URL": "postgresql://tinkertank@db/tinkertank"}
+
+    assert load_settings({**base, "DATA_DIR": "/srv/tt"}).files_directory == Path("/srv/tt")
+    assert load_settings(
+        {**base, "DATABASE_URL": "duckdb:////var/lib/tt/db.duckdb"}
+    ).files_directory == Path("/var/lib/tt")
+    assert load_settings(postgresql).files_directory == Path("data")
+    assert load_settings({**postgresql, "DATA_DIR": "/srv/tt"}).files_directory == Path("/srv/tt")
+
+
 def test_secrets_are_kept_out_of_the_settings_repr_and_str():
     settings = load_settings(
         {

@@ -27,11 +27,12 @@ from tests.sidecar.test_fulfilment import (
     status,
     status_when,
     steps,
+    wait_for,
 )
 
 
 def _start(fake: FakeStripe, tmp_path: Path, url: str, n: int = 0) -> Sidecar:
-    env = sidecar_env(tmp_path, **shop_env(fake), DATABASE_URL=url)
+    env = sidecar_env(tmp_path, **shop_env(fake), DATABASE_URL=url, DATA_DIR=str(tmp_path))
     return Sidecar(start_sidecar(free_port(), env, log_path=tmp_path / f"sidecar-{n}.log"))
 
 
@@ -81,6 +82,10 @@ def test_a_paid_checkout_delivered_three_times_at_once_is_fulfilled_once_in_post
         "SELECT dedupe_key FROM outbox WHERE order_id = %s ORDER BY dedupe_key",
         [order_id],
     ) == [(f"confirmation:{order_id}",), (f"staff:{order_id}",)]
+    # No SMTP server: the confirmation is written as a file under DATA_DIR, there being no
+    # database file to write it beside.
+    emails = wait_for(lambda: list((tmp_path / "outbox").glob("*.eml")))
+    assert len(emails) == 1 and "Ada" in emails[0].read_text()
 
 
 def test_a_restarted_sidecar_finds_its_orders_in_postgresql_and_migrates_nothing_again(
