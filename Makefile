@@ -67,10 +67,10 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) chromium postgresql
 	$(BIN)/pytest
 
-# The sidecar tests again, every sidecar on the suite's throwaway PostgreSQL server (the
-# in-process store tests run on both backends in `make test` already).
+# The tests that start sidecars again, every sidecar on the suite's throwaway PostgreSQL
+# server (the in-process store tests run on both backends in `make test` already).
 test-postgresql: $(STAMP) $(NODE_STAMP) chromium postgresql
-	TEST_BACKEND=postgresql $(BIN)/pytest tests/sidecar
+	TEST_BACKEND=postgresql $(BIN)/pytest tests/sidecar tests/cli tests/client tests/dashboard
 
 # The tests start a throwaway PostgreSQL server with Debian's initdb and pg_ctl; without
 # them (and without TEST_DATABASE_URL) the PostgreSQL half of the store tests fails, saying so.
