@@ -62,10 +62,14 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 def connect(url: str) -> PostgresConnection:
-    """One connection in autocommit mode (the writer's)."""
+    """One connection in autocommit mode (the writer's), made again when it is lost."""
+    return PostgresConnection(_connect(url), url)
+
+
+def _connect(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, application_name=APPLICATION_NAME, **CONNECT_OPTIONS)
     _configure(conn)
-    return PostgresConnection(conn)
+    return conn
 
 
 def pool(url: str, max_size: int) -> ConnectionPool:
@@ -87,19 +91,41 @@ class PostgresConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, url: str | None = None) -> None:
         self.raw = conn
+        self._url = url  # to connect again after the server restarts (the writer's)
+        self._in_transaction = False
         self._last: psycopg.RawCursor | None = None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.RawCursor:
         query, values = translate(sql, params or ())
-        cursor = psycopg.RawCursor(self.raw, row_factory=tuple_row)
-        cursor.execute(query, values)
+        word = query.lstrip()[:8].upper()
+        begins = word.startswith("BEGIN")
+        if word.startswith(("COMMIT", "ROLLBACK")):
+            self._in_transaction = False
+        if self._url and self.raw.closed and not self._in_transaction:
+            self.raw = _connect(self._url)  # lost earlier (a restart): a new one
+        try:
+            cursor = self._run(query, values)
+        except psycopg.OperationalError:
+            if not (begins and self._url and self.raw.closed):
+                raise
+            # Lost while idle, found at the start of a transaction: nothing was done on it,
+            # so begin again on a new connection.
+            self.raw = _connect(self._url)
+            cursor = self._run(query, values)
+        if begins:
+            self._in_transaction = True
         if cursor.statusmessage == "ROLLBACK" and query.strip().upper() == "COMMIT":
             # PostgreSQL answers COMMIT of a transaction an error has aborted with a rollback,
             # not an error; DuckDB raises, and the writer must not tell callers it committed.
             raise psycopg.errors.InFailedSqlTransaction("the transaction was rolled back")
         self._last = cursor
+        return cursor
+
+    def _run(self, query: str, values: list[Any]) -> psycopg.RawCursor:
+        cursor = psycopg.RawCursor(self.raw, row_factory=tuple_row)
+        cursor.execute(query, values)
         return cursor
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:

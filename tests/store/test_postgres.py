@@ -93,3 +93,32 @@ def test_reads_see_one_committed_state_for_the_whole_read(postgres_url: str):
         ) == (1,)
     finally:
         db.close()
+
+
+def test_the_writer_connects_again_after_its_connection_is_lost(postgres_url: str):
+    db = Database.open(DatabaseLocation("postgresql", postgres_url))
+
+    def beat(conn, beat_id: int) -> int:
+        conn.execute(
+            "INSERT INTO sidecar_heartbeat VALUES (?, ?)", [beat_id, datetime(2026, 11, 26)]
+        )
+        return beat_id
+
+    try:
+        assert db.write(beat, 1) == 1
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart does
+            (killed,) = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed >= 1
+
+        assert db.write(beat, 2) == 2
+        assert db.read(
+            lambda c: c.execute("SELECT id FROM sidecar_heartbeat ORDER BY id").fetchall()
+        ) == [
+            (1,),
+            (2,),
+        ]
+    finally:
+        db.close()
