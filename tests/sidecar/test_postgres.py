@@ -38,7 +38,9 @@ def _start(fake: FakeStripe, tmp_path: Path, url: str, n: int = 0) -> Sidecar:
 
 @pytest.fixture
 def pg_shop(fake: FakeStripe, tmp_path: Path, postgres_url: str) -> Iterator[Sidecar]:
-    sidecar = _start(fake, tmp_path, postgres_url)
+    # With a password (the test server trusts local connections, so any will do), which
+    # the sidecar's log must not show.
+    sidecar = _start(fake, tmp_path, postgres_url.replace("postgres@", "postgres:s3cret@", 1))
     yield sidecar
     sidecar.server.stop()
 
@@ -86,6 +88,9 @@ def test_a_paid_checkout_delivered_three_times_at_once_is_fulfilled_once_in_post
     # database file to write it beside.
     emails = wait_for(lambda: list((tmp_path / "outbox").glob("*.eml")))
     assert len(emails) == 1 and "Ada" in emails[0].read_text()
+    log = (tmp_path / "sidecar-0.log").read_text()
+    assert "(database postgresql://postgres:***@/test_" in log
+    assert "s3cret" not in log
 
 
 def test_a_restarted_sidecar_finds_its_orders_in_postgresql_and_migrates_nothing_again(
