@@ -172,7 +172,7 @@ class Database:
         try:
             conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK])
             try:
-                schema.migrate(conn, now=utcnow(), dialect=schema.POSTGRES_DIALECT)
+                schema.migrate(conn, now=utcnow())
             finally:
                 conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK])
             readers = postgres.pool(location.path, POSTGRES_READERS)

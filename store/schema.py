@@ -389,11 +389,11 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def migrate(
-    conn: duckdb.DuckDBPyConnection, now: datetime, dialect: dict[str, str] = DUCKDB_DIALECT
-) -> list[int]:
+def migrate(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
     """Apply every migration not yet applied, each in its own transaction; idempotent.
-    `conn` is DuckDB's, or PostgreSQL's through `store/postgres.py` (with POSTGRES_DIALECT)."""
+    `conn` is DuckDB's, or PostgreSQL's through `store/postgres.py` (POSTGRES_DIALECT)."""
+    postgresql = getattr(conn, "dialect", None) == "postgresql"
+    dialect = POSTGRES_DIALECT if postgresql else DUCKDB_DIALECT
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
