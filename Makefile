@@ -25,7 +25,7 @@ DEMO_CATALOG := data/demo-catalog.toml
 # `make test-as-if DATE=2028-02-01` runs the suite as if today were that date.
 DATE ?= 2028-02-01
 
-.PHONY: run serve test test-as-if check lint format bench clean chromium
+.PHONY: run serve test test-as-if test-postgresql check lint format bench clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,10 +64,22 @@ run: $(STAMP)
 	fi; \
 	wait $$server
 
-test: $(STAMP) $(NODE_STAMP) chromium
+test: $(STAMP) $(NODE_STAMP) chromium postgresql
 	$(BIN)/pytest
 
-test-as-if: $(STAMP) $(NODE_STAMP) chromium
+# The tests that start sidecars again, every sidecar on the suite's throwaway PostgreSQL
+# server (the in-process store tests run on both backends in `make test` already).
+test-postgresql: $(STAMP) $(NODE_STAMP) chromium postgresql
+	TEST_BACKEND=postgresql $(BIN)/pytest tests/sidecar tests/cli tests/client tests/dashboard
+
+# The tests start a throwaway PostgreSQL server with Debian's initdb and pg_ctl; without
+# them (and without TEST_DATABASE_URL) the PostgreSQL half of the store tests fails, saying so.
+postgresql:
+	@test -n "$$TEST_DATABASE_URL" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) || \
+		echo "Could not install postgresql (apt-get install postgresql): its tests will fail."
+
+test-as-if: $(STAMP) $(NODE_STAMP) chromium postgresql
 	$(BIN)/python -m tests.as_if $(DATE)
 
 # The customer pages' browser tests drive Debian's chromium through Playwright (never a
@@ -77,7 +89,7 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
 		echo "Could not install chromium (apt-get install chromium): the browser tests will fail."
 
-check: $(STAMP) $(NODE_STAMP) chromium
+check: $(STAMP) $(NODE_STAMP) chromium postgresql
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest

@@ -53,7 +53,7 @@ def serve(args: argparse.Namespace) -> None:
         "serving on http://%s:%d (database %s, %d products)",
         args.host,
         args.port,
-        settings.database.path,
+        settings.database.shown,
         len(catalog.products),
     )
     soft, _ = http_limits.raise_open_file_limit()

@@ -58,12 +58,23 @@ class SettingsError(ValueError):
 class DatabaseLocation:
     """Where the database lives, parsed from DATABASE_URL (SQLAlchemy-style)."""
 
-    backend: str  # "duckdb" (embedded); "postgresql" is reserved for the replicated setup
-    path: str  # a file path for DuckDB, ":memory:" for a throwaway database
+    backend: str  # "duckdb" (embedded) or "postgresql" (a server, store/postgres.py)
+    # A file path for DuckDB, ":memory:" for a throwaway database; for PostgreSQL the whole
+    # postgresql:// URL (libpq's form), password included: show `shown`, never this.
+    path: str
 
     @property
     def is_file(self) -> bool:
         return self.backend == "duckdb" and self.path != ":memory:"
+
+    @property
+    def shown(self) -> str:
+        """The location for logs and error messages, without a password."""
+        parts = urlsplit(self.path)
+        if self.backend != "postgresql" or parts.password is None:
+            return self.path
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
 
 
 @dataclass(frozen=True, repr=False)
@@ -72,6 +83,9 @@ class Settings:
     admin_token: str
     database: DatabaseLocation = DatabaseLocation("duckdb", "data/tinkertank.duckdb")
     catalog_path: Path = Path("data/catalog.toml")
+    # Where the sidecar writes files (emails as .eml without SMTP, exports, the analysts'
+    # copies): DATA_DIR, else the DuckDB file's folder, else data/ (see `files_directory`).
+    data_dir: Path | None = None
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
     timezone: str = "Australia/Sydney"
@@ -203,6 +217,16 @@ class Settings:
         return self.stripe_account_mode == "shared"
 
     @property
+    def files_directory(self) -> Path:
+        """DATA_DIR; by default the folder of the DuckDB file, or `data/` when there is no
+        file (PostgreSQL, an in-memory DuckDB)."""
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.database.is_file:
+            return Path(self.database.path).parent
+        return Path("data")
+
+    @property
     def stripe_livemode(self) -> bool:
         """The mode every Stripe event must be in to be applied: that of STRIPE_SECRET_KEY;
         test mode without a key."""
@@ -212,7 +236,9 @@ class Settings:
 
 
 def parse_database_url(url: str) -> DatabaseLocation:
-    """`duckdb:///relative/path`, `duckdb:////absolute/path` or `duckdb:///:memory:`."""
+    """`duckdb:///relative/path`, `duckdb:////absolute/path`, `duckdb:///:memory:`, or
+    `postgresql://user:password@host:port/database` (any URL libpq takes, `?host=/socket/dir`
+    and `?sslmode=…` included)."""
     parts = urlsplit(url)
     if parts.scheme == "duckdb":
         if parts.netloc:
@@ -224,8 +250,14 @@ def parse_database_url(url: str) -> DatabaseLocation:
             )
         return DatabaseLocation("duckdb", path)
     if parts.scheme in ("postgresql", "postgres"):
-        raise ValueError("the PostgreSQL backend is not available yet; use a duckdb:/// URL")
-    raise ValueError(f"unsupported scheme {parts.scheme!r}; expected duckdb:///path")
+        if not parts.path.strip("/") and "dbname=" not in parts.query:
+            raise ValueError(
+                "a postgresql URL names its database: postgresql://user:pass@host:5432/tinkertank"
+            )
+        return DatabaseLocation("postgresql", url)
+    raise ValueError(
+        f"unsupported scheme {parts.scheme!r}; expected duckdb:///path or postgresql://…"
+    )
 
 
 def load_settings(
@@ -274,6 +306,8 @@ def load_settings(
 
     if (catalog := text("CATALOG_PATH")) is not None:
         values["catalog_path"] = Path(catalog)
+    if (data_dir := text("DATA_DIR")) is not None:
+        values["data_dir"] = Path(data_dir)
 
     timezone = text("TIMEZONE")
     if timezone is not None:

@@ -161,7 +161,7 @@ def create_metadata_orders(
         existing = {
             row[0]
             for row in conn.execute(
-                "SELECT unnest([checkout_session_id, payment_intent_id]) FROM orders"
+                "SELECT unnest(ARRAY[checkout_session_id, payment_intent_id]) FROM orders"
                 " WHERE checkout_session_id IN (SELECT unnest($1))"
                 " OR payment_intent_id IN (SELECT unnest($1))",
                 [sorted(payments)],

@@ -156,7 +156,7 @@ def queue_staff_notices(
     rows = conn.execute(
         "SELECT o.order_id, o.amount_total, o.currency, i.product_id, count(*) FROM orders o"
         " JOIN order_items i ON i.order_id = o.order_id WHERE o.order_id IN (SELECT unnest(?))"
-        " GROUP BY ALL ORDER BY 1, 4",
+        " GROUP BY o.order_id, o.amount_total, o.currency, i.product_id ORDER BY 1, 4",
         [order_ids],
     ).fetchall()
     lines: dict[str, list[str]] = {}

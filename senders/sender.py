@@ -21,7 +21,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -147,9 +146,7 @@ class Sender:
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
-        location = settings.database
-        base = Path(location.path).parent if location.is_file else Path("data")
-        self.eml_directory = base / "outbox"
+        self.eml_directory = settings.files_directory / "outbox"
         self.sms: SmsProvider | None = TwilioSms.from_settings(settings)
 
     def start(self) -> None:

@@ -48,14 +48,19 @@ def _message(exc: Exception) -> str:
 
 
 def analyst_root(settings: Settings) -> Path:
-    """`analyst/` next to the database file (under data/ for an in-memory database)."""
-    location = settings.database
-    base = Path(location.path).parent if location.is_file else Path("data")
-    return (base / "analyst").resolve()
+    """`analyst/` next to the database file (under DATA_DIR, see `Settings.files_directory`)."""
+    return (settings.files_directory / "analyst").resolve()
 
 
 def _refusal(error: str, message: str, status: int = 422) -> JSONResponse:
     return JSONResponse({"error": error, "message": message}, status_code=status)
+
+
+def _not_on_postgresql(settings: Settings, what: str) -> JSONResponse | None:
+    """The analysts' copy and the export are DuckDB's; PostgreSQL's are to come (issue 14)."""
+    if settings.database.backend == "duckdb":
+        return None
+    return _refusal("unavailable", f"{what} is not available on PostgreSQL yet", status=503)
 
 
 async def run_sql(request: Request) -> Response:
@@ -85,6 +90,8 @@ async def run_sql(request: Request) -> Response:
             status_code=429, headers={"Retry-After": "5"},
         )  # fmt: skip
     settings: Settings = request.app.state.settings
+    if (refused := _not_on_postgresql(settings, "the analysts' SQL")) is not None:
+        return refused
     limits = analyst_sandbox.Limits(
         time_seconds=settings.analyst_sql_time_limit_seconds,
         memory=settings.analyst_sql_memory_limit,
@@ -117,13 +124,13 @@ async def run_sql(request: Request) -> Response:
 
 
 def export_root(settings: Settings) -> Path:
-    """`exports/` next to the database file (under data/ for an in-memory database)."""
-    location = settings.database
-    base = Path(location.path).parent if location.is_file else Path("data")
-    return (base / "exports").resolve()
+    """`exports/` next to the database file (under DATA_DIR, see `Settings.files_directory`)."""
+    return (settings.files_directory / "exports").resolve()
 
 
 async def run_export(request: Request) -> Response:
+    if (refused := _not_on_postgresql(request.app.state.settings, "the export")) is not None:
+        return refused
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     root = export_root(request.app.state.settings)
     try:

@@ -15,6 +15,10 @@ redelivery, then redoes the group with `ON CONFLICT DO NOTHING`.
 
 The writer thread itself is `store/writer.py`. Reads use cursors of the same database
 instance (one per thread), which see committed data and never block the writer.
+
+With DATABASE_URL=postgresql://… the same handle runs on PostgreSQL (`store/postgres.py`):
+the writer thread owns one connection and commits in groups just the same, and each read
+takes a connection from a pool for one REPEATABLE READ, READ ONLY transaction.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import duckdb
 
 from core.clock import utcnow
 from core.settings import DatabaseLocation
-from store import heartbeat, schema
+from store import heartbeat, postgres, schema
 from store.writer import (
     DatabaseUnavailable,
     Job,
@@ -57,6 +61,10 @@ CHECKPOINT_THRESHOLD = "64MB"
 # 8,192 rows keep each checkpoint's rewrite small (~10 ms) at little cost to queries.
 ROW_GROUP_SIZE = 8192
 CATALOG = "tinkertank"
+# PostgreSQL: connections for reads (the store process reads from 4 threads, the worker and
+# the sender from one each), and the advisory lock that lets one process migrate at a time.
+POSTGRES_READERS = 8
+MIGRATION_LOCK = 7_247_001
 LOCK_RETRY_SECONDS = 0.1  # how often a locked database file is tried again
 
 
@@ -86,9 +94,15 @@ class StoreStatus:
 
 
 class Database:
-    def __init__(self, conn: duckdb.DuckDBPyConnection, location: DatabaseLocation) -> None:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        location: DatabaseLocation,
+        readers: postgres.ConnectionPool | None = None,
+    ) -> None:
         self.location = location
         self._conn = conn
+        self._pool = readers  # PostgreSQL's read connections; None on DuckDB
         self._readers = threading.local()
         self._reader_conns: list[duckdb.DuckDBPyConnection] = []
         self._reader_lock = threading.Lock()
@@ -112,6 +126,8 @@ class Database:
         """Open (creating if needed) the database and bring its schema up to date. A file
         locked by another process is waited for, up to `lock_wait_seconds`: a sidecar
         restarted by its supervisor may start while the old store process is still exiting."""
+        if location.backend == "postgresql":
+            return cls._open_postgres(location)
         if location.backend != "duckdb":
             raise DatabaseUnavailable(f"unsupported database backend {location.backend!r}")
         if location.is_file:
@@ -145,6 +161,25 @@ class Database:
             conn.close()
             raise
         return cls(conn, location)
+
+    @classmethod
+    def _open_postgres(cls, location: DatabaseLocation) -> Database:
+        """Connect the writer, migrate (one process at a time), and open the readers' pool."""
+        try:
+            conn = postgres.connect(location.path)
+        except Exception as exc:
+            raise DatabaseUnavailable(f"cannot open database {location.shown}: {exc}") from None
+        try:
+            conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK])
+            try:
+                schema.migrate(conn, now=utcnow())
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK])
+            readers = postgres.pool(location.path, POSTGRES_READERS)
+        except Exception:
+            conn.close()
+            raise
+        return cls(conn, location, readers)  # type: ignore[arg-type]
 
     # --- writes -------------------------------------------------------------------------
 
@@ -246,6 +281,8 @@ class Database:
         """Run `fn(cursor, *args, **kwargs)` on this thread's read cursor, in one read
         transaction: every query of `fn` sees the same committed state (an order's status
         and its steps read apart could straddle a commit and contradict each other)."""
+        if self._pool is not None:
+            return self._read_postgres(fn, *args, **kwargs)
         cursor = getattr(self._readers, "cursor", None)
         if cursor is None:
             if self._closed:
@@ -262,6 +299,18 @@ class Database:
         finally:
             with contextlib.suppress(duckdb.Error):  # an error may have ended it already
                 cursor.execute("ROLLBACK")  # nothing to keep: it only read
+
+    def _read_postgres(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._closed:
+            raise DatabaseUnavailable("the database is closed")
+        with self._pool.connection() as raw:  # type: ignore[union-attr]
+            conn = postgres.PostgresConnection(raw)
+            conn.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                with contextlib.suppress(postgres.Error):  # a broken connection: pool's to drop
+                    conn.execute("ROLLBACK")  # nothing to keep: it only read
 
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(self.read, fn, *args, **kwargs)
@@ -289,6 +338,10 @@ class Database:
         with self._reader_lock:
             for cursor in self._reader_conns:
                 cursor.close()
+        if self._pool is not None:  # PostgreSQL: the server keeps what committed
+            self._pool.close()
+            self._conn.close()
+            return
         try:
             self._conn.execute("CHECKPOINT")
         except duckdb.Error as exc:

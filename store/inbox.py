@@ -271,7 +271,7 @@ def wake_waiting(conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: dat
     rows = conn.execute(
         "UPDATE webhook_inbox SET next_attempt_at = ? WHERE status = 'received'"
         " AND waiting_for IS NOT NULL AND next_attempt_at > ? AND waiting_for IN ("
-        "  SELECT unnest([o.checkout_session_id, o.payment_intent_id, o.subscription_id,"
+        "  SELECT unnest(ARRAY[o.checkout_session_id, o.payment_intent_id, o.subscription_id,"
         "                 o.stripe_customer_id]) FROM orders o WHERE o.order_id IN ("
         "   SELECT order_id FROM webhook_inbox WHERE event_id IN (SELECT unnest(?))"
         "   AND order_id IS NOT NULL))"

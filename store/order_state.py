@@ -250,7 +250,8 @@ def record_payment(
         " CASE WHEN ? AND fulfillment_status IN ('waiting', 'in_progress')"
         " THEN 'needs_attention' WHEN fulfillment_status = 'waiting' THEN 'in_progress'"
         " ELSE fulfillment_status END,"
-        " attention_reason = CASE WHEN ? THEN concat_ws('; ', attention_reason, ?)"
+        " attention_reason = CASE WHEN ?"
+        " THEN concat_ws('; ', attention_reason, CAST(? AS VARCHAR))"
         " ELSE attention_reason END WHERE order_id = ?",
         [paid, now, problem is not None, problem is not None, problem, order_id],
     )
@@ -329,7 +330,7 @@ def needs_attention(
     conn.execute(
         "UPDATE orders SET fulfillment_status = 'needs_attention', updated_at = ?,"
         " attention_reason = CASE WHEN ? IS NULL THEN attention_reason"
-        " ELSE concat_ws('; ', attention_reason, ?) END"
+        " ELSE concat_ws('; ', attention_reason, CAST(? AS VARCHAR)) END"
         " WHERE order_id = ? AND fulfillment_status IN (SELECT unnest(?))",
         [now, reason, reason, order_id, list(when)],
     )

@@ -222,8 +222,10 @@ CREATE TABLE sidecar_heartbeat (
 );
 """
 
-# What the portable DDL above leaves to each database.
+# What the portable DDL above leaves to each database: the only dialect branch of the
+# migrations. PostgreSQL compresses large values itself (TOAST).
 DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd"}
+POSTGRES_DIALECT = {"compressed": ""}
 
 # Subscription events arrive in any order; an enrolment keeps the `created` time of the
 # event its status came from, and an older event does not overwrite it.
@@ -640,7 +642,10 @@ def _statements(script: str) -> list[str]:
 
 
 def migrate(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
-    """Apply every migration not yet applied, each in its own transaction; idempotent."""
+    """Apply every migration not yet applied, each in its own transaction; idempotent.
+    `conn` is DuckDB's, or PostgreSQL's through `store/postgres.py` (POSTGRES_DIALECT)."""
+    postgresql = getattr(conn, "dialect", None) == "postgresql"
+    dialect = POSTGRES_DIALECT if postgresql else DUCKDB_DIALECT
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
@@ -652,7 +657,7 @@ def migrate(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
-            for statement in _statements(script.format(**DUCKDB_DIALECT)):
+            for statement in _statements(script.format(**dialect)):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

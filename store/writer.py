@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from core.clock import utcnow
-from store import heartbeat
+from store import heartbeat, postgres
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class StorageFailure:
 def is_storage_failure(exc: BaseException) -> bool:
     """Disk full, file too large, I/O error, a database DuckDB has invalidated …"""
     if isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)):
+        return True
+    if isinstance(exc, postgres.Unavailable):  # disk full, server gone, connection lost
         return True
     text = str(exc)
     return "Failed to commit" in text or "invalidated" in text or isinstance(exc, OSError)
@@ -329,7 +331,7 @@ class Writer:
                 results.extend(group.run(conn, retrying))
             conn.execute("COMMIT")
         except Exception:
-            with contextlib.suppress(duckdb.Error):  # already gone after a failed COMMIT
+            with contextlib.suppress(duckdb.Error, postgres.Error):  # gone after a failed COMMIT
                 conn.execute("ROLLBACK")
             raise
         return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import icalendar
+import psycopg
 import pytest
 import requests
 import stripe
@@ -26,6 +29,7 @@ from core.settings import DatabaseLocation
 from runtime.sidecar_process import ServerProcess, free_port, start_sidecar
 from store.database import Database
 from tests.fakes.stripe import FakeStripe
+from tests.postgres_server import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -39,6 +43,8 @@ clock.set_shift(CLOCK_SHIFT)
 SECRET = "whsec_test_current_0123456789abcdef"
 OLD_SECRET = "whsec_test_previous_0123456789abcdef"
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# What a broken unique or primary key raises, on either backend.
+CONSTRAINT_ERRORS = (duckdb.ConstraintException, psycopg.errors.IntegrityError)
 
 
 def make_event(**overrides: Any) -> dict[str, Any]:
@@ -130,11 +136,46 @@ class Sidecar:
         return sum(self.staff_get("/api/inbox/counts").json().values())
 
 
+# The backend of the sidecars the tests start: TEST_BACKEND=postgresql runs them on the
+# suite's PostgreSQL server (`make test-postgresql`), DuckDB files otherwise.
+SUITE_BACKEND = os.environ.get("TEST_BACKEND", "duckdb")
+_postgres: list[PostgresServer] = []  # the session's server, started on first use
+
+
+def shared_postgres() -> PostgresServer:
+    """The session's PostgreSQL server (tests/postgres_server.py), or TEST_DATABASE_URL's."""
+    if not _postgres:
+        if os.environ.get("TEST_DATABASE_URL"):
+            _postgres.append(PostgresServer(os.environ["TEST_DATABASE_URL"]))
+        else:
+            _postgres.append(PostgresServer.start())
+    return _postgres[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On TEST_BACKEND=postgresql, a test marked `postgres_xfail("why")` is expected to fail
+    (not strictly: the marks name work still to do for issue 14)."""
+    if SUITE_BACKEND != "postgresql":
+        return
+    for item in items:
+        mark = item.get_closest_marker("postgres_xfail")
+        if mark is not None:
+            item.add_marker(pytest.mark.xfail(reason=mark.args[0], strict=False))
+
+
+def default_database_url(tmp_path: Path) -> str:
+    """A test directory's database: a DuckDB file in it, or on TEST_BACKEND=postgresql a
+    PostgreSQL database of its own (the same one each time: a restarted sidecar finds it)."""
+    if SUITE_BACKEND == "postgresql":
+        return shared_postgres().database_for(str(tmp_path))
+    return f"duckdb:///{tmp_path / 'tinkertank.duckdb'}"
+
+
 def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {
         "STRIPE_WEBHOOK_SECRET": f"{SECRET},{OLD_SECRET}",
         "ADMIN_TOKEN": ADMIN_TOKEN,
-        "DATABASE_URL": f"duckdb:///{tmp_path / 'tinkertank.duckdb'}",
+        "DATABASE_URL": default_database_url(tmp_path),
         "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
         # Every test checks out from 127.0.0.1, as a storefront that does not forward its
         # customers' addresses would: the per-client hold limits are off unless a test
@@ -151,6 +192,8 @@ def sidecar_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         # tests/sidecar/test_watchdog.py turns it on.
         "NO_DELIVERY_ALERT_MINUTES": "0",
     }
+    if SUITE_BACKEND == "postgresql":  # files where the DuckDB file's folder would be
+        env["DATA_DIR"] = str(tmp_path)
     env.update(overrides)
     return env
 
@@ -297,10 +340,62 @@ def database_path(tmp_path: Path) -> Path:
     return tmp_path / "tinkertank.duckdb"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_postgres() -> Iterator[None]:
+    """Stops the session's PostgreSQL server, if a test started it."""
+    yield
+    for server in _postgres:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """A throwaway PostgreSQL server for the session (tests/postgres_server.py), or the one
+    at TEST_DATABASE_URL."""
+    return shared_postgres()
+
+
 @pytest.fixture
-def database(database_path: Path) -> Iterator[Database]:
-    """A real DuckDB file, opened in this process (in-process store and handler tests)."""
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A DATABASE_URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn. A test marked `postgres_xfail("why")` is expected to fail on
+    PostgreSQL (not strictly: the marks name work still to do, issue 14)."""
+    mark = request.node.get_closest_marker("postgres_xfail")
+    if request.param == "postgresql" and mark is not None:
+        request.applymarker(pytest.mark.xfail(reason=mark.args[0], strict=False))
+    return request.param
+
+
+@pytest.fixture
+def database_location(
+    backend: str, database_path: Path, request: pytest.FixtureRequest
+) -> DatabaseLocation:
+    """Where `database` lives: a DuckDB file, or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return DatabaseLocation("postgresql", request.getfixturevalue("postgres_url"))
+    return DatabaseLocation("duckdb", str(database_path))
+
+
+@pytest.fixture
+def duckdb_database(database_path: Path) -> Iterator[Database]:
+    """A DuckDB file only: for what only DuckDB has (its file lock, its analysts' copy)."""
     db = Database.open(DatabaseLocation("duckdb", str(database_path)))
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def database(database_location: DatabaseLocation) -> Iterator[Database]:
+    """A real database opened in this process (in-process store and handler tests), once on
+    each backend: a DuckDB file, and a PostgreSQL database of its own."""
+    db = Database.open(database_location)
     yield db
     db.close()
 

@@ -8,6 +8,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from core.catalog_file import load_catalog
 from runtime.sidecar_process import inherited_env
 from tests.conftest import REPO, sidecar_env
@@ -62,6 +64,7 @@ def test_serve_with_a_missing_catalog_names_the_path(tmp_path: Path):
     assert "nope.toml" in result.stderr
 
 
+@pytest.mark.postgres_xfail("DuckDB's file lock; PostgreSQL has none to explain")
 def test_a_second_sidecar_on_the_same_database_explains_the_lock(sidecar, tmp_path: Path):
     database = sidecar.server.env["DATABASE_URL"]
 

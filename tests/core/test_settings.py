@@ -61,7 +61,7 @@ def test_a_missing_required_secret_is_named(missing: str):
         ("ADMIN_TOKEN", "short", "at least 16 characters"),
         ("DATABASE_URL", "mysql://db/x", "unsupported scheme 'mysql'"),
         ("DATABASE_URL", "duckdb://host/x.duckdb", "has no host"),
-        ("DATABASE_URL", "postgresql://db/tinkertank", "PostgreSQL backend is not available"),
+        ("DATABASE_URL", "postgresql://db:5432", "a postgresql URL names its database"),
         ("TIMEZONE", "Australia/Sydny", "not an IANA time zone"),
         ("SMTP_PORT", "twenty-five", "not a whole number"),
         ("SMTP_PORT", "70000", "outside 1..65535"),
@@ -108,6 +108,33 @@ def test_every_problem_is_reported_at_once():
 )
 def test_database_url_uses_three_slashes_for_relative_and_four_for_absolute(url: str, path: str):
     assert parse_database_url(url) == DatabaseLocation("duckdb", path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tinkertank:s3cret@db.internal:5432/tinkertank",
+        "postgres://tinkertank@/tinkertank?host=/run/postgresql",
+    ],
+)
+def test_a_postgresql_url_selects_the_postgresql_backend(url: str):
+    location = parse_database_url(url)
+
+    assert location == DatabaseLocation("postgresql", url)
+    assert "s3cret" not in location.shown
+    assert location.shown.startswith(url.split(":", 1)[0] + "://tinkertank")
+
+
+def test_files_go_to_data_dir_else_beside_the_duckdb_file_else_under_data():
+    base = {"STRIPE_WEBHOOK_SECRET": "whsec_x", "ADMIN_TOKEN": "0123456789abcdef"}
+    postgresql = {**base, "DATABASE_URL": "postgresql://tinkertank@db/tinkertank"}
+
+    assert load_settings({**base, "DATA_DIR": "/srv/tt"}).files_directory == Path("/srv/tt")
+    assert load_settings(
+        {**base, "DATABASE_URL": "duckdb:////var/lib/tt/db.duckdb"}
+    ).files_directory == Path("/var/lib/tt")
+    assert load_settings(postgresql).files_directory == Path("data")
+    assert load_settings({**postgresql, "DATA_DIR": "/srv/tt"}).files_directory == Path("/srv/tt")
 
 
 def test_secrets_are_kept_out_of_the_settings_repr_and_str():

@@ -36,6 +36,13 @@ def _add_event(conn: duckdb.DuckDBPyConnection, event_id: str) -> None:
 
 
 @pytest.fixture
+def backend() -> str:
+    """DuckDB only: the analysts' copy is a DuckDB file (on PostgreSQL, analysts are to get a
+    read-only role instead, issue 14)."""
+    return "duckdb"
+
+
+@pytest.fixture
 def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The store process keeps one state; each test starts with none, and ends with no
     copy being made (as the store process does before it closes the database)."""

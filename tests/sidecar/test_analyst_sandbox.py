@@ -16,6 +16,10 @@ from runtime.sidecar_process import free_port, start_sidecar
 from tests.conftest import ADMIN_TOKEN, OLD_SECRET, SECRET, Sidecar, make_event, sidecar_env
 from tests.sidecar.test_analysts import RUNAWAY, run_sql
 
+pytestmark = pytest.mark.postgres_xfail(
+    "analysts' SQL and export: DuckDB's copy only, PostgreSQL's role is issue 14 item 3"
+)
+
 STRIPE_KEY = "sk_test_CANARY_stripe_key_0123456789"
 SMTP_PASSWORD = "CANARY-smtp-password-0123456789"
 FILE_TEXT = "CANARY-file-text-0123456789"

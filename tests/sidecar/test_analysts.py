@@ -16,6 +16,10 @@ from tests.conftest import ADMIN_TOKEN, Sidecar, make_event, sidecar_env
 from tests.sidecar.test_alerts import wait_for
 from tests.sidecar.test_summary import pay, settled, sql, tinkertank
 
+pytestmark = pytest.mark.postgres_xfail(
+    "analysts' SQL and export: DuckDB's copy only, PostgreSQL's role is issue 14 item 3"
+)
+
 # A cross product of 10^12 rows: far longer than the time limit on any machine.
 RUNAWAY = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
 

@@ -635,6 +635,7 @@ def test_expired_session_marks_the_order_expired_and_frees_its_seat(
 # --- what stays taken after payment ----------------------------------------------------------
 
 
+@pytest.mark.postgres_xfail("reads the DuckDB file directly")
 def test_a_paid_ignite_place_stays_taken_after_the_30_minute_hold(
     start_sidecar_process, tmp_path, fake: FakeStripe
 ):

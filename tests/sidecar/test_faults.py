@@ -77,6 +77,9 @@ def test_every_acknowledged_delivery_survives_kill_9_and_redelivery_stores_each_
     assert restarted.inbox_total() == len(attempted)
 
 
+@pytest.mark.postgres_xfail(
+    "fills the disk under a DuckDB file (a file-size limit); PostgreSQL's disk is the server's"
+)
 def test_readyz_reports_503_with_the_reason_when_the_database_cannot_be_written(
     start_sidecar_process,
 ):

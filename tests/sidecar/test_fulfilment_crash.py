@@ -66,6 +66,7 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[s
     return placed
 
 
+@pytest.mark.postgres_xfail("places its orders in the DuckDB file directly")
 def test_kill_9_in_a_burst_of_2000_orders_then_redelivery_fulfils_each_once(
     start_sidecar_process, tmp_path: Path
 ):

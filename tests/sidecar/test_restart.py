@@ -83,6 +83,7 @@ def _hold_lock(path: Path) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.postgres_xfail("DuckDB's file lock; PostgreSQL has none to wait for")
 def test_a_starting_sidecar_waits_for_a_locked_database_and_says_so(tmp_path):
     env = sidecar_env(tmp_path, DATABASE_LOCK_WAIT_SECONDS="60")
     holder = _hold_lock(tmp_path / "tinkertank.duckdb")
@@ -107,6 +108,7 @@ def test_a_starting_sidecar_waits_for_a_locked_database_and_says_so(tmp_path):
         server.kill()
 
 
+@pytest.mark.postgres_xfail("DuckDB's file lock; PostgreSQL has none to wait for")
 def test_a_sidecar_gives_up_on_a_database_locked_past_the_wait_with_exit_3(tmp_path):
     env = sidecar_env(tmp_path, DATABASE_LOCK_WAIT_SECONDS="0.5")
     holder = _hold_lock(tmp_path / "tinkertank.duckdb")

@@ -6,12 +6,12 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from core.settings import DatabaseLocation
 from store import schema, writer
 from store.database import Database, DatabaseUnavailable
+from tests.conftest import CONSTRAINT_ERRORS
 
 
 def _insert_beat(conn, beat_id: int) -> int:
@@ -42,7 +42,7 @@ def test_a_failing_write_in_a_group_does_not_fail_the_others(database: Database)
 
     assert futures[0].result(5) == 1
     assert futures[2].result(5) == 2
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(CONSTRAINT_ERRORS):
         futures[1].result(5)
     assert database.read(_beat_ids) == [1, 2, 7]
 
@@ -110,7 +110,9 @@ def test_a_closed_database_refuses_new_writes(database: Database):
         database.submit(_insert_beat, 1)
 
 
-def test_a_file_held_by_another_process_is_reported_not_crashed(database: Database, database_path):
+def test_a_file_held_by_another_process_is_reported_not_crashed(
+    duckdb_database: Database, database_path
+):
     code = (
         "import sys\n"
         "from core.settings import DatabaseLocation\n"
@@ -127,6 +129,36 @@ def test_a_file_held_by_another_process_is_reported_not_crashed(database: Databa
 
     assert result.returncode == 3
     assert f"cannot open database {database_path}" in result.stdout
+
+
+def test_a_postgresql_server_that_cannot_be_reached_is_reported_not_crashed(tmp_path: Path):
+    url = f"postgresql://tinkertank:s3cret@/tinkertank?host={tmp_path}&port=1&connect_timeout=5"
+
+    with pytest.raises(DatabaseUnavailable) as refused:
+        Database.open(DatabaseLocation("postgresql", url))
+
+    assert "cannot open database postgresql://tinkertank:***@/tinkertank" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_two_processes_opening_one_postgresql_database_migrate_it_once(postgres_url: str):
+    code = (
+        "from core.settings import DatabaseLocation\n"
+        "from store.database import Database\n"
+        f"Database.open(DatabaseLocation('postgresql', {postgres_url!r})).close()\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
+        for _ in range(3)
+    ]
+
+    assert [p.wait(60) for p in processes] == [0, 0, 0]
+    db = Database.open(DatabaseLocation("postgresql", postgres_url))
+    try:
+        versions = db.read(lambda c: c.execute("SELECT version FROM schema_migrations").fetchall())
+    finally:
+        db.close()
+    assert sorted(versions) == [(v,) for v, _, _ in schema.MIGRATIONS]
 
 
 def test_a_batch_handed_over_at_once_is_one_call_with_an_answer_per_token(database: Database):
@@ -165,7 +197,9 @@ def _insert_payloads(conn, first: int) -> None:
     )
 
 
-def test_the_writer_checkpoints_once_writes_pause(database: Database, database_path: Path):
+def test_the_writer_checkpoints_once_writes_pause(duckdb_database: Database, database_path: Path):
+    """DuckDB's write-ahead log (PostgreSQL checkpoints by itself)."""
+    database = duckdb_database
     wal = Path(f"{database_path}.wal")
 
     for first in range(0, 40000, 4000):  # 2 MB of log each, 20 MB: below DuckDB's 64 MB

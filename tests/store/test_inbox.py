@@ -3,13 +3,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import duckdb
 import pytest
 
 from core.stripe_events import parse_event
 from store import inbox
 from store.database import Database
-from tests.conftest import make_event
+from tests.conftest import CONSTRAINT_ERRORS, make_event
 
 RECEIVED = datetime(2027, 1, 11, 0, 0)
 
@@ -30,7 +29,7 @@ def test_a_redelivered_event_is_refused_by_the_primary_key_on_the_fast_path(data
     event = _event()
     database.write(inbox.store_events, [(event, RECEIVED)])
 
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(CONSTRAINT_ERRORS):
         database.write(inbox.store_events, [(event, RECEIVED)])
 
     assert database.read(inbox.count_events) == 1
