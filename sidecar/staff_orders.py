@@ -46,6 +46,7 @@ async def kpis(request: Request) -> Response:
     # Counted by this process, not stored: a refused delivery leaves nothing in the database.
     refusals = request.app.state.webhook_stats.live(unix())
     return JSONResponse(jsonable({"date": business_day, "currency": catalog.currency, **figures,
+                                  "sms_enabled": request.app.state.settings.sms_enabled,
                                   "signature_refusals": refusals,
                                   "watch": request.app.state.watchdog.live()}))  # fmt: skip
 

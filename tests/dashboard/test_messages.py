@@ -53,10 +53,15 @@ def test_staff_message_every_family_on_an_event_from_its_roster(dashboard, seede
 
     at.selectbox(key=f"roster-template-{event_id}").select("heatwave_closure")
     at.text_area(key=f"roster-note-{event_id}").input("A make-up day follows by email.")
+    # The seeded sidecar has no SMS settings: the box is greyed out and says why.
+    sms = at.checkbox(key=f"roster-sms-{event_id}")
+    assert sms.disabled and not sms.value
+    assert any("SMS is off" in c.value for c in at.caption)
+    assert at.checkbox(key=f"roster-email-{event_id}").value
     at.button(key=f"roster-send-{event_id}").click().run()
 
     no_trouble(at)
-    assert "queued for 2 families" in at.success[0].value
+    assert "queued for 2 families (2 emails)" in at.success[0].value
     sent = seeded.get(f"/api/events/{event_id}/messages")["messages"]
     assert len(sent) == 1 and sent[0]["sent_by"] == "Robin"
     assert sorted(sent[0]["to"]) == ["ada.parent@example.com", "bo.parent@example.com"]
