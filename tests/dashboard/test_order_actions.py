@@ -118,7 +118,8 @@ def test_staff_set_an_events_capacity_from_the_calendar_roster(page, shop: Shop,
     event_id = shop.get(f"/api/orders/{order_id}")["bookings"][0]["event"]["event_id"]
     at = page("calendar")
     at.date_input(key="calendar-month").set_value(date(2027, 1, 22)).run()
-    at.selectbox(key="calendar-roster").select(event_id).run()
+    # A camp day is one entry of the calendar (both sessions), keyed by product and day.
+    at.selectbox(key="calendar-roster").select("campday:summer-robotics:2027-01-22").run()
     no_trouble(at)
 
     at.number_input(key=f"capacity-{event_id}").set_value(26)

@@ -92,4 +92,4 @@ def test_the_link_of_a_grouped_alert_opens_the_list_of_orders_that_need_attentio
 
     no_trouble(at)
     assert at.selectbox(key="orders-fulfillment").value == "needs_attention"
-    assert set(at.dataframe[0].value["Fulfilment"]) == {"needs_attention"}
+    assert set(at.dataframe[0].value["Fulfilment"]) == {"needs attention"}  # in words
