@@ -20,9 +20,9 @@ REPROCESSABLE = ("failed", "ignored")
 api, tz = session.api(), session.settings().tz
 ui.page_title("Webhooks")
 
+shown = INBOX_STATUSES + INBOX_VIEWS  # outside the section: the filter needs it when it fails
 with ui.section():
     counts = {**api.inbox_counts(), **api.inbox_views()}
-    shown = INBOX_STATUSES + INBOX_VIEWS
     columns = st.columns(len(shown))
     for column, status in zip(columns, shown, strict=True):
         column.metric(status.replace("_", " ").capitalize(), counts.get(status, 0))
