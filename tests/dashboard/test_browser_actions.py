@@ -72,7 +72,7 @@ def test_staff_refund_an_item_and_move_a_booking_in_a_browser(
     page.get_by_role("link", name="Orders").click()
     page.get_by_role("heading", name="Orders", exact=True).wait_for()
     settled(page)
-    page.get_by_role("textbox", name="…or by order, cs_ or pi_ id").fill(order_id)
+    page.get_by_role("textbox", name="Open an order by order, cs_ or pi_ id").fill(order_id)
     page.keyboard.press("Enter")
     page.get_by_text("Act on this order").click()
     settled(page)
