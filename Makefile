@@ -25,7 +25,7 @@ DEMO_CATALOG := data/demo-catalog.toml
 # `make test-as-if DATE=2028-02-01` runs the suite as if today were that date.
 DATE ?= 2028-02-01
 
-.PHONY: run serve test test-as-if test-postgresql check lint format bench clean chromium postgresql
+.PHONY: run serve test test-as-if test-postgresql check lint format bench clean chromium postgresql screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ postgresql:
 
 test-as-if: $(STAMP) $(NODE_STAMP) chromium postgresql
 	$(BIN)/python -m tests.as_if $(DATE)
+
+# The dashboard's pictures in the docs (docs/images/), taken again on a busy demo day in
+# headless Chromium (tests/screenshots.py); commit the PNGs that change.
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m tests.screenshots
 
 # The customer pages' browser tests drive Debian's chromium through Playwright (never a
 # browser download of Playwright's own). Without it they fail, saying so.

@@ -27,7 +27,7 @@ def cart_fields(prefix: str) -> dict[str, Any]:
     # A form does not redraw as it is filled in, so every field is shown; what the kind
     # does not take is left out of the cart.
     left, middle, right = st.columns(3)
-    day = left.date_input("Day (camp, party)", value=None, format="YYYY-MM-DD", key=f"{prefix}-day")
+    day = left.date_input("Day (camp, party)", value=None, format="DD/MM/YYYY", key=f"{prefix}-day")
     session = middle.selectbox(
         "Session (camp)", ["day", "all_day"], format_func=lambda s: s.replace("_", " "),
         key=f"{prefix}-session",

@@ -113,7 +113,7 @@ def _move_form(api: StaffApi, order_id: str, bookings: list[dict], labels: dict[
     with st.form(key=f"move-form-{order_id}"):
         booking = st.selectbox("Booking", list(labels), format_func=labels.get, index=None,
                                key=f"move-booking-{order_id}")  # fmt: skip
-        day = st.date_input("New day", value=None, format="YYYY-MM-DD", key=f"move-date-{order_id}")
+        day = st.date_input("New day", value=None, format="DD/MM/YYYY", key=f"move-date-{order_id}")
         session, start, room = st.columns(3)
         target = {
             "session": session.selectbox("Camp session", CAMP_SESSION_KINDS, index=None,

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from core.business_days import day_bounds, local_midnight_utc, local_today, utc_bounds
 from core.calendar_slots import place_names, planned_between, with_day_fill
 from core.clock import unix, utcnow
+from core.slot_keys import camp_capacity_key
 from core.timeline import order_timeline
 from core.vocabulary import FULFILLMENT_STATUSES, KINDS, PAYMENT_STATUSES
 from sidecar.staff_api import (
@@ -32,6 +33,7 @@ from sidecar.staff_api import (
 )
 from sidecar.staff_identity import withhold_notes
 from store import calendar
+from store import capacity as capacity_overrides
 from store import order_detail as one_order
 from store import staff_reads as staff
 
@@ -47,6 +49,7 @@ async def kpis(request: Request) -> Response:
     # Counted by this process, not stored: a refused delivery leaves nothing in the database.
     refusals = request.app.state.webhook_stats.live(unix())
     return JSONResponse(jsonable({"date": business_day, "currency": catalog.currency, **figures,
+                                  "sms_enabled": request.app.state.settings.sms_enabled,
                                   "signature_refusals": refusals,
                                   "watch": request.app.state.watchdog.live()}))  # fmt: skip
 
@@ -153,8 +156,8 @@ async def event_roster(request: Request) -> Response:
 
 
 async def camp_day_roster(request: Request) -> Response:
-    """Everyone on one camp's day, both sessions; the day's places (the catalog's, or staff's
-    override that its events carry)."""
+    """Everyone on one camp's day, both sessions; the day's places from the catalog, or
+    staff's capacity override of that day."""
     catalog = request.app.state.catalog
     product_id = request.path_params["product_id"]
     camp = next((c for c in catalog.camps if c.id == product_id), None)
@@ -167,14 +170,16 @@ async def camp_day_roster(request: Request) -> Response:
     found = await request.app.state.database.aread(calendar.camp_day_roster, product_id, start,
                                                    stop)  # fmt: skip
     withhold_notes(request, found["roster"])
+    key = camp_capacity_key(camp.id, on)
+    places = (await request.app.state.database.aread(capacity_overrides.overrides, [key])).get(
+        key, camp.capacity
+    )
     venue_name, room_name = place_names(catalog, camp.venue, camp.room)
     booked = sum(1 for p in found["roster"] if p["status"] == "confirmed")
-    # The day's events carry staff's capacity override (fulfilment/staff_actions.py).
-    capacity = max((e["capacity"] for e in found["events"]), default=camp.capacity)
     return JSONResponse(jsonable({
         "camp": {"product_id": camp.id, "title": camp.name, "date": on, "venue_id": camp.venue,
                  "room_id": camp.room, "venue_name": venue_name, "room_name": room_name,
-                 "capacity": capacity, "booked": booked},
+                 "capacity": places, "booked": booked},
         "events": found["events"], "roster": found["roster"],
     }))  # fmt: skip
 

@@ -22,7 +22,14 @@ from typing import Any
 import duckdb
 
 from core.summary import money_by_kind
-from core.vocabulary import FULFILLMENT_STATUSES, KINDS, SEVERITIES, STEP_STATUSES, STEPS
+from core.vocabulary import (
+    FULFILLMENT_STATUSES,
+    KINDS,
+    MESSAGE_CHANNELS,
+    SEVERITIES,
+    STEP_STATUSES,
+    STEPS,
+)
 from store import paging, summaries
 from store.paging import Where
 
@@ -141,7 +148,19 @@ def kpis(
             "SELECT status, count(*) FROM outbox WHERE status IN ('pending', 'failed') GROUP BY 1",
             ("pending", "failed"),
         ),
+        "outbox_by_channel": _outbox_by_channel(conn),
     }
+
+
+def _outbox_by_channel(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Messages waiting and failed, per channel: `{"email": {"pending": 2, "failed": 0}, …}`."""
+    counts = {channel: {"pending": 0, "failed": 0} for channel in MESSAGE_CHANNELS}
+    for channel, status, n in conn.execute(
+        "SELECT channel, status, count(*) FROM outbox WHERE status IN ('pending', 'failed')"
+        " GROUP BY 1, 2"
+    ).fetchall():
+        counts.setdefault(channel, {"pending": 0, "failed": 0})[status] = n
+    return counts
 
 
 def _counts(conn: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str]) -> dict[str, int]:

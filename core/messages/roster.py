@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from core import validation
+from core.messages import sms
 from core.messages.emails import when
 from core.support import InvalidRequest
 from core.validation import MISSING, Problems
@@ -23,9 +24,16 @@ TEMPLATES = {
     "weather_closure": "Closed: {title} on {day} (severe weather)",
     "time_change": "Time change: {title} on {day}",
 }
-# Channels a roster message goes by. SMS is being added (issue 13, item 5): it will be one
-# more name here, with its own outbox channel and a mobile number per family.
-CHANNELS = ("email",)
+# The text message of each template: what happened, in a few words (see `sms_text`).
+SMS_HEADLINES = {
+    "heatwave_closure": "closed (extreme heat)",
+    "weather_closure": "closed (severe weather)",
+    "time_change": "time change",
+}
+# Channels a roster message goes by: an email to each family, and a text to each family
+# with a mobile where SMS is configured (`Settings.sms_enabled`).
+CHANNELS = ("email", "sms")
+SMS_NOT_CONFIGURED = "SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM)"
 MAX_SUBJECT = 200
 MAX_BODY = 5000
 MAX_NOTE = 1000
@@ -51,8 +59,9 @@ class RosterMessage:
     sent_by: str
 
 
-def validate(body: object) -> RosterMessage:
-    """The request body, or InvalidRequest listing every problem with its path."""
+def validate(body: object, sms_enabled: bool = False) -> RosterMessage:
+    """The request body, or InvalidRequest listing every problem with its path. `sms`
+    is refused, saying why, where SMS is not configured."""
     if not isinstance(body, dict):
         raise InvalidRequest([validation.Problem("", "expected a JSON object")])
     problems = Problems()
@@ -83,6 +92,8 @@ def validate(body: object) -> RosterMessage:
         if channel not in CHANNELS:
             problems.add(f"channels.{index}", f"expected one of {', '.join(CHANNELS)}, got"
                          f" {validation.describe(channel)}")  # fmt: skip
+        elif channel == "sms" and not sms_enabled:
+            problems.add(f"channels.{index}", SMS_NOT_CONFIGURED)
     sent_by = problems.check("by", body.get("by", MISSING),
                              lambda v: validation.text(v, max_length=100))  # fmt: skip
     if problems.found:
@@ -119,3 +130,32 @@ def render(
     }
     text = _TEXT.get_template(f"roster_{message.template}.txt.j2").render(context)
     return TEMPLATES[message.template].format(title=event["title"], day=day), text
+
+
+def sms_text(message: RosterMessage, event: dict[str, Any], tz: ZoneInfo) -> str:
+    """The text to each family's mobile, derived from the email: `TinkerTank: Robotics
+    Bootcamp, Thu 7 Jan: closed (extreme heat). <the note> Reply STOP to opt out.` One
+    160-character GSM message where the words allow: the note (or own text) is cut first,
+    with a pointer to the email, then the title."""
+    start: datetime = event["starts_at"]
+    day = f"{start.astimezone(tz):%a %-d %b}"
+    if message.template is None:
+        headline, detail = message.subject or "", message.body or ""
+    else:
+        headline, detail = SMS_HEADLINES[message.template], message.note or ""
+    title, headline = sms.plain(event["title"]), sms.plain(headline).rstrip(".")
+    detail = " ".join(sms.plain(detail).split())  # one line
+    ending = f" {sms.OPT_OUT}"
+
+    def text(title: str, detail: str) -> str:
+        return f"TinkerTank: {title}, {day}: {headline}.{' ' + detail if detail else ''}{ending}"
+
+    if len(text(title, detail)) <= sms.SEGMENT:
+        return text(title, detail)
+    more = "... More in your email."
+    room = sms.SEGMENT - len(text(title, more))
+    if room >= 20:
+        return text(title, detail[:room].rstrip() + more)
+    short = "More in your email."
+    room = sms.SEGMENT - len(text("", short)) - len("...")
+    return text(title[: max(room, 10)].rstrip() + "...", short)

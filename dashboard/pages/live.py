@@ -76,12 +76,31 @@ def webhook_health(kpis: dict) -> None:
         help=", ".join(f"{severity}: {n}" for severity, n in open_errors.items()) or None,
     )
     tickets.metric("Open tickets", kpis.get("tickets_open", 0))
-    queue = kpis.get("outbox") or {}
-    outbox.metric(
-        "Emails waiting", queue.get("pending", 0), help=f"failed: {queue.get('failed', 0)}"
-    )
+    messages_waiting(outbox, kpis)
     signature_refusals(kpis.get("signature_refusals"))
     watchdog_alerts(kpis.get("watch"), session.settings().tz)
+
+
+def messages_waiting(column, kpis: dict) -> None:
+    """Emails, Slack posts and (where SMS is on) texts waiting to be sent; the help says how
+    many of each, and how many failed. (A sidecar before 2026-12 counts them all together.)"""
+    queue = kpis.get("outbox") or {}
+    by_channel = kpis.get("outbox_by_channel")
+    if by_channel is None:
+        column.metric("Messages waiting", queue.get("pending", 0),
+                      help=f"failed: {queue.get('failed', 0)}")  # fmt: skip
+        return
+    shown = [c for c in ("email", "sms", "slack") if c != "sms" or kpis.get("sms_enabled")]
+    names = {"email": "emails", "sms": "SMS", "slack": "Slack"}
+    column.metric(
+        "Messages waiting",
+        queue.get("pending", 0),
+        delta=f"{by_channel.get('sms', {}).get('pending', 0)} SMS" if kpis.get("sms_enabled")
+        else None,
+        delta_color="off",
+        help="; ".join(f"{names[c]}: {by_channel.get(c, {}).get('pending', 0)} waiting,"
+                       f" {by_channel.get(c, {}).get('failed', 0)} failed" for c in shown),
+    )  # fmt: skip
 
 
 def signature_refusals(refusals: dict | None) -> None:

@@ -105,7 +105,7 @@ def detail(key: str) -> None:
     order_actions(api, answer, tz)
 
     timeline, steps, bookings, emails, stripe_events, errors, items = st.tabs(
-        ["Timeline", "Steps", "Bookings", "Emails", "Stripe events", "Errors", "Items"]
+        ["Timeline", "Steps", "Bookings", "Messages", "Stripe events", "Errors", "Items"]
     )
     with timeline:
         ui.table(
@@ -156,7 +156,8 @@ def detail(key: str) -> None:
                 "dedupe_key": "Message",
                 "status": "Status",
                 "attempts": "Attempts",
-                "last_error": "Last error",
+                # Also why a message was deliberately not sent (status skipped).
+                "last_error": "Last error or why skipped",
                 "created_at": "Queued",
                 "sent_at": "Sent",
             },

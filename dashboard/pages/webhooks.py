@@ -20,7 +20,7 @@ REPROCESSABLE = ("failed", "ignored")
 api, tz = session.api(), session.settings().tz
 ui.page_title("Webhooks")
 
-shown = INBOX_STATUSES + INBOX_VIEWS
+shown = INBOX_STATUSES + INBOX_VIEWS  # outside the section: the filter needs it when it fails
 with ui.section():
     counts = {**api.inbox_counts(), **api.inbox_views()}
     columns = st.columns(len(shown))

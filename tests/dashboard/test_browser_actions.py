@@ -103,7 +103,7 @@ def test_staff_refund_an_item_and_move_a_booking_in_a_browser(
     move = page.locator('[data-testid="stForm"]').filter(has_text="New day")
     move.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="Vic", exact=False).click()
-    move.locator('[data-testid="stDateInput"] input').fill("2027-01-21")  # type="date"
+    move.locator('[data-testid="stDateInput"] input').fill("2027-01-21")  # type="date": ISO
     move.get_by_role("textbox", name="Why").fill("family holiday")
     page.screenshot(path=SCREENSHOTS / "order-move.png", full_page=True)
     move.get_by_role("button", name="Move").click()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.dashboard.conftest import Seeded, no_trouble
+from tests.dashboard.conftest import (
+    Seeded,
+    dashboard_settings,
+    log_in,
+    new_dashboard,
+    no_trouble,
+)
+from tests.fakes.twilio import FakeTwilio
 
 
 def test_todays_figures_are_the_apis_with_money_in_dollars(dashboard, seeded: Seeded):
@@ -29,3 +36,25 @@ def test_the_steps_table_counts_orders_by_step_and_status(dashboard, seeded: See
     assert list(steps.index)[:3] == ["record_payment", "create_bookings", "schedule_events"]
     assert steps.loc["record_payment", "done"] == kpis["steps"]["record_payment"]["done"] == 7
     assert steps.loc["schedule_events"].sum() == 7
+
+
+def test_messages_waiting_counts_every_channel_and_sms_only_where_it_is_on(
+    dashboard, seeded: Seeded, start_sidecar_process
+):
+    at = dashboard("live")
+    kpis = seeded.get("/api/kpis")
+
+    (waiting,) = [m for m in at.metric if m.label == "Messages waiting"]
+    assert waiting.value == str(kpis["outbox"]["pending"])
+    assert not kpis["sms_enabled"] and "SMS" not in waiting.proto.help
+    assert "emails: " in waiting.proto.help and not waiting.proto.delta
+    assert not [m for m in at.metric if m.label == "Emails waiting"]
+
+    with FakeTwilio() as twilio:
+        texting = start_sidecar_process(**twilio.env())
+        at = log_in(new_dashboard(dashboard_settings(texting.url)))
+        at.switch_page("pages/live.py").run()
+        no_trouble(at)
+        (waiting,) = [m for m in at.metric if m.label == "Messages waiting"]
+        assert waiting.proto.delta == "0 SMS"
+        assert "SMS: 0 waiting, 0 failed" in waiting.proto.help

@@ -1,5 +1,6 @@
 """Dashboard forms of issue 13: a reply to a ticket (Support), a message to every family on
-an event (Calendar's roster), and the watchdog's banner (Live). AppTest against real sidecars."""
+an event by email and SMS (Calendar's roster; the fake Twilio for the texts), and the
+watchdog's banner (Live). AppTest against real sidecars."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import requests
 
 from tests.conftest import CLOCK_SHIFT, make_event
 from tests.dashboard.conftest import (
+    AUTH,
     Seeded,
     dashboard_settings,
     log_in,
@@ -16,6 +18,8 @@ from tests.dashboard.conftest import (
     no_trouble,
     wait_for,
 )
+from tests.fakes.twilio import FakeTwilio
+from tests.sidecar.test_roster_messages import camp_day, pay, the_event_id
 from tests.sidecar.test_watchdog import local_minute
 
 
@@ -53,10 +57,15 @@ def test_staff_message_every_family_on_an_event_from_its_roster(dashboard, seede
 
     at.selectbox(key=f"roster-template-{event_id}").select("heatwave_closure")
     at.text_area(key=f"roster-note-{event_id}").input("A make-up day follows by email.")
+    # The seeded sidecar has no SMS settings: the box is greyed out and says why.
+    sms = at.checkbox(key=f"roster-sms-{event_id}")
+    assert sms.disabled and not sms.value
+    assert any("SMS is off" in c.value for c in at.caption)
+    assert at.checkbox(key=f"roster-email-{event_id}").value
     at.button(key=f"roster-send-{event_id}").click().run()
 
     no_trouble(at)
-    assert "queued for 2 families" in at.success[0].value
+    assert "queued for 2 families (2 emails)" in at.success[0].value
     sent = seeded.get(f"/api/events/{event_id}/messages")["messages"]
     assert len(sent) == 1 and sent[0]["sent_by"] == "Robin"
     assert sorted(sent[0]["to"]) == ["ada.parent@example.com", "bo.parent@example.com"]
@@ -83,3 +92,32 @@ def test_the_live_page_shows_the_watchdogs_alert(start_sidecar_process):
     assert len(banners) == 1
     assert banners[0].startswith(f"Watchdog, no delivery since {received:%a %d %b %Y %H:%M}: ")
     assert f"no Stripe webhook delivery since {received:%a %d %b %H:%M}" in banners[0]
+
+
+def test_staff_message_every_family_by_email_and_sms_from_the_roster(start_sidecar_process):
+    with FakeTwilio() as twilio:
+        sidecar = start_sidecar_process(**twilio.env())
+        pay(sidecar, [camp_day("Mia")], "jane@example.com", "Jane Citizen", 8900, "0412 345 201")
+        pay(sidecar, [camp_day("Leo")], "kim@example.com", "Kim Lee", 8900, "0412 345 202")
+        pay(sidecar, [camp_day("Ava")], "sam@example.com", "Sam Roe", 8900)  # no mobile
+        event_id = the_event_id(sidecar)
+        at = log_in(new_dashboard(dashboard_settings(sidecar.url)))
+        at.switch_page("pages/calendar.py").run()
+        at.date_input(key="calendar-month").set_value(date(2027, 1, 7)).run()
+        at.selectbox(key="calendar-roster").select("campday:summer-robotics:2027-01-07").run()
+
+        sms = at.checkbox(key=f"roster-sms-{event_id}")
+        assert not sms.disabled
+        sms.check()
+        at.selectbox(key=f"roster-template-{event_id}").select("weather_closure")
+        at.button(key=f"roster-send-{event_id}").click().run()
+
+        no_trouble(at)
+        assert "queued for 3 families (3 emails, 2 SMS)" in at.success[0].value
+        (sent,) = requests.get(f"{sidecar.url}/api/events/{event_id}/messages",
+                               headers=AUTH, timeout=10).json()["messages"]  # fmt: skip
+        assert sent["channels"] == "email,sms" and sent["sent_by"] == "Robin"
+        assert sent["sent_by_channel"] == {"email": 3, "sms": 2}
+        assert wait_for(lambda: len(twilio.messages) == 2)
+        assert sorted(m["To"] for m in twilio.messages) == ["+61412345201", "+61412345202"]
+        assert all("closed (severe weather)" in m["Body"] for m in twilio.messages)

@@ -118,7 +118,7 @@ def test_staff_set_an_events_capacity_from_the_calendar_roster(page, shop: Shop,
     event_id = shop.get(f"/api/orders/{order_id}")["bookings"][0]["event"]["event_id"]
     at = page("calendar")
     at.date_input(key="calendar-month").set_value(date(2027, 1, 22)).run()
-    # The camp day's entry (both sessions share its places, and its capacity).
+    # A camp day is one entry of the calendar (both sessions), keyed by product and day.
     at.selectbox(key="calendar-roster").select("campday:summer-robotics:2027-01-22").run()
     no_trouble(at)
 
