@@ -16,7 +16,7 @@ from store.database import DatabaseUnavailable
 
 def demo_catalog(args: argparse.Namespace) -> None:
     """Write the catalog file moved to start just after today (`make run`'s demo)."""
-    from core.demo_catalog import moved_catalog
+    from core.demo_catalog import demo_catalog as this_weeks_catalog
 
     try:
         text = Path(args.source).read_text(encoding="utf-8")
@@ -26,7 +26,7 @@ def demo_catalog(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     today = args.today or clock.now().astimezone(catalog.tz).date()
-    moved = moved_catalog(text, today)
+    moved = this_weeks_catalog(text, today)
     try:
         load_catalog_text(moved, args.out)
     except CatalogError as exc:
