@@ -51,7 +51,7 @@ class Family:
     arrives: int | None = -10
     collected: int | None = None
     collected_by: str | None = None  # default: the parent
-    days: int = 5  # camp days booked from the first still to come
+    days: int | None = None  # camp days booked from today on (None: the whole week)
 
 
 CAMP_FAMILIES = (
@@ -100,7 +100,8 @@ def book(
     made = []
     week_days = _week_camp_days(catalog)
     for n, family in enumerate(CAMP_FAMILIES):
-        days = [d for d in week_days if d >= booked_on][: family.days]
+        first = booked_on if family.days is None else max(booked_on, today)
+        days = [d for d in week_days if d >= first][: family.days]
         items = [_item(family, WEEK_CAMP_ID, {"date": d.isoformat(),
                                              "session": family.session}) for d in days]  # fmt: skip
         made += _check_out(database, catalog, settings, today, f"camp{n:02d}", family, items, say)
