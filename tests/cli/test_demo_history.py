@@ -104,7 +104,7 @@ def test_this_weeks_camp_is_booked_with_notes_and_today_checked_in_by_the_clock(
     result = _play(env)
 
     assert result.returncode == 0, result.stderr
-    assert "this week's camp booked by 9 families" in result.stdout
+    assert "9 orders of the demo's families this week" in result.stdout
     door = {row[0]: row for row in _door(tmp_path / "tinkertank.duckdb", today)}
     assert len(door) == 9
     olivia = door["Olivia Tran"]
