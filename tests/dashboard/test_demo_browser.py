@@ -42,6 +42,7 @@ class DemoDay:
     parent: str  # who collects them
     event: str  # the event of today's the child is booked into, as the calendar titles it
     already_in: str  # a child the demo checked in this morning
+    note: str  # part of that child's notes, on the roster
 
     @property
     def shift(self) -> float:
@@ -49,9 +50,9 @@ class DemoDay:
 
 
 WEEKDAY = DemoDay("thursday", SUITE_NOW, "Ethan Nguyen", "Linh Nguyen", "Makers Week",
-                  "Olivia Tran")  # fmt: skip
+                  "Olivia Tran", "peanut allergy")  # fmt: skip
 SATURDAY = DemoDay("saturday", datetime(2026, 11, 28, 11, 0, tzinfo=SYDNEY), "Noah Singh",
-                   "Harpreet Singh", "Slime Lab Party", "Ruby Chen")  # fmt: skip
+                   "Harpreet Singh", "Slime Lab Party", "Ruby Chen", "Birthday girl")  # fmt: skip
 
 
 @dataclass
@@ -173,4 +174,9 @@ def test_run_the_demo_day_at_the_door_then_read_the_roster(browser, demo: Demo):
     page.get_by_role("heading", name=day.event).first.wait_for()
     settled(page)
     assert trouble(page) == []
+    assert page.get_by_text("with notes (⚠): read them first.").count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    roster = Path(download.value.path()).read_text(encoding="utf-8")
+    assert day.already_in in roster and day.note in roster
     page.screenshot(path=SCREENSHOTS / f"demo-{day.name}-roster.png", full_page=True)
