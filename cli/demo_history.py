@@ -92,7 +92,7 @@ def play(
         clock.set_shift(real_shift)
     if family_orders is None:  # no past days played: they book now
         family_orders = demo_week.book(database, catalog, settings, today.date(), run_worker, say)
-    ticks = demo_week.at_the_door(database, catalog, today.date(), family_orders, clock.now())
+    ticks = demo_week.at_the_door(database, catalog, today.date(), clock.now())
     say(
         f"demo history: {orders} orders over the last {days} days; {len(family_orders)} orders"
         f" of the demo's families this week, {ticks} check-ins and check-outs today"

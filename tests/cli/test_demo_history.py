@@ -79,8 +79,9 @@ def _demo_catalog(tmp_path: Path, today: date) -> Path:
     return out
 
 
-def _door(path: Path, day: date) -> list[tuple]:
-    """Today's camp children: name, notes, contacts, collectors, parent's mobile, times."""
+def _door(path: Path, day: date, families_only: bool = True) -> list[tuple]:
+    """Today's camp children (the demo families' alone, or everyone's): name, notes,
+    contacts, collectors, parent's mobile, check-in and check-out times, who checked in."""
     start = datetime.combine(day, time(0), SYDNEY).astimezone(UTC).replace(tzinfo=None)
     with duckdb.connect(str(path), read_only=True) as conn:
         return conn.execute(
@@ -91,8 +92,8 @@ def _door(path: Path, day: date) -> list[tuple]:
             " JOIN orders o ON o.order_id = b.order_id"
             " LEFT JOIN attendance a ON a.booking_id = b.booking_id"
             " WHERE e.product_id = 'makers-week' AND e.starts_at >= ? AND e.starts_at < ?"
-            " AND b.order_id LIKE 'ord_demo_%' ORDER BY s.name",
-            [start, start + timedelta(days=1)],
+            " AND (b.order_id LIKE 'ord_demo_%' OR NOT ?) ORDER BY s.name",
+            [start, start + timedelta(days=1), families_only],
         ).fetchall()
 
 
@@ -119,6 +120,9 @@ def test_this_weeks_camp_is_booked_with_notes_and_today_checked_in_by_the_clock(
     now = SUITE_NOW.astimezone(UTC).replace(tzinfo=None)
     assert all(row[5] <= now and row[6] is None for row in door.values() if row[5])
     assert {row[7] for row in door.values() if row[5]} == {"Priya"}
+    # Children the simulator booked came too: only the two families' children are missing.
+    everyone = _door(tmp_path / "tinkertank.duckdb", today, families_only=False)
+    assert {row[0] for row in everyone if row[5] is None} == {"Ethan Nguyen", "Amelia Brown"}
 
     again = _play(env)  # played twice: nothing booked or ticked twice
 
