@@ -18,9 +18,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 
-# The demo sells from the catalog file moved to start just after today (tinkertank
-# demo-catalog), so that it has something to sell whatever the date; a new demo database
-# first gets the past three weeks of orders (tinkertank demo-history).
+# The demo sells from the catalog file moved to start just after today, with this week's
+# camp, an Ignite term around today and parties from today (tinkertank demo-catalog), so
+# that it has something to sell and a day at the door whatever the date; a new demo
+# database first gets the past three weeks of orders and this week's families (tinkertank
+# demo-history).
 DEMO_CATALOG := data/demo-catalog.toml
 # `make test-as-if DATE=2028-02-01` runs the suite as if today were that date.
 DATE ?= 2028-02-01

@@ -15,8 +15,9 @@ from store.database import DatabaseUnavailable
 
 
 def demo_catalog(args: argparse.Namespace) -> None:
-    """Write the catalog file moved to start just after today (`make run`'s demo)."""
-    from core.demo_catalog import moved_catalog
+    """Write the catalog file moved to start just after today, with this week's camp, an Ignite
+    term around today and parties from today (`make run`'s demo)."""
+    from core.demo_catalog import demo_catalog as this_weeks_catalog
 
     try:
         text = Path(args.source).read_text(encoding="utf-8")
@@ -26,14 +27,14 @@ def demo_catalog(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     today = args.today or clock.now().astimezone(catalog.tz).date()
-    moved = moved_catalog(text, today)
+    moved = this_weeks_catalog(text, today)
     try:
         load_catalog_text(moved, args.out)
     except CatalogError as exc:
         raise CommandError(f"the moved catalog is not valid: {exc}", EXIT_CONFIG) from None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(moved, encoding="utf-8")
-    print(f"{args.out}: {args.source} moved to start after {today}")
+    print(f"{args.out}: {args.source} moved to start after {today}, with this week's camp")
 
 
 def demo_history(args: argparse.Namespace) -> None:

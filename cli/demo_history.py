@@ -6,6 +6,11 @@ the same inbox and the same fulfilment worker as the sidecar, with the clock mov
 moment (`core.clock.set_shift`): orders are paid, booked, refunded and disputed on the days
 they say, and each past day's summary is stored. It opens the database itself, so it runs
 before `tinkertank serve` (make run does it once, for a new demo database), never beside it.
+
+A few days before this week's camp the demo's families book it (and on a weekend today's
+parties) through the checkout, with notes, emergency contacts and who may collect each
+child (cli/demo_week.py); at the end, today's children are checked in and out as their
+morning went so far, so the Check-in page and the rosters show a camp day in progress.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import random
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
+from cli import demo_week
 from cli.simulate import parents
 from core import clock
 from core.catalog import Catalog
@@ -57,12 +63,23 @@ def play(
     deliveries = parents(catalog, "whsec_demo_history", seed)
     orders = 0
     last_day = None
+    families_book_on = demo_week.booking_day(today.date())
+    family_orders: list[str] | None = None
+
+    def run_worker() -> None:
+        while worker.run_once():
+            pass
+
     try:
         for moment in moments(today, days, per_day, rng):
             clock.set_shift(clock.shift_seconds() + (moment - clock.now()).total_seconds())
             if last_day is not None and moment.date() != last_day:
                 _close_day(database, catalog, last_day, worker)
             last_day = moment.date()
+            if family_orders is None and moment.date() >= families_book_on:
+                family_orders = demo_week.book(
+                    database, catalog, settings, today.date(), run_worker, say
+                )
             for _label, body, _signature in next(deliveries):
                 event = parse_event(body)  # as the webhook stores it: the text as sent
                 database.write(inbox.store_events_skipping_duplicates, [(event, clock.utcnow())])
@@ -73,7 +90,13 @@ def play(
             _close_day(database, catalog, last_day, worker)
     finally:
         clock.set_shift(real_shift)
-    say(f"demo history: {orders} orders over the last {days} days")
+    if family_orders is None:  # no past days played: they book now
+        family_orders = demo_week.book(database, catalog, settings, today.date(), run_worker, say)
+    ticks = demo_week.at_the_door(database, catalog, today.date(), clock.now())
+    say(
+        f"demo history: {orders} orders over the last {days} days; {len(family_orders)} orders"
+        f" of the demo's families this week, {ticks} check-ins and check-outs today"
+    )
     return orders
 
 

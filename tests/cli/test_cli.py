@@ -126,15 +126,19 @@ def _demo_catalog(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_demo_catalog_writes_a_valid_catalog_that_sells_after_the_given_day(tmp_path: Path):
+def test_demo_catalog_writes_a_valid_catalog_with_a_camp_today_that_sells_after_it(
+    tmp_path: Path,
+):
     out = tmp_path / "demo" / "catalog.toml"
 
     result = _demo_catalog("--today", "2028-02-01", "--out", str(out))
 
     assert result.returncode == 0, result.stderr
     catalog = load_catalog(out)
-    first_camp_day = min(day for camp in catalog.camps for day in camp.dates)
-    assert date(2028, 2, 8) <= first_camp_day <= date(2028, 2, 21)
+    (this_week,) = [camp for camp in catalog.camps if date(2028, 2, 1) in camp.dates]
+    assert this_week.dates[0] == date(2028, 1, 31)  # that week's Monday to Friday
+    later = [day for camp in catalog.camps if camp is not this_week for day in camp.dates]
+    assert date(2028, 2, 8) <= min(later) <= date(2028, 2, 21)
 
 
 def test_demo_catalog_names_a_catalog_it_cannot_read_and_exits_2(tmp_path: Path):
