@@ -11,6 +11,7 @@ from cli.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, CommandError
 from core import clock
 from core.catalog import CatalogError
 from core.catalog_file import parse_catalog as load_catalog_text
+from core.settings import SettingsError, clock_shift_seconds
 from store.database import DatabaseUnavailable
 
 
@@ -26,6 +27,11 @@ def demo_catalog(args: argparse.Namespace) -> None:
         raise CommandError(f"cannot read {args.source}: {exc.strerror}", EXIT_CONFIG) from None
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
+    if args.today is None:
+        try:
+            clock.set_shift(clock_shift_seconds())
+        except SettingsError as exc:
+            raise CommandError(str(exc), EXIT_CONFIG) from None
     today = args.today or clock.now().astimezone(catalog.tz).date()
     moved = this_weeks_catalog(text, today)
     try:

@@ -260,6 +260,25 @@ def parse_database_url(url: str) -> DatabaseLocation:
     )
 
 
+def _clock_shift(text: str) -> float | None:
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if abs(seconds) <= CLOCK_SHIFT_LIMIT else None
+
+
+def clock_shift_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """`CLOCK_SHIFT_SECONDS` alone, for the commands that need the clock but none of the
+    other settings (`tinkertank demo-catalog`)."""
+    text = (os.environ if environ is None else environ).get("CLOCK_SHIFT_SECONDS", "").strip()
+    if not text:
+        return 0.0
+    if (seconds := _clock_shift(text)) is None:
+        raise SettingsError([f"CLOCK_SHIFT_SECONDS: {text!r} is not a number of seconds"])
+    return seconds
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, *, client: bool = False, signs_in: bool = False
 ) -> Settings:
@@ -435,11 +454,7 @@ def load_settings(
             values[key] = seconds
 
     if (shift := text("CLOCK_SHIFT_SECONDS")) is not None:
-        try:
-            seconds = float(shift)
-        except ValueError:
-            seconds = math.inf
-        if not abs(seconds) <= CLOCK_SHIFT_LIMIT:
+        if (seconds := _clock_shift(shift)) is None:
             problems.append(f"CLOCK_SHIFT_SECONDS: {shift!r} is not a number of seconds")
         else:
             values["clock_shift_seconds"] = seconds

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -146,4 +147,40 @@ def test_demo_catalog_names_a_catalog_it_cannot_read_and_exits_2(tmp_path: Path)
 
     assert result.returncode == 2
     assert "nope.toml" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_demo_catalog_reads_the_clock_as_clock_shift_seconds_moves_it(tmp_path: Path):
+    sydney = ZoneInfo("Australia/Sydney")
+    target = datetime(2028, 2, 1, 10, 0, tzinfo=sydney)
+    shift = (target - datetime.now(sydney)).total_seconds()
+    out = tmp_path / "catalog.toml"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo-catalog", "--out", str(out)],
+        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": str(shift)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "after 2028-02-01" in result.stdout
+    (this_week,) = [c for c in load_catalog(out).camps if date(2028, 2, 1) in c.dates]
+    assert this_week.dates[0] == date(2028, 1, 31)
+
+
+def test_demo_catalog_names_a_bad_clock_shift_and_exits_2(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo-catalog", "--out", str(tmp_path / "x")],
+        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": "soon"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "CLOCK_SHIFT_SECONDS: 'soon'" in result.stderr
     assert not (tmp_path / "x").exists()
