@@ -160,10 +160,10 @@ class _Deliveries:
             yield from self.ignite_sign_up(ref, now, amount, customer, metadata, product)
             return
         pi_id = f"pi_sim_{ref}"
-        if rng.random() < DECLINED_FIRST:
+        if rng.random() < DECLINED_FIRST:  # a card declined a minute before the one that paid
             yield self.signed(
                 "declined", f"evt_sim_{ref}_declined", "payment_intent.payment_failed",
-                failed_payment_intent(pi_id, now, amount, metadata, email), now,
+                failed_payment_intent(pi_id, now - 60, amount, metadata, email), now - 60,
             )  # fmt: skip
         paid = self.signed(
             "order", f"evt_sim_{ref}", "payment_intent.succeeded",

@@ -14,7 +14,6 @@ from fulfilment.event_orders import (
     order_for,
 )
 from store import holds, order_state
-from store.error_log import log_error
 
 # How long a PaymentIntent without order id or cart waits for its subscription order to be
 # linked before it is taken for a payment without a cart (a needs-attention order).
@@ -99,16 +98,8 @@ def handle_payment_intent_payment_failed(conn, event, ctx: Context) -> None:
     order_id, _ = order_for(conn, event, ctx, create=False)
     if order_id is None:
         return  # an attempt that never became an order: nothing to undo
-    if not order_state.advance_payment_status(conn, order_id, "failed", ctx.now):
-        log_error(
-            conn,
-            category="payment",
-            severity="low",
-            message="payment failure reported after the order was"
-            f" {order_state.payment_status(conn, order_id)}; recorded, not applied",
-            order_id=order_id,
-            stripe_event_id=ctx.event_id,
-            now=ctx.now,
-            dedupe_key=f"late-failure:{ctx.event_id}",
-        )
+    # A failure that does not move the state on is an earlier attempt's, delivered late (a
+    # declined card before the one that paid, or a second decline): the delivery stays in
+    # the inbox and on the order's timeline; it is no error for staff to look at.
+    order_state.advance_payment_status(conn, order_id, "failed", ctx.now)
     # Holds stay: the parent can retry within the same Checkout Session until it expires.

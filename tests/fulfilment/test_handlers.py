@@ -259,6 +259,12 @@ CASES = {
                                              PARENT["email"]),
         PLACED | {"order": PLACED["order"] | {"payment": "failed"}},  # holds kept: retry
     ),
+    "a decline delivered after the payment": Case(
+        "payment_intent.payment_failed", fulfilled,
+        lambda: stripe.failed_payment_intent("pi_test_1", CREATED, TOTAL, {"order_id": ORDER},
+                                             PARENT["email"]),
+        FULFILLED,  # still paid, and no error for staff: an earlier attempt's, late
+    ),
     "refunded in full": Case(
         "charge.refunded", fulfilled, lambda: refund(TOTAL),
         FULFILLED | {
