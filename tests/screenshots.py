@@ -19,8 +19,6 @@ palette with Pillow and written to docs/images/ (each well under 250 KB).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,7 @@ from PIL import Image
 
 from runtime.sidecar_process import free_port, inherited_env, start_sidecar
 from tests.conftest import ADMIN_TOKEN, CHROMIUM, CHROMIUM_ARGS, REPO, SYDNEY, Sidecar, sidecar_env
+from tests.dashboard.browser import running_dashboard, settled, trouble
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.twilio import FakeTwilio
 
@@ -142,44 +141,6 @@ def waiting_list(sidecar: Sidecar) -> None:
         assert joined.status_code in (200, 201), joined.text
 
 
-@contextmanager
-def dashboard(sidecar: Sidecar, env: dict[str, str], workdir: Path) -> Iterator[str]:
-    port = free_port()
-    log = (workdir / "dashboard.log").open("wb")
-    dashboard_env = {**env, "HOME": str(workdir), "ADMIN_TOKEN": ADMIN_TOKEN,
-                     "SIDECAR_URL": sidecar.url, "DASHBOARD_PASSWORD": PASSWORD}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
-        env=dashboard_env,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is not None or _answers(url + "/_stcore/health"))
-        if process.poll() is not None:
-            raise SystemExit((workdir / "dashboard.log").read_text())
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-        log.close()
-
-
-def settled(page) -> None:
-    """Wait until Streamlit has finished the run the last action started."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    page.wait_for_timeout(500)  # the last deltas of a finished run are drawn just after it
-
-
-def troubles(page) -> list[str]:
-    found = [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
-    found += [e.inner_text() for e in page.locator('[data-testid="stAlertContentError"]').all()]
-    return found
-
-
 def compress(source: Path, target: Path) -> int:
     """A 256-colour palette PNG of `source` at `target`; its size in bytes."""
     with Image.open(source) as image:
@@ -190,8 +151,8 @@ def compress(source: Path, target: Path) -> int:
 
 
 def take(page, raw: Path, out: Path, name: str) -> None:
-    settled(page)
-    found = troubles(page)
+    settled(page, 0.5)
+    found = trouble(page)
     if found:
         raise SystemExit(f"{name}: an error on screen: {found}")
     page.screenshot(path=raw / f"{name}.png")
@@ -322,7 +283,12 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(temporary)
         raw = workdir / "raw"
         raw.mkdir()
-        with business(workdir) as (sidecar, env), dashboard(sidecar, env, workdir) as url:
+        with (
+            business(workdir) as (sidecar, env),
+            running_dashboard(
+                sidecar.url, workdir, env["CLOCK_SHIFT_SECONDS"], env, PASSWORD
+            ) as url,
+        ):
             photograph(url, args.out, raw, sidecar)
     total = sum(p.stat().st_size for p in args.out.glob("*.png"))
     print(f"{args.out}: {total // 1000} KB in all")

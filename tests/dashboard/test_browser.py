@@ -4,23 +4,16 @@ Playwright through Debian's headless Chromium. Screenshots of every page are kep
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 
-from runtime.sidecar_process import free_port, inherited_env
-from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, REPO
+from tests.conftest import CLOCK_SHIFT
+from tests.dashboard.browser import SCREENSHOTS, running_dashboard, settled, trouble
 from tests.dashboard.conftest import PASSWORD, Seeded, step_status, wait_for
 
 pytestmark = pytest.mark.slow
 
-SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
 PAGE_TITLES = (
     "Live", "Orders", "Calendar", "Check-in", "Webhooks", "Errors", "Summaries", "Support", "SQL",
     "Bookings", "Waitlist",
@@ -29,55 +22,10 @@ PAGE_TITLES = (
 
 @pytest.fixture(scope="module")
 def dashboard_url(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("dashboard-home")
-    port = free_port()
-    log = (home / "dashboard.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
-        env={
-            **inherited_env(),
-            "HOME": str(home),
-            "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
-            "ADMIN_TOKEN": ADMIN_TOKEN,
-            "SIDECAR_URL": seeded.url,
-            "DASHBOARD_PASSWORD": PASSWORD,
-        },
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is not None or _answers(url + "/_stcore/health"), 60)
-        assert process.poll() is None, (home / "dashboard.log").read_text()
+    with running_dashboard(
+        seeded.url, tmp_path_factory.mktemp("dashboard-home"), CLOCK_SHIFT
+    ) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).ok
-    except requests.RequestException:
-        return False
-
-
-def settled(page) -> None:
-    """Wait until Streamlit has finished the run the last action started."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    time.sleep(0.3)  # the last deltas of a finished run are drawn just after it
-
-
-def trouble(page) -> list[str]:
-    """What a person would call an error on screen: an exception box, a traceback, an error."""
-    found = [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
-    found += [e.inner_text() for e in page.locator('[data-testid="stAlertContentError"]').all()]
-    if "Traceback" in page.locator("body").inner_text():
-        found.append("a traceback")
-    return found
 
 
 def test_staff_log_in_open_every_page_and_retry_a_failed_step(

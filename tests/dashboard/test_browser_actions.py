@@ -4,18 +4,14 @@ booking, from the order page. Screenshots go to `test-artifacts/dashboard/`."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from runtime.sidecar_process import free_port, inherited_env, start_sidecar
-from tests.conftest import ADMIN_TOKEN, CLOCK_SHIFT, Sidecar, sidecar_env
+from runtime.sidecar_process import free_port, start_sidecar
+from tests.conftest import CLOCK_SHIFT, Sidecar, sidecar_env
+from tests.dashboard.browser import SCREENSHOTS, running_dashboard, settled, trouble
 from tests.dashboard.conftest import PASSWORD, camp, order_status, place_and_pay, wait_for
-from tests.dashboard.test_browser import SCREENSHOTS, _answers, settled, trouble
 from tests.dashboard.test_order_actions import Shop
 
 pytestmark = pytest.mark.slow
@@ -32,25 +28,10 @@ def shop(fake_stripe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop
 
 @pytest.fixture(scope="module")
 def dashboard_url(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("actions-dashboard-home")
-    port = free_port()
-    log = (home / "dashboard.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
-        env={**inherited_env(), "HOME": str(home), "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT),
-             "ADMIN_TOKEN": ADMIN_TOKEN, "SIDECAR_URL": shop.url,
-             "DASHBOARD_PASSWORD": PASSWORD},
-        cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is not None or _answers(url + "/_stcore/health"), 60)
-        assert process.poll() is None, (home / "dashboard.log").read_text()
+    with running_dashboard(
+        shop.url, tmp_path_factory.mktemp("actions-dashboard-home"), CLOCK_SHIFT
+    ) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-        log.close()
 
 
 def test_staff_refund_an_item_and_move_a_booking_in_a_browser(

@@ -6,18 +6,12 @@ shows anywhere. Screenshots go to `test-artifacts/dashboard/checkin-*.png`."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from runtime.sidecar_process import free_port, inherited_env
-from tests.conftest import ADMIN_TOKEN
-from tests.dashboard.conftest import PASSWORD, wait_for
-from tests.dashboard.test_browser import SCREENSHOTS, _answers, settled, trouble
+from tests.dashboard.browser import SCREENSHOTS, running_dashboard, settled, trouble
+from tests.dashboard.conftest import PASSWORD
 from tests.door import DOOR_SHIFT, Door, door_day
 
 pytestmark = pytest.mark.slow
@@ -33,34 +27,11 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
 
 @pytest.fixture(scope="module")
 def door_dashboard(door: Door, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("door-dashboard-home")
-    port = free_port()
-    log = (home / "dashboard.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
-        env={
-            **inherited_env(),
-            "HOME": str(home),
-            # The dashboard's today is the door's, as the sidecar's is.
-            "CLOCK_SHIFT_SECONDS": str(DOOR_SHIFT),
-            "ADMIN_TOKEN": ADMIN_TOKEN,
-            "SIDECAR_URL": door.url,
-            "DASHBOARD_PASSWORD": PASSWORD,
-        },
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is not None or _answers(url + "/_stcore/health"), 60)
-        assert process.poll() is None, (home / "dashboard.log").read_text()
+    # The dashboard's today is the door's, as the sidecar's is.
+    with running_dashboard(
+        door.url, tmp_path_factory.mktemp("door-dashboard-home"), DOOR_SHIFT
+    ) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-        log.close()
 
 
 def test_check_a_child_in_and_out_at_the_door_then_read_the_roster(

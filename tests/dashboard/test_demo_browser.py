@@ -11,8 +11,6 @@ the demo catalog is made for that day, as `make run` makes it for today."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,8 +24,8 @@ import requests
 
 from runtime.sidecar_process import free_port, inherited_env, start_sidecar
 from tests.conftest import ADMIN_TOKEN, REPO, SUITE_NOW, SYDNEY, sidecar_env
-from tests.dashboard.conftest import PASSWORD, wait_for
-from tests.dashboard.test_browser import SCREENSHOTS, _answers, settled, trouble
+from tests.dashboard.browser import SCREENSHOTS, running_dashboard, settled, trouble
+from tests.dashboard.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -79,39 +77,17 @@ def demo(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     catalog = tmp_path / "demo-catalog.toml"
     env = sidecar_env(tmp_path, CLOCK_SHIFT_SECONDS=shift, CATALOG_PATH=str(catalog))
     # As `make run` does for a new demo database (fewer past days, to be quick); the demo
-    # catalog's today is named, as demo-catalog reads no settings (so no clock shift).
+    # catalog's today is named.
     _run(["demo-catalog", "--source", str(REPO / "data" / "catalog.toml"), "--out",
           str(catalog), "--today", day.now.date().isoformat()], env, tmp_path)  # fmt: skip
     history = _run(["demo-history", "--days", "7", "--per-day", "4"], env, tmp_path)
     families = 9 if day.now.weekday() < 5 else 11  # the camp's nine, and two parties
     assert f"{families} orders of the demo's families this week" in history
     server = start_sidecar(free_port(), env, log_path=tmp_path / "sidecar.log")
-    log = (tmp_path / "dashboard.log").open("wb")
-    port = free_port()
-    dashboard = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--port", str(port)],
-        env={
-            **inherited_env(),
-            "HOME": str(tmp_path),
-            "CLOCK_SHIFT_SECONDS": shift,
-            "ADMIN_TOKEN": ADMIN_TOKEN,
-            "SIDECAR_URL": server.url,
-            "DASHBOARD_PASSWORD": PASSWORD,
-        },
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: dashboard.poll() is not None or _answers(url + "/_stcore/health"), 60)
-        assert dashboard.poll() is None, (tmp_path / "dashboard.log").read_text()
-        yield Demo(day, server.url, url)
+        with running_dashboard(server.url, tmp_path, shift) as url:
+            yield Demo(day, server.url, url)
     finally:
-        os.killpg(dashboard.pid, signal.SIGTERM)
-        dashboard.wait(30)
-        log.close()
         server.stop()
 
 
