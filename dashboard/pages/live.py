@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -35,7 +37,8 @@ def live_panels() -> None:
 
 def today_figures(kpis: dict) -> None:
     currency = kpis.get("currency", "aud")
-    st.subheader(f"Today, {kpis['date']}")
+    today = date.fromisoformat(kpis["date"])
+    st.subheader(f"Today, {today:%A} {today.day} {today:%B %Y}")  # Wednesday 6 January 2027
     orders, paid, revenue, bookings, refunds = st.columns(5)
     orders.metric("Orders", kpis["orders"])
     paid.metric("Paid orders", kpis["paid_orders"])
@@ -100,6 +103,7 @@ def messages_waiting(column, kpis: dict) -> None:
         delta=f"{by_channel.get('sms', {}).get('pending', 0)} SMS" if kpis.get("sms_enabled")
         else None,
         delta_color="off",
+        delta_arrow="off",
         help="; ".join(f"{names[c]}: {by_channel.get(c, {}).get('pending', 0)} waiting,"
                        f" {by_channel.get(c, {}).get('failed', 0)} failed" for c in shown),
     )  # fmt: skip
