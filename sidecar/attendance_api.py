@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from core.attendance import MAX_NAME_LENGTH, MAX_REASON_LENGTH, standing
 from core.business_days import day_bounds, local_today
+from core.calendar_slots import place_names
 from core.clock import utcnow
 from core.validation import MISSING, Problems, text
 from core.vocabulary import ATTENDANCE_ACTIONS, ATTENDANCE_STATES
@@ -53,7 +54,11 @@ async def day_attendance(request: Request) -> Response:
     business_day = day(request, "date") or local_today(now, tz)
     start, stop = day_bounds(business_day, tz)
     events = await request.app.state.database.aread(attendance.day_sheet, start, stop)
+    catalog = request.app.state.catalog
     for event in events:
+        event["venue_name"], event["room_name"] = place_names(
+            catalog, event["venue_id"], event["room_id"]
+        )
         counts = dict.fromkeys(ATTENDANCE_STATES, 0)
         for child in event["children"]:
             where = standing(

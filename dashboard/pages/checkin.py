@@ -141,7 +141,9 @@ with ui.section():
             divider="gray",
         )
         st.caption(
-            f"{event['venue_id']} · {event['room_id']} · {counts['booked']} booked · "
+            # Names as staff know them (a sidecar before 2026-12 sends only the ids).
+            f"{event.get('venue_name', event['venue_id'])} · "
+            f"{event.get('room_name', event['room_id'])} · {counts['booked']} booked · "
             f"{counts['checked_in'] + counts['late_pickup']} in · {counts['checked_out']} out"
         )
         if counts["not_arrived"]:

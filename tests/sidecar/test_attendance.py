@@ -45,6 +45,10 @@ def test_todays_events_list_each_child_with_who_may_collect_and_the_not_arrived_
     assert answer["date"] == DOOR_DAY  # today, on the sidecar's clock
     titles = sorted(e["title"] for e in answer["events"])
     assert len(titles) == 2 and all("Robotics Bootcamp" in t for t in titles), titles
+    # Where, as staff know the place: the catalog's names beside its ids.
+    assert {(e["venue_name"], e["room_name"]) for e in answer["events"]} == {
+        ("TinkerTank Marrickville", "The Workshop")
+    }
     ada = {c["student"]: c for e in answer["events"] for c in e["children"]}["Ada"]
     assert ada["notes"] == "Peanut allergy: EpiPen in her bag"
     assert ada["emergency_contacts"] == [{"name": "Wei Chen", "phone": "0412 345 678"}]
