@@ -7,7 +7,7 @@ and in the business's own time zone (`TIMEZONE`).
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -134,3 +134,11 @@ def local_day(text: str | None, tz: ZoneInfo) -> str:
         return ""
     local = moment.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def long_day(value: date | str | None) -> str:
+    """`2027-01-05` → `Tuesday 5 January 2027`: a heading's day, the Australian way round."""
+    if not value:
+        return ""
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return f"{day:%A} {day.day} {day:%B %Y}"

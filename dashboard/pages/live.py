@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
@@ -37,8 +35,7 @@ def live_panels() -> None:
 
 def today_figures(kpis: dict) -> None:
     currency = kpis.get("currency", "aud")
-    today = date.fromisoformat(kpis["date"])
-    st.subheader(f"Today, {today:%A} {today.day} {today:%B %Y}")  # Wednesday 6 January 2027
+    st.subheader(f"Today, {fmt.long_day(kpis['date'])}")
     orders, paid, revenue, bookings, refunds = st.columns(5)
     orders.metric("Orders", kpis["orders"])
     paid.metric("Paid orders", kpis["paid_orders"])

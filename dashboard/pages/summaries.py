@@ -60,7 +60,7 @@ def figures_view(figures: dict[str, Any]) -> None:
         late.metric("Late pickups", door.get("late_pickups", 0))
     tomorrow = figures.get("tomorrow") or {}
     if tomorrow.get("events"):
-        st.caption(f"Tomorrow, {tomorrow.get('date')}")
+        st.caption(f"Tomorrow, {fmt.long_day(tomorrow.get('date'))}")
         ui.table(
             [
                 {**e, "starts_at": fmt.local_time(e["starts_at"], tz),
@@ -79,9 +79,9 @@ with ui.section():
     except ApiError as exc:
         if exc.status != 404:
             raise
-        st.info(f"No summary stored for {day} yet: run it below.")
+        st.info(f"No summary stored for {fmt.long_day(day)} yet: run it below.")
     else:
-        st.subheader(f"{summary['date']}")
+        st.subheader(fmt.long_day(summary["date"]))
         posted = fmt.local_time(summary.get("posted_at"), tz)
         st.caption(
             f"Computed {fmt.local_time(summary.get('computed_at'), tz)}; "
@@ -93,11 +93,11 @@ run, post, force = st.columns([1, 1, 2])
 redo = force.checkbox("Again, even if already stored or posted")
 acts = session.may_act()
 if run.button("Run now", type="primary", key="summary-run", disabled=not acts):
-    ui.act(lambda: api.run_summary(day, post=False, force=redo), f"Summary for {day} computed.",
-           "summary-actions")  # fmt: skip
+    ui.act(lambda: api.run_summary(day, post=False, force=redo),
+           f"Summary for {fmt.long_day(day)} computed.", "summary-actions")  # fmt: skip
 if post.button("Run and post to Slack", key="summary-post", disabled=not acts):
-    ui.act(lambda: api.run_summary(day, post=True, force=redo), f"Summary for {day} posted.",
-           "summary-actions")  # fmt: skip
+    ui.act(lambda: api.run_summary(day, post=True, force=redo),
+           f"Summary for {fmt.long_day(day)} posted.", "summary-actions")  # fmt: skip
 ui.result("summary-actions")
 
 st.divider()

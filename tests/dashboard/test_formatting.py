@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -117,3 +118,9 @@ def test_csv_text_neutralises_cells_and_headings_and_keeps_the_rest():
     rows = list(csv.reader(io.StringIO(fmt.csv_text(frame))))
 
     assert rows == [["'=cmd", "n"], ["'=1+1", "-3"], ["Ada", "4"]]
+
+
+def test_a_headings_day_is_written_the_australian_way_round():
+    assert fmt.long_day("2027-01-05") == "Tuesday 5 January 2027"
+    assert fmt.long_day(date(2026, 11, 26)) == "Thursday 26 November 2026"
+    assert fmt.long_day(None) == ""

@@ -18,7 +18,7 @@ def test_todays_figures_are_the_apis_with_money_in_dollars(dashboard, seeded: Se
 
     no_trouble(at)
     # The suite's today, Thursday 26 November 2026, written the Australian way.
-    assert [h.value for h in at.subheader][0] == "Today, Thursday 26 November 2026"
+    assert at.subheader[0].value == "Today, Thursday 26 November 2026"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Orders"] == str(kpis["orders"]) == "7"
     assert metrics["Paid orders"] == str(kpis["paid_orders"])

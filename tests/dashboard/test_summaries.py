@@ -22,6 +22,8 @@ def test_running_todays_summary_shows_its_orders_revenue_and_bookings(dashboard,
     assert [s.value for s in at.success] == [f"summary for {today} stored (not posted)"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Orders"] == "7"
+    # The day the Australian way round: "Thursday 26 November 2026".
+    assert f"{today:%A} {today.day} {today:%B %Y}" in [h.value for h in at.subheader]
     stored = seeded.get(f"/api/summaries/{today}")
     assert stored["figures"]["revenue"]["total"] >= 5 * 8900 + 11900  # camp days + an all-day
     assert metrics["Revenue"] == f"${stored['figures']['revenue']['total'] / 100:,.2f}"
