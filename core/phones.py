@@ -38,3 +38,18 @@ def mobile_or_none(text: object, region: str = DEFAULT_REGION) -> str | None:
         return mobile_e164(text, region)
     except ValueError:
         return None
+
+
+def as_dialled(e164: str | None, region: str = DEFAULT_REGION) -> str:
+    """A stored number as people in `region` dial it ("+61412345678" → "0412 345 678"); a
+    number from elsewhere in its international form; anything unreadable as it is."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, region)
+    except NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(number) == region
+    return phonenumbers.format_number(
+        number, PhoneNumberFormat.NATIONAL if home else PhoneNumberFormat.INTERNATIONAL
+    )

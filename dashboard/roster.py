@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.phones import as_dialled
 from dashboard import formatting as fmt
 
 NO_MOBILE = "—"
@@ -37,7 +38,7 @@ def frame(rows: list[dict[str, Any]], with_session: bool = False) -> pd.DataFram
             "Age": row.get("age"),
             "Notes": flagged(row.get("notes")),
             "Parent": row.get("customer_name") or "",
-            "Mobile": row.get("customer_phone") or NO_MOBILE,
+            "Mobile": as_dialled(row.get("customer_phone")) or NO_MOBILE,
             "Email": row.get("customer_email") or "",
             "Emergency contacts": fmt.contacts(row.get("emergency_contacts")),
             "May also collect": fmt.contacts(row.get("authorised_collectors")),

@@ -19,7 +19,7 @@ from core.messages.sms import (
     reminder_text,
     reminder_windows,
 )
-from core.phones import mobile_e164, mobile_or_none
+from core.phones import as_dialled, mobile_e164, mobile_or_none
 from core.settings import SettingsError, load_settings
 from core.sms_signature import is_valid, signature
 from tests.conftest import REPO
@@ -145,3 +145,10 @@ def test_sms_settings_come_all_together_and_keep_the_token_hidden():
     settings = load_settings({**base, **twilio})
     assert settings.sms_enabled and settings.sms_provider_url == "https://api.twilio.com"
     assert "secret-token-xyz" not in repr(settings)
+
+
+def test_a_stored_mobile_is_shown_as_people_here_dial_it():
+    assert as_dialled("+61412345678") == "0412 345 678"
+    assert as_dialled("+447911123456") == "+44 7911 123456"  # a visitor's, in full
+    assert as_dialled("not a number") == "not a number"
+    assert as_dialled(None) == ""

@@ -76,13 +76,13 @@ def test_the_roster_flags_notes_keeps_a_mobile_slot_and_prints_escaped():
              "customer_email": "ann@example.com", "session": "all_day", "status": "confirmed",
              "order_id": "ord_1"},
             {"student": "=Bo<script>", "age": 8, "notes": None, "customer_name": "Ben",
-             "customer_email": "ben@example.com", "customer_phone": "0412 345 678",
+             "customer_email": "ben@example.com", "customer_phone": "+61412345678",
              "session": "day", "status": "confirmed", "order_id": "ord_2"}]  # fmt: skip
 
     table = roster.frame(rows, with_session=True)
 
     assert list(table["Notes"]) == ["⚠ nut allergy", ""]
-    assert list(table["Mobile"]) == [roster.NO_MOBILE, "0412 345 678"]
+    assert list(table["Mobile"]) == [roster.NO_MOBILE, "0412 345 678"]  # as dialled here
     assert list(table["Session"]) == ["All-day session", "Day session"]
     page = roster.print_page("Robotics Bootcamp", "Marrickville", table)
     assert "&lt;script&gt;" in page and "<script>" not in page
