@@ -7,9 +7,13 @@ then `latest` is pointed at it (a symlink swapped atomically), so a reader sees 
 snapshot or none.
 
 What is left out: students' notes, emergency contacts and authorised collectors, and who
-collected a child (personal data analysts do not need), and the raw webhook payloads. This
-is DuckDB's SQL (COPY … TO), not the portable subset: with PostgreSQL the same snapshot
-would be taken with its own tools.
+collected a child (personal data analysts do not need), and the raw webhook payloads.
+
+On PostgreSQL (`conn` is store/postgres.py's, in the read's REPEATABLE READ transaction, so
+again one snapshot for every table), each table's rows are read through psycopg in batches
+into an in-memory DuckDB table made by the same SELECT over the schema's DuckDB tables (so
+every column has the type DuckDB's export gives it), and written by the same COPY: the same
+files, columns and types from either backend. No DuckDB extension is needed.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import secrets
 import shutil
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
+from store import schema
 from store.database import long_running
 
 # name -> what is exported of it
@@ -46,6 +53,9 @@ TABLES: dict[str, str] = {
     " checked_out_at, checked_out_by, collection_override IS NOT NULL AS collection_overridden"
     " FROM attendance",
 }
+# PostgreSQL: rows read at a time, and the in-memory DuckDB's limit while one table is in it.
+POSTGRES_BATCH_ROWS = 50_000
+EXPORT_MEMORY_LIMIT = "512MB"
 LATEST = "latest"
 _PARTIAL = ".partial-"
 _NEW_LINK = ".latest-"
@@ -78,28 +88,14 @@ def _export(conn: duckdb.DuckDBPyConnection, root: Path, stamp: str) -> dict[str
         leftover.unlink(missing_ok=True)
     partial = root / f"{_PARTIAL}{stamp}-{secrets.token_hex(4)}"
     partial.mkdir()
-    (catalog,) = conn.execute("SELECT current_database()").fetchone()
-    cursor = conn.cursor()
-    counts: dict[str, int] = {}
     try:
-        cursor.execute(f'USE "{catalog}"')
-        cursor.execute("BEGIN TRANSACTION")  # one snapshot for every table
-        for name, select in TABLES.items():
-            # A folder of Parquet files a table, one written by each DuckDB thread: 35 %
-            # faster than one file, whose writer keeps the rows in order on one thread.
-            # Row groups of 32,768 rows (not 122,880) keep each writer's buffer small
-            # enough for the store's memory limit beside a big database's indexes.
-            target = str(partial / name).replace("'", "''")
-            (counts[name],) = cursor.execute(
-                f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION lz4_raw,"
-                " PER_THREAD_OUTPUT, ROW_GROUP_SIZE 32768)"
-            ).fetchone()
-        cursor.execute("COMMIT")
+        if getattr(conn, "dialect", None) == "postgresql":
+            counts = _write_from_postgres(conn, partial)
+        else:
+            counts = _write(conn, partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    finally:
-        cursor.close()
     final = _free_name(root, stamp)
     os.rename(partial, final)
     link = root / f"{_NEW_LINK}{secrets.token_hex(4)}"
@@ -110,6 +106,59 @@ def _export(conn: duckdb.DuckDBPyConnection, root: Path, stamp: str) -> dict[str
         "tables": counts,
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
     }
+
+
+def _write(conn: duckdb.DuckDBPyConnection, partial: Path) -> dict[str, int]:
+    (catalog,) = conn.execute("SELECT current_database()").fetchone()
+    cursor = conn.cursor()
+    counts: dict[str, int] = {}
+    try:
+        cursor.execute(f'USE "{catalog}"')
+        cursor.execute("BEGIN TRANSACTION")  # one snapshot for every table
+        for name, select in TABLES.items():
+            counts[name] = _copy_to_parquet(cursor, select, partial / name)
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+    return counts
+
+
+def _copy_to_parquet(cursor: duckdb.DuckDBPyConnection, select: str, target: Path) -> int:
+    # A folder of Parquet files a table, one written by each DuckDB thread: 35 % faster
+    # than one file, whose writer keeps the rows in order on one thread. Row groups of
+    # 32,768 rows (not 122,880) keep each writer's buffer small enough for the store's
+    # memory limit beside a big database's indexes.
+    quoted = str(target).replace("'", "''")
+    (count,) = cursor.execute(
+        f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION lz4_raw,"
+        " PER_THREAD_OUTPUT, ROW_GROUP_SIZE 32768)"
+    ).fetchone()
+    return count
+
+
+def _write_from_postgres(conn: Any, partial: Path) -> dict[str, int]:
+    """Each table read from PostgreSQL (in the caller's one read transaction) into an
+    in-memory DuckDB table of the export's own types, then written as DuckDB writes it."""
+    duck = duckdb.connect(":memory:", config={"memory_limit": EXPORT_MEMORY_LIMIT})
+    counts: dict[str, int] = {}
+    try:
+        schema.migrate(duck, now=datetime(2000, 1, 1))  # the tables' DuckDB types
+        for name, select in TABLES.items():
+            duck.execute(f'CREATE TABLE "export_{name}" AS {select} LIMIT 0')
+            cursor = conn.execute(select)
+            columns = len(cursor.description)
+            while rows := cursor.fetchmany(POSTGRES_BATCH_ROWS):
+                batch = pa.table(
+                    {f"c{i}": pa.array([row[i] for row in rows]) for i in range(columns)}
+                )
+                duck.register("batch", batch)
+                duck.execute(f'INSERT INTO "export_{name}" SELECT * FROM batch')
+                duck.unregister("batch")
+            counts[name] = _copy_to_parquet(duck, f'SELECT * FROM "export_{name}"', partial / name)
+            duck.execute(f'DROP TABLE "export_{name}"')
+    finally:
+        duck.close()
+    return counts
 
 
 def _free_name(root: Path, stamp: str) -> Path:
