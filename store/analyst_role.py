@@ -16,7 +16,7 @@ At start, after the migrations (store/database.py, under the migration lock), `e
   pg_read_all_settings …), granted USAGE on their schema and SELECT on its views only, with
   `search_path` set to it (so `SELECT * FROM orders` reads the view). Their password is
   derived from the sidecar's own (HMAC), so every sidecar on the database knows it and
-  nobody else needs to.
+  nobody else needs to; a sidecar that logs in without a password gives them none.
 
 Each query connects *as* the role (not `SET ROLE` from the sidecar's session: a query may
 call `set_config('role', …)`, which PostgreSQL allows back to the session's user), opens a
@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -95,9 +96,14 @@ def roles_for(database: str) -> Roles:
     return Roles(f"{base}_sql_staff", f"{base}_sql_analyst")
 
 
-def role_password(url: str, role: str) -> str:
-    """The role's password: derived from the sidecar's own, so every sidecar agrees."""
-    key = urlsplit(url).password or url
+def role_password(url: str, role: str) -> str | None:
+    """The role's password, derived from the sidecar's own (in DATABASE_URL, or
+    PGPASSWORD), so every sidecar agrees; None when the sidecar logs in without one (trust,
+    peer or certificate authentication): the role then has no password either, and logs in
+    only where the server lets it in without one, never with a password anyone could guess."""
+    key = conninfo.conninfo_to_dict(url).get("password") or os.environ.get("PGPASSWORD")
+    if not key:
+        return None
     return hmac.new(key.encode(), f"tinkertank-sql:{role}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -111,7 +117,9 @@ def ensure(conn: postgres.PostgresConnection, url: str) -> str | None:
     roles = roles_for(database)
     views = _view_statements(conn)
     fingerprint = hashlib.sha256(
-        "\n".join([*views, roles.staff, roles.analyst, role_password(url, roles.staff)]).encode()
+        "\n".join(
+            [*views, roles.staff, roles.analyst, role_password(url, roles.staff) or ""]
+        ).encode()
     ).hexdigest()
     if _current(conn, roles) == fingerprint:
         return None
@@ -205,17 +213,22 @@ def _rebuild(
         raise
 
 
-def _make_role(conn: postgres.PostgresConnection, role: str, password: str, schema: str) -> None:
-    verifier = conn.raw.pgconn.encrypt_password(
-        password.encode(), role.encode(), b"scram-sha-256"
-    ).decode()
+def _make_role(
+    conn: postgres.PostgresConnection, role: str, password: str | None, schema: str
+) -> None:
+    secret = "NULL"
+    if password is not None:
+        verifier = conn.raw.pgconn.encrypt_password(
+            password.encode(), role.encode(), b"scram-sha-256"
+        ).decode()
+        secret = f"'{verifier}'"
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = ?", [role]).fetchone()
     if exists:
-        conn.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{verifier}'")
+        conn.execute(f"ALTER ROLE {role} LOGIN PASSWORD {secret}")
     else:
         conn.execute(
             f"CREATE ROLE {role} LOGIN NOINHERIT CONNECTION LIMIT {CONNECTION_LIMIT}"
-            f" PASSWORD '{verifier}'"
+            f" PASSWORD {secret}"
         )
     (powerful, memberships) = conn.execute(
         "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls,"
@@ -312,7 +325,7 @@ def _connect_as_role(
         try:
             conn = psycopg.connect(
                 conninfo.make_conninfo(
-                    url, user=role, password=role_password(url, role), options=options
+                    url, user=role, password=role_password(url, role) or "", options=options
                 ),
                 autocommit=True,
                 connect_timeout=_CONNECT_TIMEOUT_SECONDS,

@@ -55,3 +55,26 @@ def test_a_start_with_nothing_changed_rebuilds_nothing(postgres_url: str):
             "SELECT oid FROM pg_namespace WHERE nspname = 'sql_staff'"
         ).fetchone()
     assert after == before  # the same schema, not dropped and made again
+
+
+def test_the_roles_password_is_derived_from_the_sidecars_and_none_without_one(
+    postgres_url: str,
+):
+    roles = analyst_role.roles_for(urlsplit(postgres_url).path.strip("/"))
+    with_password = postgres_url.replace("postgres@", "postgres:s3cret@", 1)
+
+    def stored() -> str | None:
+        with psycopg.connect(postgres_url) as conn:
+            (verifier,) = conn.execute(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = %s", [roles.analyst]
+            ).fetchone()
+        return verifier
+
+    Database.open(DatabaseLocation("postgresql", with_password)).close()
+    derived = stored()
+    Database.open(DatabaseLocation("postgresql", postgres_url)).close()
+
+    assert derived is not None and derived.startswith("SCRAM-SHA-256$")
+    assert analyst_role.role_password(with_password, roles.analyst) not in derived
+    assert analyst_role.role_password(postgres_url, roles.analyst) is None
+    assert stored() is None  # no password to derive one from: none a guess could match
