@@ -23,10 +23,12 @@ from tests.conftest import ADMIN_TOKEN, REPO, SUITE_NOW, Sidecar, sidecar_env
 from tests.postgres_server import PostgresServer
 from tests.sidecar.test_alerts import wait_for
 
+STAFF_PASSWORD = "a long enough password"
 
-def tinkertank(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+
+def tinkertank(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args], input=stdin,
         env={**inherited_env(), **env}, cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -44,6 +46,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     sidecar = Sidecar(start_sidecar(free_port(), env, log_path=tmp_path / "settle.log"))
     try:
         assert wait_for(lambda: _pending(sidecar) == 0, timeout=60)
+        made = tinkertank(
+            {**env, "SIDECAR_URL": sidecar.url}, "staff", "add", "priya", "--role", "staff",
+            stdin=STAFF_PASSWORD + "\n",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
     finally:
         sidecar.server.stop()
     return tmp_path / "tinkertank.duckdb", env
@@ -127,6 +134,15 @@ def test_the_copy_answers_the_staff_api_and_exports_as_its_source(
         summaries = _get(duck_side, "/api/summaries")
         assert summaries["summaries"] and _get(pg_side, "/api/summaries") == summaries
         assert _get(pg_side, "/api/kpis") == _get(duck_side, "/api/kpis")
+        inbox = _get(duck_side, "/api/inbox", limit="500")
+        assert inbox["total"] > 0 and _get(pg_side, "/api/inbox", limit="500") == inbox
+        errors = _get(duck_side, "/api/errors", limit="500")
+        assert _get(pg_side, "/api/errors", limit="500") == errors
+        # the staff account made on DuckDB signs in on PostgreSQL, with the same password
+        login = {"name": "priya", "password": STAFF_PASSWORD}
+        signed_in = requests.post(pg_side.url + "/api/login", json=login, timeout=30)
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.json()["role"] == "staff"
         # An analyst with pandas reads the same rows from either backend's export.
         duck_export, pg_export = _export(duck_side), _export(pg_side)
         assert pg_export["tables"] == duck_export["tables"]
