@@ -249,9 +249,6 @@ def test_summaries_api_refuses_bad_input_and_unknown_days(sidecar: Sidecar):
     assert requests.get(sidecar.url + "/api/trends", timeout=10).status_code == 401
 
 
-@pytest.mark.postgres_xfail(
-    "GET /api/trends sums DuckDB's epoch_ms(), which PostgreSQL lacks (a 500 there)"
-)
 def test_trends_give_each_of_the_last_days_with_todays_revenue(sidecar: Sidecar):
     camp = {"product_id": "summer-space-engineers", "date": "2027-01-05", "session": "day",
             "student": {"name": "Ava", "age": 8}}  # fmt: skip
