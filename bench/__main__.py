@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import analyst, fulfilment, ingest, million
+from bench import analyst, db_copy, fulfilment, ingest, million
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -15,4 +15,6 @@ if __name__ == "__main__":
         code |= analyst.main()
     if not only or "million" in only:
         code |= million.main()
+    if "db_copy" in only:  # not in every run: it needs a PostgreSQL server
+        code |= db_copy.main()
     sys.exit(code)

@@ -177,6 +177,12 @@ def reprocess(args: argparse.Namespace) -> None:
     _client_job(lambda: cli_jobs.reprocess(client, args.event_ids))
 
 
+def db(args: argparse.Namespace) -> None:
+    from cli.database_copy import db_copy
+
+    db_copy(args)  # the one action so far: copy
+
+
 def reconcile(args: argparse.Namespace) -> None:
 
     from cli import reconcile as reconciliation
@@ -296,6 +302,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "dashboard": dashboard,
     "demo-catalog": demo_catalog,
     "demo-history": demo_history,
+    "db": db,
 }
 
 
@@ -388,6 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     history_parser.add_argument("--days", type=int, default=21, help="days back (default 21)")
     history_parser.add_argument(
         "--per-day", type=int, default=6, help="orders a day, give or take (default 6)"
+    )
+    db_parser = commands.add_parser("db", help="the database: copy DuckDB into PostgreSQL")
+    db_actions = db_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    copy_parser = db_actions.add_parser(
+        "copy", help="copy a stopped DuckDB database into an empty PostgreSQL one, checked"
+    )
+    copy_parser.add_argument(
+        "--from", dest="source", required=True, help="duckdb:///path/to/tinkertank.duckdb"
+    )
+    copy_parser.add_argument(
+        "--to", dest="target", required=True, help="postgresql://user:pass@host:5432/database"
     )
     return parser
 

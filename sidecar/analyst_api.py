@@ -4,14 +4,18 @@
                      → columns, rows, truncated, elapsed_ms, data_as_of
     POST /api/export → path, tables {name: rows}, elapsed_ms
 
-A query runs in a sandbox process of its own (runtime/analyst_sandbox.py), over the
-analysts' copy of the database that the store keeps (store/analyst_snapshot.py): it
+On DuckDB a query runs in a sandbox process of its own (runtime/analyst_sandbox.py), over
+the analysts' copy of the database that the store keeps (store/analyst_snapshot.py): it
 cannot read files or secrets, change settings, or take the store's memory or time, and it
-is killed at the time limit. The export runs in the store process on a read cursor.
+is killed at the time limit. On PostgreSQL it runs on the live database as a read-only
+role, cut off by `statement_timeout` (store/analyst_role.py). The export runs in the store
+on a read transaction, on either backend (store/export.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 from starlette.requests import Request
@@ -23,7 +27,7 @@ from core.settings import Settings
 from runtime import analyst_sandbox
 from sidecar.json_body import json_object
 from sidecar.staff_api import analysts_too, staff_only
-from store import analyst_snapshot, analyst_sql, export
+from store import analyst_role, analyst_snapshot, analyst_sql, export, postgres
 
 # Sandboxes at once: each may use its memory limit and two threads.
 MAX_RUNNING = 2
@@ -56,13 +60,6 @@ def _refusal(error: str, message: str, status: int = 422) -> JSONResponse:
     return JSONResponse({"error": error, "message": message}, status_code=status)
 
 
-def _not_on_postgresql(settings: Settings, what: str) -> JSONResponse | None:
-    """The analysts' copy and the export are DuckDB's; PostgreSQL's are to come (issue 14)."""
-    if settings.database.backend == "duckdb":
-        return None
-    return _refusal("unavailable", f"{what} is not available on PostgreSQL yet", status=503)
-
-
 async def run_sql(request: Request) -> Response:
     global _running
     body = await json_object(request)
@@ -90,8 +87,8 @@ async def run_sql(request: Request) -> Response:
             status_code=429, headers={"Retry-After": "5"},
         )  # fmt: skip
     settings: Settings = request.app.state.settings
-    if (refused := _not_on_postgresql(settings, "the analysts' SQL")) is not None:
-        return refused
+    if settings.database.backend == "postgresql":
+        return await _run_sql_on_postgresql(request, settings, sql, limit)
     limits = analyst_sandbox.Limits(
         time_seconds=settings.analyst_sql_time_limit_seconds,
         memory=settings.analyst_sql_memory_limit,
@@ -123,14 +120,54 @@ async def run_sql(request: Request) -> Response:
     return JSONResponse(result)
 
 
+_POSTGRES_ERRORS = {
+    analyst_role.Refused: (422, "refused"),
+    analyst_role.QueryFailed: (422, "query_failed"),
+    analyst_role.OutOfMemory: (422, "out_of_memory"),
+    analyst_role.TimedOut: (408, "timeout"),
+    analyst_role.Unavailable: (503, "unavailable"),
+}
+
+
+async def _run_sql_on_postgresql(
+    request: Request, settings: Settings, sql: str, limit: int
+) -> Response:
+    """The live database, as the read-only role (store/analyst_role.py), in a thread."""
+    global _running
+    as_of = clock.utcnow()
+    _running += 1
+    try:
+        result = await asyncio.to_thread(
+            analyst_role.run,
+            settings.database.path,
+            request.state.staff.role == "analyst",  # the role without notes or ticket text
+            sql,
+            limit,
+            settings.analyst_sql_time_limit_seconds,
+        )
+    except tuple(_POSTGRES_ERRORS) as exc:
+        status, error = _POSTGRES_ERRORS[type(exc)]
+        return _refusal(error, str(exc), status=status)
+    except postgres.Unavailable as exc:
+        return _refusal("unavailable", f"the database cannot be reached: {exc}", status=503)
+    finally:
+        _running -= 1
+    if len(json.dumps(result)) > analyst_sandbox.MAX_ANSWER_BYTES:
+        return _refusal(
+            "too_large",
+            f"the answer is over {analyst_sandbox.MAX_ANSWER_BYTES // 2**20} MB;"
+            " ask for fewer rows",
+        )
+    result["data_as_of"] = as_of.isoformat() + "Z"
+    return JSONResponse(result)
+
+
 def export_root(settings: Settings) -> Path:
     """`exports/` next to the database file (under DATA_DIR, see `Settings.files_directory`)."""
     return (settings.files_directory / "exports").resolve()
 
 
 async def run_export(request: Request) -> Response:
-    if (refused := _not_on_postgresql(request.app.state.settings, "the export")) is not None:
-        return refused
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     root = export_root(request.app.state.settings)
     try:

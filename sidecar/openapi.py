@@ -499,7 +499,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
                                      _ref("Action")),
     ("GET", "/api/trends"): ("Revenue, bookings and fill per day",
                              (_param("days", schema=INTEGER),), None, ANY_OBJECT),
-    ("POST", "/api/sql"): ("A read-only query on the analysts' copy", (), _ref("SqlRequest"),
+    ("POST", "/api/sql"): ("A read-only query, as the analysts may", (), _ref("SqlRequest"),
                            _ref("SqlResult")),
     ("POST", "/api/export"): ("A Parquet snapshot of the analyst tables", (), None, ANY_OBJECT),
     ("POST", "/api/bookings"): ("Add a booking taken by phone: a manual order or a Checkout link",

@@ -69,7 +69,7 @@ def run(conn: duckdb.DuckDBPyConnection, sql: str, limit: int = DEFAULT_LIMIT) -
     elapsed = time.monotonic() - started
     return {
         "columns": columns,
-        "rows": [[_jsonable(value) for value in row] for row in rows[:limit]],
+        "rows": [[jsonable(value) for value in row] for row in rows[:limit]],
         "truncated": len(rows) > limit,
         "elapsed_ms": round(elapsed * 1000, 1),
     }
@@ -79,7 +79,7 @@ def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """A DuckDB value as JSON: stored timestamps are naive UTC and say so with Z."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -98,7 +98,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)

@@ -39,7 +39,7 @@ import duckdb
 
 from core.clock import utcnow
 from core.settings import DatabaseLocation
-from store import heartbeat, postgres, schema
+from store import analyst_role, heartbeat, postgres, schema
 from store.writer import (
     DatabaseUnavailable,
     Job,
@@ -173,6 +173,7 @@ class Database:
             conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK])
             try:
                 schema.migrate(conn, now=utcnow())
+                _ensure_analyst_roles(conn, location.path)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK])
             readers = postgres.pool(location.path, POSTGRES_READERS)
@@ -347,6 +348,15 @@ class Database:
         except duckdb.Error as exc:
             log.warning("checkpoint at close failed: %s", exc)
         self._conn.close()
+
+
+def _ensure_analyst_roles(conn: postgres.PostgresConnection, url: str) -> None:
+    """The analysts' views and read-only roles (store/analyst_role.py); a failure leaves
+    `POST /api/sql` to say why, not the sidecar unable to start."""
+    try:
+        analyst_role.ensure(conn, url)
+    except postgres.Error as exc:
+        log.error("the analysts' views and roles could not be made: %s", exc)
 
 
 def _connect(location: DatabaseLocation, config: dict[str, str]) -> duckdb.DuckDBPyConnection:

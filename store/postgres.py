@@ -57,7 +57,8 @@ class _WholeOrFloatLoader(Loader):
         return int(text)
 
 
-def _configure(conn: psycopg.Connection) -> None:
+def configure(conn: psycopg.Connection) -> None:
+    """The answers' types as DuckDB's (numeric → int or float)."""
     conn.adapters.register_loader("numeric", _WholeOrFloatLoader)
 
 
@@ -68,7 +69,7 @@ def connect(url: str) -> PostgresConnection:
 
 def _connect(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, application_name=APPLICATION_NAME, **CONNECT_OPTIONS)
-    _configure(conn)
+    configure(conn)
     return conn
 
 
@@ -79,7 +80,7 @@ def pool(url: str, max_size: int) -> ConnectionPool:
         min_size=1,
         max_size=max_size,
         kwargs={"application_name": APPLICATION_NAME, **CONNECT_OPTIONS},
-        configure=_configure,
+        configure=configure,
         check=ConnectionPool.check_connection,
         open=True,
         name="tinkertank-readers",

@@ -89,7 +89,8 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime)
     docstring); equal fingerprints mean equal rows."""
     orders = conn.execute(
         "SELECT count(*), sum(amount_paid), max(updated_at),"
-        " sum(length(coalesce(kinds, ''))), sum(epoch_ms(paid_at)) FROM orders"
+        " sum(length(coalesce(kinds, ''))),"
+        " sum(CAST(extract(epoch FROM paid_at) * 1000 AS BIGINT)) FROM orders"  # both dialects
         " WHERE paid_at >= ? AND paid_at < ?",
         [start, end],
     ).fetchone()

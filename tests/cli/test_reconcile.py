@@ -49,9 +49,6 @@ def paid_event(created: int | None = None) -> dict:
     return event
 
 
-@pytest.mark.postgres_xfail(
-    "checks the inbox with the analysts' SQL, DuckDB's for now (issue 14 item 3)"
-)
 @pytest.mark.slow
 def test_reconcile_imports_exactly_the_events_the_webhook_missed(
     shop: Sidecar, fake: FakeStripe, tmp_path: Path

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.dashboard.conftest import Seeded, no_trouble
-
-pytestmark = pytest.mark.postgres_xfail(
-    "analysts' SQL and export: DuckDB's copy only, PostgreSQL's role is issue 14 item 3"
-)
 
 
 def test_a_select_shows_its_rows_and_offers_csv_and_parquet(dashboard, seeded: Seeded):

@@ -17,7 +17,7 @@ from tests.conftest import ADMIN_TOKEN, OLD_SECRET, SECRET, Sidecar, make_event,
 from tests.sidecar.test_analysts import RUNAWAY, run_sql
 
 pytestmark = pytest.mark.postgres_xfail(
-    "analysts' SQL and export: DuckDB's copy only, PostgreSQL's role is issue 14 item 3"
+    "DuckDB's sandbox; PostgreSQL's read-only role is tests/sidecar/test_postgres_analysts.py"
 )
 
 STRIPE_KEY = "sk_test_CANARY_stripe_key_0123456789"

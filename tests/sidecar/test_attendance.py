@@ -167,9 +167,6 @@ def test_the_daily_summary_counts_the_day_at_the_door(door):
     assert door_figures == {"booked": 3, "arrived": 2, "no_shows": 1, "late_pickups": 0}
 
 
-@pytest.mark.postgres_xfail(
-    "analysts' SQL and export: DuckDB's copy only, PostgreSQL's role is issue 14 item 3"
-)
 def test_attendance_goes_into_the_analysts_sql_and_the_parquet_export(door):
     sql = requests.post(f"{door.url}/api/sql", headers=AUTH, timeout=60, json={
         "sql": "SELECT booking_id, checked_in_by FROM attendance ORDER BY booking_id"})  # fmt: skip

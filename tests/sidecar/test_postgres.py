@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 import requests
@@ -113,16 +114,21 @@ def test_a_restarted_sidecar_finds_its_orders_in_postgresql_and_migrates_nothing
     assert _rows(postgres_url, "SELECT version, applied_at FROM schema_migrations") == applied
 
 
-def test_the_analysts_sql_says_it_is_not_on_postgresql_yet(pg_shop: Sidecar):
+def test_the_export_on_postgresql_is_the_parquet_snapshot_without_notes(
+    pg_shop: Sidecar, fake: FakeStripe
+):
+    order_id, _ = checkout(pg_shop, fake, [camp("2027-01-06", "day", "Grace")])
     answer = pg_shop.session.post(
-        pg_shop.url + "/api/sql",
-        json={"sql": "SELECT 1"},
+        pg_shop.url + "/api/export",
         headers={"Authorization": f"Bearer {pg_shop.server.env['ADMIN_TOKEN']}"},
-        timeout=10,
+        timeout=60,
     )
 
-    assert answer.status_code == 503
-    assert answer.json() == {
-        "error": "unavailable",
-        "message": "the analysts' SQL is not available on PostgreSQL yet",
-    }
+    assert answer.status_code == 200, answer.text
+    exported = Path(answer.json()["path"])
+    orders = pd.read_parquet(exported / "orders")
+    assert list(orders["order_id"]) == [order_id]
+    assert orders["created_at"].dtype.kind == "M"  # a timestamp, as DuckDB's export has it
+    students = pd.read_parquet(exported / "students")
+    assert list(students["name"]) == ["Grace"] and "notes" not in students.columns
+    assert answer.json()["tables"]["students"] == 1

@@ -137,9 +137,6 @@ def shop(start_sidecar_process, tmp_path: Path, slack: SlackHook) -> Sidecar:
     )
 
 
-@pytest.mark.postgres_xfail(
-    "checks its figures with the analysts' SQL, DuckDB's for now (issue 14 item 3)"
-)
 @pytest.mark.slow
 def test_the_summary_adds_up_the_days_orders_refunds_bookings_and_tomorrows_events(
     shop: Sidecar, tmp_path: Path
@@ -252,9 +249,6 @@ def test_summaries_api_refuses_bad_input_and_unknown_days(sidecar: Sidecar):
     assert requests.get(sidecar.url + "/api/trends", timeout=10).status_code == 401
 
 
-@pytest.mark.postgres_xfail(
-    "checks its figures with the analysts' SQL, DuckDB's for now (issue 14 item 3)"
-)
 def test_trends_give_each_of_the_last_days_with_todays_revenue(sidecar: Sidecar):
     camp = {"product_id": "summer-space-engineers", "date": "2027-01-05", "session": "day",
             "student": {"name": "Ava", "age": 8}}  # fmt: skip
