@@ -299,6 +299,35 @@ def record_refund(
     )
 
 
+def record_invoice_refund(
+    conn: duckdb.DuckDBPyConnection, order_id: str, payment_intent_id: str,
+    amount_refunded: int, event_id: str, now: datetime,
+) -> int:  # fmt: skip
+    """An Ignite invoice's payment refunded: Stripe's running `amount_refunded` is that
+    payment's, not the order's, so the ledger keeps it per payment
+    (`<order>:<payment>:<total>`) and the order's refunded total rises by the rise. The
+    rise; 0 for a redelivery or an older, smaller total."""
+    prefix = f"{order_id}:{payment_intent_id}:"
+    (before,) = conn.execute(
+        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+        " AND left(refund_key, ?) = ?",
+        [order_id, len(prefix), prefix],
+    ).fetchone()
+    rise = amount_refunded - before
+    if rise <= 0:
+        return 0
+    conn.execute(
+        "INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,"
+        " refunded_at) SELECT ?, order_id, ?, currency, ?, ? FROM orders WHERE order_id = ?",
+        [f"{prefix}{amount_refunded}", rise, event_id, now, order_id],
+    )
+    conn.execute(
+        "UPDATE orders SET amount_refunded = amount_refunded + ? WHERE order_id = ?",
+        [rise, order_id],
+    )
+    return rise
+
+
 def next_calendar_sequence(
     conn: duckdb.DuckDBPyConnection, order_id: str
 ) -> tuple[int, str | None] | None:

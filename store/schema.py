@@ -618,6 +618,21 @@ CREATE TABLE login_throttle (
 )
 """
 
+_V15 = """
+ALTER TABLE staff_refunds ADD COLUMN payment_intent_id VARCHAR;  -- an Ignite invoice's payment
+ALTER TABLE staff_refunds ADD COLUMN invoice_id VARCHAR;         -- NULL: the order's own payment
+
+CREATE TABLE staff_account_changes (
+    change_id   VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,                 -- the account changed
+    what        VARCHAR NOT NULL CHECK (what IN ('role', 'enable')),
+    old_value   VARCHAR,
+    new_value   VARCHAR,
+    actor       VARCHAR NOT NULL,                 -- who changed it (an admin, or "machine")
+    created_at  TIMESTAMP NOT NULL
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -633,6 +648,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "payments not ours, waiting events, grouped error entries", _V12),
     (13, "roster messages, reminder opt-outs, ticket replies", _V13),
     (14, "staff accounts, sessions and sign-in limits", _V14),
+    (15, "Ignite invoice refunds, staff account changes", _V15),
 ]
 
 
