@@ -342,6 +342,18 @@ class StaffApi:
     def set_staff_password(self, name: str, password: str) -> dict:
         return self.post(f"/api/staff/{name}/password", {"password": password})
 
+    def set_staff_role(self, name: str, role: str) -> dict:
+        return self.post(f"/api/staff/{name}/role", {"role": role})
+
+    def enable_staff(self, name: str) -> dict:
+        return self.post(f"/api/staff/{name}/enable")
+
+    def session_for(self, email: str) -> dict:
+        """With ADMIN_TOKEN: a session of the staff account named `email` (the dashboard,
+        after its OIDC sign-in); `{"token", "name", "role", "expires_at"}`. This client
+        keeps its own token."""
+        return self.post("/api/staff/sessions", {"email": email})
+
 
 def _param(value: Any) -> Any:
     if isinstance(value, date):

@@ -37,6 +37,7 @@ PAGES = [
     st.Page("pages/bookings.py", title="Bookings", icon=":material/add_call:"),
     st.Page("pages/waitlist.py", title="Waitlist", icon=":material/hourglass_top:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
+    st.Page("pages/staff.py", title="Staff", icon=":material/badge:"),
 ]
 # What the signed-in role may not use is not in the menu (session.may_see).
 PAGES = [p for p in PAGES if session.may_see(p.title.lower())]

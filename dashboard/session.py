@@ -83,7 +83,13 @@ def may_act() -> bool:
 ANALYST_PAGES = ("live", "orders", "calendar", "webhooks", "errors", "summaries", "sql")
 
 
+# Pages for admins only: staff accounts and their roles.
+ADMIN_PAGES = ("staff",)
+
+
 def may_see(page: str) -> bool:
+    if page in ADMIN_PAGES:
+        return may(role(), "admin")
     return may_act() or page in ANALYST_PAGES
 
 

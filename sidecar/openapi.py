@@ -553,6 +553,15 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/staff/{name}/password"): ("Set an account's password (admin)", (),
                                              _object(("password",), password=STRING),
                                              _ref("Action")),
+    ("POST", "/api/staff/{name}/role"): ("Change an account's role (admin)", (), _object(
+        ("role",), role={"enum": ["analyst", "staff", "admin"]}), _ref("Action")),
+    ("POST", "/api/staff/{name}/enable"): ("Enable a disabled account again (admin)", (),
+                                           None, _ref("Action")),
+    ("POST", "/api/staff/sessions"): (
+        "A session for the staff account of an email, after the dashboard's OIDC sign-in"
+        " (ADMIN_TOKEN only)", (), _object(("email",), email=STRING), _object(
+            ("token", "name", "role", "expires_at"), token=STRING, name=STRING, role=STRING,
+            expires_at=STRING)),
 }  # fmt: skip
 
 _STAFF_ERRORS = {

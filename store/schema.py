@@ -625,7 +625,8 @@ ALTER TABLE staff_refunds ADD COLUMN invoice_id VARCHAR;         -- NULL: the or
 CREATE TABLE staff_account_changes (
     change_id   VARCHAR PRIMARY KEY,
     name        VARCHAR NOT NULL,                 -- the account changed
-    what        VARCHAR NOT NULL CHECK (what IN ('role', 'enable')),
+    what        VARCHAR NOT NULL
+        CHECK (what IN ('add', 'role', 'disable', 'enable', 'password', 'oidc_sign_in')),
     old_value   VARCHAR,
     new_value   VARCHAR,
     actor       VARCHAR NOT NULL,                 -- who changed it (an admin, or "machine")
