@@ -536,6 +536,26 @@ def test_refunding_an_ignite_enrolment_refunds_its_invoice_once_and_can_end_the_
     assert again.status_code == 422 and "refunded before" in again.text
 
 
+def test_an_ignite_refund_when_stripe_is_unreachable_is_503_and_changes_nothing(
+    shop: Sidecar, fake: FakeStripe
+):
+    order_id, _, intent = ignite_signup(shop, fake, "Ora")
+    (item,) = order(shop, order_id)["items"]
+    body = {"items": [item["order_item_id"]], "reason": "moving"}
+    fake.down()
+    try:
+        refused = act(shop, f"/api/orders/{order_id}/refund", body)
+    finally:
+        fake.up()
+    assert refused.status_code == 503 and refused.json()["error"] == "payment_unavailable"
+    assert not [r for r in fake.refunds if r["payment_intent"] == intent]
+    assert shop.staff_get("/api/actions", order_id=order_id).json()["total"] == 0
+    # Nothing was kept of it: the same refund, asked again, is made in full.
+    again = act(shop, f"/api/orders/{order_id}/refund", body)
+    assert again.status_code == 200, again.text
+    assert again.json()["amount"] == item["unit_amount"] and again.json()["already"] is False
+
+
 def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(
     shop: Sidecar, fake: FakeStripe, mailbox
 ):
