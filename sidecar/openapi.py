@@ -506,7 +506,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
                                 (), _object(("cart", "payment", "by"), cart=_ref("CheckoutRequest"),
                                    payment=_object(("method",), method={"enum": list(
                                        STAFF_BOOKING_METHODS)}, amount=INTEGER,
-                                       reference=STRING),
+                                       reference=STRING, from_order=STRING),
                                    by=STRING, request_id=STRING, hold_hours=INTEGER),
                                 ANY_OBJECT),
     ("POST", "/api/orders/{order_id}/repair"): ("Attach the cart an order was paid without", (),

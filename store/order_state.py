@@ -410,6 +410,27 @@ def repaired(
     )  # fmt: skip
 
 
+def credit_of(conn: duckdb.DuckDBPyConnection, order_id: str) -> tuple[int, str] | None:
+    """(credit in cents, currency) of an order, or None for no such order."""
+    row = conn.execute(
+        "SELECT coalesce(credit_amount, 0), currency FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def spend_credit(
+    conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime
+) -> int | None:
+    """`amount` cents of the order's credit spent, only if that much is left: what is left
+    then, or None (nothing spent)."""
+    row = conn.execute(
+        "UPDATE orders SET credit_amount = credit_amount - ?, updated_at = ?"
+        " WHERE order_id = ? AND coalesce(credit_amount, 0) >= ? RETURNING credit_amount",
+        [amount, now, order_id, amount],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def add_credit(conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime) -> None:
     """Staff cancelled without a refund: the family keeps `amount` cents as credit (v10)."""
     conn.execute(

@@ -306,6 +306,59 @@ def test_cancelling_without_a_refund_keeps_credit_frees_the_place_and_tells_the_
     assert list(events_by_uid(calendar)) == [uid(booking)]
 
 
+def test_credit_kept_pays_for_a_booking_staff_take_once_and_is_refused_when_short(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    address = family()
+    detail = book(shop, fake, [camp("2027-01-04"), camp("2027-01-06", name="Leo Chen")],
+                  address)  # fmt: skip
+    order_id = detail["order"]["order_id"]
+    mia = booking_of(detail, "Mia Chen")
+    price = detail["items"][0]["unit_amount"]  # both days cost the same
+    assert act(shop, f"/api/bookings/{mia['booking_id']}/cancel",
+               {"reason": "wrong week"}).status_code == 200  # fmt: skip
+    assert order(shop, order_id)["order"]["credit_amount"] == price
+
+    # The same camp a week later, paid with that credit: two clicks at once, one booking.
+    cart = {"customer": {"email": address, "name": "Alex Chen"},
+            "items": [camp("2027-01-19")]}  # fmt: skip
+    body = {"cart": cart, "payment": {"method": "credit", "from_order": order_id},
+            "by": "front desk", "request_id": secrets.token_hex(8)}  # fmt: skip
+    answers = _race(*[lambda: requests.post(
+        shop.url + "/api/bookings", json=body, timeout=30,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})] * 2)  # fmt: skip
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert len({a.json()["order_id"] for a in answers}) == 1
+    new_order = answers[0].json()["order_id"]
+    assert {a.json()["credit_left"] for a in answers} == {0}
+    assert order(shop, order_id)["order"]["credit_amount"] == 0
+    assert wait_for(lambda: order(shop, new_order)["order"]["fulfillment_status"] == "fulfilled")
+    paid = order(shop, new_order)["order"]
+    assert paid["payment_status"] == "paid" and paid["amount_paid"] == price
+
+    # Audited on the order whose credit paid: who, how much, for which order.
+    actions = shop.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    (spent,) = [a for a in actions if a["action"] == "credit"]
+    assert spent["actor"] == "front desk" and spent["details"]["to_order_id"] == new_order
+    assert spent["details"]["amount"] == price
+    assert any(t["source"] == "staff" and "credit paid for order" in t["text"]
+               for t in order(shop, order_id)["timeline"])  # fmt: skip
+
+    # Spent: another booking with it is refused, saying how much is left, and books nothing.
+    again = requests.post(shop.url + "/api/bookings", timeout=30, json={
+        **body, "request_id": secrets.token_hex(8)},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+    assert again.status_code == 422, again.text
+    (problem,) = again.json()["problems"]
+    assert problem["path"] == "payment.from_order" and "$0.00 of credit" in problem["message"]
+    assert len(shop.staff_get("/api/orders", q=address).json()["orders"]) == 2
+    missing = requests.post(shop.url + "/api/bookings", timeout=30, json={
+        **body, "payment": {"method": "credit"}, "request_id": None},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+    assert missing.status_code == 422
+    assert {p["path"] for p in missing.json()["problems"]} >= {"payment.from_order", "request_id"}
+
+
 def test_moving_a_booking_updates_the_same_calendar_event_and_frees_the_old_place(
     shop: Sidecar, fake: FakeStripe, mailbox
 ):
