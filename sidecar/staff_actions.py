@@ -174,7 +174,8 @@ async def ask_refund(
     if begun.outcome == "too_much":
         return 422, {
             "error": "refund_too_large", "refundable": begun.refundable,
-            "message": f"at most {dollars(begun.refundable, begun.currency)} of this order is"
+            "message": f"at most {dollars(begun.refundable, begun.currency)} of this"
+            f" {'order' if invoice is None else 'invoice (' + invoice.invoice_id + ')'} is"
             f" refundable; asked for {dollars(begun.amount, begun.currency)}",
             "problems": [{"path": "amount" if wanted.amount else "items",
                           "message": f"more than the {dollars(begun.refundable, begun.currency)}"
