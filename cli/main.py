@@ -227,6 +227,10 @@ def staff(args: argparse.Namespace) -> None:
         _client_job(lambda: accounts.list_accounts(client))
     elif args.action == "disable":
         _client_job(lambda: accounts.disable(client, args.name))
+    elif args.action == "enable":
+        _client_job(lambda: accounts.enable(client, args.name))
+    elif args.action == "role":
+        _client_job(lambda: accounts.role(client, args.name, args.role))
     else:
         secret = accounts.read_password()
         if args.action == "add":
@@ -359,19 +363,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", required=True, help="a date (2026-11-01, local) or a time back (24h, 7d)"
     )
     staff_parser = commands.add_parser(
-        "staff", help="staff accounts: add, list, disable, password (needs ADMIN_TOKEN)"
+        "staff",
+        help="staff accounts: add, list, disable, enable, role, password (needs ADMIN_TOKEN)",
     )
     staff_actions = staff_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_parser = staff_actions.add_parser(
         "add", help="a new account; the password is asked for (or read from stdin)"
     )
-    add_parser.add_argument("name", help="sign-in name: lower-case letters, digits, . _ -")
+    add_parser.add_argument(
+        "name", help="sign-in name: lower-case letters, digits, . _ -, or an email (OIDC)"
+    )
     add_parser.add_argument(
         "--role", required=True, choices=STAFF_ROLES, help="analyst, staff or admin"
     )
     staff_actions.add_parser("list", help="every account, its role and whether it is active")
     disable_parser = staff_actions.add_parser("disable", help="end an account and its sessions")
     disable_parser.add_argument("name")
+    enable_parser = staff_actions.add_parser("enable", help="let a disabled account sign in again")
+    enable_parser.add_argument("name")
+    role_parser = staff_actions.add_parser(
+        "role", help="change an account's role; it holds from the member's next request"
+    )
+    role_parser.add_argument("name")
+    role_parser.add_argument("role", help="analyst, staff or admin")
     password_parser = staff_actions.add_parser(
         "password", help="set a new password (asked for, or read from stdin); sessions end"
     )

@@ -1,7 +1,7 @@
-"""`tinkertank staff add|list|disable|password`: staff accounts, through the staff API with
-ADMIN_TOKEN (an admin's; docs/security.md, Staff sign-in). The password is asked for twice
-on a terminal, or read from the first line of standard input (scripts, tests); it never
-appears on the command line, where `ps` would show it."""
+"""`tinkertank staff add|list|disable|enable|role|password`: staff accounts, through the
+staff API with ADMIN_TOKEN (an admin's; docs/security.md, Staff sign-in). The password is
+asked for twice on a terminal, or read from the first line of standard input (scripts,
+tests); it never appears on the command line, where `ps` would show it."""
 
 from __future__ import annotations
 
@@ -45,3 +45,11 @@ def disable(client: StaffApi, name: str, out: Print = print) -> None:
 
 def password(client: StaffApi, name: str, secret: str, out: Print = print) -> None:
     out(client.set_staff_password(name, secret)["message"])
+
+
+def enable(client: StaffApi, name: str, out: Print = print) -> None:
+    out(client.enable_staff(name)["message"])
+
+
+def role(client: StaffApi, name: str, new_role: str, out: Print = print) -> None:
+    out(client.set_staff_role(name, new_role)["message"])

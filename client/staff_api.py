@@ -243,10 +243,12 @@ class StaffApi:
     # --- staff actions (docs/http-api.md, Staff actions) ------------------------------------
 
     def refund(self, order_id: str, items: list[str], amount: int | None, reason: str,
-               key: str | None = None) -> dict:  # fmt: skip
+               key: str | None = None, end_subscription: str | None = None) -> dict:  # fmt: skip
         body: dict[str, Any] = {"items": items, "reason": reason}
         if amount is not None:
             body["amount"] = amount
+        if end_subscription:
+            body["end_subscription"] = end_subscription
         return self.post(f"/api/orders/{order_id}/refund", body, key=key)
 
     def end_subscription(self, order_id: str, when: str, reason: str) -> dict:
@@ -339,6 +341,18 @@ class StaffApi:
 
     def set_staff_password(self, name: str, password: str) -> dict:
         return self.post(f"/api/staff/{name}/password", {"password": password})
+
+    def set_staff_role(self, name: str, role: str) -> dict:
+        return self.post(f"/api/staff/{name}/role", {"role": role})
+
+    def enable_staff(self, name: str) -> dict:
+        return self.post(f"/api/staff/{name}/enable")
+
+    def session_for(self, email: str) -> dict:
+        """With ADMIN_TOKEN: a session of the staff account named `email` (the dashboard,
+        after its OIDC sign-in); `{"token", "name", "role", "expires_at"}`. This client
+        keeps its own token."""
+        return self.post("/api/staff/sessions", {"email": email})
 
 
 def _param(value: Any) -> Any:

@@ -31,6 +31,10 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 TOKEN_PREFIX = "tts_"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
+# An account named by its member's email address is the one the dashboard's OIDC sign-in
+# maps that address to (docs/security.md, OIDC).
+_EMAIL_NAME = re.compile(r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(\.[a-z0-9-]+)+")
+MAX_EMAIL_NAME = 100
 
 
 def may(role: str, needed: str) -> bool:
@@ -38,11 +42,16 @@ def may(role: str, needed: str) -> bool:
     return role in STAFF_ROLES and STAFF_ROLES.index(role) >= STAFF_ROLES.index(needed)
 
 
+def is_email_name(value: str) -> bool:
+    return len(value) <= MAX_EMAIL_NAME and _EMAIL_NAME.fullmatch(value) is not None
+
+
 def account_name(value: Any) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
+    if not isinstance(value, str) or not (_NAME.fullmatch(value) or is_email_name(value)):
         raise Invalid(
             "must be 2..40 lower-case letters, digits, '.', '_' or '-', starting with a"
-            " letter or digit"
+            f" letter or digit, or a lower-case email address of at most {MAX_EMAIL_NAME}"
+            " characters (for OIDC sign-in)"
         )
     if value == MACHINE:
         raise Invalid(f"{MACHINE!r} is the ADMIN_TOKEN's name")
@@ -94,6 +103,31 @@ def read_account(body: Any) -> NewAccount:
     secret = problems.check("password", body.get("password", MISSING), password)
     _done(problems)
     return NewAccount(name, chosen, secret)  # type: ignore[arg-type]
+
+
+def read_role(body: Any) -> str:
+    """`{"role"}`: an account's new role."""
+    problems, body = _body(body, ("role",))
+    chosen = problems.check("role", body.get("role", MISSING), role)
+    _done(problems)
+    return chosen  # type: ignore[return-value]
+
+
+def read_email(body: Any) -> str:
+    """`{"email"}`: whose session the machine opens after an OIDC sign-in (lower-cased)."""
+    problems, body = _body(body, ("email",))
+    email = problems.check(
+        "email",
+        body.get("email", MISSING),
+        lambda v: v.strip().lower() if isinstance(v, str) and is_email_name(v.strip().lower())
+        else _not_email(),
+    )  # fmt: skip
+    _done(problems)
+    return email  # type: ignore[return-value]
+
+
+def _not_email() -> str:
+    raise Invalid(f"expected an email address of at most {MAX_EMAIL_NAME} characters")
 
 
 def read_password(body: Any) -> str:

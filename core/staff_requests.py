@@ -43,6 +43,7 @@ class RefundRequest:
     items: tuple[str, ...]  # order item ids; empty: the whole order (or `amount` of it)
     amount: int | None  # cents; None: the items' price, or all that is refundable
     reason: str
+    end_subscription: str | None = None  # an Ignite order's: "now" or "period_end" too
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _positive(value: Any) -> int:
 
 def parse_refund(value: Any) -> RefundRequest:
     problems = Problems()
-    body = _body(value, ("items", "amount", "reason"), problems)
+    body = _body(value, ("items", "amount", "reason", "end_subscription"), problems)
     items: list[str] = []
     raw = body.get("items", [])
     if not isinstance(raw, list):
@@ -114,9 +115,18 @@ def parse_refund(value: Any) -> RefundRequest:
     amount = None
     if body.get("amount") is not None:
         amount = problems.check("amount", body["amount"], _positive)
+    ending = None
+    if body.get("end_subscription") is not None:
+        ending = problems.check("end_subscription", body["end_subscription"], _ending)
     reason = _reason(body, problems)
     _raise(problems)
-    return RefundRequest(tuple(items), amount, reason)
+    return RefundRequest(tuple(items), amount, reason, ending)
+
+
+def _ending(value: Any) -> str:
+    if value not in SUBSCRIPTION_ENDINGS:
+        raise Invalid(f"must be one of {', '.join(SUBSCRIPTION_ENDINGS)}")
+    return value
 
 
 def parse_reason(value: Any) -> str:
@@ -163,12 +173,7 @@ def parse_end_subscription(value: Any) -> EndSubscriptionRequest:
     problems = Problems()
     body = _body(value, ("when", "reason"), problems)
 
-    def when(v: Any) -> str:
-        if v not in SUBSCRIPTION_ENDINGS:
-            raise Invalid(f"must be one of {', '.join(SUBSCRIPTION_ENDINGS)}")
-        return v
-
-    ending = problems.check("when", body.get("when", MISSING), when)
+    ending = problems.check("when", body.get("when", MISSING), _ending)
     reason = _reason(body, problems)
     _raise(problems)
     return EndSubscriptionRequest(ending, reason)  # type: ignore[arg-type]

@@ -71,14 +71,16 @@ ATTENDANCE_FLAGS = ("not_arrived", "late_pickup")
 
 # staff_bookings.method: how a booking staff took by phone is paid (a manual order's
 # payment, or a Stripe Checkout link emailed to the parent).
-STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link")
+STAFF_BOOKING_METHODS = ("cash", "voucher", "free_place", "checkout_link", "credit")
 
 # waitlist.status: a family waiting for a place, offered one (a hold for 24 h), booked
 # through the offer, passed over when the offer lapsed, or taken off by staff.
 WAITLIST_STATUSES = ("waiting", "offered", "converted", "lapsed", "removed")
 
 # staff_actions.action: what staff did to an order or an event (issue 12).
-STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity")
+STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity", "credit")
+# staff_account_changes.what: what an admin (or the machine) changed about an account.
+STAFF_ACCOUNT_CHANGES = ("add", "role", "disable", "enable", "password", "oidc_sign_in")
 # staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
 STAFF_REFUND_STATUSES = ("requested", "applied")
 

@@ -20,6 +20,7 @@ except SettingsError as exc:
     st.error(f"The dashboard cannot start: {exc}")
     st.stop()
 
+session.refresh_role()
 if not session.signed_in():
     # The login form as the only page: no menu of the pages behind it.
     st.navigation([st.Page(session.login_page, title="Log in")], position="hidden").run()
@@ -37,6 +38,7 @@ PAGES = [
     st.Page("pages/bookings.py", title="Bookings", icon=":material/add_call:"),
     st.Page("pages/waitlist.py", title="Waitlist", icon=":material/hourglass_top:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
+    st.Page("pages/staff.py", title="Staff", icon=":material/badge:"),
 ]
 # What the signed-in role may not use is not in the menu (session.may_see).
 PAGES = [p for p in PAGES if session.may_see(p.title.lower())]
@@ -46,6 +48,11 @@ with st.sidebar:
         st.caption(f"Signed in as {session.staff_name()} ({session.role()})")
         # A callback: it runs before the next run, which then draws the sign-in form.
         st.button("Sign out", on_click=session.log_out, key="sign-out")
+    elif session.oidc():
+        st.caption(f"Logged in as {session.staff_name()} ({session.role()})")
+        if st.button("Log out", key="oidc-sign-out"):
+            session.log_out()
+            st.rerun()
     elif session.oidc_section() is not None or settings.dashboard_password:
         st.caption(f"Logged in as {session.staff_name()}")
         if st.button("Log out"):
@@ -64,7 +71,7 @@ except SidecarDown as exc:
 except NotAvailable as exc:
     ui.not_available(exc)
 except ApiError as exc:
-    if exc.status == 401 and session.accounts():
+    if exc.status == 401 and session.personal():
         session.forget_member()  # the session ended: sign in again
         st.rerun()
     st.error(exc.message)

@@ -65,6 +65,10 @@ def order_actions(api: StaffApi, answer: dict[str, Any], tz: ZoneInfo) -> None:
             _move_form(api, order_id, bookings, labels)
 
 
+# The refund form's choice for an Ignite order ("" sends nothing: the subscription goes on).
+SUBSCRIPTION_ENDINGS = {"": "goes on", "now": "ends now", "period_end": "ends at period end"}
+
+
 def _refund_form(
     api: StaffApi, order_id: str, items: list[dict], currency: str, order: dict
 ) -> None:
@@ -79,13 +83,20 @@ def _refund_form(
             value=None, step=1.0, key=f"refund-amount-{order_id}",
         )  # fmt: skip
         reason = st.text_input("Why", key=f"refund-reason-{order_id}")
+        ending = None
         if order.get("subscription_id"):
-            st.caption("Ignite: end the subscription instead (below).")
+            st.caption("Ignite: items are refunded from the invoice that charged them (an"
+                       " enrolment from its latest, the period under way).")  # fmt: skip
+            ending = st.radio(
+                "And the subscription", list(SUBSCRIPTION_ENDINGS), horizontal=True,
+                format_func=SUBSCRIPTION_ENDINGS.get, key=f"refund-end-{order_id}",
+            )  # fmt: skip
         if st.form_submit_button("Refund", type="primary"):
             amount = round(dollars * 100) if dollars else None
+            end = ending or None
             ui.act(
                 _once(f"refund-{order_id}",
-                      lambda key: api.refund(order_id, chosen, amount, reason, key)),
+                      lambda key: api.refund(order_id, chosen, amount, reason, key, end)),
                 "Refund asked of Stripe.",
             )  # fmt: skip
     if order.get("subscription_id"):

@@ -21,6 +21,11 @@ from store.error_log import log_error
 
 def handle_charge_refunded(conn, event, ctx: Context) -> None:
     charge = event["data"]["object"]
+    intent = text_id(charge.get("payment_intent"))
+    invoice_order = staff_refunds.order_of_invoice_payment(conn, intent) if intent else None
+    if invoice_order is not None:
+        _invoice_refunded(conn, invoice_order, intent, charge, ctx)  # type: ignore[arg-type]
+        return
     order_id, facts = order_for(conn, event, ctx, create=False)
     unmarked = order_id is None and ctx.shared and not has_marker(charge)
     if unmarked and (front_desk(charge) or _payment_not_ours(conn, facts.payment_intent_id)):
@@ -61,6 +66,41 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
     staff_refunds.apply_all(conn, order_id, ctx.now)
     if order_state.advance_payment_status(conn, order_id, "refunded", ctx.now):
         cancel_order(conn, order_id, ctx.now)
+
+
+def _invoice_refunded(
+    conn, order_id: str, intent: str, charge: dict[str, Any], ctx: Context
+) -> None:
+    """A refund of an Ignite invoice's payment that staff asked for: counted against that
+    payment (the order's other invoices are untouched), its items' bookings (the classes
+    to come of an enrolment) cancelled once. The order is partially refunded, never
+    cancelled as a whole: ending the subscription is Stripe's `customer.subscription.*`."""
+    ctx.order_id = order_id
+    refund = refund_from(charge)
+    if refund is None:
+        raise PermanentFailure("charge.refunded without amount and amount_refunded")
+    rise = order_state.record_invoice_refund(
+        conn, order_id, intent, refund.amount_refunded, ctx.event_id, ctx.now
+    )
+    order_state.advance_payment_status(conn, order_id, "partially_refunded", ctx.now)
+    covered = staff_refunds.apply_covered(
+        conn, order_id, refund.amount_refunded, ctx.now, payment_intent_id=intent
+    )
+    if covered:
+        apply_item_refunds(conn, order_id, covered, ctx.catalog, ctx.now)
+    elif rise:
+        log_error(
+            conn,
+            category="payment",
+            severity="medium",
+            message=f"refund of {dollars(rise, refund.currency)} of an Ignite invoice's"
+            f" {dollars(refund.charge_amount, refund.currency)} made in Stripe:"
+            " bookings kept; check whether any should be cancelled",
+            order_id=order_id,
+            stripe_event_id=ctx.event_id,
+            now=ctx.now,
+            dedupe_key=f"partial-refund:{order_id}:{intent}:{refund.amount_refunded}",
+        )
 
 
 def _payment_not_ours(conn, payment_intent_id: str | None) -> bool:

@@ -296,8 +296,21 @@ def apply_item_refunds(
         ).fetchall()
     }
     cancelled = bookings.cancel_item_bookings(conn, items, now)
-    for resource in holds.release_items(conn, items):
+    # An Ignite enrolment keeps its place in the program while its subscription lasts
+    # (ending it releases the place); the classes cancelled free theirs.
+    ignite = {
+        item for (item,) in conn.execute(
+            "SELECT order_item_id FROM order_items WHERE order_item_id IN (SELECT unnest(?))"
+            " AND kind = 'ignite'",
+            [items],
+        ).fetchall()
+    }  # fmt: skip
+    for resource in holds.release_items(conn, [i for i in items if i not in ignite]):
         place_freed(conn, resource, now)
+    for booking_id in cancelled:
+        booking = before.get(booking_id)
+        if booking is not None and booking["enrolment_id"] is not None:
+            place_freed(conn, booking["slot_key"], now)
     if cancelled:
         changes = [
             f"{b['student']}: {b['title']} on {_when(b['starts_at'], catalog)} is cancelled"

@@ -7,6 +7,10 @@ transaction, so staff and the storefront never both take the last place.
   would be (a place held per item), recorded as paid with what was taken, and its steps run
   as for any paid order: bookings, events, the confirmation email with its invites, the
   staff notice.
+- **Credit** kept on another order (staff cancelled a booking without a refund): the
+  cart's price is drawn from that order's credit in the same write, once (the request's
+  key, and the credit only goes down while enough is left), and recorded on that order's
+  timeline (`staff_actions`, `credit`); not enough credit books nothing (422).
 - **A checkout link**: the order is placed with its places held until the link expires,
   and the parent is emailed a link that opens Stripe Checkout for it
   (`sidecar/payment_links.py`); the payment then flows in as any checkout's.
@@ -24,7 +28,15 @@ import duckdb
 
 from core.cart import Cart
 from core.payments import dollars
-from store import error_log, fulfilment_steps, order_state, orders, outbox, staff_bookings
+from store import (
+    error_log,
+    fulfilment_steps,
+    order_state,
+    orders,
+    outbox,
+    staff_actions,
+    staff_bookings,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class StaffBooking:
     reference: str | None
     request_key: str | None
     by: str
+    from_order: str | None = None  # credit: the order whose credit pays
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class Booked:
     order_id: str | None = None
     created: bool = False
     problems: list[dict[str, str]] = field(default_factory=list)  # 409: places gone
+    invalid: list[dict[str, str]] = field(default_factory=list)  # 422: the credit
+    credit_left: int | None = None  # credit: what is left on the order that paid
 
 
 def book(conn: duckdb.DuckDBPyConnection, booking: StaffBooking) -> Booked:
@@ -49,15 +64,34 @@ def book(conn: duckdb.DuckDBPyConnection, booking: StaffBooking) -> Booked:
     if booking.request_key is not None:
         earlier = staff_bookings.by_request(conn, booking.request_key)
         if earlier is not None:
-            return Booked(order_id=earlier)
+            left = order_state.credit_of(conn, booking.from_order) if booking.from_order else None
+            return Booked(order_id=earlier, credit_left=left and left[0])
+    if booking.method == "credit":
+        refused = _credit_refused(conn, booking)
+        if refused:
+            return Booked(invalid=[{"path": "payment.from_order", "message": refused}])
     problems = orders.place_order(conn, order)
     if problems:
         return Booked(problems=problems)
     order_id, cart = order.order_id, order.cart
+    credit_left = None
+    if booking.method == "credit":
+        credit_left = order_state.spend_credit(conn, booking.from_order, booking.amount, now)
+        assert credit_left is not None  # checked above, in this same write
     staff_bookings.record(
         conn, order_id, booking.method, booking.amount, cart.currency, booking.reference,
         booking.request_key, booking.by, now,
     )  # fmt: skip
+    if booking.method == "credit":
+        spent = dollars(booking.amount, cart.currency)
+        staff_actions.record(
+            conn, request_key=f"credit:{order_id}", order_id=booking.from_order,
+            action="credit", actor=booking.by, reason=booking.reference or "paid with credit",
+            details={"amount": booking.amount, "amount_text": spent, "to_order_id": order_id,
+                     "credit_left": credit_left,
+                     "message": f"{spent} of credit paid for order {order_id}"},
+            now=now,
+        )  # fmt: skip
     if booking.method == "checkout_link":
         outbox.enqueue(
             conn,
@@ -77,7 +111,25 @@ def book(conn: duckdb.DuckDBPyConnection, booking: StaffBooking) -> Booked:
         order_state.advance_payment_status(conn, order_id, "paid", now)
         order_state.record_payment(conn, order_id, booking.amount, None, now)
         fulfilment_steps.queue_after_payment(conn, order_id, "pending", now)
-    return Booked(order_id=order_id, created=True)
+    return Booked(order_id=order_id, created=True, credit_left=credit_left)
+
+
+def _credit_refused(conn: duckdb.DuckDBPyConnection, booking: StaffBooking) -> str | None:
+    """Why the other order's credit cannot pay for this booking, or None."""
+    found = order_state.credit_of(conn, booking.from_order)
+    if found is None:
+        return f"no order {booking.from_order}"
+    credit, currency = found
+    cart = booking.order.cart
+    if currency != cart.currency:
+        return (
+            f"{booking.from_order} holds credit in {currency.upper()}; this booking is in"
+            f" {cart.currency.upper()}"
+        )
+    if credit < booking.amount:
+        return (f"{booking.from_order} has {dollars(credit, currency)} of credit; this booking"
+                f" is {dollars(booking.amount, currency)}: take the rest another way")  # fmt: skip
+    return None
 
 
 @dataclass(frozen=True)

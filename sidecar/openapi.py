@@ -506,7 +506,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
                                 (), _object(("cart", "payment", "by"), cart=_ref("CheckoutRequest"),
                                    payment=_object(("method",), method={"enum": list(
                                        STAFF_BOOKING_METHODS)}, amount=INTEGER,
-                                       reference=STRING),
+                                       reference=STRING, from_order=STRING),
                                    by=STRING, request_id=STRING, hold_hours=INTEGER),
                                 ANY_OBJECT),
     ("POST", "/api/orders/{order_id}/repair"): ("Attach the cart an order was paid without", (),
@@ -527,7 +527,7 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     # Staff actions (sidecar/staff_actions.py); 422 lists every problem with its path.
     ("POST", "/api/orders/{order_id}/refund"): ("Refund items or money through Stripe", (),
         _object(("reason",), items={"type": "array", "items": STRING}, amount=INTEGER,
-                reason=STRING), ANY_OBJECT),
+                end_subscription={"enum": ["now", "period_end"]}, reason=STRING), ANY_OBJECT),
     ("POST", "/api/orders/{order_id}/end-subscription"): ("End an Ignite subscription", (),
         _object(("when", "reason"), when={"enum": ["now", "period_end"]}, reason=STRING),
         ANY_OBJECT),
@@ -553,6 +553,15 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/staff/{name}/password"): ("Set an account's password (admin)", (),
                                              _object(("password",), password=STRING),
                                              _ref("Action")),
+    ("POST", "/api/staff/{name}/role"): ("Change an account's role (admin)", (), _object(
+        ("role",), role={"enum": ["analyst", "staff", "admin"]}), _ref("Action")),
+    ("POST", "/api/staff/{name}/enable"): ("Enable a disabled account again (admin)", (),
+                                           None, _ref("Action")),
+    ("POST", "/api/staff/sessions"): (
+        "A session for the staff account of an email, after the dashboard's OIDC sign-in"
+        " (ADMIN_TOKEN only)", (), _object(("email",), email=STRING), _object(
+            ("token", "name", "role", "expires_at"), token=STRING, name=STRING, role=STRING,
+            expires_at=STRING)),
 }  # fmt: skip
 
 _STAFF_ERRORS = {

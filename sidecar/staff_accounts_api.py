@@ -7,6 +7,13 @@
     POST /api/staff                  {"name", "role", "password"} → 201 (admin)
     POST /api/staff/{name}/disable   its sessions end with it (admin)
     POST /api/staff/{name}/password  {"password"}: its sessions end (admin)
+    POST /api/staff/{name}/role      {"role"}: from the member's next request (admin)
+    POST /api/staff/{name}/enable    a disabled account may sign in again (admin)
+    POST /api/staff/sessions         {"email"} → a session for the account of that email,
+                                     for the dashboard after its OIDC sign-in (ADMIN_TOKEN only)
+
+Every change to an account is recorded with who made it (`staff_account_changes`, listed
+by `GET /api/staff` as `changes`).
 
 Passwords are hashed with Argon2id (argon2-cffi) in a worker thread, never on the event
 loop. A sign-in is counted as failed in the store before the password is checked
@@ -32,15 +39,17 @@ from core.staff_accounts import (
     LoginLimits,
     new_session_token,
     read_account,
+    read_email,
     read_login,
     read_password,
+    read_role,
     token_key,
 )
 from core.support import InvalidRequest
 from sidecar.clients import client_key
 from sidecar.json_body import read_json
 from sidecar.staff_api import admin_only, analysts_too, jsonable, not_found, staff_only
-from sidecar.staff_identity import bearer_token
+from sidecar.staff_identity import actor, bearer_token
 from store import staff_accounts
 
 MAX_BODY = 4 * 1024
@@ -137,8 +146,12 @@ async def me(request: Request) -> Response:
 
 
 async def list_staff(request: Request) -> Response:
-    rows = await request.app.state.database.aread(staff_accounts.list_accounts)
-    return JSONResponse({"staff": [jsonable(r) for r in rows]})
+    database = request.app.state.database
+    rows = await database.aread(staff_accounts.list_accounts)
+    changes = await database.aread(staff_accounts.account_changes)
+    return JSONResponse(
+        {"staff": [jsonable(r) for r in rows], "changes": [jsonable(c) for c in changes]}
+    )
 
 
 async def add_staff(request: Request) -> Response:
@@ -151,7 +164,12 @@ async def add_staff(request: Request) -> Response:
         return _invalid(exc)
     password_hash = await run_in_threadpool(_hasher.hash, account.password)
     added = await request.app.state.database.awrite(
-        staff_accounts.add_account, account.name, account.role, password_hash, utcnow()
+        staff_accounts.add_account,
+        account.name,
+        account.role,
+        password_hash,
+        utcnow(),
+        actor(request),
     )
     if not added:
         return JSONResponse(
@@ -168,7 +186,7 @@ async def add_staff(request: Request) -> Response:
 async def disable_staff(request: Request) -> Response:
     name = request.path_params["name"]
     outcome = await request.app.state.database.awrite(
-        staff_accounts.disable_account, name, utcnow()
+        staff_accounts.disable_account, name, utcnow(), actor(request)
     )
     if outcome == "not_found":
         return not_found(f"no account {name!r}")
@@ -193,13 +211,95 @@ async def change_password(request: Request) -> Response:
         return _invalid(exc)
     password_hash = await run_in_threadpool(_hasher.hash, password)
     changed = await request.app.state.database.awrite(
-        staff_accounts.set_password, name, password_hash, utcnow()
+        staff_accounts.set_password, name, password_hash, utcnow(), actor(request)
     )
     if not changed:
         return not_found(f"no account {name!r}")
     return JSONResponse(
         {"changed": True, "name": name,
          "message": f"{name}'s password changed; their sessions ended"}
+    )  # fmt: skip
+
+
+async def set_role(request: Request) -> Response:
+    name = request.path_params["name"]
+    body = await _body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        role = read_role(body)
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    outcome, before = await request.app.state.database.awrite(
+        staff_accounts.set_role, name, role, actor(request), utcnow()
+    )
+    if outcome == "not_found":
+        return not_found(f"no account {name!r}")
+    if outcome == "last_admin":
+        return JSONResponse(
+            {"error": "last_admin",
+             "message": f"{name} is the only enabled admin account: make another admin first"},
+            status_code=409,
+        )  # fmt: skip
+    message = (
+        f"{name} is {role} already" if outcome == "same"
+        else f"{name} is now {role} (was {before}), from their next request"
+    )  # fmt: skip
+    return JSONResponse(
+        {"changed": outcome == "changed", "name": name, "role": role, "before": before,
+         "message": message}
+    )  # fmt: skip
+
+
+async def enable_staff(request: Request) -> Response:
+    name = request.path_params["name"]
+    outcome = await request.app.state.database.awrite(
+        staff_accounts.enable_account, name, actor(request), utcnow()
+    )
+    if outcome == "not_found":
+        return not_found(f"no account {name!r}")
+    if outcome == "already":
+        return JSONResponse(
+            {"error": "not_disabled", "message": f"{name} is not disabled"}, status_code=409
+        )
+    return JSONResponse(
+        {"enabled": True, "name": name, "message": f"{name} enabled: they can sign in again"}
+    )
+
+
+async def open_session_for(request: Request) -> Response:
+    """The dashboard signed someone in with OIDC and vouches for their email: a session of
+    the staff account of that email, so that what they do is recorded as them, with their
+    role. Only the machine token may ask (a member cannot become another)."""
+    if not request.state.staff.machine:
+        return JSONResponse(
+            {"error": "forbidden",
+             "message": "only the ADMIN_TOKEN (the dashboard) opens sessions for others"},
+            status_code=403,
+        )  # fmt: skip
+    body = await _body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        email = read_email(body)
+    except InvalidRequest as exc:
+        return _invalid(exc)
+    settings: Settings = request.app.state.settings
+    token = new_session_token()
+    opened = await request.app.state.database.awrite(
+        staff_accounts.open_session_for, token_key(token), email, "oidc", actor(request),
+        utcnow(), timedelta(hours=settings.staff_session_hours),
+    )  # fmt: skip
+    if opened is None:
+        return JSONResponse(
+            {"error": "no_account",
+             "message": f"{email} has no enabled staff account: an admin adds it with"
+                        f" `tinkertank staff add {email} --role staff` (or enables it)"},
+            status_code=404,
+        )  # fmt: skip
+    return JSONResponse(
+        {"token": token, "name": opened["name"], "role": opened["role"],
+         "expires_at": jsonable(opened["expires_at"])}
     )  # fmt: skip
 
 
@@ -211,4 +311,7 @@ routes = [
     Route("/api/staff", admin_only(add_staff), methods=["POST"]),
     Route("/api/staff/{name}/disable", admin_only(disable_staff), methods=["POST"]),
     Route("/api/staff/{name}/password", admin_only(change_password), methods=["POST"]),
+    Route("/api/staff/{name}/role", admin_only(set_role), methods=["POST"]),
+    Route("/api/staff/{name}/enable", admin_only(enable_staff), methods=["POST"]),
+    Route("/api/staff/sessions", admin_only(open_session_for), methods=["POST"]),
 ]

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from core.clock import utcnow
 from core.payments import dollars
 from core.staff_requests import (
+    EndSubscriptionRequest,
     InvalidRequest,
     RefundRequest,
     parse_capacity,
@@ -135,9 +136,34 @@ async def ask_refund(
     what = "|".join([order_id, client_key or "", ",".join(sorted(wanted.items)),
                      str(wanted.amount or "")])  # fmt: skip
     key = "tt-refund-" + hashlib.sha256(what.encode()).hexdigest()[:40]
+    client: stripe.StripeClient | None = app.state.stripe
+    ending = wanted.end_subscription
+    if ending and await database.aread(actions.subscription_of, order_id) is None:
+        problem = {"path": "end_subscription", "message": "this order has no subscription"}
+        return 422, {"error": "invalid_request", "problems": [problem]}
+    invoice = None
+    found = await database.aread(staff_refunds.invoice_to_refund, order_id, wanted.items)
+    if found is not None:  # an Ignite order: refunded from the invoice that charged the items
+        if "message" in found:
+            return 409, {"error": "not_refundable", "message": found["message"]}
+        if "problems" in found:
+            return 422, {"error": "invalid_request", "problems": found["problems"]}
+        if client is None:
+            return 503, _unavailable("refunds need Stripe (STRIPE_SECRET_KEY is not set)")
+        try:
+            paid = await asyncio.to_thread(invoice_payment, client, found["invoice_id"])
+        except Exception as exc:
+            log.error("payment of invoice %s: %s", found["invoice_id"], exc)
+            if _reachable(exc):
+                return 409, {"error": "refund_refused", "message": f"Stripe refused: {exc}"}
+            return 503, _unavailable("Stripe could not be reached; nothing was refunded or changed")
+        if paid is None:
+            return 409, {"error": "not_refundable", "message": f"Stripe shows no paid payment"
+                         f" of invoice {found['invoice_id']} to refund"}  # fmt: skip
+        invoice = staff_refunds.InvoicePayment(found["invoice_id"], *paid)
     begun = await database.awrite(
         staff_refunds.begin, order_id, wanted.items, wanted.amount, wanted.reason, who, key,
-        utcnow(),
+        utcnow(), invoice,
     )  # fmt: skip
     if begun.outcome == "not_found":
         return 404, {"error": "not_found", "message": "no such order"}
@@ -148,13 +174,13 @@ async def ask_refund(
     if begun.outcome == "too_much":
         return 422, {
             "error": "refund_too_large", "refundable": begun.refundable,
-            "message": f"at most {dollars(begun.refundable, begun.currency)} of this order is"
+            "message": f"at most {dollars(begun.refundable, begun.currency)} of this"
+            f" {'order' if invoice is None else 'invoice (' + invoice.invoice_id + ')'} is"
             f" refundable; asked for {dollars(begun.amount, begun.currency)}",
             "problems": [{"path": "amount" if wanted.amount else "items",
                           "message": f"more than the {dollars(begun.refundable, begun.currency)}"
                           " refundable"}],
         }  # fmt: skip
-    client: stripe.StripeClient | None = app.state.stripe
     if client is None:
         if begun.fresh:
             await database.awrite(staff_refunds.abandon, key)
@@ -166,6 +192,8 @@ async def ask_refund(
         "metadata": {"order_id": order_id, "tt_refund_key": key,
                      "tt_items": ",".join(begun.items)[:500]},
     }  # fmt: skip
+    if invoice is not None:
+        params["metadata"]["tt_invoice"] = invoice.invoice_id
     try:
         refund = await asyncio.to_thread(client.v1.refunds.create, params, {"idempotency_key": key})
     except Exception as exc:
@@ -184,14 +212,38 @@ async def ask_refund(
         "amount_text": dollars(begun.amount, begun.currency),
         "items": list(begun.items),
     }
+    if invoice is not None:
+        details["invoice_id"] = invoice.invoice_id
     await database.awrite(
         actions.record_refund, key, refund.id, order_id, who, wanted.reason, details, utcnow()
     )
-    return 200, {
+    answer = {
         "done": True, "already": begun.refund_id is not None, "order_id": order_id, **details,
         "message": f"{details['amount_text']} refunded; the bookings of the refunded items are"
         " cancelled when Stripe confirms it",
     }  # fmt: skip
+    if wanted.end_subscription:  # in the same action: the refund is made, whatever this says
+        status, ended = await ask_end_subscription(
+            app, order_id, wanted.end_subscription, who, wanted.reason
+        )
+        answer["subscription"] = ended
+        answer["message"] += "; " + (
+            ended["message"] if status == 200
+            else f"the subscription was NOT ended ({ended['message']}): end it again"
+        )  # fmt: skip
+    return 200, answer
+
+
+def invoice_payment(client: stripe.StripeClient, invoice_id: str) -> tuple[str, int] | None:
+    """The PaymentIntent and amount of a paid invoice's payment (Stripe's invoice
+    payments: current API versions no longer name it on the invoice)."""
+    listed = client.v1.invoice_payments.list({"invoice": invoice_id, "status": "paid"})
+    for paid in listed.data:
+        payment = paid.payment
+        intent = getattr(payment, "payment_intent", None)
+        if getattr(payment, "type", None) == "payment_intent" and intent:
+            return (intent if isinstance(intent, str) else intent.id), paid.amount_paid or 0
+    return None
 
 
 # --- Ignite: end the subscription ----------------------------------------------------------
@@ -206,28 +258,45 @@ async def end_subscription(request: Request) -> Response:
         wanted = parse_end_subscription(await json_body(request))
     except InvalidRequest as exc:
         return _invalid(exc)
+    status, body = await ask_end_subscription(
+        request.app, order_id, wanted.when, actor(request), wanted.reason
+    )
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return JSONResponse(jsonable(body), status_code=status, headers=headers)
+
+
+async def ask_end_subscription(
+    app: Any, order_id: str, when: str, who: str, reason: str
+) -> tuple[int, dict[str, Any]]:
+    """An order's subscription ended now or at its period's end, at Stripe, once per
+    subscription and ending (also with a refund, `ask_refund`): status and JSON body."""
+    database = app.state.database
     subscription_id = await database.aread(actions.subscription_of, order_id)
     if subscription_id is None:
-        return JSONResponse(
-            {"error": "no_subscription", "message": "this order has no Stripe subscription"}, 409
-        )
-    request_key = f"end_subscription:{subscription_id}:{wanted.when}"
+        return 409, {"error": "no_subscription", "message": "this order has no Stripe"
+                     " subscription"}  # fmt: skip
+    # One request at a time per subscription (the sidecar is one web process): a double
+    # click waits for the first, then finds it done, and Stripe is asked once.
+    async with _ENDING.setdefault(subscription_id, asyncio.Lock()):
+        return await _end_subscription(app, order_id, subscription_id, when, who, reason)
+
+
+_ENDING: dict[str, asyncio.Lock] = {}
+
+
+async def _end_subscription(
+    app: Any, order_id: str, subscription_id: str, when: str, who: str, reason: str
+) -> tuple[int, dict[str, Any]]:
+    database = app.state.database
+    request_key = f"end_subscription:{subscription_id}:{when}"
     done = await database.aread(staff_actions.find, request_key)
     if done is not None:  # a double click: Stripe was asked once
-        return JSONResponse(
-            jsonable(
-                {
-                    "done": True,
-                    "already": True,
-                    "order_id": order_id,
-                    **done["details"],
-                    "message": "already asked of Stripe",
-                }
-            )
-        )
-    client: stripe.StripeClient | None = request.app.state.stripe
+        return 200, {"done": True, "already": True, "order_id": order_id, **done["details"],
+                     "message": "the subscription's end was already asked of Stripe"}  # fmt: skip
+    client: stripe.StripeClient | None = app.state.stripe
     if client is None:
-        return _stripe_unavailable("ending a subscription needs Stripe (STRIPE_SECRET_KEY)")
+        return 503, _unavailable("ending a subscription needs Stripe (STRIPE_SECRET_KEY)")
+    wanted = EndSubscriptionRequest(when, reason)
     try:
         if wanted.when == "now":
             await asyncio.to_thread(client.v1.subscriptions.cancel, subscription_id)
@@ -239,15 +308,13 @@ async def end_subscription(request: Request) -> Response:
     except Exception as exc:
         log.error("ending subscription %s: %s", subscription_id, exc)
         if _reachable(exc):
-            return JSONResponse(
-                {"error": "refused", "message": f"Stripe refused: {exc.user_message or exc}"},  # type: ignore[attr-defined]
-                status_code=409,
-            )
-        return _stripe_unavailable("Stripe could not be reached; the subscription is unchanged")
+            return 409, {"error": "refused", "message": f"Stripe refused:"
+                         f" {exc.user_message or exc}"}  # type: ignore[attr-defined]  # fmt: skip
+        return 503, _unavailable("Stripe could not be reached; the subscription is unchanged")
     details = {"subscription_id": subscription_id, "when": wanted.when}
     await database.awrite(
         actions.record_action, request_key, order_id,
-        "end_subscription", actor(request), wanted.reason, details, utcnow(),
+        "end_subscription", who, wanted.reason, details, utcnow(),
     )  # fmt: skip
     message = (
         "the subscription is ended; the classes after today are released when Stripe confirms"
@@ -255,9 +322,8 @@ async def end_subscription(request: Request) -> Response:
         else "the subscription ends at the end of the paid period; its later classes are"
         " released then"
     )
-    return JSONResponse(
-        {"done": True, "already": False, "order_id": order_id, **details, "message": message}
-    )
+    return 200, {"done": True, "already": False, "order_id": order_id, **details,
+                 "message": message}  # fmt: skip
 
 
 # --- cancel, move, capacity ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - `POST /api/bookings`: `{"cart": <a checkout body>, "payment": {"method", "amount",
   "reference"}, "by", "request_id", "hold_hours"}`. A manual order (cash, voucher, a free
-  place) is booked and confirmed like a paid order; a `checkout_link` holds the places for
+  place, or `credit` kept on another order, `from_order`) is booked and confirmed like a
+  paid order; a `checkout_link` holds the places for
   `hold_hours` (1..24, Stripe's longest Checkout Session) and emails the parent a link to
   pay. 201 with the order; 200 with the same order for the same `request_id` again;
   422 listing every problem with its path (the cart's as checkout's, under `cart.`);
@@ -34,7 +35,7 @@ from sidecar.staff_identity import acting_name
 from store import orders
 
 BODY_KEYS = ("cart", "payment", "by", "request_id", "hold_hours")
-PAYMENT_KEYS = ("method", "amount", "reference")
+PAYMENT_KEYS = ("method", "amount", "reference", "from_order")
 REPAIR_KEYS = ("cart", "by")
 MAX_AMOUNT = 10_000_000  # cents: $100,000, far above any order
 MAX_HOLD_HOURS = 24  # a Stripe Checkout Session lives at most 24 hours
@@ -77,7 +78,10 @@ def _text(value: Any, path: str, problems: Problems, limit: int) -> str | None:
     return value.strip()
 
 
-def _payment(value: Any, problems: Problems) -> tuple[str, int | None, str | None] | None:
+def _payment(
+    value: Any, problems: Problems
+) -> tuple[str, int | None, str | None, str | None] | None:
+    """(method, amount, reference, from_order) of a staff booking's `payment`."""
     if value is MISSING:
         problems.add("payment", "missing (required)")
         return None
@@ -102,9 +106,16 @@ def _payment(value: Any, problems: Problems) -> tuple[str, int | None, str | Non
     elif amount is not MISSING and method is not None:
         problems.add("payment.amount", f"not taken for {method}: the amount is the cart's")
     reference = _text(value.get("reference"), "payment.reference", problems, 200)
+    from_order = _text(value.get("from_order"), "payment.from_order", problems, 100)
+    if method == "credit" and from_order is None and "payment.from_order" not in {
+        p.path for p in problems.found
+    }:  # fmt: skip
+        problems.add("payment.from_order", "the order whose credit pays (required for credit)")
+    elif method not in (None, "credit") and from_order is not None:
+        problems.add("payment.from_order", f"only for credit, not for {method}")
     if method is None:
         return None
-    return method, amount if isinstance(amount, int) else None, reference
+    return method, amount if isinstance(amount, int) else None, reference, from_order
 
 
 async def add_booking(request: Request) -> Response:
@@ -124,13 +135,17 @@ async def add_booking(request: Request) -> Response:
         or not (1 <= hold_hours <= MAX_HOLD_HOURS)
     ):
         problems.add("hold_hours", f"a whole number of hours, 1..{MAX_HOLD_HOURS}")
+    if payment is not None and payment[0] == "credit" and request_key is None:
+        problems.add("request_id", "required with credit, so that a double submit spends once")
     if problems.found:
         return _invalid(problems.found)
     assert cart is not None and payment is not None and by is not None
-    method, amount, reference = payment
+    method, amount, reference, from_order = payment
     catalog = request.app.state.catalog
     if method == "checkout_link":
         expires_at, amount = now + timedelta(hours=hold_hours), cart.amount_total
+    elif method == "credit":  # the cart's price, drawn from the other order's credit
+        expires_at, amount = hold_expiry(now), cart.amount_total
     else:
         expires_at, amount = hold_expiry(now), amount or 0
     utc = now.astimezone(UTC).replace(tzinfo=None)
@@ -138,13 +153,19 @@ async def add_booking(request: Request) -> Response:
         orders.new_id("ord"), cart, tuple(hold_requests(cart, catalog)), utc,
         expires_at.astimezone(UTC).replace(tzinfo=None),
     )  # fmt: skip
-    booking = staff_bookings.StaffBooking(order, method, amount, reference, request_key, by)
+    booking = staff_bookings.StaffBooking(
+        order, method, amount, reference, request_key, by, from_order
+    )
     booked = await request.app.state.database.awrite(staff_bookings.book, booking)
+    if booked.invalid:  # the credit: not there, not enough, another currency
+        return JSONResponse({"error": "invalid_booking", "problems": booked.invalid}, 422)
     if booked.problems:
         return JSONResponse({"error": "unavailable", "problems": booked.problems}, status_code=409)
     answer: dict[str, Any] = {
         "order_id": booked.order_id, "method": method, "created": booked.created,
     }  # fmt: skip
+    if method == "credit":
+        answer["credit_left"] = booked.credit_left
     if booked.created and method == "checkout_link":
         base = request.app.state.settings.public_base_url
         answer["pay_url"] = pay_link(base, booked.order_id)

@@ -201,14 +201,17 @@ def cancel_booking(conn: duckdb.DuckDBPyConnection, booking_id: str, now: dateti
 def cancel_item_bookings(
     conn: duckdb.DuckDBPyConnection, item_ids: list[str], now: datetime
 ) -> list[str]:
-    """The bookings of refunded items cancelled; the ids of those that were not yet."""
+    """The bookings of refunded items cancelled; the ids of those that were not yet. An
+    Ignite enrolment's classes are cancelled from `now` on: those past stay as they were."""
     return [
         row[0]
         for row in conn.execute(
             "UPDATE bookings SET status = 'cancelled', updated_at = ?"
             " WHERE order_item_id IN (SELECT unnest(?)) AND status <> 'cancelled'"
+            " AND (enrolment_id IS NULL OR event_id IN"
+            " (SELECT event_id FROM events WHERE starts_at > ?))"
             " RETURNING booking_id",
-            [now, item_ids],
+            [now, item_ids, now],
         ).fetchall()
     ]
 

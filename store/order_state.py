@@ -299,6 +299,35 @@ def record_refund(
     )
 
 
+def record_invoice_refund(
+    conn: duckdb.DuckDBPyConnection, order_id: str, payment_intent_id: str,
+    amount_refunded: int, event_id: str, now: datetime,
+) -> int:  # fmt: skip
+    """An Ignite invoice's payment refunded: Stripe's running `amount_refunded` is that
+    payment's, not the order's, so the ledger keeps it per payment
+    (`<order>:<payment>:<total>`) and the order's refunded total rises by the rise. The
+    rise; 0 for a redelivery or an older, smaller total."""
+    prefix = f"{order_id}:{payment_intent_id}:"
+    (before,) = conn.execute(
+        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+        " AND left(refund_key, ?) = ?",
+        [order_id, len(prefix), prefix],
+    ).fetchone()
+    rise = amount_refunded - before
+    if rise <= 0:
+        return 0
+    conn.execute(
+        "INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,"
+        " refunded_at) SELECT ?, order_id, ?, currency, ?, ? FROM orders WHERE order_id = ?",
+        [f"{prefix}{amount_refunded}", rise, event_id, now, order_id],
+    )
+    conn.execute(
+        "UPDATE orders SET amount_refunded = amount_refunded + ? WHERE order_id = ?",
+        [rise, order_id],
+    )
+    return rise
+
+
 def next_calendar_sequence(
     conn: duckdb.DuckDBPyConnection, order_id: str
 ) -> tuple[int, str | None] | None:
@@ -379,6 +408,27 @@ def repaired(
         [orders.kinds_of(cart), cart.customer.email, cart.customer.name,
          f"repaired by {by}: cart attached", now, order_id],
     )  # fmt: skip
+
+
+def credit_of(conn: duckdb.DuckDBPyConnection, order_id: str) -> tuple[int, str] | None:
+    """(credit in cents, currency) of an order, or None for no such order."""
+    row = conn.execute(
+        "SELECT coalesce(credit_amount, 0), currency FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def spend_credit(
+    conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime
+) -> int | None:
+    """`amount` cents of the order's credit spent, only if that much is left: what is left
+    then, or None (nothing spent)."""
+    row = conn.execute(
+        "UPDATE orders SET credit_amount = credit_amount - ?, updated_at = ?"
+        " WHERE order_id = ? AND coalesce(credit_amount, 0) >= ? RETURNING credit_amount",
+        [amount, now, order_id, amount],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def add_credit(conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime) -> None:

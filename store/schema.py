@@ -618,6 +618,65 @@ CREATE TABLE login_throttle (
 )
 """
 
+# v15 (issue 12, staff acting):
+# - a staff refund of an Ignite order names the invoice and the payment it refunds;
+# - every change to a staff account, with who made it;
+# - credit kept on an order can pay for a booking staff take: staff_bookings' methods gain
+#   'credit' (reference: the order whose credit paid), and staff_actions' actions 'credit'
+#   (recorded on that order). A CHECK cannot be altered in DuckDB: both tables are made
+#   again with their rows.
+_V15 = """
+ALTER TABLE staff_refunds ADD COLUMN payment_intent_id VARCHAR;  -- an Ignite invoice's payment
+ALTER TABLE staff_refunds ADD COLUMN invoice_id VARCHAR;         -- NULL: the order's own payment
+
+CREATE TABLE staff_bookings_v15 (
+    order_id    VARCHAR PRIMARY KEY,
+    method      VARCHAR NOT NULL
+        CHECK (method IN ('cash', 'voucher', 'free_place', 'checkout_link', 'credit')),
+    amount      BIGINT NOT NULL,                  -- taken (cash, voucher, credit) or to pay (link)
+    currency    VARCHAR NOT NULL,
+    reference   VARCHAR,                          -- a voucher code, a receipt, the credit's order
+    request_key VARCHAR UNIQUE,                   -- the caller's, so a double submit books once
+    created_by  VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+INSERT INTO staff_bookings_v15 (order_id, method, amount, currency, reference, request_key,
+                                created_by, created_at)
+SELECT order_id, method, amount, currency, reference, request_key, created_by, created_at
+FROM staff_bookings;
+DROP TABLE staff_bookings;
+ALTER TABLE staff_bookings_v15 RENAME TO staff_bookings;
+
+CREATE TABLE staff_actions_v15 (
+    action_id   VARCHAR PRIMARY KEY,
+    request_key VARCHAR NOT NULL UNIQUE,          -- one action per request, however often sent
+    order_id    VARCHAR,
+    action      VARCHAR NOT NULL
+        CHECK (action IN ('refund', 'cancel', 'move', 'end_subscription', 'capacity', 'credit')),
+    actor       VARCHAR NOT NULL,
+    reason      VARCHAR NOT NULL,
+    details     VARCHAR NOT NULL,                 -- JSON
+    created_at  TIMESTAMP NOT NULL
+);
+INSERT INTO staff_actions_v15 (action_id, request_key, order_id, action, actor, reason, details,
+                               created_at)
+SELECT action_id, request_key, order_id, action, actor, reason, details, created_at
+FROM staff_actions;
+DROP TABLE staff_actions;
+ALTER TABLE staff_actions_v15 RENAME TO staff_actions;
+
+CREATE TABLE staff_account_changes (
+    change_id   VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,                 -- the account changed
+    what        VARCHAR NOT NULL
+        CHECK (what IN ('add', 'role', 'disable', 'enable', 'password', 'oidc_sign_in')),
+    old_value   VARCHAR,
+    new_value   VARCHAR,
+    actor       VARCHAR NOT NULL,                 -- who changed it (an admin, or "machine")
+    created_at  TIMESTAMP NOT NULL
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -633,6 +692,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "payments not ours, waiting events, grouped error entries", _V12),
     (13, "roster messages, reminder opt-outs, ticket replies", _V13),
     (14, "staff accounts, sessions and sign-in limits", _V14),
+    (15, "Ignite invoice refunds, staff account changes, bookings paid with credit", _V15),
 ]
 
 

@@ -1,5 +1,6 @@
 """Staff accounts, their sessions and the count of failed sign-ins: the only writer of
-`staff_accounts`, `staff_sessions` and `login_throttle` (docs/security.md, Staff sign-in).
+`staff_accounts`, `staff_sessions`, `login_throttle` and `staff_account_changes` (who
+changed which account how, schema v15) (docs/security.md, Staff sign-in).
 
 Passwords arrive here already hashed (Argon2id, in the web process) and session tokens as
 their SHA-256 (`core/staff_accounts.token_key`); nothing here sees a secret.
@@ -18,6 +19,7 @@ from typing import Any
 import duckdb
 
 from core.staff_accounts import LoginLimits
+from store.orders import new_id
 
 ACCOUNT_COLUMNS = ("name", "role", "created_at", "updated_at", "disabled_at")
 
@@ -25,16 +27,87 @@ ACCOUNT_COLUMNS = ("name", "role", "created_at", "updated_at", "disabled_at")
 # --- accounts ------------------------------------------------------------------------------
 
 
+CHANGE_COLUMNS = ("change_id", "name", "what", "old_value", "new_value", "actor", "created_at")
+
+
+def _changed(
+    conn: duckdb.DuckDBPyConnection, name: str, what: str, old: str | None, new: str | None,
+    actor: str, now: datetime,
+) -> None:  # fmt: skip
+    conn.execute(
+        f"INSERT INTO staff_account_changes ({', '.join(CHANGE_COLUMNS)})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [new_id("acc"), name, what, old, new, actor, now],
+    )
+
+
+def account_changes(conn: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest changes to accounts first: who changed which account how."""
+    rows = conn.execute(
+        f"SELECT {', '.join(CHANGE_COLUMNS)} FROM staff_account_changes"
+        " ORDER BY created_at DESC, change_id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [dict(zip(CHANGE_COLUMNS, row, strict=True)) for row in rows]
+
+
 def add_account(
-    conn: duckdb.DuckDBPyConnection, name: str, role: str, password_hash: str, now: datetime
-) -> bool:
+    conn: duckdb.DuckDBPyConnection, name: str, role: str, password_hash: str, now: datetime,
+    actor: str = "machine",
+) -> bool:  # fmt: skip
     """A new account; False when the name is taken (by a disabled account too)."""
     rows = conn.execute(
         "INSERT INTO staff_accounts (name, role, password_hash, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING name",
         [name, role, password_hash, now, now],
     ).fetchall()
+    if rows:
+        _changed(conn, name, "add", None, role, actor, now)
     return bool(rows)
+
+
+def set_role(
+    conn: duckdb.DuckDBPyConnection, name: str, role: str, actor: str, now: datetime
+) -> tuple[str, str | None]:
+    """(outcome, role before): "changed", "same", "not_found", or "last_admin" (the one
+    enabled admin account would be left with none). Sessions are read with the account's
+    role as it is now (`session_member`), so the change holds from their next request."""
+    row = conn.execute(
+        "SELECT role, disabled_at FROM staff_accounts WHERE name = ?", [name]
+    ).fetchone()
+    if row is None:
+        return "not_found", None
+    before, disabled_at = row
+    if before == role:
+        return "same", before
+    if before == "admin" and disabled_at is None:
+        (others,) = conn.execute(
+            "SELECT count(*) FROM staff_accounts WHERE role = 'admin' AND disabled_at IS NULL"
+            " AND name <> ?",
+            [name],
+        ).fetchone()
+        if others == 0:
+            return "last_admin", before
+    conn.execute(
+        "UPDATE staff_accounts SET role = ?, updated_at = ? WHERE name = ?", [role, now, name]
+    )
+    _changed(conn, name, "role", before, role, actor, now)
+    return "changed", before
+
+
+def enable_account(conn: duckdb.DuckDBPyConnection, name: str, actor: str, now: datetime) -> str:
+    """ "enabled", "already" (it was not disabled) or "not_found". Its old sessions stay
+    ended: the member signs in again."""
+    row = conn.execute("SELECT disabled_at FROM staff_accounts WHERE name = ?", [name]).fetchone()
+    if row is None:
+        return "not_found"
+    if row[0] is None:
+        return "already"
+    conn.execute(
+        "UPDATE staff_accounts SET disabled_at = NULL, updated_at = ? WHERE name = ?", [now, name]
+    )
+    _changed(conn, name, "enable", None, None, actor, now)
+    return "enabled"
 
 
 def list_accounts(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -54,7 +127,9 @@ def password_hash(conn: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str]
     return (row[0], row[1]) if row else None
 
 
-def disable_account(conn: duckdb.DuckDBPyConnection, name: str, now: datetime) -> str:
+def disable_account(
+    conn: duckdb.DuckDBPyConnection, name: str, now: datetime, actor: str = "machine"
+) -> str:
     """ "disabled", "already" or "not_found". Its sessions end with it."""
     row = conn.execute("SELECT disabled_at FROM staff_accounts WHERE name = ?", [name]).fetchone()
     if row is None:
@@ -66,12 +141,14 @@ def disable_account(conn: duckdb.DuckDBPyConnection, name: str, now: datetime) -
         [now, now, name],
     )
     _revoke_all(conn, name, now)
+    _changed(conn, name, "disable", None, None, actor, now)
     return "disabled"
 
 
 def set_password(
-    conn: duckdb.DuckDBPyConnection, name: str, password_hash: str, now: datetime
-) -> bool:
+    conn: duckdb.DuckDBPyConnection, name: str, password_hash: str, now: datetime,
+    actor: str = "machine",
+) -> bool:  # fmt: skip
     """A new password; every session of the account ends. False for an unknown account."""
     rows = conn.execute(
         "UPDATE staff_accounts SET password_hash = ?, updated_at = ? WHERE name = ? RETURNING name",
@@ -79,6 +156,7 @@ def set_password(
     ).fetchall()
     if rows:
         _revoke_all(conn, name, now)
+        _changed(conn, name, "password", None, None, actor, now)
     return bool(rows)
 
 
@@ -102,6 +180,23 @@ def open_session(
         [token_hash, name, now, expires_at],
     )
     return expires_at
+
+
+def open_session_for(
+    conn: duckdb.DuckDBPyConnection, token_hash: str, name: str, how: str, actor: str,
+    now: datetime, lifetime: timedelta,
+) -> dict[str, Any] | None:  # fmt: skip
+    """A session for an enabled account, opened for its member by the machine (after the
+    dashboard's OIDC sign-in, `how`): `{"name", "role", "expires_at"}`, recorded; None
+    for an unknown or disabled account."""
+    row = conn.execute(
+        "SELECT role FROM staff_accounts WHERE name = ? AND disabled_at IS NULL", [name]
+    ).fetchone()
+    if row is None:
+        return None
+    expires_at = open_session(conn, token_hash, name, now, lifetime)
+    _changed(conn, name, "oidc_sign_in", None, how, actor, now)
+    return {"name": name, "role": row[0], "expires_at": expires_at}
 
 
 def session_member(

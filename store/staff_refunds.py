@@ -6,6 +6,12 @@ what is still refundable and against items refunded before; if Stripe cannot be 
 it is removed again (`abandon`), so nothing is left behind. The `charge.refunded` that
 Stripe then sends finds it here (`apply_covered`) and cancels those items' bookings once.
 
+An Ignite order is paid by its subscription's invoices, not by one PaymentIntent: its items
+are refunded from the paid invoice that charged them (`invoice_to_refund`), whose payment
+the sidecar asks Stripe for; such a refund keeps that payment and invoice
+(`payment_intent_id`, `invoice_id`, schema v15), so the `charge.refunded` of that payment
+finds its order (`order_of_invoice_payment`) and is counted against that payment alone.
+
 Every function runs in the caller's transaction (`conn`)."""
 
 from __future__ import annotations
@@ -37,10 +43,82 @@ class Begun:
     problems: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class InvoicePayment:
+    """The payment of a paid subscription invoice (Stripe's invoice payment)."""
+
+    invoice_id: str
+    payment_intent_id: str
+    amount_paid: int
+
+
+def invoice_to_refund(
+    conn: duckdb.DuckDBPyConnection, order_id: str, items: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """For an order paid by a subscription's invoices (no PaymentIntent of its own): the
+    invoice whose payment the items are refunded from, `{"invoice_id"}`, or why not,
+    `{"message"}` (409) or `{"problems"}` (422). An Ignite enrolment is refunded from its
+    latest paid invoice (the period under way), any other item from the first invoice,
+    which charged it. None: the order has a PaymentIntent (or no subscription)."""
+    row = conn.execute(
+        "SELECT payment_intent_id, subscription_id FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    if row is None or row[0] is not None or row[1] is None:
+        return None
+    if not items:
+        return {"message": "an Ignite order is paid by its subscription's invoices: name the"
+                " items to refund (each from the invoice that charged it)"}  # fmt: skip
+    periods = conn.execute(
+        "SELECT e.order_item_id, p.invoice_id, p.period_start FROM enrolment_periods p"
+        " JOIN enrolments e ON e.enrolment_id = p.enrolment_id WHERE e.order_id = ?"
+        " ORDER BY p.period_start, p.invoice_id",
+        [order_id],
+    ).fetchall()
+    kinds = dict(
+        conn.execute(
+            "SELECT order_item_id, kind FROM order_items WHERE order_id = ?", [order_id]
+        ).fetchall()
+    )
+    # enrolment_periods is keyed <invoice>:<enrolment>: the invoice is the part before.
+    first = periods[0][1].split(":", 1)[0] if periods else None
+    latest = {item: key.split(":", 1)[0] for item, key, _ in periods}  # the last one wins
+    chosen: dict[str, str] = {}
+    problems = []
+    for n, item in enumerate(items):
+        invoice = latest.get(item) if kinds.get(item) == "ignite" else first
+        if item not in kinds:
+            problems.append({"path": f"items[{n}]", "message": f"{item} is not an item of"
+                             f" order {order_id}"})  # fmt: skip
+        elif invoice is None:
+            problems.append({"path": f"items[{n}]", "message": f"{item} has no paid invoice"
+                             " to refund yet"})  # fmt: skip
+        else:
+            chosen[item] = invoice
+    if not problems and len(set(chosen.values())) > 1:
+        problems.append({"path": "items", "message": "these items were charged on different"
+                         " invoices (" + ", ".join(sorted(set(chosen.values()))) + "):"
+                         " refund them one invoice at a time"})  # fmt: skip
+    if problems:
+        return {"problems": problems}
+    return {"invoice_id": next(iter(chosen.values()))}
+
+
+def order_of_invoice_payment(conn: duckdb.DuckDBPyConnection, payment_intent_id: str) -> str | None:
+    """The order whose invoice's payment staff refunded (an Ignite refund), if any."""
+    row = conn.execute(
+        "SELECT order_id FROM staff_refunds WHERE payment_intent_id = ?"
+        " AND invoice_id IS NOT NULL LIMIT 1",
+        [payment_intent_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def begin(
     conn: duckdb.DuckDBPyConnection, order_id: str, items: tuple[str, ...], amount: int | None,
-    reason: str, actor: str, key: str, now: datetime,
+    reason: str, actor: str, key: str, now: datetime, invoice: InvoicePayment | None = None,
 ) -> Begun:  # fmt: skip
+    """`invoice`: refund from that invoice's payment (an Ignite order's), up to what it
+    paid less what staff refunded of it before."""
     existing = conn.execute(
         "SELECT amount, currency, items, refund_id FROM staff_refunds WHERE refund_key = ?",
         [key],
@@ -53,6 +131,8 @@ def begin(
     if row is None:
         return Begun("not_found")
     status, paid, refunded, currency, intent = row
+    if invoice is not None:
+        intent = invoice.payment_intent_id
     if existing is not None:  # the same request again (a double click): the same refund
         return Begun("ok", key, existing[0], existing[1], intent,
                      tuple(json.loads(existing[2])), existing[3])  # fmt: skip
@@ -93,21 +173,31 @@ def begin(
                 prices[item] = known[item]
     if problems:
         return Begun("problems", problems=problems)
-    pending = conn.execute(
-        "SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE order_id = ?"
-        " AND status = 'requested'",
-        [order_id],
-    ).fetchone()[0]
-    refundable = max(0, paid - refunded - pending)
+    if invoice is None:
+        pending = conn.execute(
+            "SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE order_id = ?"
+            " AND status = 'requested' AND invoice_id IS NULL",
+            [order_id],
+        ).fetchone()[0]
+        refundable = max(0, paid - refunded - pending)
+    else:  # what this invoice paid, less what staff refunded of it (asked or applied)
+        asked = conn.execute(
+            "SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE payment_intent_id = ?",
+            [intent],
+        ).fetchone()[0]
+        refundable = max(0, invoice.amount_paid - asked)
     if amount is None:
         amount = sum(prices.values()) if items else refundable
     if amount <= 0 or amount > refundable:
         return Begun("too_much", amount=amount, currency=currency, refundable=refundable)
     conn.execute(
         "INSERT INTO staff_refunds (refund_key, order_id, amount, currency, items, status,"
-        " reason, actor, created_at) VALUES (?, ?, ?, ?, ?, 'requested', ?, ?, ?)",
-        [key, order_id, amount, currency, json.dumps(list(items)), reason, actor, now],
-    )
+        " reason, actor, created_at, payment_intent_id, invoice_id)"
+        " VALUES (?, ?, ?, ?, ?, 'requested', ?, ?, ?, ?, ?)",
+        [key, order_id, amount, currency, json.dumps(list(items)), reason, actor, now,
+         invoice.payment_intent_id if invoice else None,
+         invoice.invoice_id if invoice else None],
+    )  # fmt: skip
     for item in items:
         conn.execute(
             "INSERT INTO staff_refund_items (order_item_id, refund_key) VALUES (?, ?)", [item, key]
@@ -136,20 +226,25 @@ def abandon(conn: duckdb.DuckDBPyConnection, key: str) -> None:
 
 
 def apply_covered(
-    conn: duckdb.DuckDBPyConnection, order_id: str, amount_refunded: int, now: datetime
-) -> list[dict[str, Any]]:
+    conn: duckdb.DuckDBPyConnection, order_id: str, amount_refunded: int, now: datetime,
+    payment_intent_id: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """The staff refunds Stripe's running total `amount_refunded` now covers, oldest first,
-    marked applied (each once): their keys, amounts and items."""
+    marked applied (each once): their keys, amounts and items. `payment_intent_id`: the
+    total is that invoice payment's (an Ignite refund); otherwise the order's own payment."""
+    which, param = (
+        ("payment_intent_id = ?", payment_intent_id) if payment_intent_id
+        else ("invoice_id IS NULL AND order_id = ?", order_id)
+    )  # fmt: skip
     applied = conn.execute(
-        "SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE order_id = ?"
-        " AND status = 'applied'",
-        [order_id],
+        f"SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE {which} AND status = 'applied'",
+        [param],
     ).fetchone()[0]
     covered = []
     for key, amount, items in conn.execute(
-        "SELECT refund_key, amount, items FROM staff_refunds WHERE order_id = ?"
+        f"SELECT refund_key, amount, items FROM staff_refunds WHERE {which}"
         " AND status = 'requested' ORDER BY created_at, refund_key",
-        [order_id],
+        [param],
     ).fetchall():
         if applied + amount > amount_refunded:
             break

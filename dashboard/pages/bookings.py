@@ -1,5 +1,6 @@
-"""Bookings: add one taken by phone (paid in cash, by voucher, a free place, or a Checkout
-link emailed to the parent), and repair an order paid without a usable cart."""
+"""Bookings: add one taken by phone (paid in cash, by voucher, a free place, with credit kept
+on another order, or a Checkout link emailed to the parent), and repair an order paid
+without a usable cart."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ METHODS = {
     "cash": "Cash",
     "voucher": "Voucher",
     "free_place": "Free place",
+    "credit": "Credit kept on another order",
     "checkout_link": "Checkout link (email the parent a link to pay)",
 }
 REQUEST_KEY = "booking-request-id"
@@ -39,6 +41,10 @@ with add, st.form("add-booking"):
         "Taken ($, cash or voucher)", min_value=0.0, step=1.0, value=0.0, key="booking-amount"
     )
     reference = right.text_input("Receipt or voucher code", key="booking-reference")
+    from_order = st.text_input(
+        "Order whose credit pays (credit)", key="booking-from-order",
+        help="The order a booking was cancelled from with its price kept as credit.",
+    )  # fmt: skip
     hold_hours = st.number_input(
         "Hold the place for (hours, Checkout link)", min_value=1, max_value=24, value=24,
         key="booking-hold-hours",
@@ -50,6 +56,8 @@ if book:
         payment["amount"] = round(dollars * 100)
     if reference.strip():
         payment["reference"] = reference.strip()
+    if method == "credit":
+        payment["from_order"] = from_order.strip()
     body = {"cart": cart, "payment": payment, "by": session.staff_name(),
             "request_id": request_id}  # fmt: skip
     if method == "checkout_link":
@@ -58,9 +66,13 @@ if book:
     def add_booking() -> dict:
         answer = api.add_booking(body)
         st.session_state.pop(REQUEST_KEY, None)
+        if "credit_left" in answer:
+            answer["credit_left_text"] = f"${(answer['credit_left'] or 0) / 100:,.2f}"
         return answer
 
     done = "Booked and confirmed: order {order_id}."
+    if method == "credit":
+        done = "Booked with credit: order {order_id} ({credit_left_text} credit left)."
     if method == "checkout_link":
         done = "Places held; the parent is emailed a link to pay: order {order_id}."
     ui.act(lambda: _with_message(add_booking(), done), "Booked.")

@@ -28,7 +28,7 @@ PASSWORD = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PAGES = (
     "live", "orders", "calendar", "checkin", "webhooks", "errors", "summaries", "support", "sql",
-    "waitlist",
+    "waitlist", "staff",
 )  # fmt: skip
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import requests
+
 from tests.dashboard.conftest import (
+    AUTH,
     PASSWORD,
     Seeded,
     dashboard_settings,
@@ -62,8 +65,13 @@ def test_with_oidc_configured_only_the_login_button_shows_until_logged_in(seeded
     assert [b.label for b in at.button] == ["Log in"]
     assert not at.text_input and not at.metric
 
+    # Signed in with OIDC, Robin acts through the staff account of that email (an admin
+    # made it): with its role, in Robin's name (tests/dashboard/test_oidc.py).
+    robin = {"name": "robin@tinkertank.example", "role": "staff", "password": "a long password"}
+    made = requests.post(seeded.url + "/api/staff", headers=AUTH, timeout=30, json=robin)
+    assert made.status_code in (201, 409), made.text
     at.user = {"is_logged_in": True, "email": "robin@tinkertank.example"}
     at.run()
     no_trouble(at)
     assert at.title[0].value == "Live"
-    assert any("robin@tinkertank.example" in c.value for c in at.sidebar.caption)
+    assert any("robin@tinkertank.example (staff)" in c.value for c in at.sidebar.caption)

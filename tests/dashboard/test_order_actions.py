@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from tests.dashboard.conftest import (
     place_and_pay,
     wait_for,
 )
+from tests.sidecar.test_ignite import invoice, stripe_event
 
 
 @dataclass
@@ -131,3 +132,43 @@ def test_staff_set_an_events_capacity_from_the_calendar_roster(page, shop: Shop,
     (audit,) = [a for a in shop.get("/api/actions")["actions"] if a["action"] == "capacity"
                 and a["details"]["event_id"] == event_id]  # fmt: skip
     assert audit["reason"] == "extra helper: Sam"
+
+
+def test_staff_refund_an_ignite_enrolment_and_end_its_subscription_from_the_order_page(
+    page, shop: Shop, fake_stripe
+):
+    fake_stripe.add_price("price_ignite_coding_monday_2027", unit_amount=14900, currency="aud",
+                          recurring={"interval": "month"})  # fmt: skip
+    body = {"customer": {"email": "ike.parent@example.com", "name": "Ike Parent"},
+            "items": [{"product_id": "ignite-coding-monday",
+                       "student": {"name": "Ike", "age": 9}}]}  # fmt: skip
+    made = requests.post(shop.url + "/api/checkout", json=body, timeout=30)
+    assert made.status_code == 201, made.text
+    order_id = made.json()["order_id"]
+    (session,) = [s for s in fake_stripe.sessions.values()
+                  if s["client_reference_id"] == order_id]  # fmt: skip
+    completed = fake_stripe.complete_session(session["id"])
+    subscription = completed["data"]["object"]["subscription"]
+    assert shop.sidecar.deliver(completed).status_code == 200
+    paid = invoice(subscription, order_id, datetime(2027, 2, 1, tzinfo=UTC),
+                   datetime(2027, 3, 1, tzinfo=UTC))  # fmt: skip
+    intent = fake_stripe.add_invoice_payment(paid["id"], amount=paid["amount_paid"])
+    assert shop.sidecar.deliver(stripe_event("invoice.paid", paid)).status_code == 200
+    wait_for(lambda: len(shop.get(f"/api/orders/{order_id}")["bookings"]) == 3)
+    (item,) = shop.get(f"/api/orders/{order_id}")["items"]
+
+    at = page("orders")
+    at.text_input(key="orders-open").input(order_id).run()
+    no_trouble(at)
+    at.multiselect(key=f"refund-items-{order_id}").select(item["order_item_id"])
+    at.radio(key=f"refund-end-{order_id}").set_value("now")
+    at.text_input(key=f"refund-reason-{order_id}").input("moving interstate")
+    _button(at, "Refund").click().run()
+    no_trouble(at)
+    assert any("$149.00 refunded" in s.value and "subscription is ended" in s.value
+               for s in at.success), [s.value for s in at.success]  # fmt: skip
+    (refund,) = [r for r in fake_stripe.refunds if r["payment_intent"] == intent]
+    assert refund["amount"] == 14900 and refund["metadata"]["tt_invoice"] == paid["id"]
+    assert fake_stripe.subscription(subscription)["status"] == "canceled"
+    actions = shop.get("/api/actions", order_id=order_id)["actions"]
+    assert sorted(a["action"] for a in actions) == ["end_subscription", "refund"]

@@ -274,3 +274,76 @@ def test_too_many_failures_from_one_address_lock_it_out_whichever_the_account(
 
     assert tries == [401, 401]
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+
+
+# --- an admin changes roles, enables accounts ------------------------------------------------
+
+
+def test_an_admin_changes_a_role_which_holds_from_the_members_next_request(sidecar: Sidecar):
+    name = add(sidecar, "analyst")
+    session = signed_in(sidecar, name)
+    admin_name = add(sidecar, "admin")
+    admin = signed_in(sidecar, admin_name)
+
+    def remind(headers: dict[str, str]) -> int:
+        return requests.post(
+            sidecar.url + "/api/reminders/run", headers=headers, timeout=10
+        ).status_code
+
+    assert remind(session) == 403
+    promoted = requests.post(sidecar.url + f"/api/staff/{name}/role", json={"role": "staff"},
+                             headers=admin, timeout=10)  # fmt: skip
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["before"] == "analyst" and promoted.json()["changed"] is True
+    # The same session, its next request: the new role, no sign-in again.
+    me = requests.get(sidecar.url + "/api/me", headers=session, timeout=10).json()
+    assert me == {"name": name, "role": "staff", "machine": False}
+    assert remind(session) == 200
+
+    # The CLI does the same; a role that does not exist is 422 at its path.
+    demoted = tinkertank(sidecar, "staff", "role", name, "analyst")
+    assert demoted.returncode == 0, demoted.stderr
+    assert f"{name} is now analyst (was staff)" in demoted.stdout
+    assert remind(session) == 403
+    unknown = requests.post(sidecar.url + f"/api/staff/{name}/role", json={"role": "boss"},
+                            headers=admin, timeout=10)  # fmt: skip
+    assert unknown.status_code == 422
+    assert [p["path"] for p in unknown.json()["problems"]] == ["role"]
+    assert tinkertank(sidecar, "staff", "role", name, "boss").returncode != 0
+    missing = requests.post(sidecar.url + "/api/staff/nobody-here/role", json={"role": "staff"},
+                            headers=admin, timeout=10)  # fmt: skip
+    assert missing.status_code == 404
+
+    # Not for staff, nor for the member themself.
+    staff = signed_in(sidecar, add(sidecar, "staff"))
+    for headers in (staff, session):
+        refused = requests.post(sidecar.url + f"/api/staff/{name}/role",
+                                json={"role": "admin"}, headers=headers, timeout=10)  # fmt: skip
+        assert refused.status_code == 403 and "needs admin" in refused.json()["message"]
+    assert requests.get(sidecar.url + "/api/me", headers=session, timeout=10).json()["role"] == (
+        "analyst"
+    )
+
+    # Audited: who changed whom, from what to what.
+    changes = requests.get(sidecar.url + "/api/staff", headers=MACHINE, timeout=10).json()[
+        "changes"
+    ]
+    mine = [(c["what"], c["old_value"], c["new_value"], c["actor"])
+            for c in changes if c["name"] == name]  # fmt: skip
+    assert mine[:2] == [("role", "staff", "analyst", "machine"),
+                        ("role", "analyst", "staff", admin_name)]  # fmt: skip
+
+
+def test_a_disabled_account_is_enabled_again_and_signs_in(sidecar: Sidecar):
+    name = add(sidecar, "staff")
+    assert tinkertank(sidecar, "staff", "disable", name).returncode == 0
+    assert login(sidecar, name).status_code == 401
+
+    enabled = tinkertank(sidecar, "staff", "enable", name)
+    assert enabled.returncode == 0, enabled.stderr
+    assert f"{name} enabled" in enabled.stdout
+    assert login(sidecar, name).status_code == 200
+    again = requests.post(sidecar.url + f"/api/staff/{name}/enable", headers=MACHINE, timeout=10)
+    assert again.status_code == 409 and again.json()["error"] == "not_disabled"
+    listed = tinkertank(sidecar, "staff", "list")
+    assert any(line.split() == [name, "staff", "active"] for line in listed.stdout.splitlines())

@@ -306,6 +306,59 @@ def test_cancelling_without_a_refund_keeps_credit_frees_the_place_and_tells_the_
     assert list(events_by_uid(calendar)) == [uid(booking)]
 
 
+def test_credit_kept_pays_for_a_booking_staff_take_once_and_is_refused_when_short(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    address = family()
+    detail = book(shop, fake, [camp("2027-01-04"), camp("2027-01-06", name="Leo Chen")],
+                  address)  # fmt: skip
+    order_id = detail["order"]["order_id"]
+    mia = booking_of(detail, "Mia Chen")
+    price = detail["items"][0]["unit_amount"]  # both days cost the same
+    assert act(shop, f"/api/bookings/{mia['booking_id']}/cancel",
+               {"reason": "wrong week"}).status_code == 200  # fmt: skip
+    assert order(shop, order_id)["order"]["credit_amount"] == price
+
+    # The same camp a week later, paid with that credit: two clicks at once, one booking.
+    cart = {"customer": {"email": address, "name": "Alex Chen"},
+            "items": [camp("2027-01-19")]}  # fmt: skip
+    body = {"cart": cart, "payment": {"method": "credit", "from_order": order_id},
+            "by": "front desk", "request_id": secrets.token_hex(8)}  # fmt: skip
+    answers = _race(*[lambda: requests.post(
+        shop.url + "/api/bookings", json=body, timeout=30,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})] * 2)  # fmt: skip
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert len({a.json()["order_id"] for a in answers}) == 1
+    new_order = answers[0].json()["order_id"]
+    assert {a.json()["credit_left"] for a in answers} == {0}
+    assert order(shop, order_id)["order"]["credit_amount"] == 0
+    assert wait_for(lambda: order(shop, new_order)["order"]["fulfillment_status"] == "fulfilled")
+    paid = order(shop, new_order)["order"]
+    assert paid["payment_status"] == "paid" and paid["amount_paid"] == price
+
+    # Audited on the order whose credit paid: who, how much, for which order.
+    actions = shop.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    (spent,) = [a for a in actions if a["action"] == "credit"]
+    assert spent["actor"] == "front desk" and spent["details"]["to_order_id"] == new_order
+    assert spent["details"]["amount"] == price
+    assert any(t["source"] == "staff" and "credit paid for order" in t["text"]
+               for t in order(shop, order_id)["timeline"])  # fmt: skip
+
+    # Spent: another booking with it is refused, saying how much is left, and books nothing.
+    again = requests.post(shop.url + "/api/bookings", timeout=30, json={
+        **body, "request_id": secrets.token_hex(8)},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+    assert again.status_code == 422, again.text
+    (problem,) = again.json()["problems"]
+    assert problem["path"] == "payment.from_order" and "$0.00 of credit" in problem["message"]
+    assert len(shop.staff_get("/api/orders", q=address).json()["orders"]) == 2
+    missing = requests.post(shop.url + "/api/bookings", timeout=30, json={
+        **body, "payment": {"method": "credit"}, "request_id": None},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+    assert missing.status_code == 422
+    assert {p["path"] for p in missing.json()["problems"]} >= {"payment.from_order", "request_id"}
+
+
 def test_moving_a_booking_updates_the_same_calendar_event_and_frees_the_old_place(
     shop: Sidecar, fake: FakeStripe, mailbox
 ):
@@ -447,6 +500,12 @@ def test_ending_a_subscription_asks_stripe_and_is_audited(shop: Sidecar, fake: F
 
 def ignite_order(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
     """An Ignite sign-up, paid for February 2027 (its classes booked): order, subscription."""
+    order_id, subscription, _ = ignite_signup(shop, fake, name)
+    return order_id, subscription
+
+
+def ignite_signup(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str, str]:
+    """`ignite_order`, and the PaymentIntent of its February invoice (known to the fake)."""
     items = [{"product_id": "ignite-coding-monday", "student": {"name": name, "age": 9}}]
     response = checkout(shop, items, family())
     assert response.status_code == 201, response.text
@@ -457,9 +516,97 @@ def ignite_order(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
     assert shop.deliver(completed).status_code == 200
     february = invoice(subscription, order_id, datetime(2027, 2, 1, tzinfo=UTC),
                        datetime(2027, 3, 1, tzinfo=UTC))  # fmt: skip
+    intent = fake.add_invoice_payment(february["id"], amount=february["amount_paid"])
     assert shop.deliver(stripe_event("invoice.paid", february)).status_code == 200
     assert wait_for(lambda: len(order(shop, order_id)["bookings"]) == 3)  # 8, 15, 22 Feb
-    return order_id, subscription
+    return order_id, subscription, intent
+
+
+def test_refunding_an_ignite_enrolment_refunds_its_invoice_once_and_can_end_the_subscription(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    order_id, subscription, intent = ignite_signup(shop, fake, "Nia")
+    detail = order(shop, order_id)
+    (item,) = detail["items"]
+    address = detail["order"]["customer_email"]
+    path = f"/api/orders/{order_id}/refund"
+    refunded_before = shop.staff_get("/api/kpis").json()["refunds"]
+
+    # More than its invoice paid: 422 saying how much is refundable; a whole-order refund
+    # of an Ignite order names no invoice: 409.
+    too_much = act(shop, path, {"items": [item["order_item_id"]], "amount": 15000,
+                                "reason": "goodwill"})  # fmt: skip
+    assert too_much.status_code == 422, too_much.text
+    assert too_much.json()["refundable"] == 14900 and "$149.00" in too_much.json()["message"]
+    assert act(shop, path, {"reason": "all of it"}).status_code == 409
+    assert not [r for r in fake.refunds if r["payment_intent"] == intent]
+
+    # A double submission (two clicks at once, one Idempotency-Key): one refund of the
+    # invoice's payment, and the subscription ended now, once.
+    body = {"items": [item["order_item_id"]], "amount": 10000, "end_subscription": "now",
+            "reason": "Nia cannot come this term"}  # fmt: skip
+    answers = _race(*[lambda: act(shop, path, body, key="nia-refund")] * 2)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert len({a.json()["refund_id"] for a in answers}) == 1
+    mine = [r for r in fake.refunds if r["payment_intent"] == intent]
+    assert [r["amount"] for r in mine] == [10000]
+    assert mine[0]["metadata"]["tt_items"] == item["order_item_id"]
+    assert fake.subscription(subscription)["status"] == "canceled"
+    assert {a.json()["subscription"]["when"] for a in answers} == {"now"}
+
+    # Stripe's charge.refunded (delivered twice) and the subscription's deletion come back:
+    # the classes to come are cancelled once, the money counted once, the order kept.
+    (refunded,) = [e for e in fake.refund_events()
+                   if e["data"]["object"]["payment_intent"] == intent]  # fmt: skip
+    for _ in range(2):
+        assert shop.deliver(refunded).status_code == 200
+    deleted = {"id": subscription, "object": "subscription", "status": "canceled",
+               "metadata": {"order_id": order_id}}  # fmt: skip
+    assert shop.deliver(stripe_event("customer.subscription.deleted", deleted)).status_code == 200
+    assert wait_for(lambda: {b["status"] for b in order(shop, order_id)["bookings"]}
+                    == {"cancelled"})  # fmt: skip
+    after = order(shop, order_id)
+    assert after["order"]["payment_status"] == "partially_refunded"
+    assert after["order"]["amount_refunded"] == 10000
+    assert not [e for e in after["errors"] if "refund" in e["message"]]
+    refunds = shop.staff_get("/api/kpis").json()["refunds"]
+    assert refunds["amount"] == refunded_before["amount"] + 10000
+    assert refunds["count"] == refunded_before["count"] + 1
+    # Told once of the refunded classes, a line each (the weekly series in their calendar
+    # is ended by the subscription's cancellation email).
+    assert wait_for(lambda: len(change_mails(mailbox, address)) == 1)
+    text = change_mails(mailbox, address)[0].get_body(("plain",)).get_content()
+    assert text.count("is cancelled and refunded") == 3, text
+    actions = shop.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    assert sorted(a["action"] for a in actions) == ["end_subscription", "refund"]
+    (refund_action,) = [a for a in actions if a["action"] == "refund"]
+    assert refund_action["actor"] == "machine"
+    assert refund_action["reason"] == "Nia cannot come this term"
+    assert refund_action["details"]["amount"] == 10000
+
+    # What is left of the invoice is refundable no more through the same item.
+    again = act(shop, path, {"items": [item["order_item_id"]], "reason": "again"}, key="x2")
+    assert again.status_code == 422 and "refunded before" in again.text
+
+
+def test_an_ignite_refund_when_stripe_is_unreachable_is_503_and_changes_nothing(
+    shop: Sidecar, fake: FakeStripe
+):
+    order_id, _, intent = ignite_signup(shop, fake, "Ora")
+    (item,) = order(shop, order_id)["items"]
+    body = {"items": [item["order_item_id"]], "reason": "moving"}
+    fake.down()
+    try:
+        refused = act(shop, f"/api/orders/{order_id}/refund", body)
+    finally:
+        fake.up()
+    assert refused.status_code == 503 and refused.json()["error"] == "payment_unavailable"
+    assert not [r for r in fake.refunds if r["payment_intent"] == intent]
+    assert shop.staff_get("/api/actions", order_id=order_id).json()["total"] == 0
+    # Nothing was kept of it: the same refund, asked again, is made in full.
+    again = act(shop, f"/api/orders/{order_id}/refund", body)
+    assert again.status_code == 200, again.text
+    assert again.json()["amount"] == item["unit_amount"] and again.json()["already"] is False
 
 
 def test_an_ignite_class_moves_to_a_make_up_class_and_the_subscription_ends_now(

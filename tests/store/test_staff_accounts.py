@@ -56,3 +56,44 @@ def test_roles_are_ordered_analyst_staff_admin():
     assert may("admin", "staff") and may("staff", "analyst") and may("analyst", "analyst")
     assert not may("analyst", "staff") and not may("staff", "admin")
     assert not may("", "analyst") and not may("owner", "analyst")
+
+
+def test_the_only_enabled_admin_keeps_the_role_until_another_admin_is_made(database: Database):
+    database.write(staff_accounts.add_account, "ann", "admin", "hash", NOW)
+    database.write(staff_accounts.add_account, "bob", "staff", "hash", NOW)
+
+    assert database.write(staff_accounts.set_role, "ann", "staff", "ann", NOW) == (
+        "last_admin", "admin"
+    )  # fmt: skip
+    assert database.write(staff_accounts.set_role, "bob", "admin", "ann", NOW) == (
+        "changed", "staff"
+    )  # fmt: skip
+    assert database.write(staff_accounts.set_role, "bob", "admin", "ann", NOW) == (
+        "same", "admin"
+    )  # fmt: skip
+    assert database.write(staff_accounts.set_role, "ann", "staff", "bob", NOW)[0] == "changed"
+    roles = {a["name"]: a["role"] for a in database.read(staff_accounts.list_accounts)}
+    assert roles == {"ann": "staff", "bob": "admin"}
+    changes = database.read(staff_accounts.account_changes)
+    # One record per change made (none for the refusal or the "same"), at the same time.
+    assert sorted((c["name"], c["what"], c["old_value"], c["new_value"], c["actor"])
+                  for c in changes if c["what"] == "role") == [
+        ("ann", "role", "admin", "staff", "bob"), ("bob", "role", "staff", "admin", "ann")
+    ]  # fmt: skip
+
+
+def test_a_session_is_opened_for_an_enabled_account_only(database: Database):
+    database.write(staff_accounts.add_account, "ann@example.org", "staff", "hash", NOW)
+    key = token_key("tts_oidc")
+    opened = database.write(staff_accounts.open_session_for, key, "ann@example.org", "oidc",
+                            "machine", NOW, timedelta(hours=1))  # fmt: skip
+    assert opened == {"name": "ann@example.org", "role": "staff",
+                      "expires_at": NOW + timedelta(hours=1)}  # fmt: skip
+    assert database.read(staff_accounts.session_member, key, NOW)["name"] == "ann@example.org"
+
+    database.write(staff_accounts.disable_account, "ann@example.org", NOW)
+    assert database.read(staff_accounts.session_member, key, NOW) is None
+    assert database.write(staff_accounts.open_session_for, token_key("tts_2"), "ann@example.org",
+                          "oidc", "machine", NOW, timedelta(hours=1)) is None  # fmt: skip
+    assert database.write(staff_accounts.open_session_for, token_key("tts_3"), "nobody@x.org",
+                          "oidc", "machine", NOW, timedelta(hours=1)) is None  # fmt: skip

@@ -55,6 +55,7 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("staff_bookings", "method", vocabulary.STAFF_BOOKING_METHODS),
         ("waitlist", "status", vocabulary.WAITLIST_STATUSES),
         ("staff_accounts", "role", vocabulary.STAFF_ROLES),
+        ("staff_account_changes", "what", vocabulary.STAFF_ACCOUNT_CHANGES),
     ],
 )
 def test_each_vocabulary_list_is_what_its_column_allows(table, column, words):

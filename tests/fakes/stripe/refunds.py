@@ -1,5 +1,6 @@
-"""Payments a test registers (`add_payment_intent`) and `POST /v1/refunds` against them,
-which emits the `charge.refunded` event Stripe would send (`refund_events`)."""
+"""Payments a test registers (`add_payment_intent`, and a paid invoice's payment with
+`add_invoice_payment`, listed by `GET /v1/invoice_payments`) and `POST /v1/refunds` against
+them, which emits the `charge.refunded` event Stripe would send (`refund_events`)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,42 @@ class Refunds:
         with self._lock:
             self._intents[intent_id] = intent
         return copy.deepcopy(intent)
+
+    def add_invoice_payment(self, invoice_id: str, *, amount: int, currency: str = "aud") -> str:
+        """A paid invoice's payment: a PaymentIntent (no metadata, as a subscription's
+        invoices make them) that refunds may name; its id."""
+        intent = self.add_payment_intent(new_id("pi_"), amount=amount, currency=currency)
+        payment = {
+            "id": new_id("inpay_", 24),
+            "object": "invoice_payment",
+            "amount_paid": amount,
+            "amount_requested": amount,
+            "created": int(self.clock()),
+            "currency": currency,
+            "invoice": invoice_id,
+            "is_default": True,
+            "livemode": False,
+            "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+            "status": "paid",
+            "status_transitions": {"canceled_at": None, "paid_at": int(self.clock())},
+        }
+        with self._lock:
+            self._invoice_payments.append(payment)
+        return intent["id"]
+
+    def _list_invoice_payments(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_known(params, frozenset({"invoice", "status", "limit", "expand"}))
+        invoice = _string(params["invoice"], "invoice") if "invoice" in params else None
+        status = _enum(params["status"], ("canceled", "open", "paid"), "status") if (
+            "status" in params) else None  # fmt: skip
+        with self._lock:
+            found = [
+                copy.deepcopy(p) for p in reversed(self._invoice_payments)
+                if (invoice is None or p["invoice"] == invoice)
+                and (status is None or p["status"] == status)
+            ]  # fmt: skip
+        return {"object": "list", "data": found[:10], "has_more": len(found) > 10,
+                "url": "/v1/invoice_payments"}  # fmt: skip
 
     @property
     def refunds(self) -> list[dict[str, Any]]:

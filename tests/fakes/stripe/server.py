@@ -88,6 +88,7 @@ class FakeStripe(CheckoutSessions, Events, Prices, Refunds, Subscriptions):
         self._failures: list[tuple[int, bool | None]] = []
         self._intents: dict[str, dict[str, Any]] = {}
         self._refunds: list[dict[str, Any]] = []
+        self._invoice_payments: list[dict[str, Any]] = []
         self._refund_events: list[dict[str, Any]] = []
         self._subscriptions: dict[str, dict[str, Any]] = {}
         self._delays: list[float] = []
@@ -318,6 +319,8 @@ class FakeStripe(CheckoutSessions, Events, Prices, Refunds, Subscriptions):
                 body = self._list_events(params)
             case ("GET", ["v1", "prices", price_id]) if price_id:
                 body = self._retrieve_price(price_id, params)
+            case ("GET", ["v1", "invoice_payments"]):
+                body = self._list_invoice_payments(params)
             case ("POST", ["v1", "refunds"]):
                 body = self._create_refund(params)
             case ("POST", ["v1", "subscriptions", subscription_id]) if subscription_id:
