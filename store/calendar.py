@@ -7,14 +7,13 @@ collects them): staff need them on the day, and they never leave this API for Sl
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from store.attendance import contacts
-from store.staff_reads import database_file, query_dicts
+from store.staff_reads import query_dicts
 
 EVENT_COLUMNS = ("event_id", "kind", "title", "product_id", "venue_id", "room_id", "starts_at",
                  "ends_at", "capacity", "status")  # fmt: skip
@@ -22,48 +21,35 @@ EVENT_COLUMNS = ("event_id", "kind", "title", "product_id", "venue_id", "room_id
 
 
 # A month of the calendar with a million orders behind it is thousands of events and a
-# count over hundreds of thousands of bookings: 50 to 150 ms. What the rows are computed from
-# is fingerprinted in a fraction of that (a count and a hash of the events' columns, a count
-# and a hash of the (event, status) of every booking made since the first of those events
-# was made), and the rows of the last few ranges are kept with it: a range whose fingerprint
-# has not changed is answered from them. DuckDB only (`hash`); on PostgreSQL every call reads.
-_KEPT_RANGES = 4
-_KEPT_ROWS = 60_000  # rows kept at most, all ranges together (a month is ~10,000)
-_kept: dict[tuple, tuple[tuple, list[tuple]]] = {}
-_kept_lock = threading.Lock()
+# count over hundreds of thousands of bookings: 50 to 150 ms to read, and as long again for
+# the web process to unpickle, shape and encode. What the rows are computed from is
+# fingerprinted in a fraction of that (a count and a hash of the events' columns, a count and
+# a hash of the (event, status) of every booking made since the first of those events was
+# made): the web process keeps the answer it encoded with its fingerprint, and the rows are
+# only read and sent again when the fingerprint has changed. DuckDB only (`hash`).
 
 
-def events_between(
-    conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, kind: str | None = None
-) -> list[tuple]:
-    """As `read_events_between`, from the rows kept at an earlier call while what they were
-    computed from is unchanged (DuckDB files)."""
-    file = database_file(conn)
-    if file is None:
-        return read_events_between(conn, start, stop, kind)
-    key = (file, start, stop, kind)
+def events_between_if_changed(
+    conn: duckdb.DuckDBPyConnection,
+    start: datetime,
+    stop: datetime,
+    kind: str | None,
+    known: tuple | None,
+) -> tuple[tuple | None, list[tuple] | None]:
+    """(fingerprint, rows of `events_between`), or (fingerprint, None) when the fingerprint
+    is `known`, the caller's from an earlier call; (None, rows) on PostgreSQL."""
+    if not isinstance(conn, duckdb.DuckDBPyConnection):
+        return None, events_between(conn, start, stop, kind)
     mark = _fingerprint(conn, start, stop, kind)
-    with _kept_lock:
-        kept = _kept.get(key)
-    if kept is not None and kept[0] == mark:
-        return kept[1]
-    rows = read_events_between(conn, start, stop, kind)
-    with _kept_lock:
-        _kept.pop(key, None)
-        while _kept and (
-            len(_kept) >= _KEPT_RANGES
-            or sum(len(r) for _, r in _kept.values()) + len(rows) > _KEPT_ROWS
-        ):
-            _kept.pop(next(iter(_kept)))  # the oldest kept range
-        if len(rows) <= _KEPT_ROWS:
-            _kept[key] = (mark, rows)
-    return rows
+    if known is not None and mark == known:
+        return mark, None
+    return mark, events_between(conn, start, stop, kind)
 
 
 def _fingerprint(
     conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, kind: str | None
 ) -> tuple:
-    """What the rows of `read_events_between` are computed from, in brief: equal
+    """What the rows of `events_between` are computed from, in brief: equal
     fingerprints mean equal rows. An event's bookings are all made from when the event was
     made on (a booking moved into it moves that back)."""
     events = conn.execute(
@@ -81,7 +67,7 @@ def _fingerprint(
     return (events, bookings)
 
 
-def read_events_between(
+def events_between(
     conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, kind: str | None = None
 ) -> list[tuple]:
     """Events starting in [start, stop), in time order, as rows of `EVENT_COLUMNS` plus
