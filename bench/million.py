@@ -321,6 +321,7 @@ def reads(session: requests.Session, url: str, today: date) -> list[tuple[str, s
     _, older = _get(session, url + "/api/orders", {"limit": 1, "offset": total // 2})
     year_old = older.json()["orders"][0]
     month = today.replace(day=1)
+    fill_from = today - timedelta(days=today.weekday(), weeks=8)  # dashboard/pages/summaries.py
     next_month = (month + timedelta(days=32)).replace(day=1)
     _, events = _get(
         session, url + "/api/events", {"start": str(today), "end": str(today + timedelta(7))}
@@ -355,6 +356,15 @@ def reads(session: requests.Session, url: str, today: date) -> list[tuple[str, s
         ("inbox, first page", "/api/inbox", {}),
         ("inbox, failed", "/api/inbox", {"status": "failed"}),
         ("trends, 30 days", "/api/trends", {"days": 30}),
+        # The Live page's counts, the Webhooks page's, the Summaries page's webhook lag and
+        # fill of 16 weeks, the Check-in page's day.
+        ("orders, counts", "/api/orders/counts", {}),
+        ("inbox, counts", "/api/inbox/counts", {}),
+        ("inbox, views", "/api/inbox/views", {}),
+        ("webhook lag, 30 days", "/api/trends/webhooks", {"days": 30}),
+        ("events, fill of 16 weeks", "/api/events", {"start": str(fill_from),
+         "end": str(fill_from + timedelta(weeks=16))}),
+        ("check-in, today", "/api/attendance", {}),
     ]  # fmt: skip
 
 

@@ -126,9 +126,10 @@ async def list_events(request: Request) -> Response:
 
 
 # The encoded answers of the last few calendar ranges, with their fingerprints (a month of a
-# big calendar is 3.6 MB of JSON: a few of them, within a bound).
+# big calendar is 3.6 MB of JSON, the 16 weeks of the Summaries page 13 MB: a few of them,
+# within a bound).
 KEPT_CALENDARS = 4
-KEPT_CALENDAR_BYTES = 8 << 20
+KEPT_CALENDAR_BYTES = 24 << 20
 
 
 def _kept_bodies(state) -> dict[tuple, tuple[tuple, bytes]]:

@@ -58,12 +58,13 @@ ROW_GROUP_SIZE = 8192
 # checkpoint at the start of the next burst (p99 1 to 3 s instead of 0.16 s).
 QUIET_BEFORE_CHECKPOINT = 2.0  # seconds without any commit
 # DuckDB keeps every block it has read cached up to its memory limit, and gives none back: an
-# export, or a day of staff reads, leaves the store process at the limit for good (RSS
-# 380 MB with a million orders at 200 MB). At a quiet moment (the quiet checkpoint, the end
-# of an export) the writer lowers the limit to this fraction for an instant, which evicts the
-# cached blocks nobody is using (re-read from the file, through the OS's cache, when next
-# needed), and sets it back. In the writer thread, so that no write of ours is in flight; a
-# limit that cannot be met (indexes and reads hold more) is left as it was.
+# export reads every table and leaves the store process at the limit for good (RSS 380 MB
+# with a million orders at 200 MB). After an export the writer lowers the limit to this
+# fraction for an instant, which evicts the cached blocks nobody is using (re-read from the
+# file, through the OS's cache, when next needed), and sets it back. In the writer thread,
+# between two commits, so that no write of ours is in flight; a limit that cannot be met
+# (indexes and reads hold more) is left as it was. Not at every quiet moment: the next burst
+# of webhooks would read back the blocks of the inbox and its key.
 RELEASE_TO_FRACTION = 1 / 3
 CHECKPOINT_WHEN_QUIET = 16 << 20  # bytes of write-ahead log
 IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
@@ -312,8 +313,6 @@ class Writer:
             self.checkpoints += 1
         except duckdb.Error as exc:
             log.warning("checkpoint at a quiet moment failed: %s", exc)
-        if self._memory_limit is not None:
-            self._release_cache_now()
 
     def _run_group(self, jobs: list[Job]) -> None:
         try:
