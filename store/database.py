@@ -68,6 +68,7 @@ MIGRATION_LOCK = 7_247_001
 # How long a long read (an export) waits for the writer to give back the blocks it cached,
 # between two commits, before it answers.
 RELEASE_WAIT_SECONDS = 5
+CHECKPOINT_WAIT_SECONDS = 60  # and for the checkpoint it asks for first
 LOCK_RETRY_SECONDS = 0.1  # how often a locked database file is tried again
 
 
@@ -293,6 +294,11 @@ class Database:
         if self._pool is not None:
             return self._read_postgres(fn, *args, **kwargs)
         if getattr(fn, "long_running", False):
+            # What was committed since the last checkpoint is held in memory until one: fold
+            # it into the file first, so that it does not crowd the long read out of DuckDB's
+            # memory limit (an export after bursts of webhooks ran out of memory).
+            with contextlib.suppress(DatabaseUnavailable):
+                self._writer.checkpoint_soon().wait(CHECKPOINT_WAIT_SECONDS)
             try:
                 return self._read_duckdb(fn, *args, **kwargs)
             finally:

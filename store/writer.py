@@ -153,6 +153,8 @@ class Writer:
         self._memory_limit = memory_limit
         self._release_due = False
         self._released: collections.deque[threading.Event] = collections.deque()
+        self._checkpoint_due = False
+        self._checkpointed: collections.deque[threading.Event] = collections.deque()
         self.releases = 0  # times the cache was released
         self._logged = False  # committed since the last look at the log's size
         self._last_commit = time.monotonic()
@@ -181,6 +183,19 @@ class Writer:
         self._background.append(job)
         self._queue.put(_WAKE)
 
+    def checkpoint_soon(self) -> threading.Event:
+        """Have the writer fold the write-ahead log into the file between two commits (the
+        rows committed since the last checkpoint are held in memory until then); the event
+        is set once it has tried."""
+        done = threading.Event()
+        if self._wal_path is None:
+            done.set()
+            return done
+        self._checkpointed.append(done)
+        self._checkpoint_due = True
+        self._queue.put(_WAKE)
+        return done
+
     def release_cache(self) -> threading.Event:
         """Have the writer evict DuckDB's unused cached blocks between two commits; the
         event is set once it has (at once when there is nothing to release)."""
@@ -192,6 +207,18 @@ class Writer:
         self._release_due = True
         self._queue.put(_WAKE)
         return done
+
+    def _checkpoint_now(self) -> None:
+        self._checkpoint_due = False
+        try:
+            self._conn.execute("CHECKPOINT")
+            self.checkpoints += 1
+            self._logged = False
+        except duckdb.Error as exc:
+            log.warning("checkpoint asked for failed: %s", exc)
+        finally:
+            while self._checkpointed:
+                self._checkpointed.popleft().set()
 
     def _release_cache_now(self) -> None:
         self._release_due = False
@@ -239,6 +266,8 @@ class Writer:
         while True:
             first = carried if carried is not None else self._next()
             carried = None
+            if self._checkpoint_due:
+                self._checkpoint_now()
             if self._release_due:
                 self._release_cache_now()
             if first is _STOP:

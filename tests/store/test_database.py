@@ -228,8 +228,8 @@ def _cached_bytes(conn) -> int:
 
 def test_a_long_read_gives_back_the_blocks_it_cached(database_path: Path):
     """An export reads every table into DuckDB's cache, which DuckDB keeps up to its limit:
-    the writer evicts what nobody uses before the export answers, and the limit is as
-    configured again afterwards."""
+    the writer checkpoints before it (what the log holds is in memory too), evicts what
+    nobody uses before the export answers, and the limit is as configured again afterwards."""
     database = Database.open(DatabaseLocation("duckdb", str(database_path)), memory_limit="32MB")
     try:
         database.write(
@@ -243,7 +243,9 @@ def test_a_long_read_gives_back_the_blocks_it_cached(database_path: Path):
         cached = database.read(_cached_bytes)
         assert cached > 16 << 20  # a plain read keeps what it read
 
+        checkpoints = database._writer.checkpoints
         assert database.read(_read_everything) == 300000
+        assert database._writer.checkpoints == checkpoints + 1  # the log folded in first
         assert database._writer.releases == 1
         assert database.read(_cached_bytes) <= (32 << 20) * writer.RELEASE_TO_FRACTION < cached
         limit = database.read(lambda conn: conn.execute(
