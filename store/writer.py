@@ -59,13 +59,13 @@ ROW_GROUP_SIZE = 8192
 QUIET_BEFORE_CHECKPOINT = 2.0  # seconds without any commit
 # DuckDB keeps every block it has read cached up to its memory limit, and gives none back: an
 # export reads every table and leaves the store process at the limit for good (RSS 380 MB
-# with a million orders at 200 MB). After an export the writer lowers the limit to this
-# fraction for an instant, which evicts the cached blocks nobody is using (re-read from the
-# file, through the OS's cache, when next needed), and sets it back. In the writer thread,
-# between two commits, so that no write of ours is in flight; a limit that cannot be met
-# (indexes and reads hold more) is left as it was. Not at every quiet moment: the next burst
+# with a million orders at 200 MB). After an export the writer lowers the limit to the first
+# of these fractions that can be met (indexes and reads in flight hold what they hold) for an
+# instant, which evicts the cached blocks nobody is using (re-read from the file, through
+# the OS's cache, when next needed), and sets it back. In the writer thread, between two
+# commits, so that no write of ours is in flight. Not at every quiet moment: the next burst
 # of webhooks would read back the blocks of the inbox and its key.
-RELEASE_TO_FRACTION = 1 / 3
+RELEASE_TO_FRACTIONS = (1 / 4, 1 / 2, 3 / 4)  # tried in turn (indexes may hold more)
 CHECKPOINT_WHEN_QUIET = 16 << 20  # bytes of write-ahead log
 IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
 IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
@@ -233,13 +233,16 @@ class Writer:
         if limit is None:
             return
         try:
-            self._conn.execute(f"SET memory_limit = '{int(limit * RELEASE_TO_FRACTION)}B'")
-        except duckdb.Error as exc:  # more is in use than that: leave it
-            log.debug("cache not released: %s", exc)
-            return
+            for fraction in RELEASE_TO_FRACTIONS:  # the lowest that can be met
+                try:
+                    self._conn.execute(f"SET memory_limit = '{int(limit * fraction)}B'")
+                except duckdb.Error as exc:  # more is in use than that
+                    log.debug("cache not released to %s of the limit: %s", fraction, exc)
+                    continue
+                self.releases += 1
+                return
         finally:
             self._conn.execute(f"SET memory_limit = '{self._memory_limit}'")
-        self.releases += 1
 
     def _check_open(self) -> None:
         if self.closed or not self._thread.is_alive():

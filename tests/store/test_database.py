@@ -247,7 +247,7 @@ def test_a_long_read_gives_back_the_blocks_it_cached(database_path: Path):
         assert database.read(_read_everything) == 300000
         assert database._writer.checkpoints == checkpoints + 1  # the log folded in first
         assert database._writer.releases == 1
-        assert database.read(_cached_bytes) <= (32 << 20) * writer.RELEASE_TO_FRACTION < cached
+        assert database.read(_cached_bytes) <= (32 << 20) * writer.RELEASE_TO_FRACTIONS[0] < cached
         limit = database.read(lambda conn: conn.execute(
             "SELECT current_setting('memory_limit')").fetchone()[0])  # fmt: skip
         assert limit.replace(" ", "") in ("30.5MiB", "32.0MB", "32MB")
