@@ -65,7 +65,7 @@ QUIET_BEFORE_CHECKPOINT = 2.0  # seconds without any commit
 # the OS's cache, when next needed), and sets it back. In the writer thread, between two
 # commits, so that no write of ours is in flight. Not at every quiet moment: the next burst
 # of webhooks would read back the blocks of the inbox and its key.
-RELEASE_TO_FRACTIONS = (1 / 4, 1 / 2, 3 / 4)  # tried in turn (indexes may hold more)
+RELEASE_TO_FRACTIONS = (0.25, 0.35, 0.5, 0.75)  # tried in turn (indexes may hold more)
 CHECKPOINT_WHEN_QUIET = 16 << 20  # bytes of write-ahead log
 IDLE_BEFORE_BACKGROUND = 0.002  # seconds, at a steady trickle of webhooks
 IDLE_UNDER_BURST = 0.02  # seconds, when commits carry many webhooks each (a burst)
