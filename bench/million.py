@@ -9,7 +9,9 @@
    cancelled bookings and a refund; a few recent orders need attention with a failed step.
 2. The real sidecar (`start_sidecar`) is started on the file and each read the dashboard
    makes is timed with `requests`: first and deep pages, a search by email, filters, an
-   order's detail, a month of events, a roster, the KPIs, the 30-day trends … Printed:
+   order's detail, a month of events, a roster, the KPIs, the 30-day trends, the Live and
+   Webhooks pages' counts, the Summaries page's webhook lag and 16 weeks of fill, the
+   Check-in page's day … Printed:
    p50/p95 per read and the sidecar's RSS (web and store processes).
 3. Then the same sidecar gets its first webhooks: bursts from `wrk` at 64 connections while
    one client cycles through the same reads, then an export (`bench/million_load.py`).
