@@ -9,7 +9,9 @@
    cancelled bookings and a refund; a few recent orders need attention with a failed step.
 2. The real sidecar (`start_sidecar`) is started on the file and each read the dashboard
    makes is timed with `requests`: first and deep pages, a search by email, filters, an
-   order's detail, a month of events, a roster, the KPIs, the 30-day trends … Printed:
+   order's detail, a month of events, a roster, the KPIs, the 30-day trends, the Live and
+   Webhooks pages' counts, the Summaries page's webhook lag and 16 weeks of fill, the
+   Check-in page's day … Printed:
    p50/p95 per read and the sidecar's RSS (web and store processes).
 3. Then the same sidecar gets its first webhooks: bursts from `wrk` at 64 connections while
    one client cycles through the same reads, then an export (`bench/million_load.py`).
@@ -321,6 +323,7 @@ def reads(session: requests.Session, url: str, today: date) -> list[tuple[str, s
     _, older = _get(session, url + "/api/orders", {"limit": 1, "offset": total // 2})
     year_old = older.json()["orders"][0]
     month = today.replace(day=1)
+    fill_from = today - timedelta(days=today.weekday(), weeks=8)  # dashboard/pages/summaries.py
     next_month = (month + timedelta(days=32)).replace(day=1)
     _, events = _get(
         session, url + "/api/events", {"start": str(today), "end": str(today + timedelta(7))}
@@ -355,6 +358,15 @@ def reads(session: requests.Session, url: str, today: date) -> list[tuple[str, s
         ("inbox, first page", "/api/inbox", {}),
         ("inbox, failed", "/api/inbox", {"status": "failed"}),
         ("trends, 30 days", "/api/trends", {"days": 30}),
+        # The Live page's counts, the Webhooks page's, the Summaries page's webhook lag and
+        # fill of 16 weeks, the Check-in page's day.
+        ("orders, counts", "/api/orders/counts", {}),
+        ("inbox, counts", "/api/inbox/counts", {}),
+        ("inbox, views", "/api/inbox/views", {}),
+        ("webhook lag, 30 days", "/api/trends/webhooks", {"days": 30}),
+        ("events, fill of 16 weeks", "/api/events", {"start": str(fill_from),
+         "end": str(fill_from + timedelta(weeks=16))}),
+        ("check-in, today", "/api/attendance", {}),
     ]  # fmt: skip
 
 

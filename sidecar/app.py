@@ -15,7 +15,7 @@ from starlette.routing import Route
 from core.catalog import Catalog
 from core.settings import Settings
 from core.support import ClientLimiter
-from runtime.store_client import StoreClient
+from runtime.store_client import StoreClient, StoreError
 from sidecar import (
     analyst_api,
     attendance_api,
@@ -87,6 +87,14 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    async def store_error(request: Request, exc: StoreError) -> JSONResponse:
+        # DuckDB out of memory (its indexes fill the limit during bursts of webhooks): busy,
+        # try again shortly, as with a store that does not answer. Answered here rather than
+        # re-raised to the server, so that the client's connection stays open.
+        if exc.type_name == "OutOfMemoryException":
+            return await store_unavailable(request, exc)
+        return await unexpected_error(request, exc)
+
     # Counted in this process (one per sidecar): deliveries by outcome, refused signatures.
     webhook_stats = WebhookStats(settings.signature_refusals_alert)
     # One per-client limit for the support API and the success page's form.
@@ -131,7 +139,11 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={DatabaseUnavailable: store_unavailable, Exception: unexpected_error},
+        exception_handlers={
+            DatabaseUnavailable: store_unavailable,
+            StoreError: store_error,
+            Exception: unexpected_error,
+        },
     )
     app.state.settings = settings
     app.state.catalog = catalog

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,7 +25,6 @@ from sidecar.staff_api import (
     BadRequest,
     choice,
     day,
-    fast_json,
     jsonable,
     not_found,
     paging,
@@ -104,7 +104,44 @@ async def list_events(request: Request) -> Response:
     kind = choice(request, "kind", KINDS)
     catalog = request.app.state.catalog
     first, stop = utc_bounds(start, end, catalog.tz)
-    rows = await request.app.state.database.aread(calendar.events_between, first, stop, kind)
+    # The answer is kept with the fingerprint of what it was made from
+    # (store/calendar.py): while that holds, the store sends no rows and the kept body is
+    # the answer.
+    kept = _kept_bodies(request.app.state)
+    key = (start, end, kind)
+    known, body = kept.get(key, (None, b""))
+    mark, rows = await request.app.state.database.aread(
+        calendar.events_between_if_changed, first, stop, kind, known
+    )
+    if rows is None:
+        return Response(body, media_type="application/json")
+    body = orjson.dumps({"events": _events_between(catalog, start, end, kind, rows)})
+    kept.pop(key, None)
+    if mark is not None and len(body) <= KEPT_CALENDAR_BYTES:
+        while kept and (len(kept) >= KEPT_CALENDARS or sum(len(b) for _, b in kept.values())
+                        + len(body) > KEPT_CALENDAR_BYTES):  # fmt: skip
+            kept.pop(next(iter(kept)))  # the oldest
+        kept[key] = (mark, body)
+    return Response(body, media_type="application/json")
+
+
+# The encoded answers of the last few calendar ranges, with their fingerprints (a month of a
+# big calendar is 3.6 MB of JSON, the 16 weeks of the Summaries page 13 MB: a few of them,
+# within a bound).
+KEPT_CALENDARS = 4
+KEPT_CALENDAR_BYTES = 24 << 20
+
+
+def _kept_bodies(state) -> dict[tuple, tuple[tuple, bytes]]:
+    kept = getattr(state, "calendar_bodies", None)
+    if kept is None:
+        kept = state.calendar_bodies = {}
+    return kept
+
+
+def _events_between(catalog, start: date, end: date, kind: str | None, rows: list[tuple]) -> list:
+    """The stored events of `rows` and the catalog's slots nobody has booked yet, in time
+    order, each with its day's fill and the names of its place."""
     events = [_event(row) for row in rows]
     # The catalog's slots nobody has booked yet have no event row: they show at 0.
     stored = {e["slot_key"] for e in events}
@@ -117,7 +154,7 @@ async def list_events(request: Request) -> Response:
         if place not in names:
             names[place] = place_names(catalog, *place)
         event["venue_name"], event["room_name"] = names[place]
-    return fast_json({"events": events})
+    return events
 
 
 def _event(row: tuple) -> dict:

@@ -65,6 +65,10 @@ CATALOG = "tinkertank"
 # the sender from one each), and the advisory lock that lets one process migrate at a time.
 POSTGRES_READERS = 8
 MIGRATION_LOCK = 7_247_001
+# How long a long read (an export) waits for the writer to give back the blocks it cached,
+# between two commits, before it answers.
+RELEASE_WAIT_SECONDS = 5
+CHECKPOINT_WAIT_SECONDS = 60  # and for the checkpoint it asks for first
 LOCK_RETRY_SECONDS = 0.1  # how often a locked database file is tried again
 
 
@@ -99,6 +103,7 @@ class Database:
         conn: duckdb.DuckDBPyConnection,
         location: DatabaseLocation,
         readers: postgres.ConnectionPool | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.location = location
         self._conn = conn
@@ -107,7 +112,11 @@ class Database:
         self._reader_conns: list[duckdb.DuckDBPyConnection] = []
         self._reader_lock = threading.Lock()
         self._closed = False
-        self._writer = Writer(conn, f"{location.path}.wal" if location.is_file else None)
+        self._writer = Writer(
+            conn,
+            f"{location.path}.wal" if location.is_file else None,
+            memory_limit if location.backend == "duckdb" else None,
+        )
 
     @property
     def commits(self) -> int:
@@ -160,7 +169,7 @@ class Database:
         except Exception:
             conn.close()
             raise
-        return cls(conn, location)
+        return cls(conn, location, memory_limit=memory_limit)
 
     @classmethod
     def _open_postgres(cls, location: DatabaseLocation) -> Database:
@@ -281,9 +290,24 @@ class Database:
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(cursor, *args, **kwargs)` on this thread's read cursor, in one read
         transaction: every query of `fn` sees the same committed state (an order's status
-        and its steps read apart could straddle a commit and contradict each other)."""
+        and its steps read apart could straddle a commit and contradict each other). After
+        a long read (an export), the blocks it cached are given back (`Writer.release_cache`)."""
         if self._pool is not None:
             return self._read_postgres(fn, *args, **kwargs)
+        if getattr(fn, "long_running", False):
+            # What was committed since the last checkpoint is held in memory until one: fold
+            # it into the file first, so that it does not crowd the long read out of DuckDB's
+            # memory limit (an export after bursts of webhooks ran out of memory).
+            with contextlib.suppress(DatabaseUnavailable):
+                self._writer.checkpoint_soon().wait(CHECKPOINT_WAIT_SECONDS)
+            try:
+                return self._read_duckdb(fn, *args, **kwargs)
+            finally:
+                with contextlib.suppress(DatabaseUnavailable):
+                    self._writer.release_cache().wait(RELEASE_WAIT_SECONDS)
+        return self._read_duckdb(fn, *args, **kwargs)
+
+    def _read_duckdb(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         cursor = getattr(self._readers, "cursor", None)
         if cursor is None:
             if self._closed:

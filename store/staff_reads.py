@@ -14,6 +14,8 @@ migration 4 in `store.schema`.)
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -143,24 +145,24 @@ def kpis(
         "tickets_open": conn.execute(
             "SELECT count(*) FROM support_tickets WHERE status <> 'resolved'"
         ).fetchone()[0],
-        "outbox": _counts(
-            conn,
-            "SELECT status, count(*) FROM outbox WHERE status IN ('pending', 'failed') GROUP BY 1",
-            ("pending", "failed"),
-        ),
-        "outbox_by_channel": _outbox_by_channel(conn),
+        **_outbox_waiting(conn),
     }
 
 
-def _outbox_by_channel(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
-    """Messages waiting and failed, per channel: `{"email": {"pending": 2, "failed": 0}, …}`."""
+def _outbox_waiting(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Messages waiting and failed, in all (`outbox`) and per channel (`outbox_by_channel`:
+    `{"email": {"pending": 2, "failed": 0}, …}`), from one pass over the outbox."""
     counts = {channel: {"pending": 0, "failed": 0} for channel in MESSAGE_CHANNELS}
+    total = {"pending": 0, "failed": 0}
+    # `status <> 'sent'` first: DuckDB tests it on the column's dictionary and reads the
+    # rest only for the few rows left (half the time of the IN alone, 1.9 million messages).
     for channel, status, n in conn.execute(
-        "SELECT channel, status, count(*) FROM outbox WHERE status IN ('pending', 'failed')"
-        " GROUP BY 1, 2"
+        "SELECT channel, status, count(*) FROM outbox"
+        " WHERE status <> 'sent' AND status IN ('pending', 'failed') GROUP BY 1, 2"
     ).fetchall():
         counts.setdefault(channel, {"pending": 0, "failed": 0})[status] = n
-    return counts
+        total[status] += n
+    return {"outbox": total, "outbox_by_channel": counts}
 
 
 def _counts(conn: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str]) -> dict[str, int]:
@@ -174,9 +176,7 @@ def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     of each step's count once the others are counted: the status column's zonemaps find
     those without reading the done millions."""
     counts = {step: dict.fromkeys(STEP_STATUSES, 0) for step in STEPS}
-    totals = dict(
-        conn.execute("SELECT step, count(*) FROM fulfilment_steps GROUP BY step").fetchall()
-    )
+    totals = _step_totals(conn)
     for step, status, n in conn.execute(
         "SELECT step, status, count(*) FROM fulfilment_steps WHERE status <> 'done' GROUP BY 1, 2"
     ).fetchall():
@@ -184,6 +184,47 @@ def _step_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     for step in STEPS:
         counts[step]["done"] = totals.get(step, 0) - sum(counts[step].values())
     return counts
+
+
+# Steps are only ever inserted (never deleted, never renamed), so the count of each step
+# changes only with the table's row count, which DuckDB answers from its metadata: the
+# counts by step (a pass over millions of rows) are kept, per database file, until it moves.
+_step_totals_kept: dict[tuple, tuple[int, dict[str, int]]] = {}
+_step_totals_lock = threading.Lock()
+
+
+def _step_totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many steps of each kind there are (`{step: n}`)."""
+    sql = "SELECT step, count(*) FROM fulfilment_steps GROUP BY step"
+    file = database_file(conn)
+    if file is None:
+        return dict(conn.execute(sql).fetchall())
+    (rows,) = conn.execute("SELECT count(*) FROM fulfilment_steps").fetchone()
+    with _step_totals_lock:
+        kept = _step_totals_kept.get(file)
+    if kept is not None and kept[0] == rows:
+        return kept[1]
+    totals = dict(conn.execute(sql).fetchall())
+    if sum(totals.values()) == rows:  # one transaction: always, unless on another backend
+        with _step_totals_lock:
+            _step_totals_kept[file] = (rows, totals)
+    return totals
+
+
+def database_file(conn: duckdb.DuckDBPyConnection) -> tuple | None:
+    """Which DuckDB file this cursor reads (its path and inode), or None (in memory, or
+    PostgreSQL)."""
+    if not isinstance(conn, duckdb.DuckDBPyConnection):
+        return None
+    (path,) = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone() or (None,)
+    if not path:
+        return None
+    try:
+        return (path, os.stat(path).st_ino)
+    except OSError:
+        return None
 
 
 def webhook_health(conn: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
@@ -272,9 +313,14 @@ class OrderSearch:
                 where.add(f"o.{column or 'order_id'} = ?", q)
                 how = "key"
             else:
-                escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 column = "customer_email" if "@" in q else "customer_name"
-                where.add(f"o.{column} ILIKE ? ESCAPE '\\'", f"%{escaped}%")
+                if any(c in q for c in "\\%_"):
+                    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    where.add(f"o.{column} ILIKE ? ESCAPE '\\'", f"%{escaped}%")
+                else:
+                    # Nothing to escape: without ESCAPE, DuckDB's ILIKE takes its fast path
+                    # (a million names or addresses in 60 % of the time).
+                    where.add(f"o.{column} ILIKE ?", f"%{q}%")
                 how = "scan"
         where.equal("o.payment_status", self.payment_status)
         where.equal("o.fulfillment_status", self.fulfillment_status)

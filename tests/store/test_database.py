@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import DatabaseLocation
 from store import schema, writer
-from store.database import Database, DatabaseUnavailable
+from store.database import Database, DatabaseUnavailable, long_running
 from tests.conftest import CONSTRAINT_ERRORS
 
 
@@ -213,3 +213,44 @@ def test_the_writer_checkpoints_once_writes_pause(duckdb_database: Database, dat
     assert not wal.exists() or wal.stat().st_size < writer.CHECKPOINT_WHEN_QUIET
     assert database.read(lambda conn: conn.execute("SELECT count(*) FROM payloads")
                          .fetchone()[0]) == 40000  # fmt: skip
+
+
+@long_running
+def _read_everything(conn) -> int:
+    return conn.execute("SELECT count(*) FROM big WHERE length(body) = 96").fetchone()[0]
+
+
+def _cached_bytes(conn) -> int:
+    return conn.execute(
+        "SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+    ).fetchone()[0]
+
+
+def test_a_long_read_gives_back_the_blocks_it_cached(database_path: Path):
+    """An export reads every table into DuckDB's cache, which DuckDB keeps up to its limit:
+    the writer checkpoints before it (what the log holds is in memory too), evicts what
+    nobody uses before the export answers, and the limit is as configured again afterwards."""
+    database = Database.open(DatabaseLocation("duckdb", str(database_path)), memory_limit="32MB")
+    try:
+        database.write(
+            lambda conn: conn.execute(
+                "CREATE TABLE big AS SELECT i, md5(i::VARCHAR) || md5((i + 1)::VARCHAR)"
+                " || md5((i + 2)::VARCHAR) AS body FROM range(300000) t(i)"
+            )
+        )
+        database.write(lambda conn: conn.execute("CHECKPOINT"))
+        database.read(lambda conn: conn.execute("SELECT max(body) FROM big").fetchone())
+        cached = database.read(_cached_bytes)
+        assert cached > 16 << 20  # a plain read keeps what it read
+
+        checkpoints = database._writer.checkpoints
+        assert database.read(_read_everything) == 300000
+        assert database._writer.checkpoints == checkpoints + 1  # the log folded in first
+        assert database._writer.releases == 1
+        assert database.read(_cached_bytes) <= (32 << 20) * writer.RELEASE_TO_FRACTIONS[0] < cached
+        limit = database.read(lambda conn: conn.execute(
+            "SELECT current_setting('memory_limit')").fetchone()[0])  # fmt: skip
+        assert limit.replace(" ", "") in ("30.5MiB", "32.0MB", "32MB")
+        assert database.read(_read_everything) == 300000  # read again from the file
+    finally:
+        database.close()

@@ -1,0 +1,150 @@
+"""What staff reads keep (the fingerprint of a calendar range in store/calendar.py, by which
+the web process keeps its answer; the KPIs' step totals in store/staff_reads.py) follows every
+change, even when the changes carry the same `now` (the suite's clock), and nothing is read
+again when nothing changed.
+
+The database is the bench's million-order business (bench/million.py) at 3,000 orders."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bench import million
+from core.business_days import day_bounds
+from core.settings import DatabaseLocation
+from store import bookings, calendar, fulfilment_steps, staff_reads
+from store.database import Database
+from tests.conftest import SUITE_NOW
+
+TZ = ZoneInfo("Australia/Sydney")
+NOW = SUITE_NOW.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+START, STOP = NOW - timedelta(days=20), NOW + timedelta(days=10)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("kept") / "business.duckdb"
+    million.build(path, 3000, NOW)
+    return path
+
+
+@pytest.fixture
+def db(built: Path, tmp_path: Path) -> Database:
+    path = tmp_path / "business.duckdb"
+    shutil.copyfile(built, path)
+    database = Database.open(DatabaseLocation("duckdb", str(path)))
+    yield database
+    database.close()
+
+
+class Calendar:
+    """A caller keeping the last rows of a range with their fingerprint, as the web does."""
+
+    def __init__(self, db: Database, kind: str | None = None) -> None:
+        self.db, self.kind, self.mark, self.rows, self.reads = db, kind, None, None, 0
+
+    def rows_now(self) -> list[tuple]:
+        mark, rows = self.db.read(
+            calendar.events_between_if_changed, START, STOP, self.kind, self.mark
+        )
+        if rows is not None:
+            self.mark, self.rows, self.reads = mark, rows, self.reads + 1
+        return self.rows
+
+
+def kept_and_read(db: Database, kept: Calendar) -> tuple[list[tuple], list[tuple]]:
+    return kept.rows_now(), db.read(calendar.events_between, START, STOP, None)
+
+
+def booked(rows: list[tuple]) -> dict[str, int]:
+    return {row[0]: row[10] for row in rows}
+
+
+def a_booking(db: Database) -> tuple[str, str, str]:
+    """A confirmed booking of an event in the range: (booking, its event, another event of
+    the range with room)."""
+    return db.read(
+        lambda conn: conn.execute(
+            "SELECT b.booking_id, b.event_id, (SELECT min(x.event_id) FROM events x"
+            " WHERE x.starts_at >= ? AND x.starts_at < ? AND x.event_id <> b.event_id"
+            " AND x.kind = 'camp') FROM bookings b JOIN events e ON e.event_id = b.event_id"
+            " WHERE e.starts_at >= ? AND e.starts_at < ? AND b.status = 'confirmed'"
+            " AND e.kind = 'camp' ORDER BY b.booking_id LIMIT 1",
+            [START, STOP, START, STOP],
+        ).fetchone()
+    )
+
+
+def test_a_kept_range_of_events_follows_cancellations_moves_capacity_and_new_events(
+    db: Database,
+):
+    seen = Calendar(db)
+    kept, read = kept_and_read(db, seen)
+    assert kept == read and len(kept) > 50
+    booking_id, event_id, other = a_booking(db)
+
+    # Every change below is written with the same `now`: the fingerprint must not rely on
+    # the clock moving.
+    db.write(bookings.cancel_booking, booking_id, NOW)
+    before, (kept, read) = booked(kept), kept_and_read(db, seen)
+    assert kept == read
+    assert booked(kept)[event_id] == before[event_id] - 1
+
+    db.write(bookings.move_booking, booking_id, other, NOW)
+    before, (kept, read) = booked(kept), kept_and_read(db, seen)
+    assert kept == read
+    assert booked(kept)[other] == before[other] + 1
+
+    slot = next(row[11] for row in kept if row[0] == other)
+    db.write(bookings.set_capacity, slot, 99, NOW)
+    kept, read = kept_and_read(db, seen)
+    assert kept == read
+    assert next(row[8] for row in kept if row[0] == other) == 99
+
+    count = len(kept)
+    db.write(
+        lambda conn: conn.execute(
+            "INSERT INTO events (event_id, slot_key, kind, product_id, title, venue_id,"
+            " room_id, starts_at, ends_at, capacity, status, uid, sequence, created_at,"
+            " updated_at) VALUES ('cal_new', 'new:slot', 'party', 'p', 'New', 'v', 'r', ?, ?,"
+            " 1, 'scheduled', 'new@x', 0, ?, ?)",
+            [NOW, NOW + timedelta(hours=2), NOW, NOW],
+        )
+    )
+    kept, read = kept_and_read(db, seen)
+    assert kept == read and len(kept) == count + 1
+    assert seen.reads == 5
+
+
+def test_an_unchanged_range_is_not_read_again(db: Database):
+    seen = Calendar(db, "camp")
+    first = seen.rows_now()
+    assert seen.rows_now() == first
+    assert seen.reads == 1
+    booking_id, _, _ = a_booking(db)
+    db.write(bookings.cancel_booking, booking_id, NOW)
+    assert seen.rows_now() != first
+    assert seen.reads == 2
+
+
+def test_the_kpis_step_counts_follow_new_steps(db: Database):
+    start, stop = day_bounds(SUITE_NOW.date(), TZ)
+    steps = db.read(staff_reads.kpis, start, stop, NOW)["steps"]
+    assert steps["record_payment"]["done"] > 0
+    db.write(fulfilment_steps.queue_after_payment, "ord_new", "pending", NOW)
+    after = db.read(staff_reads.kpis, start, stop, NOW)["steps"]
+    assert after["record_payment"]["done"] == steps["record_payment"]["done"] + 1
+    assert after["notify_staff"]["pending"] == steps["notify_staff"]["pending"] + 1
+    scanned = dict(
+        db.read(
+            lambda conn: conn.execute(
+                "SELECT step, count(*) FROM fulfilment_steps GROUP BY step"
+            ).fetchall()
+        )
+    )
+    assert {step: sum(counts.values()) for step, counts in after.items()} == scanned
