@@ -27,6 +27,7 @@ from typing import Any
 # Namespaces of the advisory locks (the first argument of pg_advisory_xact_lock(int, int)).
 PLACES = 7_247_010  # a resource's places (store/orders.py, holds)
 WAITLIST = 7_247_011  # the waitlist's offers (store/waitlist.py)
+TEMPLATES = 7_247_012  # the recurring templates' sync at start (store/recurring.py)
 
 
 def on_postgres(conn: Any) -> bool:
