@@ -314,19 +314,21 @@ def claim_due(
     """The events due at `now`, oldest first (by Stripe's `created`), up to `limit`. On
     PostgreSQL they are claimed in the same statement: their next try moves to
     `lease_until`, so the other sidecars leave them alone, and they are due again then if
-    this sidecar dies before it applies them; rows another sidecar is claiming are skipped.
+    this sidecar dies before it applies them (at once, once its connections are gone: see
+    `store/locks.py`); rows another sidecar is claiming are skipped.
     On DuckDB, whose file one sidecar owns, a plain read."""
-    due = (
-        "SELECT event_id, created_at, received_at FROM webhook_inbox WHERE status = 'received'"
-        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        " ORDER BY created_at, received_at, event_id LIMIT ?"
-    )
+    due = "next_attempt_at IS NULL OR next_attempt_at <= ?"
+    order = " ORDER BY created_at, received_at, event_id LIMIT ?"
     if not locks.on_postgres(conn):
-        return [row[0] for row in conn.execute(due, [now, limit]).fetchall()]
+        return [row[0] for row in conn.execute(
+            f"SELECT event_id FROM webhook_inbox WHERE status = 'received' AND ({due})" + order,
+            [now, limit],
+        ).fetchall()]  # fmt: skip
     rows = conn.execute(
-        "UPDATE webhook_inbox SET next_attempt_at = ? WHERE event_id IN ("
-        "SELECT event_id FROM (" + due + locks.skip_locked(conn) + ") AS claimed)"
+        "UPDATE webhook_inbox SET next_attempt_at = ?, claimed_by = ? WHERE event_id IN ("
+        f"SELECT event_id FROM webhook_inbox WHERE status = 'received' AND ({due}"
+        f" OR {locks.orphaned()})" + order + locks.skip_locked(conn) + ")"
         " RETURNING event_id, created_at, received_at",
-        [lease_until, now, limit],
+        [lease_until, locks.CLAIMANT, now, limit],
     ).fetchall()
     return [row[0] for row in sorted(rows, key=lambda r: (r[1], r[2], r[0]))]

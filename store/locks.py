@@ -15,14 +15,20 @@ side by side (READ COMMITTED). Two kinds of lock keep the store's rules there:
 
 A claim (`claim_due` in `store/inbox.py`, `store/fulfilment_steps.py`, `store/outbox.py`)
 shares the work out: one statement moves the due rows' `next_attempt_at` a lease ahead
-(`WORK_LEASE_SECONDS`), so the other sidecars leave them alone; a sidecar that dies with
-work claimed leaves it due again when the lease runs out.
+(`WORK_LEASE_SECONDS`) and signs them with the sidecar's name (`claimed_by`, the
+`application_name` of every connection it makes), so the other sidecars leave them alone.
+Work claimed by a sidecar that has died is due again at once: its connections are gone
+from `pg_stat_activity` (`orphaned`). A sidecar that is alive but slow keeps its claims
+for the lease; past it they are due for anyone, and the row locks above still let one
+transaction do each piece.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from store.postgres import APPLICATION_NAME
 
 # Namespaces of the advisory locks (the first argument of pg_advisory_xact_lock(int, int)).
 PLACES = 7_247_010  # a resource's places (store/orders.py, holds)
@@ -32,6 +38,19 @@ TEMPLATES = 7_247_012  # the recurring templates' sync at start (store/recurring
 
 def on_postgres(conn: Any) -> bool:
     return getattr(conn, "dialect", None) == "postgresql"
+
+
+# What a claim signs its rows with: this process's name on the server.
+CLAIMANT = APPLICATION_NAME
+
+
+def orphaned(column: str = "claimed_by") -> str:
+    """SQL: claimed by a process that no longer has a connection to the server (it died, or
+    lost the server): its claim no longer counts (PostgreSQL)."""
+    return (
+        f"({column} IS NOT NULL AND NOT EXISTS"
+        f" (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = {column}))"
+    )
 
 
 def skip_locked(conn: Any, of: str | None = None) -> str:

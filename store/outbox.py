@@ -77,18 +77,20 @@ def claim_due(
 ) -> list[dict]:
     """The messages due at `now`, up to `limit`. On PostgreSQL they are claimed in the same
     statement: their next try moves to `lease_until`, so another sidecar's sender leaves
-    them alone, and a message this sidecar dies before marking is due again then (sent
-    again, perhaps: at least once). On DuckDB, whose file one sidecar owns, `due`."""
+    them alone, and a message this sidecar dies before marking is due again (then, or at
+    once when its connections are gone: `store/locks.py`; sent again, perhaps: at least
+    once). On DuckDB, whose file one sidecar owns, `due`."""
     if not locks.on_postgres(conn):
         return due(conn, now, limit)
     rows = conn.execute(
-        "UPDATE outbox SET next_attempt_at = ? FROM ("
+        "UPDATE outbox SET next_attempt_at = ?, claimed_by = ? FROM ("
         "SELECT message_id, next_attempt_at AS due_at FROM outbox WHERE status = 'pending'"
-        " AND next_attempt_at <= ? ORDER BY next_attempt_at, message_id LIMIT ?"
+        f" AND (next_attempt_at <= ? OR {locks.orphaned()})"
+        " ORDER BY next_attempt_at, message_id LIMIT ?"
         + locks.skip_locked(conn)
         + ") AS claimed WHERE outbox.message_id = claimed.message_id"
         f" RETURNING {', '.join('outbox.' + c for c in _DUE)}, claimed.due_at",
-        [lease_until, now, limit],
+        [lease_until, locks.CLAIMANT, now, limit],
     ).fetchall()
     rows.sort(key=lambda row: (row[-1], row[0]))
     return [dict(zip(_DUE, row[:-1], strict=True)) for row in rows]

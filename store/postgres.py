@@ -28,7 +28,10 @@ What differs in the migrations is in `store/schema.py` (`POSTGRES_DIALECT`).
 from __future__ import annotations
 
 import functools
+import os
 import re
+import secrets
+import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,9 +41,12 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 # The session every connection starts with: naive UTC timestamps (store/schema.py), and
-# an application name that shows in pg_stat_activity.
+# an application name that shows in pg_stat_activity: this process's, on every connection
+# it makes (`tinkertank <host>:<pid>:<random>`, within PostgreSQL's 63 characters). A claim
+# of work is signed with it (`claimed_by`, store/locks.py): once no connection carries it,
+# the process is gone, and what it claimed is due again.
 CONNECT_OPTIONS = {"autocommit": True, "options": "-c timezone=UTC -c datestyle=ISO"}
-APPLICATION_NAME = "tinkertank"
+APPLICATION_NAME = f"tinkertank {socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
 Error = psycopg.Error
 # The server or the connection to it failed (not a bad statement): the writer reports it as
 # a storage failure, as it does DuckDB's I/O errors.

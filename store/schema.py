@@ -223,9 +223,21 @@ CREATE TABLE sidecar_heartbeat (
 """
 
 # What the portable DDL above leaves to each database: the only dialect branch of the
-# migrations. PostgreSQL compresses large values itself (TOAST).
-DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd"}
-POSTGRES_DIALECT = {"compressed": ""}
+# migrations. PostgreSQL compresses large values itself (TOAST). The work several sidecars
+# claim (v16) is found through partial indexes on PostgreSQL, which would otherwise scan
+# every row ever received at each claim; DuckDB skips row groups by their min/max instead,
+# and an index there would slow every insert of the webhook's acknowledgement.
+DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": ""}
+POSTGRES_DIALECT = {
+    "compressed": "",
+    "due_indexes": """;
+CREATE INDEX webhook_inbox_due ON webhook_inbox (created_at, received_at, event_id)
+    WHERE status = 'received';
+CREATE INDEX fulfilment_steps_due ON fulfilment_steps (next_attempt_at, order_id)
+    WHERE status = 'pending';
+CREATE INDEX outbox_due ON outbox (next_attempt_at, message_id) WHERE status = 'pending'
+""",
+}
 
 # Subscription events arrive in any order; an enrolment keeps the `created` time of the
 # event its status came from, and an older event does not overwrite it.
@@ -618,6 +630,19 @@ CREATE TABLE login_throttle (
 )
 """
 
+# v16, several sidecars on one PostgreSQL database (issue 14; store/locks.py): who claimed
+# an event, a step or a message (the claiming sidecar's PostgreSQL application_name), so
+# that work claimed by a sidecar whose connections are gone is due again at once, and the
+# partial indexes the claims use on PostgreSQL (`due_indexes` above; none on DuckDB).
+_V16 = """
+ALTER TABLE webhook_inbox ADD COLUMN claimed_by VARCHAR;
+
+ALTER TABLE fulfilment_steps ADD COLUMN claimed_by VARCHAR;
+
+ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR
+{due_indexes}
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -633,6 +658,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "payments not ours, waiting events, grouped error entries", _V12),
     (13, "roster messages, reminder opt-outs, ticket replies", _V13),
     (14, "staff accounts, sessions and sign-in limits", _V14),
+    (16, "claims of several sidecars", _V16),
 ]
 
 
