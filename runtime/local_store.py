@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Callable
 
 from core.catalog import Catalog
@@ -27,8 +26,6 @@ from runtime.waitlist_loop import WaitlistLoop
 from senders.sender import Sender
 from store.database import Database, DatabaseUnavailable, StoreStatus
 from store.recurring import sync_templates
-
-log = logging.getLogger(__name__)
 
 
 class LocalStore:
@@ -90,8 +87,9 @@ class LocalStore:
         await asyncio.to_thread(self.close, timeout)
 
     def close(self, timeout: float = 30) -> None:
-        """Stop the threads, then the writer after its queue (what is claimed and not done
-        falls due again when its lease runs out, for this sidecar or another)."""
+        """Stop the threads, then the writer after its queue. What was claimed and not done
+        is due again for the other sidecars once this process's connections are closed
+        (store/locks.py), and for a restarted one."""
         self.offers.stop(timeout)
         self.sender.stop(timeout)
         self.worker.stop(timeout)
