@@ -1,4 +1,5 @@
-"""The fulfilment worker: drains the inbox and runs due order steps, in the store process.
+"""The fulfilment worker: drains the inbox and runs due order steps, in the store process
+(on PostgreSQL in the web process of each sidecar, each claiming its share: `store/locks.py`).
 
 Each event and each step is one job for the store's single writer (see
 `fulfilment.events`), so a batch of them commits together and a failing one is re-run
