@@ -256,9 +256,9 @@ def record_unusable_payments(
         value
         for row in conn.execute(
             "SELECT order_id, checkout_session_id, payment_intent_id FROM orders"
-            " WHERE order_id IN (SELECT unnest($2)) OR checkout_session_id IN (SELECT unnest($1))"
-            " OR payment_intent_id IN (SELECT unnest($1))",
-            [ids, order_keys],
+            " WHERE order_id IN (SELECT unnest(?)) OR checkout_session_id IN (SELECT unnest(?))"
+            " OR payment_intent_id IN (SELECT unnest(?))",  # `?` only: PostgreSQL's too
+            [order_keys, ids, ids],
         ).fetchall()
         for value in row
         if value
