@@ -326,8 +326,9 @@ def claim_due(
         ).fetchall()]  # fmt: skip
     rows = conn.execute(
         "UPDATE webhook_inbox SET next_attempt_at = ?, claimed_by = ? WHERE event_id IN ("
-        f"SELECT event_id FROM webhook_inbox WHERE status = 'received' AND ({due}"
-        f" OR {locks.orphaned()})" + order + locks.skip_locked(conn) + ")"
+        "SELECT event_id FROM webhook_inbox WHERE status = 'received'"
+        " AND created_at IS NOT NULL"  # always: the condition of its index (store/schema.py)
+        f" AND ({due} OR {locks.orphaned()})" + order + locks.skip_locked(conn) + ")"
         " RETURNING event_id, created_at, received_at",
         [lease_until, locks.CLAIMANT, now, limit],
     ).fetchall()

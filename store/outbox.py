@@ -85,6 +85,7 @@ def claim_due(
     rows = conn.execute(
         "UPDATE outbox SET next_attempt_at = ?, claimed_by = ? FROM ("
         "SELECT message_id, next_attempt_at AS due_at FROM outbox WHERE status = 'pending'"
+        " AND next_attempt_at IS NOT NULL"  # always: the condition of its index (schema.py)
         f" AND (next_attempt_at <= ? OR {locks.orphaned()})"
         " ORDER BY next_attempt_at, message_id LIMIT ?"
         + locks.skip_locked(conn)

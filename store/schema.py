@@ -226,16 +226,21 @@ CREATE TABLE sidecar_heartbeat (
 # migrations. PostgreSQL compresses large values itself (TOAST). The work several sidecars
 # claim (v16) is found through partial indexes on PostgreSQL, which would otherwise scan
 # every row ever received at each claim; DuckDB skips row groups by their min/max instead,
-# and an index there would slow every insert of the webhook's acknowledgement.
+# and an index there would slow every insert of the webhook's acknowledgement. Each index's
+# condition names a column the claim states (`IS NOT NULL`) and no other statement does:
+# before the planner has statistics (a new or fast-growing table), statements that look
+# rows up by id otherwise chose the small-looking partial index and scanned all of it
+# (two sidecars fulfilled 200 orders/s instead of 450 in `python -m bench postgres`).
 DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": ""}
 POSTGRES_DIALECT = {
     "compressed": "",
     "due_indexes": """;
 CREATE INDEX webhook_inbox_due ON webhook_inbox (created_at, received_at, event_id)
-    WHERE status = 'received';
+    WHERE status = 'received' AND created_at IS NOT NULL;
 CREATE INDEX fulfilment_steps_due ON fulfilment_steps (next_attempt_at, order_id)
-    WHERE status = 'pending';
-CREATE INDEX outbox_due ON outbox (next_attempt_at, message_id) WHERE status = 'pending'
+    WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
+CREATE INDEX outbox_due ON outbox (next_attempt_at, message_id)
+    WHERE status = 'pending' AND next_attempt_at IS NOT NULL
 """,
 }
 
