@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import analyst, db_copy, fulfilment, ingest, million
+from bench import analyst, db_copy, fulfilment, ingest, million, postgres_ingest
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -11,6 +11,8 @@ if __name__ == "__main__":
         code |= ingest.main()
     if not only or "fulfilment" in only:
         code |= fulfilment.main()
+    if not only or "postgres" in only:
+        code |= postgres_ingest.main()
     if not only or "analyst" in only:
         code |= analyst.main()
     if not only or "million" in only:

@@ -51,8 +51,11 @@ def bench_catalog(directory: Path) -> Path:
     return path
 
 
-def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[str, int]]:
-    """`count` pending two-camp-day orders, as checkout stores them: (order id, total)."""
+def place_orders(
+    database: Path | DatabaseLocation, catalog_path: Path, count: int
+) -> list[tuple[str, int]]:
+    """`count` pending two-camp-day orders, as checkout stores them: (order id, total), in
+    a DuckDB file or at a location (bench/postgres_ingest.py)."""
     catalog = load_catalog(catalog_path)
     # Two consecutive days of one camp, so that one child's age suits both.
     pairs = [
@@ -60,7 +63,9 @@ def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[s
         for camp in catalog.camps
         for i in range(len(camp.dates) - 1)
     ]
-    store = Database.open(DatabaseLocation("duckdb", str(database)))
+    if isinstance(database, Path):
+        database = DatabaseLocation("duckdb", str(database))
+    store = Database.open(database)
     placed, pending = [], []
     try:
         now = datetime.now(UTC)

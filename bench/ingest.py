@@ -102,12 +102,12 @@ def write_deliveries(prefix: Path, count: int, secret: str, tag: str) -> None:
             f.close()
 
 
-def run_wrk(url: str, prefix: Path, duration: float) -> WrkResult:
+def run_wrk(url: str, prefix: Path, duration: float, connections: int = CONNECTIONS) -> WrkResult:
     out = subprocess.run(
         [
             "wrk",
             f"-t{THREADS}",
-            f"-c{CONNECTIONS}",
+            f"-c{connections}",
             f"-d{duration:.0f}s",
             "--timeout",
             "10s",

@@ -32,6 +32,7 @@ log = logging.getLogger("tinkertank")
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from runtime.local_store import LocalStore
     from sidecar import http_limits
     from sidecar.app import create_app
 
@@ -45,7 +46,11 @@ def serve(args: argparse.Namespace) -> None:
     except CatalogError as exc:
         raise CommandError(str(exc), EXIT_CONFIG) from None
     try:
-        store = StoreClient.start(call_timeout=settings.store_timeout_seconds)
+        if settings.database.backend == "postgresql":
+            # The server does the concurrency: no store process (runtime/local_store.py).
+            store: StoreClient | LocalStore = LocalStore.open(settings, catalog)
+        else:
+            store = StoreClient.start(call_timeout=settings.store_timeout_seconds)
     except DatabaseUnavailable as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from None
 
@@ -106,7 +111,7 @@ def serve(args: argparse.Namespace) -> None:
     # uvicorn hands a Ctrl+C back as KeyboardInterrupt once it has shut down cleanly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    if store.down is not None and store.down != StoreClient.SHUTTING_DOWN:
+    if store.down is not None and store.down != store.SHUTTING_DOWN:
         raise CommandError(f"stopped: {store.down}", EXIT_UNAVAILABLE)
 
 

@@ -152,6 +152,9 @@ class Settings:
     database_lock_wait_seconds: float = 10.0
     # How long a request waits for the store process before it answers 503 (Retry-After).
     store_timeout_seconds: float = 10.0
+    # PostgreSQL, several sidecars: how long work a sidecar has claimed (events, steps,
+    # messages) stays its own; the work of a sidecar that died is due again after it.
+    work_lease_seconds: float = 60.0
     # Open HTTP connections the sidecar keeps at most (sidecar/http_limits.py).
     http_max_connections: int = 1000
     # The sidecar's own runs (core/schedule_runs.py): the daily summary at this local time
@@ -439,6 +442,7 @@ def load_settings(
     for name, key, high in (
         ("DATABASE_LOCK_WAIT_SECONDS", "database_lock_wait_seconds", 600),
         ("STORE_TIMEOUT_SECONDS", "store_timeout_seconds", 600),
+        ("WORK_LEASE_SECONDS", "work_lease_seconds", 3600),
         ("ALERT_GROUP_SECONDS", "alert_group_seconds", 3600),
     ):
         if (value := text(name)) is None:

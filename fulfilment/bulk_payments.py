@@ -34,6 +34,7 @@ from core.ownership import has_marker, why_not_ours
 from core.payments import facts_from, has_cart, payment_problem
 from fulfilment.event_orders import log_unusable
 from store import fulfilment_steps, inbox, order_state, orders
+from store.locks import skip_locked
 
 # Payment events whose whole effect, for an order we have, is "this order is paid".
 _PAYMENT_TYPES = (
@@ -52,7 +53,8 @@ def _payments(
     paid = []
     for event_id, event_type, payload, event_livemode in conn.execute(
         "SELECT event_id, type, payload, livemode FROM webhook_inbox"
-        " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'",
+        " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'"
+        + skip_locked(conn),  # another sidecar's transaction is applying them: not here
         [event_ids],
     ).fetchall():
         if event_type not in _PAYMENT_TYPES or event_livemode != livemode:
@@ -205,7 +207,8 @@ def record_unusable_payments(
     for event_id, event_type, payload, event_livemode in conn.execute(
         "SELECT event_id, type, payload, livemode FROM webhook_inbox"
         " WHERE event_id IN (SELECT unnest(?)) AND status = 'received'"
-        " ORDER BY created_at, received_at, event_id",  # as the worker does them
+        " ORDER BY created_at, received_at, event_id"  # as the worker does them
+        + skip_locked(conn),
         [event_ids],
     ).fetchall():
         if event_type not in _PAYMENT_TYPES or event_livemode != livemode:
@@ -253,9 +256,9 @@ def record_unusable_payments(
         value
         for row in conn.execute(
             "SELECT order_id, checkout_session_id, payment_intent_id FROM orders"
-            " WHERE order_id IN (SELECT unnest($2)) OR checkout_session_id IN (SELECT unnest($1))"
-            " OR payment_intent_id IN (SELECT unnest($1))",
-            [ids, order_keys],
+            " WHERE order_id IN (SELECT unnest(?)) OR checkout_session_id IN (SELECT unnest(?))"
+            " OR payment_intent_id IN (SELECT unnest(?))",  # `?` only: PostgreSQL's too
+            [order_keys, ids, ids],
         ).fetchall()
         for value in row
         if value

@@ -24,6 +24,7 @@ from fulfilment.steps import queue_confirmations, queue_staff_notices
 from store import bookings, fulfilment_steps, holds, orders
 from store.capacity import overrides as capacity_overrides
 from store.enrolments import ensure_enrolments
+from store.locks import skip_locked
 
 
 def _pending(conn: duckdb.DuckDBPyConnection, step: str, order_ids: list[str]) -> list[str]:
@@ -31,7 +32,7 @@ def _pending(conn: duckdb.DuckDBPyConnection, step: str, order_ids: list[str]) -
         row[0]
         for row in conn.execute(
             "SELECT order_id FROM fulfilment_steps WHERE step = ? AND status = 'pending'"
-            " AND order_id IN (SELECT unnest(?))",
+            " AND order_id IN (SELECT unnest(?))" + skip_locked(conn),
             [step, order_ids],
         ).fetchall()
     ]
@@ -107,6 +108,7 @@ def take_places(
     if not done:
         return list(order_ids)
     keys = sorted({key for choices in options.values() for key, _ in choices})
+    orders.lock_places(conn, keys)  # counted and taken in one step (several sidecars)
     overridden = capacity_overrides(conn, keys)  # staff's, before the catalog's
     options = {
         item_id: tuple((key, overridden.get(key, places)) for key, places in choices)
@@ -161,7 +163,7 @@ def book_events(
         " i.start_time, i.student_id, h.status, h.resource_key FROM order_items i"
         " JOIN fulfilment_steps s ON s.order_id = i.order_id AND s.step = 'schedule_events'"
         " AND s.status = 'pending' LEFT JOIN holds h ON h.order_item_id = i.order_item_id"
-        " WHERE i.order_id IN (SELECT unnest(?))",
+        " WHERE i.order_id IN (SELECT unnest(?))" + skip_locked(conn, "s"),
         [order_ids],
     ).fetchall()
     by_order: dict[str, list[tuple]] = {}

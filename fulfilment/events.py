@@ -32,6 +32,7 @@ from fulfilment.subscriptions import (
 )
 from store import inbox, order_state
 from store.error_log import log_error
+from store.locks import skip_locked
 
 # A deferred event is tried again after 2 s, 4 s, 8 s … up to 30 minutes between tries;
 # after DEFER_ATTEMPTS tries (about two hours) it ends: failed with an error-log entry, or
@@ -76,7 +77,8 @@ def handle_event(
     the mode of our Stripe key: an event of the other mode is refused (`wrong_mode`).
     `shared`: the Stripe account carries other sales (STRIPE_ACCOUNT_MODE=shared)."""
     row = conn.execute(
-        "SELECT type, payload, status, received_at, livemode FROM webhook_inbox WHERE event_id = ?",
+        "SELECT type, payload, status, received_at, livemode FROM webhook_inbox WHERE event_id = ?"
+        + skip_locked(conn),  # another sidecar's transaction is applying it: not here
         [event_id],
     ).fetchone()
     if row is None or row[2] in ("processed", "ignored"):

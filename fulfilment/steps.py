@@ -20,6 +20,7 @@ from store import bookings, fulfilment_steps, holds, order_state, orders, outbox
 from store.capacity import with_overrides
 from store.enrolments import ensure_enrolments
 from store.error_log import log_error
+from store.locks import skip_locked
 
 
 def create_bookings(conn, order_id: str, catalog: Catalog, now: datetime) -> None:
@@ -199,7 +200,9 @@ def run_step(
 ) -> str:
     """Run a due step and mark it done (queueing the next), in the same transaction."""
     row = conn.execute(
-        "SELECT status FROM fulfilment_steps WHERE order_id = ? AND step = ?", [order_id, step]
+        "SELECT status FROM fulfilment_steps WHERE order_id = ? AND step = ?"
+        + skip_locked(conn),  # another sidecar's transaction is running it: not here
+        [order_id, step],
     ).fetchone()
     if row is None or row[0] in ("done", "skipped"):
         return "already"

@@ -159,6 +159,7 @@ def order_places_freed(
 def offer_event(conn: duckdb.DuckDBPyConnection, catalog: Catalog, key: str, now: datetime) -> int:
     """Offer each free place of the event to the next waiting family; how many offers."""
     made = 0
+    entries.lock_event(conn, key)  # one offer pass per event at a time, across sidecars
     waiting = entries.waiting(conn, key)
     if not waiting:
         return 0

@@ -1,4 +1,5 @@
-"""The fulfilment worker: drains the inbox and runs due order steps, in the store process.
+"""The fulfilment worker: drains the inbox and runs due order steps, in the store process
+(on PostgreSQL in the web process of each sidecar, each claiming its share: `store/locks.py`).
 
 Each event and each step is one job for the store's single writer (see
 `fulfilment.events`), so a batch of them commits together and a failing one is re-run
@@ -68,25 +69,6 @@ class RetryPolicy:
 
 
 # --- queries and records (write/read functions for the store) ------------------------------
-
-
-def due_events(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int) -> list[str]:
-    rows = conn.execute(
-        "SELECT event_id FROM webhook_inbox WHERE status = 'received'"
-        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        " ORDER BY created_at, received_at, event_id LIMIT ?",
-        [now, limit],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def due_steps(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int) -> list[tuple[str, str]]:
-    return conn.execute(
-        "SELECT order_id, step FROM fulfilment_steps WHERE status = 'pending'"
-        " AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?"
-        " ORDER BY next_attempt_at, order_id LIMIT ?",
-        [now, limit],
-    ).fetchall()
 
 
 def record_event_failure(
@@ -194,6 +176,7 @@ class Worker:
         faults: dict[str, int] | None = None,
         poll_seconds: float = 0.05,
         clock: Callable[[], datetime] = utcnow,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.database = database
         self.catalog = catalog
@@ -206,6 +189,8 @@ class Worker:
         self.faults = dict(faults or {})
         self.poll_seconds = poll_seconds
         self.clock = clock
+        # Several sidecars on PostgreSQL: what this one claims is its own for this long.
+        self.lease = timedelta(seconds=lease_seconds)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fulfilment-worker", daemon=True)
@@ -247,7 +232,7 @@ class Worker:
 
     def run_events(self, now: datetime) -> int:
         """Apply the events due at `now`: the number of them."""
-        events = self.database.read(due_events, now, BATCH)
+        events = self.database.claim(inbox.claim_due, now, BATCH, now + self.lease)
         # The common case in bulk first; what it leaves, one by one (see fulfilment.bulk_payments).
         leftovers = self._in_bulk(bulk_payments.apply_payments, events, now)
         leftovers = self._in_bulk(bulk_payments.create_metadata_orders, leftovers, now)
@@ -271,7 +256,7 @@ class Worker:
 
     def run_steps(self, now: datetime) -> int:
         """Run the order steps due at `now`: the number of them."""
-        steps = self.database.read(due_steps, now, BATCH)
+        steps = self.database.claim(fulfilment_steps.claim_due, now, BATCH, now + self.lease)
         by_step: dict[str, list[str]] = {}
         for order_id, step in steps:
             by_step.setdefault(step, []).append(order_id)

@@ -187,6 +187,7 @@ def main(argv: list[str]) -> int:
         livemode=settings.stripe_livemode,
         shared=settings.shared_account,
         faults=settings.fault_drill,
+        lease_seconds=settings.work_lease_seconds,
     )
     sender = Sender(database, settings, catalog)
     waitlist_offers.use_catalog(catalog)

@@ -18,6 +18,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -48,6 +49,8 @@ from store.bookings import invite_rows
 from store.database import Database
 
 log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 50  # messages taken at a time
 
 
 class Skipped(Exception):
@@ -172,8 +175,16 @@ class Sender:
             queue_alerts, settings.slack_webhook_url is not None, settings.alert_emails, now,
             settings.alert_min_severity, settings.dashboard_url, settings.alert_group_seconds,
         ).result()  # fmt: skip
-        messages = self.database.read(outbox.due, now)
+        # Several sidecars on PostgreSQL: these messages are this sender's until the lease
+        # runs out; what it has not sent by nearly then is left for whoever claims it next.
+        lease = settings.work_lease_seconds
+        messages = self.database.claim(
+            outbox.claim_due, now, CLAIM_BATCH, now + timedelta(seconds=lease)
+        )
+        give_back_at = time.monotonic() + lease * 0.8
         for message in messages:
+            if time.monotonic() > give_back_at:
+                break
             try:
                 self.send(message)
             except Skipped as exc:

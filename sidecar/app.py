@@ -50,9 +50,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Database) -> Starlette:
-    """`database` is the store process's client (or, in tests, an in-process `Database`),
-    opened by the caller so that a locked file is reported before serving; it is closed
-    here when the server shuts down."""
+    """`database` is the store process's client on DuckDB, the store in this process on
+    PostgreSQL (`runtime/local_store.py`, the same calls), or in tests an in-process
+    `Database`; opened by the caller so that a locked file is reported before serving, and
+    closed here when the server shuts down."""
 
     runs = scheduled_runs.ScheduledRuns(settings, catalog, database)
     watch = watchdog.Watchdog(settings, database)

@@ -340,6 +340,19 @@ class Database:
     async def aread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(self.read, fn, *args, **kwargs)
 
+    def claim(self, fn: Callable[..., T], *args: Any) -> T:
+        """Take a share of the work several sidecars do (`claim_due` of the inbox, the
+        steps, the outbox; see `store/locks.py`). On PostgreSQL `fn(conn, *args)` is one
+        statement on a pooled connection, committed at once, beside the writer: the claim
+        must be seen by the other sidecars before the work begins. On DuckDB, whose file
+        one sidecar owns, it is a read (the functions only read there)."""
+        if self._pool is None:
+            return self.read(fn, *args)
+        if self._closed:
+            raise DatabaseUnavailable("the database is closed")
+        with self._pool.connection() as raw:  # in autocommit: the statement commits itself
+            return fn(postgres.PostgresConnection(raw), *args)
+
     # --- lifecycle ----------------------------------------------------------------------
 
     async def connect(self) -> None:

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import duckdb
 
+from store import locks
+
 
 def queue_after_payment(
     conn: duckdb.DuckDBPyConnection, order_id: str, later: str, now: datetime
@@ -127,3 +129,27 @@ def resume_skipped(conn: duckdb.DuckDBPyConnection, order_id: str, now: datetime
         [now, now, order_id],
     ).fetchall()
     return len(resumed)
+
+
+def claim_due(
+    conn: duckdb.DuckDBPyConnection, now: datetime, limit: int, lease_until: datetime
+) -> list[tuple[str, str]]:
+    """The (order, step) pairs due at `now`, up to `limit`; on PostgreSQL claimed in the same
+    statement until `lease_until`, as `store.inbox.claim_due` claims events."""
+    if not locks.on_postgres(conn):
+        return conn.execute(
+            "SELECT order_id, step FROM fulfilment_steps WHERE status = 'pending'"
+            " AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, order_id LIMIT ?",
+            [now, limit],
+        ).fetchall()
+    rows = conn.execute(
+        "UPDATE fulfilment_steps f SET next_attempt_at = ?, claimed_by = ? FROM ("
+        "SELECT order_id, step, next_attempt_at FROM fulfilment_steps WHERE status = 'pending'"
+        f" AND next_attempt_at IS NOT NULL AND (next_attempt_at <= ? OR {locks.orphaned()})"
+        " ORDER BY next_attempt_at, order_id LIMIT ?" + locks.skip_locked(conn) + ") AS claimed"
+        " WHERE f.order_id = claimed.order_id AND f.step = claimed.step"
+        " RETURNING f.order_id, f.step, claimed.next_attempt_at",
+        [lease_until, locks.CLAIMANT, now, limit],
+    ).fetchall()
+    return [(order_id, step) for order_id, step, _ in sorted(rows, key=lambda r: (r[2], r[0]))]

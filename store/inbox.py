@@ -14,7 +14,7 @@ import duckdb
 
 from core.stripe_events import InboxEvent
 from core.vocabulary import INBOX_STATUSES
-from store import paging
+from store import locks, paging
 from store.database import single_statement
 from store.paging import Where
 
@@ -311,3 +311,33 @@ def reprocess(conn: duckdb.DuckDBPyConnection, event_id: str) -> bool:
         [event_id],
     ).fetchall()
     return bool(rows)
+
+
+# Claiming the due events (store/locks.py): several sidecars on one PostgreSQL database.
+
+
+def claim_due(
+    conn: duckdb.DuckDBPyConnection, now: datetime, limit: int, lease_until: datetime
+) -> list[str]:
+    """The events due at `now`, oldest first (by Stripe's `created`), up to `limit`. On
+    PostgreSQL they are claimed in the same statement: their next try moves to
+    `lease_until`, so the other sidecars leave them alone, and they are due again then if
+    this sidecar dies before it applies them (at once, once its connections are gone: see
+    `store/locks.py`); rows another sidecar is claiming are skipped.
+    On DuckDB, whose file one sidecar owns, a plain read."""
+    due = "next_attempt_at IS NULL OR next_attempt_at <= ?"
+    order = " ORDER BY created_at, received_at, event_id LIMIT ?"
+    if not locks.on_postgres(conn):
+        return [row[0] for row in conn.execute(
+            f"SELECT event_id FROM webhook_inbox WHERE status = 'received' AND ({due})" + order,
+            [now, limit],
+        ).fetchall()]  # fmt: skip
+    rows = conn.execute(
+        "UPDATE webhook_inbox SET next_attempt_at = ?, claimed_by = ? WHERE event_id IN ("
+        "SELECT event_id FROM webhook_inbox WHERE status = 'received'"
+        " AND created_at IS NOT NULL"  # always: the condition of its index (store/schema.py)
+        f" AND ({due} OR {locks.orphaned()})" + order + locks.skip_locked(conn) + ")"
+        " RETURNING event_id, created_at, received_at",
+        [lease_until, locks.CLAIMANT, now, limit],
+    ).fetchall()
+    return [row[0] for row in sorted(rows, key=lambda r: (r[1], r[2], r[0]))]

@@ -403,7 +403,8 @@ def repaired(
         "UPDATE orders SET kinds = ?, customer_email = coalesce(customer_email, ?),"
         " customer_name = coalesce(nullif(customer_name, ''), ?),"
         " fulfillment_status = CASE WHEN paid_at IS NULL THEN 'waiting' ELSE 'in_progress' END,"
-        " attention_reason = concat_ws('; ', attention_reason, ?), updated_at = ?"
+        " attention_reason = concat_ws('; ', attention_reason, CAST(? AS VARCHAR)),"
+        " updated_at = ?"
         " WHERE order_id = ?",
         [orders.kinds_of(cart), cart.customer.email, cart.customer.name,
          f"repaired by {by}: cart attached", now, order_id],

@@ -4,8 +4,10 @@ Capacity is a ledger of holds. A hold is `active` until it expires, `converted` 
 order is paid (the place is then taken for good), and `released` when the order expires,
 fails or is refunded. The places used on a resource are the seats of its converted holds
 and of its active holds that have not yet expired. `place_order` checks and takes places
-inside one write transaction, and every write goes through the store's single writer, so
-two checkouts can never both take the last seat.
+inside one write transaction. On DuckDB every write goes through the store's single writer;
+on PostgreSQL, where each sidecar has a writer of its own, the check first takes an
+advisory lock on each resource it counts (`store/locks.py`, `lock_places`), held until
+the commit. Either way two checkouts can never both take the last seat.
 
 `place_checkout` adds the abuse limits (docs/security.md, Abuse limits) to the same write:
 what one mailbox and one client address hold unpaid is counted from these holds, and a
@@ -28,7 +30,7 @@ from core.cart import Cart, Contact
 from core.catalog import Catalog
 from core.checkout import HoldLimits, HoldRequest, hold_expiry, hold_requests
 from core.validation import address_key
-from store import holds
+from store import holds, locks
 from store.capacity import with_overrides
 
 
@@ -183,11 +185,19 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
+def lock_places(conn: duckdb.DuckDBPyConnection, resource_keys: Iterable[str]) -> None:
+    """Hold these resources' places until the commit: a count of them and the holds it
+    allows are then one step for every sidecar (PostgreSQL; nothing on DuckDB). Take every
+    resource a write may count at once, so that the locks come in one sorted order."""
+    locks.lock_keys(conn, locks.PLACES, resource_keys)
+
+
 def places_used(
     conn: duckdb.DuckDBPyConnection, resource_key: str, now: datetime, freeing: Iterable[str] = ()
 ) -> int:
     """Seats taken or held on a resource, not counting the holds of the orders `freeing`
     (those a new checkout replaces)."""
+    lock_places(conn, [resource_key])
     freeing = list(freeing)
     unless = f" AND order_id NOT IN ({', '.join('?' * len(freeing))})" if freeing else ""
     return conn.execute(
@@ -203,6 +213,7 @@ def place_order(
     """Take a place for every item and store the pending order; or, when any item's places
     are gone, store nothing and return a problem per unavailable item. The places held by
     the orders `replacing` count as free (the caller releases them in the same write)."""
+    lock_places(conn, [key for request in order.holds for key, _ in request.options])
     taken_here: dict[str, int] = {}  # two items of this cart on the same resource
     chosen: dict[int, str] = {}
     problems = []

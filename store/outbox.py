@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from store import paging
+from store import locks, paging
 from store.error_log import log_error
 from store.orders import new_id
 from store.paging import Where
@@ -60,15 +60,41 @@ def queue_order_sms(
     return bool(rows)
 
 
+_DUE = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "payload", "attempts")
+
+
 def due(conn: duckdb.DuckDBPyConnection, now: datetime, limit: int = 50) -> list[dict]:
-    columns = ("message_id", "dedupe_key", "channel", "order_id", "recipient", "payload",
-               "attempts")  # fmt: skip
     rows = conn.execute(
-        f"SELECT {', '.join(columns)} FROM outbox WHERE status = 'pending'"
+        f"SELECT {', '.join(_DUE)} FROM outbox WHERE status = 'pending'"
         " AND next_attempt_at <= ? ORDER BY next_attempt_at, message_id LIMIT ?",
         [now, limit],
     ).fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    return [dict(zip(_DUE, row, strict=True)) for row in rows]
+
+
+def claim_due(
+    conn: duckdb.DuckDBPyConnection, now: datetime, limit: int, lease_until: datetime
+) -> list[dict]:
+    """The messages due at `now`, up to `limit`. On PostgreSQL they are claimed in the same
+    statement: their next try moves to `lease_until`, so another sidecar's sender leaves
+    them alone, and a message this sidecar dies before marking is due again (then, or at
+    once when its connections are gone: `store/locks.py`; sent again, perhaps: at least
+    once). On DuckDB, whose file one sidecar owns, `due`."""
+    if not locks.on_postgres(conn):
+        return due(conn, now, limit)
+    rows = conn.execute(
+        "UPDATE outbox SET next_attempt_at = ?, claimed_by = ? FROM ("
+        "SELECT message_id, next_attempt_at AS due_at FROM outbox WHERE status = 'pending'"
+        " AND next_attempt_at IS NOT NULL"  # always: the condition of its index (schema.py)
+        f" AND (next_attempt_at <= ? OR {locks.orphaned()})"
+        " ORDER BY next_attempt_at, message_id LIMIT ?"
+        + locks.skip_locked(conn)
+        + ") AS claimed WHERE outbox.message_id = claimed.message_id"
+        f" RETURNING {', '.join('outbox.' + c for c in _DUE)}, claimed.due_at",
+        [lease_until, locks.CLAIMANT, now, limit],
+    ).fetchall()
+    rows.sort(key=lambda row: (row[-1], row[0]))
+    return [dict(zip(_DUE, row[:-1], strict=True)) for row in rows]
 
 
 def mark_sent(conn: duckdb.DuckDBPyConnection, message_id: str, now: datetime) -> None:

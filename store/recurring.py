@@ -1,6 +1,7 @@
 """Recurring templates: each Ignite program's weekly rule, kept in step with the catalog.
 
-Synced at start. A template whose rule changed (a new closure date, a moved term) gets a
+Synced at start (several sidecars starting at once on PostgreSQL take turns: `locks`).
+A template whose rule changed (a new closure date, a moved term) gets a
 higher SEQUENCE, so calendar clients that hold the series replace it (RFC 5545 §3.8.7.4).
 """
 
@@ -13,10 +14,12 @@ import duckdb
 
 from core.catalog import Catalog
 from core.schedule import ignite_series, template_id
+from store import locks
 
 
 def sync_templates(conn: duckdb.DuckDBPyConnection, catalog: Catalog, now: datetime) -> int:
     """Create or update one template per Ignite program; returns how many changed."""
+    locks.lock_keys(conn, locks.TEMPLATES, ["sync"])
     changed = 0
     for program in catalog.ignite:
         series = ignite_series(catalog, program.id)

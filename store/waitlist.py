@@ -2,7 +2,9 @@
 order, and the offers made to them (core/waitlist.py says what the states mean).
 
 Every function runs in the caller's transaction (`conn`) on the store's single writer, so
-two requests never see the same next family or the same free place."""
+two requests never see the same next family or the same free place. On PostgreSQL, where
+several sidecars write side by side, an offer pass first takes the event's lock
+(`lock_event`), held until its commit."""
 
 from __future__ import annotations
 
@@ -12,11 +14,19 @@ from typing import Any
 
 import duckdb
 
+from store import locks
+
 COLUMNS = (
     "entry_id", "event_key", "label", "position", "email", "status", "order_id",
     "offered_at", "offer_expires_at", "closed_at", "closed_reason", "created_at",
 )  # fmt: skip
 OPEN = ("waiting", "offered")
+
+
+def lock_event(conn: duckdb.DuckDBPyConnection, key: str) -> None:
+    """The event's waitlist is this transaction's until it commits (PostgreSQL; on DuckDB
+    the single writer already makes it so)."""
+    locks.lock_keys(conn, locks.WAITLIST, [key])
 
 
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -75,6 +75,9 @@ BURST_GROUP = 8  # webhooks per commit, on average, that count as a burst
 # every webhook that arrives meanwhile waits for it. Under a burst, background work waits
 # for a pause at least this many times as long as its last job took.
 PAUSE_PER_BACKGROUND_SECOND = 2
+# PostgreSQL, several sidecars: a job that lost a race with another sidecar's transaction
+# (postgres.lost_a_race) is run this many times alone before its error stands.
+CONTENDED_TRIES = 3
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -359,7 +362,11 @@ class Writer:
         try:
             results = self._transaction(groups, retrying=False)
         except Exception as exc:
-            if len(jobs) == 1 and not (jobs[0].batched and jobs[0].fallback):
+            if (
+                len(jobs) == 1
+                and not (jobs[0].batched and jobs[0].fallback)
+                and not postgres.lost_a_race(exc)
+            ):
                 _settle([(jobs[0], False, exc)])
                 return
             outcomes = []
@@ -374,7 +381,7 @@ class Writer:
     def _run_alone(self, group: _Group) -> list[tuple[Job, bool, Any]]:
         """Second chance after a failed group: this group alone, then each job alone."""
         try:
-            results = self._transaction([group], retrying=True)
+            results = self._second_chance(group)
         except Exception as exc:
             if len(group.jobs) == 1:
                 return [(group.jobs[0], False, exc)]
@@ -382,13 +389,25 @@ class Writer:
             for job in group.jobs:
                 single = _Group(job.fn, [job], job.batched, job.fallback)
                 try:
-                    (result,) = self._transaction([single], retrying=True)
+                    (result,) = self._second_chance(single)
                 except Exception as job_exc:
                     outcomes.append((job, False, job_exc))
                 else:
                     outcomes.append((job, True, result))
             return outcomes
         return [(job, True, result) for job, result in zip(group.jobs, results, strict=True)]
+
+    def _second_chance(self, group: _Group) -> list[Any]:
+        """The group alone; on PostgreSQL once more if another sidecar's transaction won a
+        race with it (a unique key both inserted, a deadlock): run again, it finds the
+        other's row and does what a check on DuckDB's single writer would have done."""
+        for tries_left in range(CONTENDED_TRIES, 0, -1):
+            try:
+                return self._transaction([group], retrying=True)
+            except Exception as exc:
+                if tries_left == 1 or not postgres.lost_a_race(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _transaction(self, groups: list[_Group], retrying: bool) -> list[Any]:
         conn = self._conn

@@ -34,12 +34,16 @@ def roomy_catalog(directory: Path) -> Path:
     return path
 
 
-def place_orders(database: Path, catalog_path: Path, count: int) -> list[tuple[str, int]]:
+def place_orders(
+    database: Path | DatabaseLocation, catalog_path: Path, count: int
+) -> list[tuple[str, int]]:
     """Pending two-day camp orders, stored as POST /api/checkout stores them: (order id,
-    total)."""
+    total), in a DuckDB file or at a location (tests/sidecar/test_several_sidecars.py)."""
     catalog = load_catalog(catalog_path)
     days = [(camp.id, day) for camp in catalog.camps for day in camp.dates]
-    store = Database.open(DatabaseLocation("duckdb", str(database)))
+    if isinstance(database, Path):
+        database = DatabaseLocation("duckdb", str(database))
+    store = Database.open(database)
     placed, pending = [], []
     now = clock.now()
     try:

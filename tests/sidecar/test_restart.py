@@ -42,6 +42,7 @@ def _gone(pid: int, within: float = 10) -> bool:
     return False
 
 
+@pytest.mark.postgres_xfail("DuckDB's store process; PostgreSQL has none (runtime/local_store.py)")
 def test_after_kill_9_of_the_web_process_a_restarted_sidecar_serves_every_acknowledged_event(
     start_sidecar_process, record_property
 ):
@@ -122,6 +123,7 @@ def test_a_sidecar_gives_up_on_a_database_locked_past_the_wait_with_exit_3(tmp_p
         server.kill()
 
 
+@pytest.mark.postgres_xfail("DuckDB's store process; PostgreSQL has none (runtime/local_store.py)")
 def test_a_stopped_store_gets_503_with_retry_after_then_serves_again_when_resumed(
     start_sidecar_process,
 ):

@@ -1,0 +1,96 @@
+"""The store in the web process: PostgreSQL needs no store process.
+
+On DuckDB one process must own the file, so the sidecar starts a store process
+(`runtime/store_process.py`) and talks to it over a socket. On PostgreSQL the server does
+the concurrency: the web process opens the database itself (`Database`: its writer thread,
+group commit, the readers' pool) and runs the fulfilment worker, the sender and the
+waitlist's offer pass as threads beside the event loop, claiming their work so that
+several sidecars on one database do each piece once (`store/locks.py`).
+
+`LocalStore` answers the calls the app makes of `StoreClient` (`awrite`, `aread`,
+`probe`, `astatus`, …), so the app is the same on both backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+from core.catalog import Catalog
+from core.clock import utcnow
+from core.settings import Settings
+from fulfilment import waitlist_offers
+from fulfilment.worker import RetryPolicy, Worker
+from runtime.waitlist_loop import WaitlistLoop
+from senders.sender import Sender
+from store.database import Database, DatabaseUnavailable, StoreStatus
+from store.recurring import sync_templates
+
+
+class LocalStore:
+    """The database and its background threads, in this process."""
+
+    SHUTTING_DOWN = "the sidecar is shutting down"
+
+    def __init__(self, database: Database, worker: Worker, sender: Sender, offers: WaitlistLoop):
+        self.database = database
+        self.worker = worker
+        self.sender = sender
+        self.offers = offers
+        self.down: str | None = None
+        self.on_down: Callable[[str], None] | None = None  # StoreClient's: never called here
+        # The app's calls go straight to the database.
+        self.awrite = database.awrite
+        self.awrite_batched = database.awrite_batched
+        self.aread = database.aread
+        self.probe = database.probe
+
+    @classmethod
+    def open(cls, settings: Settings, catalog: Catalog) -> LocalStore:
+        """Open the database (migrating it under its advisory lock), sync the recurring
+        templates and start the worker, the sender and the offer pass."""
+        database = Database.open(settings.database, settings.duckdb_memory_limit)
+        try:
+            database.write(sync_templates, catalog, utcnow())
+        except Exception as exc:
+            database.close()
+            raise DatabaseUnavailable(f"cannot sync recurring templates: {exc}") from None
+        worker = Worker(
+            database,
+            catalog,
+            RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
+            livemode=settings.stripe_livemode,
+            shared=settings.shared_account,
+            faults=settings.fault_drill,
+            lease_seconds=settings.work_lease_seconds,
+        )
+        sender = Sender(database, settings, catalog)
+        waitlist_offers.use_catalog(catalog)
+        offers = WaitlistLoop(database, catalog)
+        worker.start()
+        sender.start()
+        offers.start()
+        return cls(database, worker, sender, offers)
+
+    async def connect(self) -> None:
+        """Nothing to connect: the database is in this process."""
+
+    def status(self) -> StoreStatus:
+        return dataclasses.replace(self.database.status(), worker=self.worker.problem())
+
+    async def astatus(self) -> StoreStatus:
+        return self.status()
+
+    async def aclose(self, timeout: float = 30) -> None:
+        self.down = self.down or self.SHUTTING_DOWN
+        await asyncio.to_thread(self.close, timeout)
+
+    def close(self, timeout: float = 30) -> None:
+        """Stop the threads, then the writer after its queue. What was claimed and not done
+        is due again for the other sidecars once this process's connections are closed
+        (store/locks.py), and for a restarted one."""
+        self.offers.stop(timeout)
+        self.sender.stop(timeout)
+        self.worker.stop(timeout)
+        self.database.close(timeout)
