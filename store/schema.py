@@ -231,9 +231,14 @@ CREATE TABLE sidecar_heartbeat (
 # before the planner has statistics (a new or fast-growing table), statements that look
 # rows up by id otherwise chose the small-looking partial index and scanned all of it
 # (two sidecars fulfilled 200 orders/s instead of 450 in `python -m bench postgres`).
-DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": ""}
+DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": "", "place_indexes": ""}
 POSTGRES_DIALECT = {
     "compressed": "",
+    # v17: a checkout counts the places taken on its camp day or room slot (`places_used`
+    # in store/orders.py); without an index PostgreSQL reads every hold ever made to do so.
+    # DuckDB's scan of one column's row groups is fast enough and an index there costs
+    # memory at every insert (docs/benchmarks.md).
+    "place_indexes": "CREATE INDEX holds_by_resource ON holds (resource_key, status)",
     "due_indexes": """;
 CREATE INDEX webhook_inbox_due ON webhook_inbox (created_at, received_at, event_id)
     WHERE status = 'received' AND created_at IS NOT NULL;
@@ -707,6 +712,11 @@ ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR
 {due_indexes}
 """
 
+# v17: holds looked up by the place they take, on PostgreSQL (`place_indexes` above).
+_V17 = """
+{place_indexes}
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -724,6 +734,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "staff accounts, sessions and sign-in limits", _V14),
     (15, "Ignite invoice refunds, staff account changes, bookings paid with credit", _V15),
     (16, "claims of several sidecars", _V16),
+    (17, "holds found by their place on PostgreSQL", _V17),
 ]
 
 

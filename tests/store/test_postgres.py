@@ -122,3 +122,17 @@ def test_the_writer_connects_again_after_its_connection_is_lost(postgres_url: st
         ]
     finally:
         db.close()
+
+
+def test_a_checkouts_count_of_places_taken_finds_holds_by_an_index(postgres_url: str):
+    db = Database.open(DatabaseLocation("postgresql", postgres_url))
+    try:
+        indexes = db.read(
+            lambda c: c.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'holds'"
+                " AND indexname = 'holds_by_resource'"
+            ).fetchall()
+        )
+    finally:
+        db.close()
+    assert len(indexes) == 1 and "(resource_key, status)" in indexes[0][0]
