@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Callable
 
 from core.catalog import Catalog
@@ -39,7 +40,14 @@ class LocalStore:
         self.sender = sender
         self.offers = offers
         self.down: str | None = None
-        self.on_down: Callable[[str], None] | None = None  # StoreClient's: never called here
+        # Called once if the writer thread stops: nothing can be stored any more, so the
+        # sidecar stops serving (exit 3, as on DuckDB when its store process dies) and its
+        # supervisor restarts it, rather than answering 503 until someone notices.
+        self.on_down: Callable[[str], None] | None = None
+        self._watch = threading.Event()
+        self._watcher = threading.Thread(
+            target=self._watch_writer, name="writer-watch", daemon=True
+        )
         # The app's calls go straight to the database.
         self.awrite = database.awrite
         self.awrite_batched = database.awrite_batched
@@ -71,7 +79,19 @@ class LocalStore:
         worker.start()
         sender.start()
         offers.start()
-        return cls(database, worker, sender, offers)
+        store = cls(database, worker, sender, offers)
+        store._watcher.start()
+        return store
+
+    WRITER_STOPPED = "the database writer thread has stopped"
+
+    def _watch_writer(self, every: float = 1.0) -> None:
+        while not self._watch.wait(every):
+            if not self.database.writer_alive and self.down is None:
+                self.down = self.WRITER_STOPPED
+                if self.on_down is not None:
+                    self.on_down(self.down)
+                return
 
     async def connect(self) -> None:
         """Nothing to connect: the database is in this process."""
@@ -90,6 +110,7 @@ class LocalStore:
         """Stop the threads, then the writer after its queue. What was claimed and not done
         is due again for the other sidecars once this process's connections are closed
         (store/locks.py), and for a restarted one."""
+        self._watch.set()
         self.offers.stop(timeout)
         self.sender.stop(timeout)
         self.worker.stop(timeout)
