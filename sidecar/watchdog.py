@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import clock
@@ -24,6 +24,13 @@ from store import watchdog as reads
 from store.database import Database
 
 log = logging.getLogger(__name__)
+
+# What every sidecar on one database sees alike: the backlog. Each sidecar's episode begins
+# at the minute it noticed, so their keys differ; an open alert of the same watch written
+# within this long is taken as the same episode, and the others write none. (`/readyz` is
+# each sidecar's own, and a quiet spell is keyed by the last delivery, the same for all.)
+SHARED_WATCHES = frozenset({"backlog"})
+SHARED_EPISODE = timedelta(hours=1)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -85,10 +92,14 @@ class Watchdog:
                 "context": {"watch": alert.watch},
                 "dedupe_key": alert.dedupe_key,
             }
+            at = now.astimezone(UTC).replace(tzinfo=None)
             try:
-                await self.database.awrite(
-                    error_log.log_entry, entry, now.astimezone(UTC).replace(tzinfo=None)
-                )
+                if alert.watch in SHARED_WATCHES:
+                    await self.database.awrite(
+                        error_log.log_shared_watch, entry, at, at - SHARED_EPISODE
+                    )
+                else:
+                    await self.database.awrite(error_log.log_entry, entry, at)
             except Exception as exc:  # tried again at the next check
                 log.error("watchdog alert %s not logged: %s", alert.dedupe_key, exc)
                 continue

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from store import paging
+from store import locks, paging
 from store.orders import new_id
 from store.paging import Where
 
@@ -101,6 +101,23 @@ def log_grouped(
 def log_entry(conn: duckdb.DuckDBPyConnection, entry: dict[str, Any], now: datetime) -> bool:
     """`log_error` with its fields in one mapping, for a caller in another process."""
     return log_error(conn, now=now, **entry)
+
+
+def log_shared_watch(
+    conn: duckdb.DuckDBPyConnection, entry: dict[str, Any], now: datetime, since: datetime
+) -> bool:
+    """A watchdog alert on what every sidecar on the database sees alike (a backlog): kept
+    only when no entry of the same watch (`watch:<name>:…`) is still open from `since` on,
+    so that several sidecars, whose episodes begin at slightly different minutes, alert
+    once. Under an advisory lock on PostgreSQL, so two sidecars do not both find none."""
+    prefix = ":".join(entry["dedupe_key"].split(":", 2)[:2]) + ":"  # watch:<name>:
+    locks.lock_keys(conn, locks.WATCHDOG, [prefix])
+    (open_,) = conn.execute(
+        "SELECT count(*) FROM error_log WHERE starts_with(dedupe_key, ?)"
+        " AND resolved_at IS NULL AND created_at >= ?",
+        [prefix, since],
+    ).fetchone()
+    return False if open_ else log_entry(conn, entry, now)
 
 
 COLUMNS = ("error_id", "dedupe_key", "category", "severity", "message", "context", "order_id",

@@ -34,6 +34,7 @@ from store.postgres import APPLICATION_NAME
 PLACES = 7_247_010  # a resource's places (store/orders.py, holds)
 WAITLIST = 7_247_011  # the waitlist's offers (store/waitlist.py)
 TEMPLATES = 7_247_012  # the recurring templates' sync at start (store/recurring.py)
+WATCHDOG = 7_247_013  # a watchdog alert every sidecar sees alike (store/error_log.py)
 
 
 def on_postgres(conn: Any) -> bool:
