@@ -21,8 +21,8 @@ from collections.abc import Callable
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.settings import Settings
-from fulfilment import waitlist_offers
-from fulfilment.worker import RetryPolicy, Worker
+from fulfilment.worker import Worker
+from runtime.background import background_work
 from runtime.waitlist_loop import WaitlistLoop
 from senders.sender import Sender
 from store.database import Database, DatabaseUnavailable, StoreStatus
@@ -64,18 +64,7 @@ class LocalStore:
         except Exception as exc:
             database.close()
             raise DatabaseUnavailable(f"cannot sync recurring templates: {exc}") from None
-        worker = Worker(
-            database,
-            catalog,
-            RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
-            livemode=settings.stripe_livemode,
-            shared=settings.shared_account,
-            faults=settings.fault_drill,
-            lease_seconds=settings.work_lease_seconds,
-        )
-        sender = Sender(database, settings, catalog)
-        waitlist_offers.use_catalog(catalog)
-        offers = WaitlistLoop(database, catalog)
+        worker, sender, offers = background_work(database, settings, catalog)
         worker.start()
         sender.start()
         offers.start()

@@ -46,11 +46,9 @@ from core import clock
 from core.catalog_file import load_catalog
 from core.clock import utcnow
 from core.settings import load_settings
-from fulfilment import waitlist_offers
-from fulfilment.worker import RetryPolicy, Worker
+from fulfilment.worker import Worker
+from runtime.background import background_work
 from runtime.store_client import BATCHED, HEADER, READ, STATUS, WRITE, StoreError, frame
-from runtime.waitlist_loop import WaitlistLoop
-from senders.sender import Sender
 from store import analyst_snapshot
 from store.database import Database, DatabaseUnavailable
 from store.recurring import sync_templates
@@ -180,18 +178,7 @@ def main(argv: list[str]) -> int:
         database.close()
         sock.sendall(frame(("failed", f"cannot sync recurring templates: {exc}")))
         return 3
-    worker = Worker(
-        database,
-        catalog,
-        RetryPolicy(base_seconds=settings.fulfilment_retry_seconds),
-        livemode=settings.stripe_livemode,
-        shared=settings.shared_account,
-        faults=settings.fault_drill,
-        lease_seconds=settings.work_lease_seconds,
-    )
-    sender = Sender(database, settings, catalog)
-    waitlist_offers.use_catalog(catalog)
-    offers = WaitlistLoop(database, catalog)
+    worker, sender, offers = background_work(database, settings, catalog)
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()
