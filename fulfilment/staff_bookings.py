@@ -121,6 +121,13 @@ def _credit_refused(conn: duckdb.DuckDBPyConnection, booking: StaffBooking) -> s
         return f"no order {booking.from_order}"
     credit, currency = found
     cart = booking.order.cart
+    family = order_state.customer_email(conn, booking.from_order) or ""
+    if family.casefold() != cart.customer.email.casefold():
+        return (
+            f"the credit on {booking.from_order} is {family or 'another family'}'s; this"
+            f" booking is for {cart.customer.email}: a family's credit pays for its own"
+            " bookings"
+        )
     if currency != cart.currency:
         return (
             f"{booking.from_order} holds credit in {currency.upper()}; this booking is in"

@@ -419,6 +419,14 @@ def credit_of(conn: duckdb.DuckDBPyConnection, order_id: str) -> tuple[int, str]
     return (row[0], row[1]) if row else None
 
 
+def customer_email(conn: duckdb.DuckDBPyConnection, order_id: str) -> str | None:
+    """The email of the family an order is for (whose credit it holds)."""
+    row = conn.execute(
+        "SELECT customer_email FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
 def spend_credit(
     conn: duckdb.DuckDBPyConnection, order_id: str, amount: int, now: datetime
 ) -> int | None:

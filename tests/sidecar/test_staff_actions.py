@@ -357,6 +357,14 @@ def test_credit_kept_pays_for_a_booking_staff_take_once_and_is_refused_when_shor
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
     assert missing.status_code == 422
     assert {p["path"] for p in missing.json()["problems"]} >= {"payment.from_order", "request_id"}
+    # A family's credit pays for its own bookings: another parent's booking is refused.
+    other = requests.post(shop.url + "/api/bookings", timeout=30, json={
+        **body, "cart": {**cart, "customer": {"email": family(), "name": "Sam Other"}},
+        "request_id": secrets.token_hex(8)},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+    assert other.status_code == 422, other.text
+    (problem,) = other.json()["problems"]
+    assert "a family's credit pays for its own bookings" in problem["message"]
 
 
 def test_moving_a_booking_updates_the_same_calendar_event_and_frees_the_old_place(
