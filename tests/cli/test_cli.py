@@ -5,15 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.catalog_file import load_catalog
 from runtime.sidecar_process import inherited_env
-from tests.conftest import REPO, sidecar_env
+from tests.conftest import CLOCK_SHIFT, REPO, SUITE_NOW, sidecar_env
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -151,14 +150,12 @@ def test_demo_catalog_names_a_catalog_it_cannot_read_and_exits_2(tmp_path: Path)
 
 
 def test_demo_catalog_reads_the_clock_as_clock_shift_seconds_moves_it(tmp_path: Path):
-    sydney = ZoneInfo("Australia/Sydney")
-    target = datetime(2028, 2, 1, 10, 0, tzinfo=sydney)
-    shift = (target - datetime.now(sydney)).total_seconds()
     out = tmp_path / "catalog.toml"
 
+    # The suite's clock: Thursday 26 November 2026 (SUITE_NOW), whatever today is.
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo-catalog", "--out", str(out)],
-        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": str(shift)},
+        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT)},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -166,9 +163,9 @@ def test_demo_catalog_reads_the_clock_as_clock_shift_seconds_moves_it(tmp_path: 
     )
 
     assert result.returncode == 0, result.stderr
-    assert "after 2028-02-01" in result.stdout
-    (this_week,) = [c for c in load_catalog(out).camps if date(2028, 2, 1) in c.dates]
-    assert this_week.dates[0] == date(2028, 1, 31)
+    assert f"after {SUITE_NOW.date()}" in result.stdout
+    (this_week,) = [c for c in load_catalog(out).camps if SUITE_NOW.date() in c.dates]
+    assert this_week.dates[0] == date(2026, 11, 23)  # that week's Monday
 
 
 def test_demo_catalog_names_a_bad_clock_shift_and_exits_2(tmp_path: Path):
