@@ -24,7 +24,9 @@ it answers 429 with Retry-After, whichever the password.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -52,6 +54,8 @@ from sidecar.staff_api import admin_only, analysts_too, jsonable, not_found, sta
 from sidecar.staff_identity import actor, bearer_token
 from store import staff_accounts
 
+T = TypeVar("T")
+
 MAX_BODY = 4 * 1024
 _hasher = PasswordHasher()
 # Checked against when the account does not exist, so that an unknown name takes as long
@@ -74,22 +78,23 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-async def _body(request: Request) -> object:
-    return await read_json(request, MAX_BODY, error="invalid_body")
-
-
-def _invalid(exc: InvalidRequest) -> JSONResponse:
-    return JSONResponse({**exc.as_dict(), "error": "invalid_body"}, status_code=422)
-
-
-async def login(request: Request) -> Response:
-    body = await _body(request)
+async def _read(request: Request, reader: Callable[[object], T]) -> T | Response:
+    """The request's JSON body as `reader` reads it, or the answer saying what is wrong:
+    a body that is not JSON (400), or one `reader` refuses (422, each problem listed)."""
+    body = await read_json(request, MAX_BODY, error="invalid_body")
     if isinstance(body, Response):
         return body
     try:
-        name, password = read_login(body)
+        return reader(body)
     except InvalidRequest as exc:
-        return _invalid(exc)
+        return JSONResponse({**exc.as_dict(), "error": "invalid_body"}, status_code=422)
+
+
+async def login(request: Request) -> Response:
+    read = await _read(request, read_login)
+    if isinstance(read, Response):
+        return read
+    name, password = read
     settings: Settings = request.app.state.settings
     database = request.app.state.database
     client = client_key(request)
@@ -155,13 +160,9 @@ async def list_staff(request: Request) -> Response:
 
 
 async def add_staff(request: Request) -> Response:
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        account = read_account(body)
-    except InvalidRequest as exc:
-        return _invalid(exc)
+    account = await _read(request, read_account)
+    if isinstance(account, Response):
+        return account
     password_hash = await run_in_threadpool(_hasher.hash, account.password)
     added = await request.app.state.database.awrite(
         staff_accounts.add_account,
@@ -202,13 +203,9 @@ async def disable_staff(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     name = request.path_params["name"]
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        password = read_password(body)
-    except InvalidRequest as exc:
-        return _invalid(exc)
+    password = await _read(request, read_password)
+    if isinstance(password, Response):
+        return password
     password_hash = await run_in_threadpool(_hasher.hash, password)
     changed = await request.app.state.database.awrite(
         staff_accounts.set_password, name, password_hash, utcnow(), actor(request)
@@ -223,13 +220,9 @@ async def change_password(request: Request) -> Response:
 
 async def set_role(request: Request) -> Response:
     name = request.path_params["name"]
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        role = read_role(body)
-    except InvalidRequest as exc:
-        return _invalid(exc)
+    role = await _read(request, read_role)
+    if isinstance(role, Response):
+        return role
     outcome, before = await request.app.state.database.awrite(
         staff_accounts.set_role, name, role, actor(request), utcnow()
     )
@@ -277,13 +270,9 @@ async def open_session_for(request: Request) -> Response:
              "message": "only the ADMIN_TOKEN (the dashboard) opens sessions for others"},
             status_code=403,
         )  # fmt: skip
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        email = read_email(body)
-    except InvalidRequest as exc:
-        return _invalid(exc)
+    email = await _read(request, read_email)
+    if isinstance(email, Response):
+        return email
     settings: Settings = request.app.state.settings
     token = new_session_token()
     opened = await request.app.state.database.awrite(
