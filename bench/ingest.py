@@ -162,18 +162,21 @@ def memory_check(secret: str, deliveries: Path, work: Path) -> tuple[int, float]
         sidecar.stop()
 
 
+def work_dirs(prefix: str) -> tuple[Path, Path]:
+    """A folder for the servers' files, and one for the signed deliveries: in memory when
+    it can (over a gigabyte of them, written to disk, would stall the sidecar's fsyncs with
+    their write-back and measure the disk, not us)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    shm = Path("/dev/shm")
+    return work, Path(tempfile.mkdtemp(prefix=prefix, dir=shm)) if shm.is_dir() else work
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     secret = "whsec_bench_" + secrets.token_hex(8)
-    work = Path(tempfile.mkdtemp(prefix="tinkertank-bench-"))
-    # The signed deliveries (over a gigabyte) go to memory when it can: written to disk,
-    # their write-back would stall the sidecar's fsyncs and measure the disk, not us.
-    shm = Path("/dev/shm")
-    deliveries = (
-        Path(tempfile.mkdtemp(prefix="tinkertank-bench-", dir=shm)) if shm.is_dir() else work
-    )
+    work, deliveries = work_dirs("tinkertank-bench-")
     # Enough distinct deliveries a round that neither server runs out (a redelivery takes
     # the sidecar's slower duplicate path and would flatter nobody).
     pools = {"bare": 26_000 * ROUND_SECONDS, "sidecar": 18_000 * ROUND_SECONDS}

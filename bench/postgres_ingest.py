@@ -24,13 +24,19 @@ import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench import fulfilment
-from bench.ingest import ROUND_SECONDS, WrkResult, run_wrk, stored_events, write_deliveries
+from bench.ingest import (
+    ROUND_SECONDS,
+    WrkResult,
+    run_wrk,
+    stored_events,
+    work_dirs,
+    write_deliveries,
+)
 from bench.servers import (
     ServerProcess,
     free_port,
@@ -170,11 +176,7 @@ def main() -> int:
         print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     secret = "whsec_bench_" + secrets.token_hex(8)
-    work = Path(tempfile.mkdtemp(prefix="tinkertank-pg-bench-"))
-    shm = Path("/dev/shm")
-    deliveries = (
-        Path(tempfile.mkdtemp(prefix="tinkertank-pg-bench-", dir=shm)) if shm.is_dir() else work
-    )
+    work, deliveries = work_dirs("tinkertank-pg-bench-")
     if os.environ.get("TEST_DATABASE_URL"):
         postgres = PostgresServer(os.environ["TEST_DATABASE_URL"])
     else:
