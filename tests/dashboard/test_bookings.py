@@ -3,14 +3,13 @@ paid in cash, a form with problems, a repair, and reordering and pruning a waitl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from runtime.sidecar_process import free_port, start_sidecar
-from tests.conftest import Sidecar, sidecar_env
+from tests.conftest import Sidecar
 from tests.dashboard.conftest import (
     AUTH,
     dashboard_settings,
@@ -23,14 +22,6 @@ from tests.dashboard.conftest import (
 from tests.sidecar.test_staff_bookings import payment_without_cart
 
 SLOT = {"product_id": "slime-lab-party", "date": "2027-01-09", "start_time": "10:00"}
-
-
-@pytest.fixture(scope="module")
-def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    tmp_path = tmp_path_factory.mktemp("dashboard-bookings")
-    server = start_sidecar(free_port(), sidecar_env(tmp_path), log_path=tmp_path / "sidecar.log")
-    yield Sidecar(server)
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,8 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from client.staff_api import StaffApi
 from dashboard.session import OidcRefused, oidc_member
-from runtime.sidecar_process import free_port, start_sidecar
-from tests.conftest import ADMIN_TOKEN, Sidecar, sidecar_env
+from tests.conftest import ADMIN_TOKEN, Sidecar
 from tests.dashboard.conftest import (
     AUTH,
     dashboard_settings,
@@ -34,14 +32,6 @@ OIDC = {
     "client_secret": "secret",
     "server_metadata_url": "https://id.example.org/.well-known/openid-configuration",
 }
-
-
-@pytest.fixture(scope="module")
-def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    tmp_path = tmp_path_factory.mktemp("dashboard-oidc")
-    server = start_sidecar(free_port(), sidecar_env(tmp_path), log_path=tmp_path / "sidecar.log")
-    yield Sidecar(server)
-    server.stop()
 
 
 def account(sidecar: Sidecar, role: str, name: str | None = None) -> str:
