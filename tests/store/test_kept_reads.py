@@ -7,39 +7,24 @@ The database is the bench's million-order business (bench/million.py) at 3,000 o
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench import million
 from core.business_days import day_bounds
-from core.settings import DatabaseLocation
 from store import bookings, calendar, fulfilment_steps, staff_reads
 from store.database import Database
 from tests.conftest import SUITE_NOW
+from tests.store.conftest import NOW
 
 TZ = ZoneInfo("Australia/Sydney")
-NOW = SUITE_NOW.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 START, STOP = NOW - timedelta(days=20), NOW + timedelta(days=10)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("kept") / "business.duckdb"
-    million.build(path, 3000, NOW)
-    return path
-
-
 @pytest.fixture
-def db(built: Path, tmp_path: Path) -> Database:
-    path = tmp_path / "business.duckdb"
-    shutil.copyfile(built, path)
-    database = Database.open(DatabaseLocation("duckdb", str(path)))
-    yield database
-    database.close()
+def db(business_copy: Database) -> Database:
+    return business_copy
 
 
 class Calendar:

@@ -6,40 +6,25 @@ years of orders with items, refunds, bookings and events, as the pipeline leaves
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench import million
 from core import summary
-from core.settings import DatabaseLocation
 from store import bookings, order_state, summaries, trends
 from store.database import Database
 from tests.conftest import SUITE_NOW
+from tests.store.conftest import NOW
 
 TZ = "Australia/Sydney"
-NOW = SUITE_NOW.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 DAYS = summary.trend_days(SUITE_NOW, ZoneInfo(TZ), 30)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("trends") / "business.duckdb"
-    million.build(path, 3000, NOW)
-    return path
-
-
 @pytest.fixture
-def db(built: Path, tmp_path: Path) -> Database:
-    path = tmp_path / "business.duckdb"
-    shutil.copyfile(built, path)
+def db(business_copy: Database) -> Database:
     trends._kept.clear()
-    database = Database.open(DatabaseLocation("duckdb", str(path)))
-    yield database
-    database.close()
+    return business_copy
 
 
 def kept_and_scanned(db: Database) -> tuple[list, list]:
