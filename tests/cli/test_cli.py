@@ -115,10 +115,10 @@ def test_simulate_without_a_sidecar_says_so(tmp_path: Path):
     assert "no sidecar answering at http://127.0.0.1:9" in result.stderr
 
 
-def _demo_catalog(*args: str) -> subprocess.CompletedProcess:
+def _demo_catalog(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cli.main", "demo-catalog", *args],
-        env=inherited_env(),
+        env={**inherited_env(), **env},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -153,14 +153,7 @@ def test_demo_catalog_reads_the_clock_as_clock_shift_seconds_moves_it(tmp_path: 
     out = tmp_path / "catalog.toml"
 
     # The suite's clock: Thursday 26 November 2026 (SUITE_NOW), whatever today is.
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "demo-catalog", "--out", str(out)],
-        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": str(CLOCK_SHIFT)},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _demo_catalog("--out", str(out), CLOCK_SHIFT_SECONDS=str(CLOCK_SHIFT))
 
     assert result.returncode == 0, result.stderr
     assert f"after {SUITE_NOW.date()}" in result.stdout
@@ -169,14 +162,7 @@ def test_demo_catalog_reads_the_clock_as_clock_shift_seconds_moves_it(tmp_path: 
 
 
 def test_demo_catalog_names_a_bad_clock_shift_and_exits_2(tmp_path: Path):
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "demo-catalog", "--out", str(tmp_path / "x")],
-        env={**inherited_env(), "CLOCK_SHIFT_SECONDS": "soon"},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _demo_catalog("--out", str(tmp_path / "x"), CLOCK_SHIFT_SECONDS="soon")
 
     assert result.returncode == 2
     assert "CLOCK_SHIFT_SECONDS: 'soon'" in result.stderr
