@@ -154,9 +154,7 @@ class Writer:
         self._wal_path = wal_path  # the write-ahead log's file, None in memory
         # DuckDB's memory limit as configured ("200MB"), None when the cache is not released
         self._memory_limit = memory_limit
-        self._release_due = False
         self._released: collections.deque[threading.Event] = collections.deque()
-        self._checkpoint_due = False
         self._checkpointed: collections.deque[threading.Event] = collections.deque()
         self.releases = 0  # times the cache was released
         self._logged = False  # committed since the last look at the log's size
@@ -195,7 +193,6 @@ class Writer:
             done.set()
             return done
         self._checkpointed.append(done)
-        self._checkpoint_due = True
         self._queue.put(_WAKE)
         return done
 
@@ -207,12 +204,10 @@ class Writer:
             done.set()
             return done
         self._released.append(done)
-        self._release_due = True
         self._queue.put(_WAKE)
         return done
 
     def _checkpoint_now(self) -> None:
-        self._checkpoint_due = False
         try:
             self._conn.execute("CHECKPOINT")
             self.checkpoints += 1
@@ -224,7 +219,6 @@ class Writer:
                 self._checkpointed.popleft().set()
 
     def _release_cache_now(self) -> None:
-        self._release_due = False
         try:
             self._release()
         finally:
@@ -272,9 +266,9 @@ class Writer:
         while True:
             first = carried if carried is not None else self._next()
             carried = None
-            if self._checkpoint_due:
+            if self._checkpointed:  # asked for (checkpoint_soon)
                 self._checkpoint_now()
-            if self._release_due:
+            if self._released:  # asked for (release_cache)
                 self._release_cache_now()
             if first is _STOP:
                 break
