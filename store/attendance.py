@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from core.attendance import may_collect, who_may_collect
+from store import people
 from store.staff_reads import query_dicts
 
 ATTENDANCE_COLUMNS = ("checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by",
@@ -39,16 +40,26 @@ def day_sheet(conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime) 
     first = min(e.pop("created_at") for e in events)
     children = query_dicts(
         conn,
-        "SELECT b.booking_id, b.event_id, b.order_id, s.student_id, s.name AS student, s.age,"
-        " s.notes, s.emergency_contacts, s.authorised_collectors, o.customer_name,"
-        " o.customer_email, a.checked_in_at, a.checked_in_by, a.checked_out_at,"
-        " a.checked_out_by, a.collected_by, a.collection_override"
-        " FROM bookings b JOIN students s ON s.student_id = b.student_id"
-        " JOIN orders o ON o.order_id = b.order_id"
-        " LEFT JOIN attendance a ON a.booking_id = b.booking_id"
+        "SELECT b.booking_id, b.event_id, b.order_id, b.student_id, a.checked_in_at,"
+        " a.checked_in_by, a.checked_out_at, a.checked_out_by, a.collected_by,"
+        " a.collection_override"
+        " FROM bookings b LEFT JOIN attendance a ON a.booking_id = b.booking_id"
         " WHERE b.created_at >= ? AND b.status = 'confirmed' AND b.event_id IN (SELECT unnest(?))",
         [first, [e["event_id"] for e in events]],
     )
+    # The children and their families by id, without reading every student and order.
+    students = people.students_of(conn, (c["student_id"] for c in children))
+    families = people.orders_of(conn, (c["order_id"] for c in children))
+    children = [c for c in children if c["student_id"] in students and c["order_id"] in families]
+    for child in children:
+        student, family = students[child["student_id"]], families[child["order_id"]]
+        child.update(
+            student=student.get("name"), age=student.get("age"), notes=student.get("notes"),
+            emergency_contacts=student.get("emergency_contacts"),
+            authorised_collectors=student.get("authorised_collectors"),
+            customer_name=family.get("customer_name"),
+            customer_email=family.get("customer_email"),
+        )  # fmt: skip
     by_event: dict[str, list[dict]] = {e["event_id"]: [] for e in events}
     for row in children:
         by_event[row["event_id"]].append(_child(row))

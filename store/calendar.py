@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from store import people
 from store.attendance import contacts
 from store.staff_reads import query_dicts
 
@@ -169,36 +170,16 @@ def _people(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> list[dict[st
         " WHERE created_at >= ? AND event_id IN (SELECT unnest(?))",
         [since, sorted(sessions)],
     )
-    students: dict[str, dict] = {}
-    customers: dict[str, dict] = {}
-    if bookings:
-        students = {
-            s["student_id"]: s
-            for s in query_dicts(
-                conn,
-                "SELECT student_id, name, age, notes, emergency_contacts, authorised_collectors"
-                " FROM students"
-                " WHERE student_id IN (SELECT unnest(?))",
-                [sorted({b["student_id"] for b in bookings})],
-            )
-        }
-        # Every column, so that a mobile number (`customer_phone`) shows once the orders
-        # table has one, without this read naming a column an older schema lacks.
-        customers = {
-            o["order_id"]: o
-            for o in query_dicts(
-                conn,
-                "SELECT * FROM orders WHERE order_id IN (SELECT unnest(?))",
-                [sorted({b["order_id"] for b in bookings})],
-            )
-        }
+    # The children and their families by id, without reading every student and order.
+    students = people.students_of(conn, (b["student_id"] for b in bookings))
+    customers = people.orders_of(conn, (b["order_id"] for b in bookings))
     rank = {"confirmed": 0, "conflict": 1, "cancelled": 2}
-    people = []
+    roster = []
     for booking in bookings:
         student = students.get(booking["student_id"], {})
         customer = customers.get(booking["order_id"], {})
         session = sessions[booking["event_id"]]
-        people.append({
+        roster.append({
             "booking_id": booking["booking_id"],
             "event_id": booking["event_id"],
             "session": session["slot_key"].rsplit(":", 1)[1] if session["kind"] == "camp" else None,
@@ -213,5 +194,5 @@ def _people(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> list[dict[st
             "customer_phone": customer.get("customer_phone"),
             "status": booking["status"],
         })  # fmt: skip
-    people.sort(key=lambda p: (rank.get(p["status"], 3), (p["student"] or "").casefold()))
-    return people
+    roster.sort(key=lambda p: (rank.get(p["status"], 3), (p["student"] or "").casefold()))
+    return roster

@@ -7,13 +7,16 @@ The database is the bench's million-order business (bench/million.py) at 3,000 o
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.business_days import day_bounds
-from store import bookings, calendar, fulfilment_steps, staff_reads
+from core.settings import DatabaseLocation
+from store import attendance, bookings, calendar, fulfilment_steps, people, staff_reads
 from store.database import Database
 from tests.conftest import SUITE_NOW
 from tests.store.conftest import NOW
@@ -133,3 +136,78 @@ def test_the_kpis_step_counts_follow_new_steps(db: Database):
         )
     )
     assert {step: sum(counts.values()) for step, counts in after.items()} == scanned
+
+
+# --- the children and families of bookings (store/people.py) -----------------------------
+
+
+def day_sheet_today(db: Database) -> list[dict]:
+    return db.read(attendance.day_sheet, *day_bounds(SUITE_NOW.date(), TZ))
+
+
+def fresh(db: Database, read, *args):
+    """What `read` answers with nothing kept in the store process."""
+    people._kept.clear()
+    return db.read(read, *args)
+
+
+def test_the_check_in_day_read_with_kept_children_equals_a_fresh_read(db: Database):
+    sheet = fresh(db, attendance.day_sheet, *day_bounds(SUITE_NOW.date(), TZ))
+    children = [c for e in sheet for c in e["children"]]
+    assert len(children) > 5
+    # The second read takes the students and when their orders were made from what the
+    # first one kept: the same answer.
+    (kept,) = people._kept.values()
+    assert {c["student_id"] for c in children} <= kept.students.keys()
+    assert day_sheet_today(db) == sheet
+
+    # What a family gives later (a mobile from Stripe, a repaired order's name) is read
+    # every time; a booking moved into the day shows at once.
+    child = children[0]
+    db.write(lambda conn: conn.execute(
+        "UPDATE orders SET customer_name = 'Renamed Family' WHERE order_id = ?",
+        [child["order_id"]],
+    ))  # fmt: skip
+    moved = db.read(lambda conn: conn.execute(
+        "SELECT b.booking_id FROM bookings b JOIN events e ON e.event_id = b.event_id"
+        " WHERE b.status = 'confirmed' AND e.starts_at < ? ORDER BY b.booking_id LIMIT 1",
+        [NOW - timedelta(days=30)],
+    ).fetchone()[0])  # fmt: skip
+    event_id = sheet[0]["event_id"]
+    db.write(bookings.move_booking, moved, event_id, NOW)
+    again = day_sheet_today(db)
+    assert again == fresh(db, attendance.day_sheet, *day_bounds(SUITE_NOW.date(), TZ))
+    names = {c["booking_id"]: c["customer_name"] for e in again for c in e["children"]}
+    assert names[child["booking_id"]] == "Renamed Family"
+    assert moved in {c["booking_id"] for c in again[0]["children"]}
+
+
+def test_a_roster_read_with_kept_children_equals_a_fresh_read(db: Database):
+    event_id = day_sheet_today(db)[0]["event_id"]
+    first = fresh(db, calendar.roster, event_id)
+    assert first["roster"] and db.read(calendar.roster, event_id) == first
+    order_id = first["roster"][0]["order_id"]
+    db.write(lambda conn: conn.execute(
+        "UPDATE orders SET customer_phone = '+61412345678' WHERE order_id = ?", [order_id]
+    ))  # fmt: skip
+    phones = {
+        p["order_id"]: p["customer_phone"] for p in db.read(calendar.roster, event_id)["roster"]
+    }
+    assert phones[order_id] == "+61412345678"
+
+
+def test_what_is_kept_of_one_file_is_never_taken_for_another(small_business: Path, tmp_path: Path):
+    """Two copies of one business (the same ids) whose children differ: each file's
+    check-in day shows its own children."""
+    names = []
+    for n in range(2):
+        path = tmp_path / f"copy{n}.duckdb"
+        shutil.copyfile(small_business, path)
+        db = Database.open(DatabaseLocation("duckdb", str(path)))
+        try:
+            db.write(lambda conn, n=n: conn.execute(f"UPDATE students SET name = 'Child {n}'"))
+            sheet = day_sheet_today(db)
+            names.append({c["student"] for e in sheet for c in e["children"]})
+        finally:
+            db.close()
+    assert names == [{"Child 0"}, {"Child 1"}]
