@@ -457,7 +457,7 @@ def table_counts(database: Path) -> dict[str, int]:
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("orders", "order_items", "bookings", "events", "fulfilment_steps",
-                          "outbox", "webhook_inbox", "error_log")
+                          "outbox", "webhook_inbox", "webhook_inbox_archive", "error_log")
         }  # fmt: skip
     finally:
         conn.close()

@@ -60,31 +60,39 @@ def build_activity(
         '}},"livemode":true,"pending_webhooks":1,"request":{{"id":null,'
         '"idempotency_key":null}},"type":"\' || e.type || \'"}}\''
     )
-    run("webhook_inbox", f"""
-        INSERT INTO webhook_inbox (event_id, type, object_id, livemode, api_version,
-            created_at, payload, received_at, status, attempts, next_attempt_at, last_error,
-            processed_at, order_id)
-        SELECT e.event_id, e.type, e.object_id, true, '2025-09-30.clover',
-            date_trunc('second', e.at), {envelope}, e.at, 'processed', 1, NULL, NULL,
-            e.at + to_milliseconds((40 + hash(e.event_id) % 300)::INTEGER), o.order_id
-        FROM orders o CROSS JOIN LATERAL (
-            SELECT 'evt_' || substr(md5(o.order_id || x.type), 1, 24) AS event_id, x.type,
-                   x.object_id, x.object, x.at_ AS at
-            FROM (VALUES
-                ('checkout.session.completed', o.checkout_session_id, 'checkout.session',
-                 o.paid_at, o.paid_at IS NOT NULL),
-                ('payment_intent.succeeded', o.payment_intent_id, 'payment_intent',
-                 o.paid_at + INTERVAL 1 SECOND, o.paid_at IS NOT NULL),
-                ('checkout.session.expired', o.checkout_session_id, 'checkout.session',
-                 o.expires_at, o.payment_status = 'expired'),
-                ('charge.refunded', 'ch_' || substr(md5(o.order_id), 1, 24), 'charge',
-                 o.paid_at + INTERVAL 3 DAY, o.amount_refunded > 0),
-                ('charge.dispute.created', 'dp_' || substr(md5(o.order_id), 1, 24),
-                 'dispute', o.paid_at + INTERVAL 9 DAY, o.payment_status = 'disputed'))
-                x(type, object_id, object, at_, happened)
-            WHERE x.happened AND x.at_ < TIMESTAMP '{{now}}') e
-        ORDER BY e.at, e.event_id
-    """)  # fmt: skip
+    # Events finished more than 35 days ago are in the inbox's archive, as the store's
+    # archive pass leaves them (store/inbox_archive.py).
+    for table, extra, value, when in (
+        ("webhook_inbox", "", "", ">="),
+        ("webhook_inbox_archive", ", archived_at", ", TIMESTAMP '{now}'", "<"),
+    ):
+        run(table, f"""
+            INSERT INTO {table} (event_id, type, object_id, livemode, api_version,
+                created_at, payload, received_at, status, attempts, next_attempt_at,
+                last_error, processed_at, order_id{extra})
+            SELECT e.event_id, e.type, e.object_id, true, '2025-09-30.clover',
+                date_trunc('second', e.at), {envelope}, e.at, 'processed', 1, NULL, NULL,
+                e.at + to_milliseconds((40 + hash(e.event_id) % 300)::INTEGER),
+                o.order_id{value}
+            FROM orders o CROSS JOIN LATERAL (
+                SELECT 'evt_' || substr(md5(o.order_id || x.type), 1, 24) AS event_id, x.type,
+                       x.object_id, x.object, x.at_ AS at
+                FROM (VALUES
+                    ('checkout.session.completed', o.checkout_session_id, 'checkout.session',
+                     o.paid_at, o.paid_at IS NOT NULL),
+                    ('payment_intent.succeeded', o.payment_intent_id, 'payment_intent',
+                     o.paid_at + INTERVAL 1 SECOND, o.paid_at IS NOT NULL),
+                    ('checkout.session.expired', o.checkout_session_id, 'checkout.session',
+                     o.expires_at, o.payment_status = 'expired'),
+                    ('charge.refunded', 'ch_' || substr(md5(o.order_id), 1, 24), 'charge',
+                     o.paid_at + INTERVAL 3 DAY, o.amount_refunded > 0),
+                    ('charge.dispute.created', 'dp_' || substr(md5(o.order_id), 1, 24),
+                     'dispute', o.paid_at + INTERVAL 9 DAY, o.payment_status = 'disputed'))
+                    x(type, object_id, object, at_, happened)
+                WHERE x.happened AND x.at_ < TIMESTAMP '{{now}}'
+                    AND x.at_ {when} TIMESTAMP '{{now}}' - INTERVAL 35 DAY) e
+            ORDER BY e.at, e.event_id
+        """)  # fmt: skip
     run(
         "refunds",
         """

@@ -17,6 +17,7 @@ from fulfilment.event_orders import (
 from fulfilment.staff_actions import apply_item_refunds
 from store import bookings, fulfilment_steps, holds, order_state, outbox, staff_refunds
 from store.error_log import log_error
+from store.inbox_archive import every_event
 
 
 def handle_charge_refunded(conn, event, ctx: Context) -> None:
@@ -104,11 +105,13 @@ def _invoice_refunded(
 
 
 def _payment_not_ours(conn, payment_intent_id: str | None) -> bool:
-    """Whether the payment was already recorded as not ours (its payment_intent.succeeded)."""
+    """Whether the payment was already recorded as not ours (its payment_intent.succeeded,
+    archived if it came more than 35 days ago)."""
     if payment_intent_id is None:
         return False
     return bool(conn.execute(
-        "SELECT 1 FROM webhook_inbox WHERE object_id = ? AND not_ours LIMIT 1",
+        f"SELECT 1 FROM {every_event('object_id, not_ours')} WHERE object_id = ? AND not_ours"
+        " LIMIT 1",
         [payment_intent_id],
     ).fetchone())  # fmt: skip
 

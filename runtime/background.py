@@ -1,5 +1,6 @@
 """The work a store does beside its requests, on either backend: the fulfilment worker,
-the outbox sender and the waitlist's offer pass, each a thread over the one database
+the outbox sender, the waitlist's offer pass and the inbox's archive pass, each a thread
+over the one database
 (started by the DuckDB store process, `runtime/store_process.py`, and on PostgreSQL by the
 web process itself, `runtime/local_store.py`)."""
 
@@ -9,15 +10,16 @@ from core.catalog import Catalog
 from core.settings import Settings
 from fulfilment import waitlist_offers
 from fulfilment.worker import RetryPolicy, Worker
-from runtime.waitlist_loop import WaitlistLoop
+from runtime.periodic_pass import ARCHIVE_PASS_SECONDS, OFFER_PASS_SECONDS, PeriodicPass
 from senders.sender import Sender
+from store import inbox_archive
 from store.database import Database
 
 
 def background_work(
     database: Database, settings: Settings, catalog: Catalog
-) -> tuple[Worker, Sender, WaitlistLoop]:
-    """The worker, the sender and the offer pass, made and not yet started."""
+) -> tuple[Worker, Sender, list[PeriodicPass]]:
+    """The worker, the sender and the periodic passes, made and not yet started."""
     worker = Worker(
         database,
         catalog,
@@ -29,4 +31,10 @@ def background_work(
     )
     sender = Sender(database, settings, catalog)
     waitlist_offers.use_catalog(catalog)
-    return worker, sender, WaitlistLoop(database, catalog)
+    passes = [
+        PeriodicPass(database, "waitlist-offers", waitlist_offers.offer_places, (catalog,),
+                     OFFER_PASS_SECONDS),
+        PeriodicPass(database, "inbox-archive", inbox_archive.move_finished, (),
+                     ARCHIVE_PASS_SECONDS, again=lambda moved: moved >= inbox_archive.BATCH),
+    ]  # fmt: skip
+    return worker, sender, passes

@@ -23,7 +23,7 @@ from core.clock import utcnow
 from core.settings import Settings
 from fulfilment.worker import Worker
 from runtime.background import background_work
-from runtime.waitlist_loop import WaitlistLoop
+from runtime.periodic_pass import PeriodicPass
 from senders.sender import Sender
 from store.database import Database, DatabaseUnavailable, StoreStatus
 from store.recurring import sync_templates
@@ -34,11 +34,13 @@ class LocalStore:
 
     SHUTTING_DOWN = "the sidecar is shutting down"
 
-    def __init__(self, database: Database, worker: Worker, sender: Sender, offers: WaitlistLoop):
+    def __init__(
+        self, database: Database, worker: Worker, sender: Sender, passes: list[PeriodicPass]
+    ):
         self.database = database
         self.worker = worker
         self.sender = sender
-        self.offers = offers
+        self.passes = passes
         self.down: str | None = None
         # Called once if the writer thread stops: nothing can be stored any more, so the
         # sidecar stops serving (exit 3, as on DuckDB when its store process dies) and its
@@ -64,11 +66,12 @@ class LocalStore:
         except Exception as exc:
             database.close()
             raise DatabaseUnavailable(f"cannot sync recurring templates: {exc}") from None
-        worker, sender, offers = background_work(database, settings, catalog)
+        worker, sender, passes = background_work(database, settings, catalog)
         worker.start()
         sender.start()
-        offers.start()
-        store = cls(database, worker, sender, offers)
+        for each in passes:
+            each.start()
+        store = cls(database, worker, sender, passes)
         store._watcher.start()
         return store
 
@@ -100,7 +103,8 @@ class LocalStore:
         is due again for the other sidecars once this process's connections are closed
         (store/locks.py), and for a restarted one."""
         self._watch.set()
-        self.offers.stop(timeout)
+        for each in self.passes:
+            each.stop(timeout)
         self.sender.stop(timeout)
         self.worker.stop(timeout)
         self.database.close(timeout)

@@ -178,11 +178,12 @@ def main(argv: list[str]) -> int:
         database.close()
         sock.sendall(frame(("failed", f"cannot sync recurring templates: {exc}")))
         return 3
-    worker, sender, offers = background_work(database, settings, catalog)
+    worker, sender, passes = background_work(database, settings, catalog)
     server = _StoreServer(sock, database, worker)
     worker.start()
     sender.start()
-    offers.start()
+    for each in passes:
+        each.start()
     gc.freeze()  # what start-up built lives as long as the process (see cli.main serve)
     server.send(("ready", os.getpid()))
     try:
@@ -190,7 +191,8 @@ def main(argv: list[str]) -> int:
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
-        offers.stop()
+        for each in passes:
+            each.stop()
         sender.stop()
         worker.stop()
         server.reads.shutdown(wait=True)

@@ -43,6 +43,7 @@ KEEP_SUPERSEDED_SECONDS = 30.0
 # The phone numbers of other adults (a child's emergency contacts and collectors) stay out.
 LEFT_OUT = {
     "webhook_inbox": ("payload",),
+    "webhook_inbox_archive": ("payload",),
     "students": ("emergency_contacts", "authorised_collectors"),
 }
 # Columns blanked (NULL) in the analyst role's copy (docs/security.md, Staff roles):

@@ -143,8 +143,11 @@ def _stripe_events(conn: duckdb.DuckDBPyConnection, order: dict[str, Any]) -> li
         e["event_id"]: e
         for e in query_dicts(
             conn,
-            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ? AND order_id = ?",
-            [since, order["order_id"]],
+            # Events finished long ago are in the inbox's archive (store/inbox_archive.py).
+            f"SELECT {columns} FROM webhook_inbox WHERE received_at >= ? AND order_id = ?"
+            f" UNION ALL SELECT {columns} FROM webhook_inbox_archive"
+            " WHERE received_at >= ? AND order_id = ?",
+            [since, order["order_id"], since, order["order_id"]],
         )
     }
     ids = [order[c] for c in STRIPE_ID_COLUMNS.values() if order[c]]

@@ -717,6 +717,36 @@ _V17 = """
 {place_indexes}
 """
 
+# v18, the inbox's archive (store/inbox_archive.py): events finished more than 35 days ago
+# (received then) move out of `webhook_inbox`, whose primary key on `event_id` then holds a
+# few weeks of ids instead of every event ever received. Stripe resends an event for at most
+# 30 days, so a redelivery still meets the key; one created before that is looked for here.
+# No key here: on DuckDB an index on millions of random ids loads into memory as soon as
+# inserts or lookups touch it (about 100 MB for two million events). On PostgreSQL, whose
+# B-tree indexes stay on disk, nothing is moved and the archive stays empty.
+_V18 = """
+CREATE TABLE webhook_inbox_archive (
+    event_id        VARCHAR NOT NULL,
+    type            VARCHAR NOT NULL,
+    object_id       VARCHAR,
+    livemode        BOOLEAN NOT NULL,
+    api_version     VARCHAR,
+    created_at      TIMESTAMP NOT NULL,
+    payload         VARCHAR {compressed} NOT NULL,
+    received_at     TIMESTAMP NOT NULL,
+    status          VARCHAR NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP,
+    last_error      VARCHAR,
+    processed_at    TIMESTAMP,
+    order_id        VARCHAR,
+    not_ours        BOOLEAN,
+    waiting_for     VARCHAR,
+    claimed_by      VARCHAR,
+    archived_at     TIMESTAMP NOT NULL
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -735,6 +765,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (15, "Ignite invoice refunds, staff account changes, bookings paid with credit", _V15),
     (16, "claims of several sidecars", _V16),
     (17, "holds found by their place on PostgreSQL", _V17),
+    (18, "the inbox's archive", _V18),
 ]
 
 

@@ -33,6 +33,7 @@ from core.vocabulary import (
     STEPS,
 )
 from store import paging, summaries
+from store.inbox_archive import every_event
 from store.paging import Where
 
 ORDER_SUMMARY = ("order_id", "created_at", "customer_name", "customer_email", "payment_status",
@@ -265,7 +266,8 @@ def webhook_lag_by_day(
     for name, start, stop in days:
         processed, p50, p95 = conn.execute(
             f"SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {lag}),"
-            f" percentile_cont(0.95) WITHIN GROUP (ORDER BY {lag}) FROM webhook_inbox"
+            f" percentile_cont(0.95) WITHIN GROUP (ORDER BY {lag})"
+            f" FROM {every_event('received_at, processed_at')}"
             " WHERE processed_at >= ? AND processed_at < ?",
             [start, stop],
         ).fetchone()

@@ -23,6 +23,7 @@ import duckdb
 from core import summary
 from core.summary import DayRows, EventRow, TrendRows
 from store import outbox, paging, waitlist
+from store.inbox_archive import every_event
 from store.paging import Where
 
 _COLUMNS = ("summary_date", "figures", "computed_at", "posted_at", "post_count")
@@ -241,7 +242,8 @@ def webhook_health(conn: duckdb.DuckDBPyConnection, start: datetime, end: dateti
     """Deliveries received and processed in the day, failures among the day's deliveries,
     the backlog now, and how long processing took (received → processed) that day."""
     received, failed = conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'failed') FROM webhook_inbox"
+        "SELECT count(*), count(*) FILTER (WHERE status = 'failed')"
+        f" FROM {every_event('status, received_at')}"
         " WHERE received_at >= ? AND received_at < ?",
         [start, end],
     ).fetchone()
@@ -249,7 +251,8 @@ def webhook_health(conn: duckdb.DuckDBPyConnection, start: datetime, end: dateti
     processed, lag_p50, lag_p95 = conn.execute(
         f"SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {lag}),"
         f" percentile_cont(0.95) WITHIN GROUP (ORDER BY {lag})"
-        " FROM webhook_inbox WHERE processed_at >= ? AND processed_at < ?",
+        f" FROM {every_event('received_at, processed_at')}"
+        " WHERE processed_at >= ? AND processed_at < ?",
         [start, end],
     ).fetchone()
     backlog, oldest = conn.execute(

@@ -26,6 +26,12 @@ with ui.section():
     columns = st.columns(len(shown))
     for column, status in zip(columns, shown, strict=True):
         column.metric(status.replace("_", " ").capitalize(), counts.get(status, 0))
+    if counts.get("archived"):
+        st.caption(
+            f"Listed here: the last 35 days, and every event not finished. {counts['archived']:,}"
+            " events finished before are archived: they show on their order's timeline, and"
+            " analysts find them in `webhook_inbox_archive`."
+        )
 
 status_field, type_field = st.columns([1, 2])
 status = status_field.selectbox(

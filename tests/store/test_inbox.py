@@ -93,7 +93,7 @@ def test_handled_types_wait_for_the_worker_and_unknown_types_are_ignored(databas
     assert database.read(inbox.get_event, handled.event_id)["status"] == "received"
     assert database.read(inbox.get_event, unknown.event_id)["status"] == "ignored"
     assert database.read(inbox.count_by_status) == {
-        "received": 1, "processing": 0, "processed": 0, "failed": 0, "ignored": 1,
+        "received": 1, "processing": 0, "processed": 0, "failed": 0, "ignored": 1, "archived": 0,
     }  # fmt: skip
 
 
