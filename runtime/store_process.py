@@ -178,11 +178,9 @@ def main(argv: list[str]) -> int:
         database.close()
         sock.sendall(frame(("failed", f"cannot sync recurring templates: {exc}")))
         return 3
-    worker, sender, offers = background_work(database, settings, catalog)
-    server = _StoreServer(sock, database, worker)
-    worker.start()
-    sender.start()
-    offers.start()
+    background = background_work(database, settings, catalog)
+    server = _StoreServer(sock, database, background.worker)
+    background.start()
     gc.freeze()  # what start-up built lives as long as the process (see cli.main serve)
     server.send(("ready", os.getpid()))
     try:
@@ -190,9 +188,7 @@ def main(argv: list[str]) -> int:
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
-        offers.stop()
-        sender.stop()
-        worker.stop()
+        background.stop()
         server.reads.shutdown(wait=True)
         analyst_snapshot.stop()
         database.close()
