@@ -54,7 +54,10 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
                 f" {found.waiting_for}: waiting for that subscription's order",
                 found.waiting_for,
             )  # fmt: skip
-        if found is not None and ctx.shared:
+        if found is not None and ctx.shared and found.invoice_id is not None:
+            # An invoice not ours: our checkouts make no invoice of no subscription. A
+            # payment of no invoice may still be a checkout's whose payment is late: it
+            # waits for it below, as without lookups.
             raise NotOurs(f"{why_not_ours(charge)}; {found.reason}")
     status = order_state.payment_status(conn, order_id) if order_id else None
     if status not in ("paid", "partially_refunded", "refunded", "disputed"):

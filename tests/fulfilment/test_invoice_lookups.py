@@ -123,3 +123,21 @@ def test_a_refund_made_in_stripe_of_an_ignite_invoice_counts_once_against_that_i
     begun = database.write(staff_refunds.begin, "ord_1", ("it_ignite",), None, "x", "ann",
                            "k1", NOW, paid)  # fmt: skip
     assert (begun.outcome, begun.refundable) == ("too_much", 14900 - 4000)
+
+
+def test_a_shared_accounts_refund_is_not_ours_at_once_only_of_an_invoice_not_ours(
+    database: Database,
+):
+    of_dashboard_invoice = store(database, refund_of("pi_dash", 9000, 9000))
+    of_no_invoice = store(database, refund_of("pi_late", 9000, 9000))
+    for event_id in (of_dashboard_invoice, of_no_invoice):
+        assert apply(database, event_id, NOW, shared=True, lookups=True) == "deferred"
+    answers = {"pi_dash": PaidInvoice("in_dash"), "pi_late": PaidInvoice(None)}
+    assert database.write(record_lookups, answers, {}, LATER) == 2
+
+    assert apply(database, of_dashboard_invoice, LATER, shared=True, lookups=True) == "not_ours"
+    # Of no invoice: perhaps a checkout's payment that is late; it waits for it, as before.
+    assert apply(database, of_no_invoice, LATER, shared=True, lookups=True) == "deferred"
+    assert waiting(database, of_no_invoice)[1:3] == (
+        "pi_late", "waiting: refund for a payment not recorded yet"
+    )  # fmt: skip
