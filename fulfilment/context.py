@@ -50,11 +50,14 @@ Handler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], "Context"], None]
 class Context:
     def __init__(
         self, catalog: Catalog, now: datetime, event_id: str, received_at: datetime,
-        shared: bool = False,
+        shared: bool = False, lookups: bool = False,
     ) -> None:  # fmt: skip
         self.catalog = catalog
         # STRIPE_ACCOUNT_MODE=shared: payments without a marker of ours are not ours.
         self.shared = shared
+        # A Stripe key is set: which invoice a payment paid may be asked of Stripe
+        # (fulfilment/payment_invoices.py); without one, only answers stored before count.
+        self.lookups = lookups
         self.now = now
         self.event_id = event_id
         self.received_at = received_at

@@ -72,10 +72,12 @@ def handle_event(
     now: datetime,
     livemode: bool,
     shared: bool = False,
+    lookups: bool = False,
 ) -> str:
     """Apply one stored event and mark it processed, in the same transaction. `livemode` is
     the mode of our Stripe key: an event of the other mode is refused (`wrong_mode`).
-    `shared`: the Stripe account carries other sales (STRIPE_ACCOUNT_MODE=shared)."""
+    `shared`: the Stripe account carries other sales (STRIPE_ACCOUNT_MODE=shared).
+    `lookups`: which invoice a payment paid may be asked of Stripe (a key is set)."""
     row = conn.execute(
         "SELECT type, payload, status, received_at, livemode FROM webhook_inbox WHERE event_id = ?"
         + skip_locked(conn),  # another sidecar's transaction is applying it: not here
@@ -91,7 +93,7 @@ def handle_event(
     if handler is None:
         outcome = "ignored"  # a handled type whose handler is not written yet
     else:
-        ctx = Context(catalog, now, event_id, received_at, shared)
+        ctx = Context(catalog, now, event_id, received_at, shared, lookups)
         try:
             handler(conn, json.loads(payload), ctx)
         except Deferred as exc:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from core.ownership import front_desk, has_marker, why_not_ours
 from core.payments import facts_from, has_cart
-from fulfilment import waitlist_offers
+from fulfilment import payment_invoices, waitlist_offers
 from fulfilment.context import Context, Deferred, NotOurs
 from fulfilment.event_orders import (
     mark_paid,
@@ -68,20 +68,50 @@ def handle_payment_intent_succeeded(conn, event, ctx: Context) -> None:
     if ctx.shared and front_desk(obj) and not has_marker(obj):
         raise NotOurs(why_not_ours(obj))
     facts = facts_from(event["type"], obj)
-    if order_state.find_order(conn, facts) is None and not facts.order_id and not has_cart(facts):
-        # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
-        # neither our order id nor a cart; invoice.paid books its classes. Its customer is
-        # the subscription order's, once checkout.session.completed has been recorded.
-        if facts.customer_id and _subscription_order_of_customer(conn, facts.customer_id):
-            return
-        if facts.customer_id and ctx.now - ctx.received_at < SUBSCRIPTION_LINK_WAIT:
-            raise Deferred(
-                "waiting to see whether this pays a subscription invoice", facts.customer_id,
-                marked=has_marker(event["data"]["object"]),
-            )  # fmt: skip
+    # The PaymentIntent of a subscription invoice (an Ignite sign-up or renewal) carries
+    # neither our order id nor a cart, only a customer; invoice.paid books its classes.
+    if (
+        facts.customer_id and not facts.order_id and not has_cart(facts)
+        and order_state.find_order(conn, facts) is None
+        and _pays_an_invoice(conn, obj, facts, ctx)
+    ):  # fmt: skip
+        return
     not_ours_unless_marked(conn, event, ctx)
     order_id, facts = order_for(conn, event, ctx, create=True)
     mark_paid(conn, order_id, facts, ctx)
+
+
+def _pays_an_invoice(conn, obj, facts, ctx: Context) -> bool:
+    """Whether a PaymentIntent with a customer and nothing else of ours is the payment of
+    one of our subscription invoices (nothing more to do: invoice.paid books the classes).
+    Its customer is the subscription order's once checkout.session.completed is recorded;
+    else Stripe is asked which invoice it paid (fulfilment/payment_invoices.py), and it
+    waits for the answer. No invoice of ours: in a shared account not ours at once (raises
+    NotOurs); in a dedicated one it waits up to SUBSCRIPTION_LINK_WAIT for the customer's
+    subscription order, then is a payment without a cart (False)."""
+    if _subscription_order_of_customer(conn, facts.customer_id):
+        return True
+    marked = has_marker(obj)
+    found = payment_invoices.match(conn, facts.payment_intent_id, ctx) if (
+        facts.payment_intent_id) else None  # fmt: skip
+    if found is not None and found.asking:
+        raise Deferred(payment_invoices.ASKING, facts.payment_intent_id, marked=marked)
+    if found is not None and found.order_id is not None:
+        ctx.order_id = found.order_id  # that order's invoice payment, recorded by `match`
+        return True
+    if found is not None and found.waiting_for is not None:
+        raise Deferred(
+            f"it paid invoice {found.invoice_id}, of subscription {found.waiting_for}: waiting"
+            " for that subscription's order", found.waiting_for, marked=True,
+        )  # fmt: skip
+    if found is not None and ctx.shared and not marked:
+        raise NotOurs(f"{why_not_ours(obj)}; {found.reason}")
+    if ctx.now - ctx.received_at < SUBSCRIPTION_LINK_WAIT:
+        raise Deferred(
+            "waiting to see whether this pays a subscription invoice", facts.customer_id,
+            marked=marked,
+        )  # fmt: skip
+    return False
 
 
 def _subscription_order_of_customer(conn, customer_id: str) -> str | None:

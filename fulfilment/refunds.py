@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from core.ownership import front_desk, has_marker, why_not_ours
 from core.payments import PaymentFacts, dollars, refund_from
+from fulfilment import payment_invoices
 from fulfilment.context import Context, Deferred, NotOurs, PermanentFailure
 from fulfilment.event_orders import (
     order_for,
@@ -19,6 +20,10 @@ from store import bookings, fulfilment_steps, holds, order_state, outbox, staff_
 from store.error_log import log_error
 from store.inbox_archive import every_event
 
+# How long a dispute of a payment nothing of ours names waits for Stripe to say which
+# invoice it paid before it is flagged as it stands (with no order, when none is found).
+LOOKUP_WAIT = timedelta(minutes=10)
+
 
 def handle_charge_refunded(conn, event, ctx: Context) -> None:
     charge = event["data"]["object"]
@@ -28,9 +33,33 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
         _invoice_refunded(conn, invoice_order, intent, charge, ctx)  # type: ignore[arg-type]
         return
     order_id, facts = order_for(conn, event, ctx, create=False)
-    unmarked = order_id is None and ctx.shared and not has_marker(charge)
-    if unmarked and (front_desk(charge) or _payment_not_ours(conn, facts.payment_intent_id)):
+    unmarked = order_id is None and not has_marker(charge)
+    if (
+        unmarked
+        and ctx.shared
+        and (front_desk(charge) or _payment_not_ours(conn, facts.payment_intent_id))
+    ):
         raise NotOurs(why_not_ours(charge))
+    if unmarked and intent and not front_desk(charge):
+        # A refund made in Stripe's Dashboard of an Ignite invoice's payment names no
+        # invoice and no order: which invoice it paid is asked of Stripe once.
+        found = payment_invoices.match(conn, intent, ctx)
+        if found is not None and found.asking:
+            raise Deferred(payment_invoices.ASKING, intent, marked=False)
+        if found is not None and found.order_id is not None:
+            _invoice_refunded(conn, found.order_id, intent, charge, ctx)
+            return
+        if found is not None and found.waiting_for is not None:
+            raise Deferred(
+                f"a refund of invoice {found.invoice_id}'s payment, of subscription"
+                f" {found.waiting_for}: waiting for that subscription's order",
+                found.waiting_for,
+            )  # fmt: skip
+        if found is not None and ctx.shared and found.invoice_id is not None:
+            # An invoice not ours: our checkouts make no invoice of no subscription. A
+            # payment of no invoice may still be a checkout's whose payment is late: it
+            # waits for it below, as without lookups.
+            raise NotOurs(f"{why_not_ours(charge)}; {found.reason}")
     status = order_state.payment_status(conn, order_id) if order_id else None
     if status not in ("paid", "partially_refunded", "refunded", "disputed"):
         # Woken when the payment's order is recorded; in a shared account, a refund without
@@ -72,9 +101,11 @@ def handle_charge_refunded(conn, event, ctx: Context) -> None:
 def _invoice_refunded(
     conn, order_id: str, intent: str, charge: dict[str, Any], ctx: Context
 ) -> None:
-    """A refund of an Ignite invoice's payment that staff asked for: counted against that
-    payment (the order's other invoices are untouched), its items' bookings (the classes
-    to come of an enrolment) cancelled once. The order is partially refunded, never
+    """A refund of an Ignite invoice's payment, that staff asked for or that was made in
+    Stripe's Dashboard: counted against that payment (the order's other invoices are
+    untouched), once by Stripe's running total; the items of a staff refund have their
+    bookings (the classes to come of an enrolment) cancelled once; a refund made in Stripe
+    keeps every class and is flagged for staff. The order is partially refunded, never
     cancelled as a whole: ending the subscription is Stripe's `customer.subscription.*`."""
     ctx.order_id = order_id
     refund = refund_from(charge)
@@ -95,8 +126,8 @@ def _invoice_refunded(
             category="payment",
             severity="medium",
             message=f"refund of {dollars(rise, refund.currency)} of an Ignite invoice's"
-            f" {dollars(refund.charge_amount, refund.currency)} made in Stripe:"
-            " bookings kept; check whether any should be cancelled",
+            f" {dollars(refund.charge_amount, refund.currency)} made in Stripe, not here:"
+            " classes kept; check whether any class should be cancelled",
             order_id=order_id,
             stripe_event_id=ctx.event_id,
             now=ctx.now,
@@ -156,6 +187,15 @@ def handle_charge_dispute_created(conn, event, ctx: Context) -> None:
         dispute.get("amount"), dispute.get("currency"), {},
     )  # fmt: skip
     order_id = ctx.order_id = order_state.find_order(conn, facts)
+    intent = facts.payment_intent_id
+    if order_id is None and intent and not has_marker(dispute):
+        # Perhaps an Ignite invoice's payment: which invoice it paid is asked of Stripe
+        # once, waited for a short while only (the alert must not wait for Stripe).
+        found = payment_invoices.match(conn, intent, ctx)
+        if found is not None and found.asking and ctx.now - ctx.received_at < LOOKUP_WAIT:
+            raise Deferred(payment_invoices.ASKING, intent, marked=False)
+        if found is not None and found.order_id is not None:
+            order_id = ctx.order_id = found.order_id
     if order_id is None and ctx.shared and not has_marker(dispute):
         raise NotOurs("not ours: a dispute of a payment of no order of ours")
     if order_id is not None:

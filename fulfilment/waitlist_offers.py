@@ -7,7 +7,7 @@ same place.
 `offer_places` is the whole pass: offers paid for are marked booked, offers whose 24 hours
 are up (or whose order expired) lapse and give their place back, and every event with a
 waiting family and a free place offers it to the next. The store process runs it every
-OFFER_PASS_SECONDS (`runtime/waitlist_loop.py`), which is how a hold that lapsed by itself
+OFFER_PASS_SECONDS (`runtime/periodic_pass.py`), which is how a hold that lapsed by itself
 passes its place on; staff can run it at once (`POST /api/waitlist/run`).
 
 `place_freed` is the hook for whatever frees a place (a refund, a cancellation, a move, a

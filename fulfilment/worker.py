@@ -173,6 +173,7 @@ class Worker:
         *,
         livemode: bool,
         shared: bool = False,
+        lookups: bool = False,
         faults: dict[str, int] | None = None,
         poll_seconds: float = 0.05,
         clock: Callable[[], datetime] = utcnow,
@@ -185,6 +186,9 @@ class Worker:
         self.livemode = livemode
         # STRIPE_ACCOUNT_MODE=shared: payments without a marker of ours are not ours.
         self.shared = shared
+        # A Stripe key is set: events about a payment nothing of ours names may wait for the
+        # lookup pass to ask Stripe which invoice it paid (runtime/invoice_lookups.py).
+        self.lookups = lookups
         # Fault drill: {"schedule_events": 2} fails that step's next two runs (tests, drills).
         self.faults = dict(faults or {})
         self.poll_seconds = poll_seconds
@@ -241,7 +245,13 @@ class Worker:
             (
                 event_id,
                 self.database.submit_background(
-                    handle_event, event_id, self.catalog, now, self.livemode, self.shared
+                    handle_event,
+                    event_id,
+                    self.catalog,
+                    now,
+                    self.livemode,
+                    self.shared,
+                    self.lookups,
                 ),
             )
             for event_id in leftovers

@@ -3,9 +3,10 @@
 On DuckDB one process must own the file, so the sidecar starts a store process
 (`runtime/store_process.py`) and talks to it over a socket. On PostgreSQL the server does
 the concurrency: the web process opens the database itself (`Database`: its writer thread,
-group commit, the readers' pool) and runs the fulfilment worker, the sender and the
-waitlist's offer pass as threads beside the event loop, claiming their work so that
-several sidecars on one database do each piece once (`store/locks.py`).
+group commit, the readers' pool) and runs the fulfilment worker, the sender, the
+waitlist's offer pass, the inbox's archive pass and the invoice lookup pass as threads beside the event loop,
+claiming their work so that several sidecars on one database do each piece once
+(`store/locks.py`).
 
 `LocalStore` answers the calls the app makes of `StoreClient` (`awrite`, `aread`,
 `probe`, `astatus`, …), so the app is the same on both backends.
@@ -21,10 +22,7 @@ from collections.abc import Callable
 from core.catalog import Catalog
 from core.clock import utcnow
 from core.settings import Settings
-from fulfilment.worker import Worker
-from runtime.background import background_work
-from runtime.periodic_pass import PeriodicPass
-from senders.sender import Sender
+from runtime.background import Background, background_work
 from store.database import Database, DatabaseUnavailable, StoreStatus
 from store.recurring import sync_templates
 
@@ -34,13 +32,10 @@ class LocalStore:
 
     SHUTTING_DOWN = "the sidecar is shutting down"
 
-    def __init__(
-        self, database: Database, worker: Worker, sender: Sender, passes: list[PeriodicPass]
-    ):
+    def __init__(self, database: Database, background: Background):
         self.database = database
-        self.worker = worker
-        self.sender = sender
-        self.passes = passes
+        self.background = background
+        self.worker = background.worker
         self.down: str | None = None
         # Called once if the writer thread stops: nothing can be stored any more, so the
         # sidecar stops serving (exit 3, as on DuckDB when its store process dies) and its
@@ -59,19 +54,16 @@ class LocalStore:
     @classmethod
     def open(cls, settings: Settings, catalog: Catalog) -> LocalStore:
         """Open the database (migrating it under its advisory lock), sync the recurring
-        templates and start the worker, the sender and the offer pass."""
+        templates and start the worker, the sender, the offer pass and the lookup pass."""
         database = Database.open(settings.database, settings.duckdb_memory_limit)
         try:
             database.write(sync_templates, catalog, utcnow())
         except Exception as exc:
             database.close()
             raise DatabaseUnavailable(f"cannot sync recurring templates: {exc}") from None
-        worker, sender, passes = background_work(database, settings, catalog)
-        worker.start()
-        sender.start()
-        for each in passes:
-            each.start()
-        store = cls(database, worker, sender, passes)
+        background = background_work(database, settings, catalog)
+        background.start()
+        store = cls(database, background)
         store._watcher.start()
         return store
 
@@ -103,8 +95,5 @@ class LocalStore:
         is due again for the other sidecars once this process's connections are closed
         (store/locks.py), and for a restarted one."""
         self._watch.set()
-        for each in self.passes:
-            each.stop(timeout)
-        self.sender.stop(timeout)
-        self.worker.stop(timeout)
+        self.background.stop(timeout)
         self.database.close(timeout)

@@ -178,12 +178,9 @@ def main(argv: list[str]) -> int:
         database.close()
         sock.sendall(frame(("failed", f"cannot sync recurring templates: {exc}")))
         return 3
-    worker, sender, passes = background_work(database, settings, catalog)
-    server = _StoreServer(sock, database, worker)
-    worker.start()
-    sender.start()
-    for each in passes:
-        each.start()
+    background = background_work(database, settings, catalog)
+    server = _StoreServer(sock, database, background.worker)
+    background.start()
     gc.freeze()  # what start-up built lives as long as the process (see cli.main serve)
     server.send(("ready", os.getpid()))
     try:
@@ -191,10 +188,7 @@ def main(argv: list[str]) -> int:
     except (ConnectionError, OSError) as exc:
         log.warning("connection to the web process lost: %s", exc)
     finally:
-        for each in passes:
-            each.stop()
-        sender.stop()
-        worker.stop()
+        background.stop()
         server.reads.shutdown(wait=True)
         analyst_snapshot.stop()
         database.close()

@@ -321,6 +321,18 @@ def wake_waiting(conn: duckdb.DuckDBPyConnection, event_ids: list[str], now: dat
     return len(rows)
 
 
+def wake_waiting_for(conn: duckdb.DuckDBPyConnection, ids: list[str], now: datetime) -> int:
+    """Waiting events that wait for one of these Stripe ids are due now (the lookup pass
+    has stored which invoice a payment paid: `store/payment_invoices.py`)."""
+    if not ids:
+        return 0
+    return len(conn.execute(
+        "UPDATE webhook_inbox SET next_attempt_at = ? WHERE status = 'received'"
+        " AND waiting_for IN (SELECT unnest(?)) AND next_attempt_at > ? RETURNING event_id",
+        [now, list(ids), now],
+    ).fetchall())  # fmt: skip
+
+
 def record_failure(
     conn: duckdb.DuckDBPyConnection, event_id: str, status: str, attempts: int, error: str,
     next_attempt_at: datetime | None,

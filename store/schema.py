@@ -747,6 +747,29 @@ CREATE TABLE webhook_inbox_archive (
 )
 """
 
+# v19 (issues 12 and 16): which invoice a PaymentIntent paid, asked of Stripe once per
+# PaymentIntent (store/payment_invoices.py). An event that waits on a payment nothing of
+# ours names (an invoice's PaymentIntent: no metadata, only a customer) wants a lookup; the
+# lookup pass (runtime/invoice_lookups.py) asks Stripe outside any transaction and keeps
+# the answer here, once: the invoice (NULL: none), its subscription, whether it carries a
+# marker of ours, and, once matched, the order whose invoice it paid.
+_V19 = """
+CREATE TABLE payment_invoices (
+    payment_intent_id VARCHAR PRIMARY KEY,
+    status            VARCHAR NOT NULL CHECK (status IN ('wanted', 'answered', 'failed')),
+    invoice_id        VARCHAR,             -- answered: the invoice it paid; NULL: none
+    subscription_id   VARCHAR,             -- the invoice's subscription, if any
+    marked            BOOLEAN,             -- the invoice carries a marker of ours
+    order_id          VARCHAR,             -- the order whose invoice it paid, once matched
+    wanted_at         TIMESTAMP NOT NULL,  -- when an event first needed it
+    asked_at          TIMESTAMP,           -- when Stripe answered
+    attempts          INTEGER NOT NULL,    -- asks that Stripe did not answer
+    next_attempt_at   TIMESTAMP,           -- wanted: when to ask (again)
+    last_error        VARCHAR,
+    claimed_by        VARCHAR              -- the sidecar asking (store/locks.py)
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -766,6 +789,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (16, "claims of several sidecars", _V16),
     (17, "holds found by their place on PostgreSQL", _V17),
     (18, "the inbox's archive", _V18),
+    (19, "which invoice a payment paid, asked of Stripe once", _V19),
 ]
 
 

@@ -104,11 +104,14 @@ def invoice_to_refund(
 
 
 def order_of_invoice_payment(conn: duckdb.DuckDBPyConnection, payment_intent_id: str) -> str | None:
-    """The order whose invoice's payment staff refunded (an Ignite refund), if any."""
+    """The order an Ignite invoice's payment is known to be of: staff refunded it, or Stripe
+    said which invoice it paid (`store/payment_invoices.py`, once matched)."""
     row = conn.execute(
         "SELECT order_id FROM staff_refunds WHERE payment_intent_id = ?"
-        " AND invoice_id IS NOT NULL LIMIT 1",
-        [payment_intent_id],
+        " AND invoice_id IS NOT NULL"
+        " UNION ALL SELECT order_id FROM payment_invoices WHERE payment_intent_id = ?"
+        " AND order_id IS NOT NULL LIMIT 1",
+        [payment_intent_id, payment_intent_id],
     ).fetchone()
     return row[0] if row else None
 
@@ -181,11 +184,21 @@ def begin(
         ).fetchone()[0]
         refundable = max(0, paid - refunded - pending)
     else:  # what this invoice paid, less what staff refunded of it (asked or applied)
-        asked = conn.execute(
-            "SELECT coalesce(sum(amount), 0) FROM staff_refunds WHERE payment_intent_id = ?",
+        asked, applied = conn.execute(
+            "SELECT coalesce(sum(amount), 0),"
+            " coalesce(sum(amount) FILTER (WHERE status = 'applied'), 0)"
+            " FROM staff_refunds WHERE payment_intent_id = ?",
             [intent],
-        ).fetchone()[0]
-        refundable = max(0, invoice.amount_paid - asked)
+        ).fetchone()
+        # and less what was refunded of it in Stripe's Dashboard: the refunds ledger's
+        # rises for this payment (store/order_state.record_invoice_refund) beyond staff's
+        prefix = f"{order_id}:{intent}:"
+        (ledger,) = conn.execute(
+            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+            " AND left(refund_key, ?) = ?",
+            [order_id, len(prefix), prefix],
+        ).fetchone()
+        refundable = max(0, invoice.amount_paid - asked - max(0, ledger - applied))
     if amount is None:
         amount = sum(prices.values()) if items else refundable
     if amount <= 0 or amount > refundable:

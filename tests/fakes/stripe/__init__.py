@@ -10,6 +10,11 @@ out) for the endpoints TinkerTank uses:
     GET  /v1/events                            list what the test registered (add_event) and
                                                what the fake emitted (completion, expiry)
     GET  /v1/prices/{id}                       retrieve a price registered with add_price
+    GET  /v1/invoice_payments                  list invoice payments (add_invoice_payment)
+                                               by `invoice` or `payment[type]` and
+                                               `payment[payment_intent]`; `expand[]=data.invoice`
+    POST /v1/refunds                           refund a registered PaymentIntent (emits
+                                               `charge.refunded`)
 
 Anything else answers 404 "Unrecognized request URL", as Stripe does.
 

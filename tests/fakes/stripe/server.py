@@ -89,6 +89,8 @@ class FakeStripe(CheckoutSessions, Events, Prices, Refunds, Subscriptions):
         self._intents: dict[str, dict[str, Any]] = {}
         self._refunds: list[dict[str, Any]] = []
         self._invoice_payments: list[dict[str, Any]] = []
+        self._invoices: dict[str, dict[str, Any]] = {}
+        self._invoice_payment_reads: dict[str, int] = {}  # PaymentIntent -> listings by it
         self._refund_events: list[dict[str, Any]] = []
         self._subscriptions: dict[str, dict[str, Any]] = {}
         self._delays: list[float] = []
