@@ -4,9 +4,9 @@ On DuckDB one process must own the file, so the sidecar starts a store process
 (`runtime/store_process.py`) and talks to it over a socket. On PostgreSQL the server does
 the concurrency: the web process opens the database itself (`Database`: its writer thread,
 group commit, the readers' pool) and runs the fulfilment worker, the sender, the
-waitlist's offer pass, the inbox's archive pass and the invoice lookup pass as threads beside the event loop,
-claiming their work so that several sidecars on one database do each piece once
-(`store/locks.py`).
+waitlist's offer pass, the inbox's archive pass and the invoice lookup pass as threads
+beside the event loop, claiming their work so that several sidecars on one database do
+each piece once (`store/locks.py`).
 
 `LocalStore` answers the calls the app makes of `StoreClient` (`awrite`, `aread`,
 `probe`, `astatus`, …), so the app is the same on both backends.
