@@ -25,7 +25,7 @@ from core.calendar_slots import place_names
 from core.clock import utcnow
 from core.validation import MISSING, Problems, text
 from core.vocabulary import ATTENDANCE_ACTIONS, ATTENDANCE_STATES
-from sidecar.staff_api import day, json_body, jsonable, not_found, staff_only
+from sidecar.staff_api import day, fast_json, json_body, jsonable, not_found, staff_only
 from sidecar.staff_identity import acting_name
 from store import attendance
 
@@ -68,9 +68,7 @@ async def day_attendance(request: Request) -> Response:
             child["state"], child["flags"] = where.state, where.flags
             counts[where.state] += 1
         event["counts"] = {"booked": len(event["children"]), **counts}
-    return JSONResponse(
-        jsonable({"date": business_day, "now": now, "timezone": str(tz), "events": events})
-    )
+    return fast_json({"date": business_day, "now": now, "timezone": str(tz), "events": events})
 
 
 def _read_body(body: dict[str, Any], action: str) -> tuple[dict[str, Any], Problems]:

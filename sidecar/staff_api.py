@@ -212,8 +212,13 @@ _page = paging
 
 def fast_json(content: Any) -> Response:
     """A JSON response encoded with orjson: a month of a big calendar is 9,000 events, which
-    the standard library takes 28 ms to encode and orjson 3."""
-    return Response(orjson.dumps(content), media_type="application/json")
+    the standard library takes 28 ms to encode and orjson 3. Naive timestamps are written as
+    `jsonable` writes them (ISO 8601 with Z), so a big answer need not go through it first
+    (the Check-in page's day: 1.3 MB, 48 ms through `jsonable` and `json`, 3 ms here)."""
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z),
+        media_type="application/json",
+    )
 
 
 def page_of(items: str, rows: list[dict], total: int, limit: int, offset: int) -> Response:
