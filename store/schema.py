@@ -231,7 +231,8 @@ CREATE TABLE sidecar_heartbeat (
 # before the planner has statistics (a new or fast-growing table), statements that look
 # rows up by id otherwise chose the small-looking partial index and scanned all of it
 # (two sidecars fulfilled 200 orders/s instead of 450 in `python -m bench postgres`).
-DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": "", "place_indexes": ""}
+DUCKDB_DIALECT = {"compressed": "USING COMPRESSION zstd", "due_indexes": "", "place_indexes": "",
+                  "archive_indexes": ""}  # fmt: skip
 POSTGRES_DIALECT = {
     "compressed": "",
     # v17: a checkout counts the places taken on its camp day or room slot (`places_used`
@@ -246,6 +247,12 @@ CREATE INDEX fulfilment_steps_due ON fulfilment_steps (next_attempt_at, order_id
     WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
 CREATE INDEX outbox_due ON outbox (next_attempt_at, message_id)
     WHERE status = 'pending' AND next_attempt_at IS NOT NULL
+""",
+    # v18: PostgreSQL moves nothing to the inbox's archive, but a DuckDB file copied up
+    # (`tinkertank db copy`) brings its archived events: found by id and by order.
+    "archive_indexes": """;
+CREATE INDEX webhook_inbox_archive_event ON webhook_inbox_archive (event_id);
+CREATE INDEX webhook_inbox_archive_order ON webhook_inbox_archive (order_id, received_at)
 """,
 }
 
@@ -745,6 +752,7 @@ CREATE TABLE webhook_inbox_archive (
     claimed_by      VARCHAR,
     archived_at     TIMESTAMP NOT NULL
 )
+{archive_indexes}
 """
 
 # v19 (issues 12 and 16): which invoice a PaymentIntent paid, asked of Stripe once per
