@@ -243,12 +243,17 @@ class StaffApi:
     # --- staff actions (docs/http-api.md, Staff actions) ------------------------------------
 
     def refund(self, order_id: str, items: list[str], amount: int | None, reason: str,
-               key: str | None = None, end_subscription: str | None = None) -> dict:  # fmt: skip
+               key: str | None = None, end_subscription: str | None = None,
+               invoice: str | None = None) -> dict:  # fmt: skip
+        """`invoice`: an Ignite order's paid invoice to refund from (default: the one that
+        charged the items)."""
         body: dict[str, Any] = {"items": items, "reason": reason}
         if amount is not None:
             body["amount"] = amount
         if end_subscription:
             body["end_subscription"] = end_subscription
+        if invoice:
+            body["invoice"] = invoice
         return self.post(f"/api/orders/{order_id}/refund", body, key=key)
 
     def end_subscription(self, order_id: str, when: str, reason: str) -> dict:

@@ -44,6 +44,7 @@ class RefundRequest:
     amount: int | None  # cents; None: the items' price, or all that is refundable
     reason: str
     end_subscription: str | None = None  # an Ignite order's: "now" or "period_end" too
+    invoice: str | None = None  # an Ignite order's paid invoice (in_…) to refund from
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _positive(value: Any) -> int:
 
 def parse_refund(value: Any) -> RefundRequest:
     problems = Problems()
-    body = _body(value, ("items", "amount", "reason", "end_subscription"), problems)
+    body = _body(value, ("items", "amount", "reason", "end_subscription", "invoice"), problems)
     items: list[str] = []
     raw = body.get("items", [])
     if not isinstance(raw, list):
@@ -118,9 +119,19 @@ def parse_refund(value: Any) -> RefundRequest:
     ending = None
     if body.get("end_subscription") is not None:
         ending = problems.check("end_subscription", body["end_subscription"], _ending)
+    invoice = None
+    if body.get("invoice") is not None:
+        invoice = problems.check("invoice", body["invoice"], _invoice_id)
     reason = _reason(body, problems)
     _raise(problems)
-    return RefundRequest(tuple(items), amount, reason, ending)
+    return RefundRequest(tuple(items), amount, reason, ending, invoice)
+
+
+def _invoice_id(value: Any) -> str:
+    found = text(value, max_length=200)
+    if not found.startswith("in_"):
+        raise Invalid(f"must be a Stripe invoice id (in_…), got {found!r}")
+    return found
 
 
 def _ending(value: Any) -> str:

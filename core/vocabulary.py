@@ -83,6 +83,8 @@ STAFF_ACTIONS = ("refund", "cancel", "move", "end_subscription", "capacity", "cr
 STAFF_ACCOUNT_CHANGES = ("add", "role", "disable", "enable", "password", "oidc_sign_in")
 # staff_refunds.status: asked of Stripe, or applied by the charge.refunded it caused.
 STAFF_REFUND_STATUSES = ("requested", "applied")
+# subscription_endings.status: a request is asking Stripe to end it, or Stripe answered.
+SUBSCRIPTION_ENDING_STATUSES = ("claimed", "done")
 
 # staff_accounts.role: who may do what on the staff API (docs/security.md, Staff roles),
 # least first: an analyst reads, staff run operations, an admin also runs accounts,

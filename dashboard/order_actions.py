@@ -53,10 +53,14 @@ def order_actions(api: StaffApi, answer: dict[str, Any], tz: ZoneInfo) -> None:
     order_id, currency = order["order_id"], order.get("currency") or "aud"
     if order.get("credit_amount"):
         st.info(f"Credit kept on this order: {fmt.money(order['credit_amount'], currency)}")
-    with st.expander("Act on this order: refund, cancel, move", expanded=False):
+    # Open again after a refund or an ending, so that what it did shows next to its button.
+    pending = st.session_state.get(ui.RESULTS_KEY, {})
+    opened = f"refund-{order_id}" in pending or f"end-{order_id}" in pending
+    with st.expander("Act on this order: refund, cancel, move", expanded=opened):
         refund, cancel, move = st.tabs(["Refund", "Cancel a booking", "Move a booking"])
         with refund:
-            _refund_form(api, order_id, answer.get("items", []), currency, order)
+            _refund_form(api, order_id, answer.get("items", []), currency, order,
+                         answer.get("invoices", []), tz)  # fmt: skip
         bookings = [b for b in answer.get("bookings", []) if b["status"] != "cancelled"]
         labels = {b["booking_id"]: _booking_label(b, tz) for b in bookings}
         with cancel:
@@ -69,9 +73,34 @@ def order_actions(api: StaffApi, answer: dict[str, Any], tz: ZoneInfo) -> None:
 SUBSCRIPTION_ENDINGS = {"": "goes on", "now": "ends now", "period_end": "ends at period end"}
 
 
+def _invoice_label(invoice: dict[str, Any], currency: str, tz: ZoneInfo) -> str:
+    return (f"{invoice['invoice_id']} · {fmt.local_day(invoice['period_start'], tz)} to"
+            f" {fmt.local_day(invoice['period_end'], tz)} · paid"
+            f" {fmt.money(invoice['amount_paid'], currency)} ·"
+            f" {fmt.money(invoice['refundable'], currency)} refundable")  # fmt: skip
+
+
+def _invoices(invoices: list[dict], currency: str, tz: ZoneInfo) -> None:
+    """An Ignite order's paid invoices: what each paid, and what is left to refund."""
+    st.markdown("**Paid invoices**")
+    ui.table(
+        [{**i, "period": f"{fmt.local_day(i['period_start'], tz)} to"
+                         f" {fmt.local_day(i['period_end'], tz)}",
+          **{k: fmt.money(i[k], currency) for k in ("amount_paid", "refunded", "refundable")}}
+         for i in invoices],
+        {"invoice_id": "Invoice", "period": "Period", "amount_paid": "Paid",
+         "refunded": "Refunded", "refundable": "Refundable"},
+        empty="No invoice paid yet.",
+    )  # fmt: skip
+
+
 def _refund_form(
-    api: StaffApi, order_id: str, items: list[dict], currency: str, order: dict
-) -> None:
+    api: StaffApi, order_id: str, items: list[dict], currency: str, order: dict,
+    invoices: list[dict], tz: ZoneInfo,
+) -> None:  # fmt: skip
+    place = f"refund-{order_id}"
+    if order.get("subscription_id"):
+        _invoices(invoices, currency, tz)
     with st.form(key=f"refund-form-{order_id}"):
         labels = {i["order_item_id"]: _item_label(i, currency) for i in items}
         chosen = st.multiselect(
@@ -83,29 +112,40 @@ def _refund_form(
             value=None, step=1.0, key=f"refund-amount-{order_id}",
         )  # fmt: skip
         reason = st.text_input("Why", key=f"refund-reason-{order_id}")
-        ending = None
+        ending = invoice = None
         if order.get("subscription_id"):
-            st.caption("Ignite: items are refunded from the invoice that charged them (an"
-                       " enrolment from its latest, the period under way).")  # fmt: skip
+            names = {"": "the one that charged the items (an enrolment: its latest)"} | {
+                i["invoice_id"]: _invoice_label(i, currency, tz) for i in reversed(invoices)
+            }  # newest first
+            invoice = st.selectbox(
+                "Refund from invoice", list(names), format_func=names.get,
+                key=f"refund-invoice-{order_id}",
+            )  # fmt: skip
+            st.caption("Ignite: an enrolment refunded from an invoice cancels the classes that"
+                       " invoice paid for that are still to come; a past period's is money"
+                       " only.")  # fmt: skip
             ending = st.radio(
                 "And the subscription", list(SUBSCRIPTION_ENDINGS), horizontal=True,
                 format_func=SUBSCRIPTION_ENDINGS.get, key=f"refund-end-{order_id}",
             )  # fmt: skip
         if st.form_submit_button("Refund", type="primary"):
             amount = round(dollars * 100) if dollars else None
-            end = ending or None
+            end, source = ending or None, invoice or None
             ui.act(
                 _once(f"refund-{order_id}",
-                      lambda key: api.refund(order_id, chosen, amount, reason, key, end)),
-                "Refund asked of Stripe.",
+                      lambda key: api.refund(order_id, chosen, amount, reason, key, end, source)),
+                "Refund asked of Stripe.", place,
             )  # fmt: skip
+    ui.result(place)  # what the Refund button did, next to it
     if order.get("subscription_id"):
         with st.form(key=f"end-form-{order_id}"):
             when = st.radio("End the subscription", ["now", "period_end"], horizontal=True,
                             key=f"end-when-{order_id}")  # fmt: skip
             reason = st.text_input("Why", key=f"end-reason-{order_id}")
             if st.form_submit_button("End subscription"):
-                ui.act(lambda: api.end_subscription(order_id, when, reason), "Subscription ends.")
+                ui.act(lambda: api.end_subscription(order_id, when, reason), "Subscription ends.",
+                       f"end-{order_id}")  # fmt: skip
+        ui.result(f"end-{order_id}")
 
 
 def _cancel_form(api: StaffApi, order_id: str, labels: dict[str, str]) -> None:

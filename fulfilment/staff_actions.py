@@ -41,6 +41,7 @@ from store import (
     outbox,
     staff_actions,
     staff_refunds,
+    subscription_endings,
 )
 
 
@@ -283,7 +284,9 @@ def apply_item_refunds(
     catalog: Catalog, now: datetime,
 ) -> None:  # fmt: skip
     """Staff refunds now covered by Stripe's refunded total (`store.staff_refunds.
-    apply_covered`): their items' bookings are cancelled (once), places freed, family told."""
+    apply_covered`): their items' bookings are cancelled (once), places freed, family told.
+    A refund from an Ignite invoice cancels the classes that invoice paid for that are still
+    to come (none once its period is over), not the enrolment's other periods'."""
     items = [item for refund in refunds for item in refund["items"]]
     if not items:
         return
@@ -295,17 +298,22 @@ def apply_item_refunds(
             [items],
         ).fetchall()
     }
-    cancelled = bookings.cancel_item_bookings(conn, items, now)
-    # An Ignite enrolment keeps its place in the program while its subscription lasts
-    # (ending it releases the place); the classes cancelled free theirs.
-    ignite = {
+    enrolled = {
         item for (item,) in conn.execute(
             "SELECT order_item_id FROM order_items WHERE order_item_id IN (SELECT unnest(?))"
             " AND kind = 'ignite'",
             [items],
         ).fetchall()
     }  # fmt: skip
-    for resource in holds.release_items(conn, [i for i in items if i not in ignite]):
+    whole = [i for r in refunds for i in r["items"] if not (r.get("invoice_id") and i in enrolled)]
+    cancelled = bookings.cancel_item_bookings(conn, whole, now) if whole else []
+    for refund in refunds:
+        classes = [i for i in refund["items"] if i in enrolled]
+        if refund.get("invoice_id") and classes:
+            cancelled += bookings.cancel_invoice_classes(conn, classes, refund["invoice_id"], now)
+    # An Ignite enrolment keeps its place in the program while its subscription lasts
+    # (ending it releases the place); the classes cancelled free theirs.
+    for resource in holds.release_items(conn, [i for i in items if i not in enrolled]):
         place_freed(conn, resource, now)
     for booking_id in cancelled:
         booking = before.get(booking_id)
@@ -333,12 +341,16 @@ def record_refund(
                          actor=actor, reason=reason, details=details, now=now)  # fmt: skip
 
 
-def record_action(
-    conn: duckdb.DuckDBPyConnection, request_key: str, order_id: str | None, action: str,
-    actor: str, reason: str, details: dict[str, Any], now: datetime,
-) -> bool:  # fmt: skip
-    return staff_actions.record(conn, request_key=request_key, order_id=order_id, action=action,
-                                actor=actor, reason=reason, details=details, now=now)  # fmt: skip
+def record_ending(
+    conn: duckdb.DuckDBPyConnection, subscription_id: str, claim_id: str, request_key: str,
+    order_id: str, actor: str, reason: str, details: dict[str, Any], now: datetime,
+) -> None:  # fmt: skip
+    """Stripe ended the subscription asked for under the claim `claim_id`: the claim is
+    done and the action recorded, in one transaction (store/subscription_endings.py)."""
+    subscription_endings.complete(conn, subscription_id, claim_id, now)
+    staff_actions.record(conn, request_key=request_key, order_id=order_id,
+                         action="end_subscription", actor=actor, reason=reason,
+                         details=details, now=now)  # fmt: skip
 
 
 def subscription_of(conn: duckdb.DuckDBPyConnection, order_id: str) -> str | None:

@@ -527,7 +527,8 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     # Staff actions (sidecar/staff_actions.py); 422 lists every problem with its path.
     ("POST", "/api/orders/{order_id}/refund"): ("Refund items or money through Stripe", (),
         _object(("reason",), items={"type": "array", "items": STRING}, amount=INTEGER,
-                end_subscription={"enum": ["now", "period_end"]}, reason=STRING), ANY_OBJECT),
+                end_subscription={"enum": ["now", "period_end"]}, reason=STRING,
+                invoice={"type": "string", "pattern": "^in_"}), ANY_OBJECT),
     ("POST", "/api/orders/{order_id}/end-subscription"): ("End an Ignite subscription", (),
         _object(("when", "reason"), when={"enum": ["now", "period_end"]}, reason=STRING),
         ANY_OBJECT),

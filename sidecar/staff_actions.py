@@ -49,7 +49,7 @@ from sidecar.staff_api import (
     text,
 )
 from sidecar.staff_identity import actor
-from store import order_views, staff_actions, staff_refunds
+from store import order_views, staff_actions, staff_refunds, subscription_endings
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ async def ask_refund(
     # The Stripe idempotency key: from the caller's key, or from what is refunded, so that a
     # double click (the same items, the same amount) asks Stripe once.
     what = "|".join([order_id, client_key or "", ",".join(sorted(wanted.items)),
-                     str(wanted.amount or "")])  # fmt: skip
+                     str(wanted.amount or ""), wanted.invoice or ""])  # fmt: skip
     key = "tt-refund-" + hashlib.sha256(what.encode()).hexdigest()[:40]
     client: stripe.StripeClient | None = app.state.stripe
     ending = wanted.end_subscription
@@ -142,7 +142,9 @@ async def ask_refund(
         problem = {"path": "end_subscription", "message": "this order has no subscription"}
         return 422, {"error": "invalid_request", "problems": [problem]}
     invoice = None
-    found = await database.aread(staff_refunds.invoice_to_refund, order_id, wanted.items)
+    found = await database.aread(
+        staff_refunds.invoice_to_refund, order_id, wanted.items, wanted.invoice, utcnow()
+    )
     if found is not None:  # an Ignite order: refunded from the invoice that charged the items
         if "message" in found:
             return 409, {"error": "not_refundable", "message": found["message"]}
@@ -219,8 +221,9 @@ async def ask_refund(
     )
     answer = {
         "done": True, "already": begun.refund_id is not None, "order_id": order_id, **details,
-        "message": f"{details['amount_text']} refunded; the bookings of the refunded items are"
-        " cancelled when Stripe confirms it",
+        "message": f"{details['amount_text']} refunded; "
+        + (_invoice_effect(found, begun.items) if found else "the bookings of the refunded"
+           " items are cancelled when Stripe confirms it"),
     }  # fmt: skip
     if wanted.end_subscription:  # in the same action: the refund is made, whatever this says
         status, ended = await ask_end_subscription(
@@ -232,6 +235,25 @@ async def ask_refund(
             else f"the subscription was NOT ended ({ended['message']}): end it again"
         )  # fmt: skip
     return 200, answer
+
+
+def _invoice_effect(found: dict[str, Any], items: tuple[str, ...]) -> str:
+    """What an Ignite invoice's refund will cancel, in words."""
+    invoice = f"from invoice {found['invoice_id']}"
+    others = len(items) - found["enrolments"]
+    if not items:
+        return f"{invoice}, money only: no booking is cancelled"
+    if not found["enrolments"]:
+        return f"{invoice}; the refunded items' bookings are cancelled when Stripe confirms it"
+    to_come = found["classes_to_come"]
+    then = "; the other items' bookings are cancelled when Stripe confirms it" if others else ""
+    if not to_come:
+        return (f"{invoice}, money only for the enrolment: its period is over, no class it"
+                f" paid for is still to come, so none is cancelled{then}")  # fmt: skip
+    classes = f"{to_come} class{'es' if to_come > 1 else ''}"
+    and_others = " and the other items' bookings" if others else ""
+    return (f"{invoice}; the {classes} it paid for still to come{and_others} are cancelled"
+            " when Stripe confirms it")  # fmt: skip
 
 
 def invoice_payment(client: stripe.StripeClient, invoice_id: str) -> tuple[str, int] | None:
@@ -275,13 +297,19 @@ async def ask_end_subscription(
     if subscription_id is None:
         return 409, {"error": "no_subscription", "message": "this order has no Stripe"
                      " subscription"}  # fmt: skip
-    # One request at a time per subscription (the sidecar is one web process): a double
-    # click waits for the first, then finds it done, and Stripe is asked once.
+    # In this web process a double click waits for the first request, then finds it done;
+    # across sidecars the subscription's row in the store lets one request at a time ask
+    # Stripe (store/subscription_endings.py), and the other is told so (409).
     async with _ENDING.setdefault(subscription_id, asyncio.Lock()):
         return await _end_subscription(app, order_id, subscription_id, when, who, reason)
 
 
 _ENDING: dict[str, asyncio.Lock] = {}
+
+
+def _ended_before(order_id: str, done: dict[str, Any]) -> dict[str, Any]:
+    return {"done": True, "already": True, "order_id": order_id, **done["details"],
+            "message": "the subscription's end was already asked of Stripe"}  # fmt: skip
 
 
 async def _end_subscription(
@@ -291,11 +319,22 @@ async def _end_subscription(
     request_key = f"end_subscription:{subscription_id}:{when}"
     done = await database.aread(staff_actions.find, request_key)
     if done is not None:  # a double click: Stripe was asked once
-        return 200, {"done": True, "already": True, "order_id": order_id, **done["details"],
-                     "message": "the subscription's end was already asked of Stripe"}  # fmt: skip
+        return 200, _ended_before(order_id, done)
     client: stripe.StripeClient | None = app.state.stripe
     if client is None:
         return 503, _unavailable("ending a subscription needs Stripe (STRIPE_SECRET_KEY)")
+    claimed = await database.awrite(
+        subscription_endings.claim, subscription_id, request_key, who, utcnow()
+    )
+    if claimed.outcome == "done":  # another sidecar made this ending meanwhile
+        done = await database.aread(staff_actions.find, request_key)
+        if done is not None:
+            return 200, _ended_before(order_id, done)
+    if claimed.outcome != "claimed":
+        ending = claimed.request_key.rsplit(":", 1)[-1].replace("_", " ")
+        return 409, {"error": "ending_in_progress", "message": f"{claimed.actor} is ending"
+                     f" this subscription ({ending}) since {claimed.claimed_at:%H:%M:%S} UTC;"
+                     " refresh the order in a moment"}  # fmt: skip
     wanted = EndSubscriptionRequest(when, reason)
     try:
         if wanted.when == "now":
@@ -307,14 +346,15 @@ async def _end_subscription(
             )  # fmt: skip
     except Exception as exc:
         log.error("ending subscription %s: %s", subscription_id, exc)
+        await database.awrite(subscription_endings.release, subscription_id, claimed.claim_id)
         if _reachable(exc):
             return 409, {"error": "refused", "message": f"Stripe refused:"
                          f" {exc.user_message or exc}"}  # type: ignore[attr-defined]  # fmt: skip
         return 503, _unavailable("Stripe could not be reached; the subscription is unchanged")
     details = {"subscription_id": subscription_id, "when": wanted.when}
     await database.awrite(
-        actions.record_action, request_key, order_id,
-        "end_subscription", who, wanted.reason, details, utcnow(),
+        actions.record_ending, subscription_id, claimed.claim_id, request_key, order_id, who,
+        wanted.reason, details, utcnow(),
     )  # fmt: skip
     message = (
         "the subscription is ended; the classes after today are released when Stripe confirms"

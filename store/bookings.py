@@ -216,6 +216,29 @@ def cancel_item_bookings(
     ]
 
 
+def cancel_invoice_classes(
+    conn: duckdb.DuckDBPyConnection, item_ids: list[str], invoice_id: str, now: datetime
+) -> list[str]:
+    """The classes an Ignite invoice paid for (its enrolments' bookings in its period,
+    `enrolment_periods` keyed `<invoice>:<enrolment>`) that start after `now`, cancelled:
+    the ids of those that were not yet. Those past, and other invoices' classes, stay."""
+    prefix = f"{invoice_id}:"
+    return [
+        row[0]
+        for row in conn.execute(
+            "UPDATE bookings SET status = 'cancelled', updated_at = ?"
+            " WHERE order_item_id IN (SELECT unnest(?)) AND status <> 'cancelled'"
+            " AND enrolment_id IS NOT NULL AND event_id IN"
+            " (SELECT ev.event_id FROM events ev JOIN enrolment_periods p"
+            " ON ev.starts_at >= p.period_start AND ev.starts_at < p.period_end"
+            " WHERE left(p.invoice_id, ?) = ? AND p.enrolment_id = bookings.enrolment_id"
+            " AND ev.starts_at > ?)"
+            " RETURNING booking_id",
+            [now, item_ids, len(prefix), prefix, now],
+        ).fetchall()
+    ]
+
+
 def move_booking(
     conn: duckdb.DuckDBPyConnection, booking_id: str, event_id: str, now: datetime
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from core.vocabulary import STEPS
-from store import staff_actions
+from store import staff_actions, staff_refunds
 from store.staff_reads import STRIPE_ID_COLUMNS, items_of, query_dicts
 
 _STEP_ORDER = "CASE step " + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STEPS)) + " END"
@@ -33,7 +33,8 @@ def resolve_order_id(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 def order_detail(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
     """Everything about one order: its row, items, students, steps, bookings with their
-    events, enrolments, messages, Stripe events and error-log entries."""
+    events, enrolments, paid invoices (an Ignite order's), messages, Stripe events and
+    error-log entries."""
     order_id = resolve_order_id(conn, key)
     if order_id is None:
         return None
@@ -108,6 +109,7 @@ def order_detail(conn: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | 
         "steps": steps,
         "bookings": bookings,
         "enrolments": enrolments,
+        "invoices": staff_refunds.paid_invoices(conn, order_id),
         "messages": messages,
         "stripe_events": _stripe_events(conn, order),
         "errors": errors,

@@ -778,6 +778,38 @@ CREATE TABLE payment_invoices (
 )
 """
 
+# v20 (issue 12, staff acting):
+# - an Ignite enrolment is charged again by every invoice of its subscription, so an item is
+#   refunded once per payment it was charged on: staff_refund_items is keyed by the item and
+#   the invoice ('' for the order's own payment). A primary key cannot be altered in DuckDB:
+#   the table is made again with its rows;
+# - one request at a time ends a subscription, across sidecars (store/subscription_endings.py):
+#   a row per subscription, claimed before Stripe is asked and completed or released after.
+_V20 = """
+CREATE TABLE staff_refund_items_v20 (
+    order_item_id VARCHAR NOT NULL,
+    invoice_id    VARCHAR NOT NULL,               -- '' : the order's own payment
+    refund_key    VARCHAR NOT NULL,
+    PRIMARY KEY (order_item_id, invoice_id)       -- an item is refunded once per payment
+);
+INSERT INTO staff_refund_items_v20 (order_item_id, invoice_id, refund_key)
+SELECT i.order_item_id, coalesce(r.invoice_id, ''), i.refund_key
+FROM staff_refund_items i LEFT JOIN staff_refunds r ON r.refund_key = i.refund_key;
+DROP TABLE staff_refund_items;
+ALTER TABLE staff_refund_items_v20 RENAME TO staff_refund_items;
+
+CREATE TABLE subscription_endings (
+    subscription_id VARCHAR PRIMARY KEY,          -- one request at a time ends it
+    request_key     VARCHAR NOT NULL,             -- end_subscription:<subscription>:<when>
+    status          VARCHAR NOT NULL CHECK (status IN ('claimed', 'done')),
+    claim_id        VARCHAR NOT NULL,             -- this claim's, so only it completes it
+    claimed_by      VARCHAR NOT NULL,             -- the claiming process (store/locks.py)
+    actor           VARCHAR NOT NULL,
+    claimed_at      TIMESTAMP NOT NULL,
+    done_at         TIMESTAMP
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _V1),
     (2, "enrolment status ordering", _V2),
@@ -798,6 +830,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "holds found by their place on PostgreSQL", _V17),
     (18, "the inbox's archive", _V18),
     (19, "which invoice a payment paid, asked of Stripe once", _V19),
+    (20, "staff refunds per invoice, subscription endings claimed", _V20),
 ]
 
 

@@ -7,10 +7,12 @@ it is removed again (`abandon`), so nothing is left behind. The `charge.refunded
 Stripe then sends finds it here (`apply_covered`) and cancels those items' bookings once.
 
 An Ignite order is paid by its subscription's invoices, not by one PaymentIntent: its items
-are refunded from the paid invoice that charged them (`invoice_to_refund`), whose payment
-the sidecar asks Stripe for; such a refund keeps that payment and invoice
-(`payment_intent_id`, `invoice_id`, schema v15), so the `charge.refunded` of that payment
-finds its order (`order_of_invoice_payment`) and is counted against that payment alone.
+are refunded from the paid invoice staff name, or else the one that charged them last
+(`invoice_to_refund`; the order's paid invoices: `paid_invoices`), whose payment the
+sidecar asks Stripe for; such a refund keeps that payment and invoice (`payment_intent_id`,
+`invoice_id`, schema v15), so the `charge.refunded` of that payment finds its order
+(`order_of_invoice_payment`) and is counted against that payment alone. An enrolment is
+charged again by each invoice, so an item is refunded once per invoice (schema v20).
 
 Every function runs in the caller's transaction (`conn`)."""
 
@@ -52,55 +54,152 @@ class InvoicePayment:
     amount_paid: int
 
 
+def paid_invoices(conn: duckdb.DuckDBPyConnection, order_id: str) -> list[dict[str, Any]]:
+    """An order's paid subscription invoices, oldest period first: each with its period,
+    what it paid, what was refunded of it (staff's refunds, asked or applied, and what
+    Stripe's total for its payment has beyond them), what is left refundable, and the items
+    it charged (its enrolments; the first invoice also the order's other items). Empty for
+    an order paid by a PaymentIntent of its own."""
+    periods = conn.execute(
+        "SELECT p.invoice_id, p.period_start, p.period_end, p.amount_paid, e.order_item_id"
+        " FROM enrolment_periods p JOIN enrolments e ON e.enrolment_id = p.enrolment_id"
+        " WHERE e.order_id = ? ORDER BY p.period_start, p.invoice_id",
+        [order_id],
+    ).fetchall()
+    if not periods:
+        return []
+    invoices: dict[str, dict[str, Any]] = {}
+    for key, start, end, paid, item in periods:
+        # enrolment_periods is keyed <invoice>:<enrolment>: the invoice is the part before.
+        invoice = invoices.setdefault(key.split(":", 1)[0], {
+            "invoice_id": key.split(":", 1)[0], "period_start": start, "period_end": end,
+            "amount_paid": 0, "items": [],
+        })  # fmt: skip
+        invoice["period_start"] = min(invoice["period_start"], start)
+        invoice["period_end"] = max(invoice["period_end"], end)
+        invoice["amount_paid"] = max(invoice["amount_paid"], paid)  # the invoice's, each row
+        invoice["items"].append(item)
+    first = next(iter(invoices.values()))
+    first["items"] += [
+        item for (item,) in conn.execute(
+            "SELECT order_item_id FROM order_items WHERE order_id = ? AND kind <> 'ignite'"
+            " ORDER BY position",
+            [order_id],
+        ).fetchall()
+    ]  # fmt: skip
+    asked = {
+        invoice: (total, applied)
+        for invoice, total, applied in conn.execute(
+            "SELECT invoice_id, sum(amount), coalesce(sum(amount) FILTER"
+            " (WHERE status = 'applied'), 0) FROM staff_refunds WHERE order_id = ?"
+            " AND invoice_id IS NOT NULL GROUP BY invoice_id",
+            [order_id],
+        ).fetchall()
+    }
+    # Each invoice's payment, as staff's refunds or Stripe's answer (payment_invoices) know it.
+    payments: dict[str, str] = dict(
+        conn.execute(
+            "SELECT invoice_id, payment_intent_id FROM payment_invoices WHERE status = 'answered'"
+            " AND invoice_id IN (SELECT unnest(?)) UNION SELECT invoice_id, payment_intent_id"
+            " FROM staff_refunds WHERE order_id = ? AND invoice_id IS NOT NULL",
+            [list(invoices), order_id],
+        ).fetchall()
+    )
+    for invoice in invoices.values():
+        intent = payments.get(invoice["invoice_id"])
+        ledger = _refunded_of_payment(conn, order_id, intent) if intent else 0
+        total, applied = asked.get(invoice["invoice_id"], (0, 0))
+        # staff's refunds (asked or applied), and what Stripe's total has beyond those applied
+        # (a refund made in Stripe's Dashboard), as `begin` counts it
+        invoice["refunded"] = total + max(0, ledger - applied)
+        invoice["refundable"] = max(0, invoice["amount_paid"] - invoice["refunded"])
+    return list(invoices.values())
+
+
+def _refunded_of_payment(conn: duckdb.DuckDBPyConnection, order_id: str, intent: str) -> int:
+    """Stripe's refunded total of an invoice's payment, as the ledger has it
+    (store/order_state.py, `record_invoice_refund`: `<order>:<payment>:<total>` rows)."""
+    prefix = f"{order_id}:{intent}:"
+    (total,) = conn.execute(
+        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+        " AND left(refund_key, ?) = ?",
+        [order_id, len(prefix), prefix],
+    ).fetchone()
+    return total
+
+
 def invoice_to_refund(
-    conn: duckdb.DuckDBPyConnection, order_id: str, items: tuple[str, ...]
-) -> dict[str, Any] | None:
+    conn: duckdb.DuckDBPyConnection, order_id: str, items: tuple[str, ...],
+    invoice_id: str | None = None, now: datetime | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
     """For an order paid by a subscription's invoices (no PaymentIntent of its own): the
-    invoice whose payment the items are refunded from, `{"invoice_id"}`, or why not,
-    `{"message"}` (409) or `{"problems"}` (422). An Ignite enrolment is refunded from its
-    latest paid invoice (the period under way), any other item from the first invoice,
-    which charged it. None: the order has a PaymentIntent (or no subscription)."""
+    invoice whose payment the items are refunded from, `{"invoice_id", "period_start",
+    "period_end", "enrolments", "classes_to_come"}`, or why not, `{"message"}` (409) or
+    `{"problems"}` (422). `invoice_id`: the one staff chose (one of the order's paid
+    invoices); without it an Ignite enrolment is refunded from its latest paid invoice (the
+    period under way), any other item from the first invoice, which charged it.
+    `enrolments`: how many of the items are Ignite enrolments; `classes_to_come`: their
+    classes that invoice paid for that start after `now` (what the refund cancels).
+    None: the order has a PaymentIntent (or no subscription), and no invoice was named."""
     row = conn.execute(
         "SELECT payment_intent_id, subscription_id FROM orders WHERE order_id = ?", [order_id]
     ).fetchone()
     if row is None or row[0] is not None or row[1] is None:
-        return None
-    if not items:
+        if invoice_id is None or row is None:
+            return None
+        problem = f"order {order_id} is paid by a payment of its own: name no invoice"
+        return {"problems": [{"path": "invoice", "message": problem}]}
+    invoices = {i["invoice_id"]: i for i in paid_invoices(conn, order_id)}
+    if invoice_id is not None and invoice_id not in invoices:
+        problem = (f"{invoice_id} is not a paid invoice of order {order_id} (its paid"
+                   f" invoices: {', '.join(invoices) or 'none yet'})")  # fmt: skip
+        return {"problems": [{"path": "invoice", "message": problem}]}
+    if not items and invoice_id is None:
         return {"message": "an Ignite order is paid by its subscription's invoices: name the"
-                " items to refund (each from the invoice that charged it)"}  # fmt: skip
-    periods = conn.execute(
-        "SELECT e.order_item_id, p.invoice_id, p.period_start FROM enrolment_periods p"
-        " JOIN enrolments e ON e.enrolment_id = p.enrolment_id WHERE e.order_id = ?"
-        " ORDER BY p.period_start, p.invoice_id",
-        [order_id],
-    ).fetchall()
+                " items to refund (each from the invoice that charged it), or the"
+                " invoice"}  # fmt: skip
     kinds = dict(
         conn.execute(
             "SELECT order_item_id, kind FROM order_items WHERE order_id = ?", [order_id]
         ).fetchall()
     )
-    # enrolment_periods is keyed <invoice>:<enrolment>: the invoice is the part before.
-    first = periods[0][1].split(":", 1)[0] if periods else None
-    latest = {item: key.split(":", 1)[0] for item, key, _ in periods}  # the last one wins
+    first = next(iter(invoices), None)
+    latest = {item: i for i, invoice in invoices.items() for item in invoice["items"]
+              if kinds.get(item) == "ignite"}  # the last one wins  # fmt: skip
     chosen: dict[str, str] = {}
     problems = []
     for n, item in enumerate(items):
-        invoice = latest.get(item) if kinds.get(item) == "ignite" else first
+        default = latest.get(item) if kinds.get(item) == "ignite" else first
         if item not in kinds:
             problems.append({"path": f"items[{n}]", "message": f"{item} is not an item of"
                              f" order {order_id}"})  # fmt: skip
-        elif invoice is None:
+        elif default is None:
             problems.append({"path": f"items[{n}]", "message": f"{item} has no paid invoice"
                              " to refund yet"})  # fmt: skip
+        elif invoice_id is not None and item not in invoices[invoice_id]["items"]:
+            problems.append({"path": f"items[{n}]", "message": f"{item} was not charged on"
+                             f" invoice {invoice_id}" + ("" if kinds[item] == "ignite" else
+                             f" (it was on the first, {first})")})  # fmt: skip
         else:
-            chosen[item] = invoice
+            chosen[item] = invoice_id or default
     if not problems and len(set(chosen.values())) > 1:
         problems.append({"path": "items", "message": "these items were charged on different"
                          " invoices (" + ", ".join(sorted(set(chosen.values()))) + "):"
                          " refund them one invoice at a time"})  # fmt: skip
     if problems:
         return {"problems": problems}
-    return {"invoice_id": next(iter(chosen.values()))}
+    invoice = invoices[invoice_id or next(iter(chosen.values()))]
+    enrolled = [item for item in items if kinds[item] == "ignite"]
+    (to_come,) = conn.execute(
+        "SELECT count(*) FROM bookings b JOIN events ev ON ev.event_id = b.event_id"
+        " WHERE b.order_item_id IN (SELECT unnest(?)) AND b.status <> 'cancelled'"
+        " AND b.enrolment_id IS NOT NULL AND ev.starts_at >= ? AND ev.starts_at < ?"
+        " AND ev.starts_at > ?",
+        [enrolled, invoice["period_start"], invoice["period_end"], now or datetime.min],
+    ).fetchone() if enrolled else (0,)  # fmt: skip
+    return {"invoice_id": invoice["invoice_id"], "period_start": invoice["period_start"],
+            "period_end": invoice["period_end"], "enrolments": len(enrolled),
+            "classes_to_come": to_come}  # fmt: skip
 
 
 def order_of_invoice_payment(conn: duckdb.DuckDBPyConnection, payment_intent_id: str) -> str | None:
@@ -157,12 +256,12 @@ def begin(
                 [order_id, list(items)],
             ).fetchall()
         )
-        done = {
+        done = {  # an item is refunded once per payment it was charged on
             r[0]
             for r in conn.execute(
                 "SELECT order_item_id FROM staff_refund_items"
-                " WHERE order_item_id IN (SELECT unnest(?))",
-                [list(items)],
+                " WHERE order_item_id IN (SELECT unnest(?)) AND invoice_id = ?",
+                [list(items), invoice.invoice_id if invoice else ""],
             ).fetchall()
         }
         for n, item in enumerate(items):
@@ -171,7 +270,8 @@ def begin(
                                  f" order {order_id}"})  # fmt: skip
             elif item in done:
                 problems.append({"path": f"items[{n}]", "message": f"{item} was refunded"
-                                 " before"})  # fmt: skip
+                                 " before" + (f" from invoice {invoice.invoice_id}"
+                                              if invoice else "")})  # fmt: skip
             else:
                 prices[item] = known[item]
     if problems:
@@ -192,12 +292,7 @@ def begin(
         ).fetchone()
         # and less what was refunded of it in Stripe's Dashboard: the refunds ledger's
         # rises for this payment (store/order_state.record_invoice_refund) beyond staff's
-        prefix = f"{order_id}:{intent}:"
-        (ledger,) = conn.execute(
-            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
-            " AND left(refund_key, ?) = ?",
-            [order_id, len(prefix), prefix],
-        ).fetchone()
+        ledger = _refunded_of_payment(conn, order_id, intent)
         refundable = max(0, invoice.amount_paid - asked - max(0, ledger - applied))
     if amount is None:
         amount = sum(prices.values()) if items else refundable
@@ -213,7 +308,9 @@ def begin(
     )  # fmt: skip
     for item in items:
         conn.execute(
-            "INSERT INTO staff_refund_items (order_item_id, refund_key) VALUES (?, ?)", [item, key]
+            "INSERT INTO staff_refund_items (order_item_id, invoice_id, refund_key)"
+            " VALUES (?, ?, ?)",
+            [item, invoice.invoice_id if invoice else "", key],
         )
     return Begun("ok", key, amount, currency, intent, tuple(items), fresh=True)
 
@@ -243,7 +340,8 @@ def apply_covered(
     payment_intent_id: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The staff refunds Stripe's running total `amount_refunded` now covers, oldest first,
-    marked applied (each once): their keys, amounts and items. `payment_intent_id`: the
+    marked applied (each once): their keys, amounts, items and invoices (None: the order's
+    own payment). `payment_intent_id`: the
     total is that invoice payment's (an Ignite refund); otherwise the order's own payment."""
     which, param = (
         ("payment_intent_id = ?", payment_intent_id) if payment_intent_id
@@ -254,15 +352,16 @@ def apply_covered(
         [param],
     ).fetchone()[0]
     covered = []
-    for key, amount, items in conn.execute(
-        f"SELECT refund_key, amount, items FROM staff_refunds WHERE {which}"
+    for key, amount, items, invoice_id in conn.execute(
+        f"SELECT refund_key, amount, items, invoice_id FROM staff_refunds WHERE {which}"
         " AND status = 'requested' ORDER BY created_at, refund_key",
         [param],
     ).fetchall():
         if applied + amount > amount_refunded:
             break
         applied += amount
-        covered.append({"key": key, "amount": amount, "items": json.loads(items)})
+        covered.append({"key": key, "amount": amount, "items": json.loads(items),
+                        "invoice_id": invoice_id})  # fmt: skip
     if covered:
         conn.execute(
             "UPDATE staff_refunds SET status = 'applied', applied_at = ?"

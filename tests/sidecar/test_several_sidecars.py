@@ -8,6 +8,7 @@ half of the `database` fixture does), whatever TEST_BACKEND says.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from tests.sidecar.test_fulfilment import (
 from tests.sidecar.test_fulfilment_crash import place_orders, roomy_catalog
 from tests.sidecar.test_scheduled_runs import local_minutes_ago, schedule, yesterday
 
+IGNITE_PRICE = "price_ignite_coding_monday_2027"
 # Orders in the kill -9 burst: each delivered twice, over two sidecars, one killed halfway.
 BURST_ORDERS = 1000
 
@@ -295,3 +297,112 @@ def test_two_sidecars_starting_together_post_the_daily_summary_once(
     )
     assert len(slack.posts) == 1
     assert rows(postgres_url, "SELECT post_count FROM daily_summaries") == [(1,)]
+
+
+def ignite_subscription(sidecar: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
+    """An Ignite sign-up checked out and paid through the fake: its order and subscription."""
+    fake.add_price(IGNITE_PRICE, unit_amount=14900, currency="aud",
+                   recurring={"interval": "month"})  # fmt: skip
+    body = {"customer": {"email": f"{name.lower()}@example.com", "name": f"{name} Parent"},
+            "items": [{"product_id": "ignite-coding-monday",
+                       "student": {"name": name, "age": 9}}]}  # fmt: skip
+    made = requests.post(sidecar.url + "/api/checkout", json=body, timeout=30)
+    assert made.status_code == 201, made.text
+    order_id = made.json()["order_id"]
+    (session,) = [s for s in fake.sessions.values() if s["client_reference_id"] == order_id]
+    completed = fake.complete_session(session["id"])
+    assert sidecar.deliver(completed).status_code == 200
+    wait_for(lambda: staff_order(sidecar, order_id)["order"]["subscription_id"])
+    return order_id, completed["data"]["object"]["subscription"]
+
+
+def staff_order(sidecar: Sidecar, order_id: str) -> dict:
+    response = sidecar.staff_get(f"/api/orders/{order_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def end_subscription(sidecar: Sidecar, order_id: str, when: str, who: str) -> requests.Response:
+    return requests.post(
+        f"{sidecar.url}/api/orders/{order_id}/end-subscription",
+        json={"when": when, "reason": f"{who}: the family is moving"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60,
+    )  # fmt: skip
+
+
+def stripe_calls(fake: FakeStripe, subscription: str) -> list[str]:
+    return [r.method for r in fake.requests if r.path == f"/v1/subscriptions/{subscription}"]
+
+
+def test_two_staff_ending_one_subscription_on_two_sidecars_ask_stripe_once(
+    start_several, fake: FakeStripe
+) -> None:
+    first, second = start_several(2)
+    order_id, subscription = ignite_subscription(first, fake, "Ari")
+    fake.delay_next(1, 1.5)  # Stripe is slow to answer the first: the other asks meanwhile
+    answers: dict[str, requests.Response] = {}
+    barrier = threading.Barrier(2)
+
+    def ask(sidecar: Sidecar, who: str) -> None:
+        barrier.wait()
+        answers[who] = end_subscription(sidecar, order_id, "now", who)
+
+    threads = [threading.Thread(target=ask, args=pair)
+               for pair in ((first, "ann"), (second, "ben"))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    statuses = sorted(a.status_code for a in answers.values())
+    assert statuses == [200, 409], [a.text for a in answers.values()]
+    (busy,) = [a.json() for a in answers.values() if a.status_code == 409]
+    assert busy["error"] == "ending_in_progress" and "is ending this subscription" in (
+        busy["message"])  # fmt: skip
+    assert stripe_calls(fake, subscription) == ["DELETE"]
+    assert fake.subscription(subscription)["status"] == "canceled"
+    # Asked again once the first has finished, on either sidecar: the first one's result.
+    for sidecar in (first, second):
+        again = end_subscription(sidecar, order_id, "now", "cat")
+        assert again.status_code == 200 and again.json()["already"] is True, again.text
+    assert stripe_calls(fake, subscription) == ["DELETE"]
+    actions = first.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    assert [a["action"] for a in actions] == ["end_subscription"]
+
+
+def test_a_sidecar_killed_while_ending_a_subscription_does_not_block_the_next_request(
+    start_several, fake: FakeStripe, postgres_url: str
+) -> None:
+    first, second = start_several(2)
+    order_id, subscription = ignite_subscription(first, fake, "Bea")
+    fake.delay_next(1, 30)  # the first sidecar's Stripe call is under way when it is killed
+
+    def ask_and_be_killed() -> None:
+        with contextlib.suppress(requests.RequestException):  # its connection is cut
+            end_subscription(first, order_id, "period_end", "ann")
+
+    thread = threading.Thread(target=ask_and_be_killed)
+    thread.start()
+    claim = "SELECT status, claimed_by FROM subscription_endings WHERE subscription_id = %s"
+    wait_for(lambda: stripe_calls(fake, subscription) == ["POST"])
+    ((status, claimed_by),) = rows(postgres_url, claim, [subscription])
+    assert status == "claimed"
+    # Meanwhile the other sidecar says it is under way.
+    busy = end_subscription(second, order_id, "period_end", "ben")
+    assert busy.status_code == 409, busy.text
+    assert "is ending this subscription (period end)" in busy.json()["message"]
+    first.server.kill()
+    thread.join(60)
+    # Once the server has seen the killed sidecar's connections go, its claim is stale.
+    wait_for(lambda: not rows(postgres_url, "SELECT 1 FROM pg_stat_activity"
+                              " WHERE application_name = %s", [claimed_by]))  # fmt: skip
+    taken_over = end_subscription(second, order_id, "period_end", "ben")
+    assert taken_over.status_code == 200 and taken_over.json()["already"] is False, (
+        taken_over.text)  # fmt: skip
+    # Stripe's idempotency key made the second call the same one.
+    assert stripe_calls(fake, subscription) == ["POST", "POST"]
+    assert fake.subscription(subscription)["cancel_at_period_end"] is True
+    assert rows(postgres_url, claim, [subscription])[0][0] == "done"
+    actions = second.staff_get("/api/actions", order_id=order_id).json()["actions"]
+    assert [(a["action"], a["reason"]) for a in actions] == [
+        ("end_subscription", "ben: the family is moving")]  # fmt: skip

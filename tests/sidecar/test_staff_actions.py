@@ -597,6 +597,93 @@ def test_refunding_an_ignite_enrolment_refunds_its_invoice_once_and_can_end_the_
     assert again.status_code == 422 and "refunded before" in again.text
 
 
+def pay_invoice(shop: Sidecar, fake: FakeStripe, order_id: str, subscription: str,
+                start: datetime, end: datetime) -> tuple[dict, str]:  # fmt: skip
+    """A further paid invoice of the subscription: the invoice and its payment's intent."""
+    paid = invoice(subscription, order_id, start, end)
+    intent = fake.add_invoice_payment(paid["id"], amount=paid["amount_paid"])
+    assert shop.deliver(stripe_event("invoice.paid", paid)).status_code == 200
+    return paid, intent
+
+
+def test_staff_refund_an_ignite_enrolment_from_the_invoice_they_name(
+    shop: Sidecar, fake: FakeStripe, mailbox
+):
+    order_id, subscription, february_intent = ignite_signup(shop, fake, "Ida")
+    march, march_intent = pay_invoice(shop, fake, order_id, subscription,
+                                      datetime(2027, 3, 1, tzinfo=UTC),
+                                      datetime(2027, 4, 1, tzinfo=UTC))  # fmt: skip
+    # A period already over (before the suite's 26 November 2026): no class of it to come.
+    october, october_intent = pay_invoice(shop, fake, order_id, subscription,
+                                          datetime(2026, 10, 1, tzinfo=UTC),
+                                          datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
+    assert wait_for(lambda: len(order(shop, order_id)["bookings"]) == 3 + 4)  # 1-22 March
+    detail = order(shop, order_id)
+    (item,) = detail["items"]
+    address = detail["order"]["customer_email"]
+    # The order detail lists its paid invoices, oldest period first.
+    listed = detail["invoices"]
+    assert [i["period_start"][:10] for i in listed] == ["2026-10-01", "2027-02-01", "2027-03-01"]
+    assert {(i["amount_paid"], i["refunded"], i["refundable"]) for i in listed} == {
+        (14900, 0, 14900)
+    }
+    february = listed[1]["invoice_id"]
+    path = f"/api/orders/{order_id}/refund"
+
+    # An invoice that is not one of this order's: 422 at `invoice`, nothing asked of Stripe.
+    for wrong in ("in_not_ours", "cs_not_an_invoice"):
+        refused = act(shop, path, {"items": [item["order_item_id"]], "invoice": wrong,
+                                   "reason": "x"})  # fmt: skip
+        assert refused.status_code == 422, refused.text
+        assert [p["path"] for p in refused.json()["problems"]] == ["invoice"]
+
+    # February's class fees back, asked twice at once (one form, one Idempotency-Key).
+    body = {"items": [item["order_item_id"]], "invoice": february, "reason": "sick in February"}
+    answers = _race(*[lambda: act(shop, path, body, key="ida-february")] * 2)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert len({a.json()["refund_id"] for a in answers}) == 1
+    assert "the 3 classes it paid for still to come" in answers[0].json()["message"]
+    assert answers[0].json()["invoice_id"] == february
+    assert [r["amount"] for r in fake.refunds if r["payment_intent"] == february_intent] == [14900]
+    assert not [r for r in fake.refunds if r["payment_intent"] == march_intent]
+    # Once Stripe confirms, February's classes are cancelled; March's stay booked.
+    (refunded,) = [e for e in fake.refund_events()
+                   if e["data"]["object"]["payment_intent"] == february_intent]  # fmt: skip
+    assert shop.deliver(refunded).status_code == 200
+    assert wait_for(lambda: {b["event"]["starts_at"][:7]: b["status"]
+                             for b in order(shop, order_id)["bookings"]}
+                    == {"2027-02": "cancelled", "2027-03": "confirmed"})  # fmt: skip
+    assert wait_for(lambda: len(change_mails(mailbox, address)) == 1)
+    text = change_mails(mailbox, address)[0].get_body(("plain",)).get_content()
+    assert text.count("is cancelled and refunded") == 3, text
+    # February is spent; the same enrolment can still be refunded from March's invoice.
+    again = act(shop, path, {**body, "reason": "again"}, key="ida-february-2")
+    assert again.status_code == 422 and "refunded before" in again.text
+
+    # October's period is over: money only, and the answer says so; nothing is cancelled.
+    past = act(shop, path, {"items": [item["order_item_id"]], "invoice": october["id"],
+                            "amount": 5000, "reason": "goodwill for October"})  # fmt: skip
+    assert past.status_code == 200, past.text
+    assert "money only" in past.json()["message"] and "period is over" in past.json()["message"]
+    (refunded,) = [e for e in fake.refund_events()
+                   if e["data"]["object"]["payment_intent"] == october_intent]  # fmt: skip
+    assert shop.deliver(refunded).status_code == 200
+    assert wait_for(lambda: order(shop, order_id)["order"]["amount_refunded"] == 14900 + 5000)
+    after = order(shop, order_id)
+    assert {b["status"] for b in after["bookings"] if b["event"]["starts_at"] >= "2027-03"} == {
+        "confirmed"
+    }
+    assert [(i["refunded"], i["refundable"]) for i in after["invoices"]] == [
+        (5000, 9900),
+        (14900, 0),
+        (0, 14900),
+    ]
+    too_much = act(shop, path, {"invoice": october["id"], "amount": 9901, "reason": "x"})
+    assert too_much.status_code == 422 and too_much.json()["refundable"] == 9900
+    assert len(change_mails(mailbox, address)) == 1  # no email for money only
+    assert march["id"] == after["invoices"][2]["invoice_id"]
+
+
 def test_an_ignite_refund_when_stripe_is_unreachable_is_503_and_changes_nothing(
     shop: Sidecar, fake: FakeStripe
 ):

@@ -48,13 +48,62 @@ def test_an_ignite_item_is_refunded_from_its_latest_invoice_a_camp_day_from_the_
     database.write(seed)
 
     def invoice(*items: str) -> dict | None:
-        return database.read(staff_refunds.invoice_to_refund, "ord_1", items)
+        return database.read(staff_refunds.invoice_to_refund, "ord_1", items, None, NOW)
 
-    assert invoice("it_ignite") == {"invoice_id": "in_second"}
-    assert invoice("it_camp") == {"invoice_id": "in_first"}
+    assert invoice("it_ignite")["invoice_id"] == "in_second"
+    assert invoice("it_camp")["invoice_id"] == "in_first"
     assert invoice("it_ignite", "it_camp")["problems"][0]["path"] == "items"
     assert invoice("it_nothing")["problems"][0]["path"] == "items[0]"
     assert "name the items" in invoice()["message"]
+
+
+def test_staff_name_the_invoice_to_refund_from(database: Database):
+    database.write(seed)
+
+    def chosen(invoice_id: str, *items: str, now: datetime = NOW) -> dict | None:
+        return database.read(staff_refunds.invoice_to_refund, "ord_1", items, invoice_id, now)
+
+    february = chosen("in_first", "it_ignite")
+    assert (february["invoice_id"], february["period_end"]) == ("in_first", datetime(2027, 3, 1))
+    assert chosen("in_first", "it_ignite", "it_camp")["invoice_id"] == "in_first"
+    # Only what that invoice charged: the camp day was on the first.
+    (problem,) = chosen("in_second", "it_camp")["problems"]
+    assert problem["path"] == "items[0]" and "in_first" in problem["message"]
+    # Not one of this order's paid invoices: 422 at `invoice`, naming the paid ones.
+    (problem,) = chosen("in_other", "it_ignite")["problems"]
+    assert problem["path"] == "invoice" and "in_first, in_second" in problem["message"]
+    # Money only from a named invoice.
+    assert chosen("in_second")["invoice_id"] == "in_second"
+
+
+def test_the_paid_invoices_of_an_order_with_what_is_left_of_each(database: Database):
+    database.write(seed)
+    first = staff_refunds.InvoicePayment("in_first", "pi_first", 23800)
+    begun = database.write(staff_refunds.begin, "ord_1", ("it_ignite",), None, "feb", "ann",
+                           "key-feb", NOW, first)  # fmt: skip
+    assert (begun.outcome, begun.amount) == ("ok", 14900)
+    # Stripe's total for that payment is more (a further refund made in Stripe): it counts.
+    database.write(order_state.record_invoice_refund, "ord_1", "pi_first", 20000, "evt_1", NOW)
+    database.write(staff_refunds.apply_covered, "ord_1", 20000, NOW, "pi_first")
+    invoices = database.read(staff_refunds.paid_invoices, "ord_1")
+    assert [(i["invoice_id"], i["amount_paid"], i["refunded"], i["refundable"])
+            for i in invoices] == [("in_first", 23800, 20000, 3800),
+                                   ("in_second", 14900, 0, 14900)]  # fmt: skip
+    assert invoices[0]["items"] == ["it_ignite", "it_camp"]
+    assert invoices[1]["items"] == ["it_ignite"]
+    assert invoices[1]["period_start"] == datetime(2027, 3, 1)
+    too_much = database.write(staff_refunds.begin, "ord_1", ("it_camp",), None, "x", "ann",
+                              "key-camp", NOW, first)  # fmt: skip
+    assert (too_much.outcome, too_much.refundable) == ("too_much", 3800)
+    # The enrolment was refunded from February's invoice; March's may refund it again,
+    # February's not.
+    again = database.write(staff_refunds.begin, "ord_1", ("it_ignite",), 100, "x", "ann",
+                           "key-feb-2", NOW, first)  # fmt: skip
+    assert again.outcome == "problems" and "in_first" in again.problems[0]["message"]
+    march = staff_refunds.InvoicePayment("in_second", "pi_second", 14900)
+    begun = database.write(staff_refunds.begin, "ord_1", ("it_ignite",), None, "mar", "ann",
+                           "key-mar", NOW, march)  # fmt: skip
+    assert (begun.outcome, begun.amount) == ("ok", 14900)
 
 
 def test_an_invoice_refund_is_capped_by_the_invoice_and_counted_per_payment(database: Database):

@@ -50,6 +50,7 @@ def allowed_values() -> dict[tuple[str, str], tuple[str, ...]]:
         ("error_log", "category", vocabulary.ERROR_CATEGORIES),
         ("staff_actions", "action", vocabulary.STAFF_ACTIONS),
         ("staff_refunds", "status", vocabulary.STAFF_REFUND_STATUSES),
+        ("subscription_endings", "status", vocabulary.SUBSCRIPTION_ENDING_STATUSES),
         ("error_log", "severity", vocabulary.SEVERITIES),
         ("support_tickets", "status", vocabulary.TICKET_STATUSES),
         ("staff_bookings", "method", vocabulary.STAFF_BOOKING_METHODS),
