@@ -298,6 +298,9 @@ class StaffApi:
 
     # --- bookings by phone, repairs, the waitlist -----------------------------------------
 
+    def catalog(self) -> dict:
+        return self.get("/api/catalog")
+
     def add_booking(self, booking: dict[str, Any]) -> dict:
         """`{"cart", "payment", "by", "request_id", "hold_hours"}` (docs/http-api.md)."""
         return self.post("/api/bookings", booking)

@@ -9,21 +9,25 @@ from typing import Any
 
 import streamlit as st
 
-KINDS = {"camp": "Camp day", "party": "Party", "ignite": "Ignite class"}
+from core.bookable import label
 
 
-def cart_fields(prefix: str) -> dict[str, Any]:
-    """Draw the fields (widget keys `<prefix>-…`); the cart they make, as a checkout body."""
+def cart_fields(prefix: str, products: list[dict[str, Any]]) -> dict[str, Any]:
+    """Draw the fields (widget keys `<prefix>-…`); the cart they make, as a checkout body.
+    `products` are what can be booked (`GET /api/catalog`): staff pick one by its name."""
     left, right = st.columns(2)
     email = left.text_input("Parent's email", key=f"{prefix}-email")
     name = right.text_input("Parent's name", key=f"{prefix}-name")
     child = left.text_input("Child's name", key=f"{prefix}-child")
     age = right.number_input("Child's age", min_value=1, max_value=18, value=8, key=f"{prefix}-age")
     notes = st.text_input("Notes (allergies, needs)", key=f"{prefix}-notes")
-    kind = st.segmented_control(
-        "What", list(KINDS), format_func=KINDS.get, default="camp", key=f"{prefix}-kind"
-    )
-    product = st.text_input("Product id (from the catalog)", key=f"{prefix}-product")
+    by_id = {p["product_id"]: p for p in products}
+    product = st.selectbox(
+        "What", list(by_id), index=None, format_func=lambda p: label(by_id[p]),
+        placeholder="Choose a camp, a party or an Ignite class", key=f"{prefix}-product",
+        help="From the catalog: camps with days still to come, parties, Ignite classes.",
+    ) or ""  # fmt: skip
+    kind = by_id[product]["kind"] if product else None
     # A form does not redraw as it is filled in, so every field is shown; what the kind
     # does not take is left out of the cart.
     left, middle, right = st.columns(3)
@@ -33,7 +37,7 @@ def cart_fields(prefix: str) -> dict[str, Any]:
         key=f"{prefix}-session",
     )  # fmt: skip
     start = right.text_input("Start time (party, HH:MM)", key=f"{prefix}-start")
-    item: dict[str, Any] = {"product_id": product.strip()}
+    item: dict[str, Any] = {"product_id": product}
     if kind in ("camp", "party"):
         item["date"] = day.isoformat() if isinstance(day, date) else ""
     if kind == "camp":

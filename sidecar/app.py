@@ -19,6 +19,7 @@ from runtime.store_client import StoreClient, StoreError
 from sidecar import (
     analyst_api,
     attendance_api,
+    catalog_api,
     checkout,
     customer,
     health,
@@ -127,6 +128,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         *payment_links.routes,
         *staff_api.routes,  # first: /api/orders/counts is not an order id
         *staff_bookings.routes,
+        *catalog_api.routes,
         *waitlist.routes,
         *staff_actions.routes,
         *staff_orders.routes,

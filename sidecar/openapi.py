@@ -442,6 +442,8 @@ STAFF: dict[tuple[str, str], tuple[str, tuple[Schema, ...], Schema | None, Schem
     ("POST", "/api/attendance/{booking_id}/undo"): ("Undo a mistaken check-in or check-out", (),
         _object(("action",), by=STRING, action={"enum": ["check_in", "check_out"]}),
         ANY_OBJECT),
+    ("GET", "/api/catalog"): ("What staff can book by phone, from the catalog", (), None,
+                              ANY_OBJECT),
     ("GET", "/api/camp-days/{product_id}/{date}/roster"): (
         "A camp day's children, both sessions", (), None, ANY_OBJECT),
     ("GET", "/api/trends/webhooks"): ("Webhook lag per day", (

@@ -32,9 +32,13 @@ ui.page_title("Bookings")
 # booking gets a new id once this one is done.
 request_id = st.session_state.setdefault(REQUEST_KEY, secrets.token_urlsafe(12))
 
+products: list[dict] = []
+with ui.section():
+    products = api.catalog()["products"]
+
 add, repair = st.tabs(["Add a booking", "Repair an order"])
 with add, st.form("add-booking"):
-    cart = cart_fields("booking")
+    cart = cart_fields("booking", products)
     method = st.selectbox("Payment", list(METHODS), format_func=METHODS.get, key="booking-method")
     left, right = st.columns(2)
     dollars = left.number_input(
@@ -83,7 +87,7 @@ with repair, st.form("repair-order"):
         " the booking it should have had, and it books and confirms as any paid order."
     )
     order_id = st.text_input("Order id", key="repair-order-id")
-    repair_cart = cart_fields("repair")
+    repair_cart = cart_fields("repair", products)
     fix = st.form_submit_button("Repair", type="primary", key="repair-submit")
 if fix:
     ui.act(

@@ -40,7 +40,7 @@ def fill_cart(at: AppTest, prefix: str, email: str, day: str = "2027-01-08") -> 
     at.text_input(key=f"{prefix}-name").input("Sam Lee")
     at.text_input(key=f"{prefix}-child").input("Ava Lee")
     at.number_input(key=f"{prefix}-age").set_value(9)
-    at.text_input(key=f"{prefix}-product").input("summer-robotics")
+    at.selectbox(key=f"{prefix}-product").select("summer-robotics")
     at.date_input(key=f"{prefix}-day").set_value(day)
 
 
@@ -70,7 +70,7 @@ def test_staff_book_a_cash_booking_from_the_form(page, sidecar: Sidecar):
 def test_a_booking_with_problems_says_each_and_books_nothing(page, sidecar: Sidecar):
     at = page("bookings")
     at.text_input(key="booking-email").input("not an email")
-    at.text_input(key="booking-product").input("no-such-camp")
+    # No product chosen.
     at.selectbox(key="booking-method").select("voucher")
     at.button(key="booking-submit").click().run()
 
