@@ -45,9 +45,18 @@ from sidecar import (
 from sidecar.staff_api import staff_only
 from sidecar.stripe_webhook import RETRY_AFTER_SECONDS, StripeWebhook
 from sidecar.webhook_stats import WebhookStats
+from store import postgres
 from store.database import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+
+
+def duplicate_key(type_name: str, message: str) -> bool:
+    """Whether a store error is a unique key refusing a second copy of a row: DuckDB's
+    `ConstraintException` ("Duplicate key …"), PostgreSQL's `UniqueViolation`."""
+    return type_name == "UniqueViolation" or (
+        type_name == "ConstraintException" and "duplicate key" in message.lower()
+    )
 
 
 def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Database) -> Starlette:
@@ -76,8 +85,22 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # A bug must not look like "your request was fine, try again forever" to Stripe,
         # nor like a crash: log it with its traceback and answer 503 without details.
+        if duplicate_key(type(exc).__name__, str(exc)):
+            return await same_moment(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "unavailable"}, status_code=503)
+
+    async def same_moment(request: Request, exc: Exception) -> JSONResponse:
+        # Two requests made the same change at the same moment (two staff on two sidecars
+        # refunding the same item): the database's unique key let one through; the other
+        # is told so, with nothing changed by it.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": "conflict", "message": "another request made the same change at the"
+             " same moment, and this one changed nothing: look again, and repeat it if it is"
+             " still needed"},
+            status_code=409,
+        )  # fmt: skip
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The store process is stopped, wedged or gone: say so, and when to try again,
@@ -95,6 +118,8 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         # re-raised to the server, so that the client's connection stays open.
         if exc.type_name == "OutOfMemoryException":
             return await store_unavailable(request, exc)
+        if duplicate_key(exc.type_name, exc.message):
+            return await same_moment(request, exc)
         return await unexpected_error(request, exc)
 
     # Counted in this process (one per sidecar): deliveries by outcome, refused signatures.
@@ -145,6 +170,7 @@ def create_app(settings: Settings, catalog: Catalog, database: StoreClient | Dat
         exception_handlers={
             DatabaseUnavailable: store_unavailable,
             StoreError: store_error,
+            postgres.UniqueViolation: same_moment,
             Exception: unexpected_error,
         },
     )

@@ -49,6 +49,8 @@ from psycopg_pool import ConnectionPool
 CONNECT_OPTIONS = {"autocommit": True, "options": "-c timezone=UTC -c datestyle=ISO"}
 APPLICATION_NAME = f"tinkertank {socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
 Error = psycopg.Error
+# A unique key refusing a second copy of a row (sidecar/app.py answers it 409).
+UniqueViolation = psycopg.errors.UniqueViolation
 # The server or the connection to it failed (not a bad statement): the writer reports it as
 # a storage failure, as it does DuckDB's I/O errors.
 Unavailable = psycopg.OperationalError

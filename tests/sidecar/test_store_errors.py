@@ -68,3 +68,26 @@ def test_another_store_error_is_unavailable_without_details():
     status, _, body = answer(StoreError("BinderException", "no such column secret_detail"))
     assert status == 503
     assert body == {"error": "unavailable"}
+
+
+def test_a_unique_key_refusing_a_second_copy_is_a_conflict_with_nothing_changed():
+    """Two staff on two sidecars making the same change at the same moment: the loser's
+    write is refused by the unique key, and it is told so (409), not "unavailable"."""
+    for error in (
+        StoreError("ConstraintException", 'Duplicate key "refund_key: k" violates primary key'),
+        StoreError("UniqueViolation", "duplicate key value violates unique constraint"),
+    ):
+        status, _, body = answer(error)
+        assert status == 409
+        assert body["error"] == "conflict" and "same moment" in body["message"]
+    # Any other constraint is a bug, not a race.
+    status, _, body = answer(StoreError("ConstraintException", "CHECK constraint failed"))
+    assert status == 503 and body == {"error": "unavailable"}
+
+
+def test_on_postgresql_the_drivers_unique_violation_is_the_same_conflict():
+    """On PostgreSQL the store runs in the web process: psycopg's own exception arrives."""
+    import psycopg
+
+    status, _, body = answer(psycopg.errors.UniqueViolation("duplicate key value violates"))
+    assert status == 409 and body["error"] == "conflict"
