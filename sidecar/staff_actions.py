@@ -256,6 +256,16 @@ def _invoice_effect(found: dict[str, Any], items: tuple[str, ...]) -> str:
             " when Stripe confirms it")  # fmt: skip
 
 
+def _cancelled(client: stripe.StripeClient, subscription_id: str) -> bool:
+    """Whether Stripe shows the subscription cancelled already (one read; False if it
+    cannot say)."""
+    try:
+        return client.v1.subscriptions.retrieve(subscription_id).status == "canceled"
+    except Exception as exc:
+        log.error("reading subscription %s: %s", subscription_id, exc)
+        return False
+
+
 def invoice_payment(client: stripe.StripeClient, invoice_id: str) -> tuple[str, int] | None:
     """The PaymentIntent and amount of a paid invoice's payment (Stripe's invoice
     payments: current API versions no longer name it on the invoice)."""
@@ -346,22 +356,34 @@ async def _end_subscription(
             )  # fmt: skip
     except Exception as exc:
         log.error("ending subscription %s: %s", subscription_id, exc)
-        await database.awrite(subscription_endings.release, subscription_id, claimed.claim_id)
-        if _reachable(exc):
-            return 409, {"error": "refused", "message": f"Stripe refused:"
-                         f" {exc.user_message or exc}"}  # type: ignore[attr-defined]  # fmt: skip
-        return 503, _unavailable("Stripe could not be reached; the subscription is unchanged")
+        # Refused because it is cancelled already (by a sidecar that died before recording
+        # it, or in Stripe's Dashboard): then the ending stands, and is recorded as done.
+        if not (_reachable(exc) and await asyncio.to_thread(_cancelled, client, subscription_id)):
+            await database.awrite(subscription_endings.release, subscription_id, claimed.claim_id)
+            if _reachable(exc):
+                return 409, {"error": "refused", "message": f"Stripe refused:"
+                             f" {exc.user_message or exc}"}  # type: ignore[attr-defined]  # fmt: skip
+            return 503, _unavailable("Stripe could not be reached; the subscription is unchanged")
+        wanted, cancelled_before = EndSubscriptionRequest("now", wanted.reason), True
+    else:
+        cancelled_before = False
     details = {"subscription_id": subscription_id, "when": wanted.when}
     await database.awrite(
         actions.record_ending, subscription_id, claimed.claim_id, request_key, order_id, who,
         wanted.reason, details, utcnow(),
     )  # fmt: skip
-    message = (
-        "the subscription is ended; the classes after today are released when Stripe confirms"
-        if wanted.when == "now"
-        else "the subscription ends at the end of the paid period; its later classes are"
-        " released then"
-    )
+    if cancelled_before:
+        message = (
+            "Stripe shows the subscription cancelled already: recorded as ended; the"
+            " classes after today are released when Stripe's event of it is applied"
+        )
+    elif wanted.when == "now":
+        message = (
+            "the subscription is ended; the classes after today are released when Stripe confirms"
+        )
+    else:
+        message = ("the subscription ends at the end of the paid period; its later classes"
+                   " are released then")  # fmt: skip
     return 200, {"done": True, "already": False, "order_id": order_id, **details,
                  "message": message}  # fmt: skip
 

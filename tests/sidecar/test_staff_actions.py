@@ -19,6 +19,7 @@ from typing import Any
 import icalendar
 import pytest
 import requests
+import stripe
 from aiosmtpd.controller import Controller
 
 from runtime.sidecar_process import free_port, start_sidecar
@@ -510,6 +511,28 @@ def ignite_order(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str]:
     """An Ignite sign-up, paid for February 2027 (its classes booked): order, subscription."""
     order_id, subscription, _ = ignite_signup(shop, fake, name)
     return order_id, subscription
+
+
+def test_ending_a_subscription_stripe_shows_cancelled_already_is_recorded_as_ended(
+    shop: Sidecar, fake: FakeStripe
+):
+    """Cancelled in Stripe's Dashboard, or by a sidecar that died before recording it:
+    Stripe refuses to cancel it again, says (one read) it is cancelled, and the ending is
+    recorded, once."""
+    order_id, subscription = ignite_order(shop, fake, "Cal")
+    stripe.StripeClient("sk_test_123", base_addresses={"api": fake.url}).v1.subscriptions.cancel(
+        subscription
+    )
+    ended = act(shop, f"/api/orders/{order_id}/end-subscription",
+                {"when": "now", "reason": "cancelled by phone"})  # fmt: skip
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["when"] == "now" and "cancelled already" in ended.json()["message"]
+    again = act(shop, f"/api/orders/{order_id}/end-subscription",
+                {"when": "now", "reason": "cancelled by phone"})  # fmt: skip
+    assert again.status_code == 200 and again.json()["already"] is True
+    audits = [a for a in shop.staff_get("/api/actions", order_id=order_id).json()["actions"]
+              if a["action"] == "end_subscription"]  # fmt: skip
+    assert len(audits) == 1
 
 
 def ignite_signup(shop: Sidecar, fake: FakeStripe, name: str) -> tuple[str, str, str]:

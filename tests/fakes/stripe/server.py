@@ -325,6 +325,8 @@ class FakeStripe(CheckoutSessions, Events, Prices, Refunds, Subscriptions):
                 body = self._list_invoice_payments(params)
             case ("POST", ["v1", "refunds"]):
                 body = self._create_refund(params)
+            case ("GET", ["v1", "subscriptions", subscription_id]) if subscription_id:
+                body = self._retrieve_subscription(subscription_id)
             case ("POST", ["v1", "subscriptions", subscription_id]) if subscription_id:
                 body = self._update_subscription(subscription_id, params)
             case ("DELETE", ["v1", "subscriptions", subscription_id]) if subscription_id:

@@ -1,5 +1,6 @@
-"""Subscriptions a test registers (`add_subscription`): `POST /v1/subscriptions/{id}`
-(cancel_at_period_end) and `DELETE /v1/subscriptions/{id}` (cancel now)."""
+"""Subscriptions a test registers (`add_subscription`): `GET /v1/subscriptions/{id}`,
+`POST /v1/subscriptions/{id}` (cancel_at_period_end) and `DELETE /v1/subscriptions/{id}`
+(cancel now)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class Subscriptions:
         if subscription is None:
             raise _no_such("subscription", subscription_id, "id")
         return subscription
+
+    def _retrieve_subscription(self, subscription_id: str) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._found(subscription_id))
 
     def _update_subscription(self, subscription_id: str, params: dict[str, Any]) -> dict:
         _check_known(params, frozenset({"cancel_at_period_end", "metadata", "expand"}))
