@@ -34,7 +34,7 @@ ARCHIVE_AFTER = timedelta(days=35)
 # Stripe's `created` may be a little behind our clock; an event created this long before
 # the archive's horizon may have been received after it.
 _MARGIN = timedelta(days=1)
-BATCH = 5_000
+BATCH = 1_000
 
 COLUMNS = ("event_id", "type", "object_id", "livemode", "api_version", "created_at", "payload",
            "received_at", "status", "attempts", "next_attempt_at", "last_error",

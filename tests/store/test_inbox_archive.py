@@ -128,3 +128,40 @@ def test_nothing_moves_on_postgresql_and_every_read_still_answers(database: Data
         assert moved == 1 and _where(database, event.event_id) == (0, 1)
     assert database.read(inbox.get_event, event.event_id)["event_id"] == event.event_id
     assert database.read(inbox.count_by_status)["archived"] == moved
+
+
+def test_the_upgrade_archives_what_finished_before_the_horizon_at_once(tmp_path, monkeypatch):
+    """A DuckDB file from before the archive (schema 17): the migration makes the inbox
+    again with the events still needed, so that its key never has to be loaded whole to
+    delete the others in batches (beyond the memory limit on a big database)."""
+    import duckdb
+    import pytest
+
+    from store import schema
+
+    conn = duckdb.connect(str(tmp_path / "old.duckdb"))
+    with monkeypatch.context() as old_code:
+        old_code.setattr(schema, "MIGRATIONS", [m for m in schema.MIGRATIONS if m[0] <= 17])
+        schema.migrate(conn, now=OLD)
+    rows = [("evt_old_done", "processed", OLD), ("evt_old_ignored", "ignored", OLD),
+            ("evt_old_failed", "failed", OLD), ("evt_recent", "processed", RECENT)]  # fmt: skip
+    for event_id, status, at in rows:
+        conn.execute(
+            "INSERT INTO webhook_inbox (event_id, type, object_id, livemode, created_at,"
+            " payload, received_at, status, attempts) VALUES (?, 'charge.refunded', 'ch_1',"
+            " false, ?, '{}', ?, ?, 1)",
+            [event_id, at, at, status],
+        )
+
+    assert schema.migrate(conn, now=NOW)[0] == 18
+    kept = {r[0] for r in conn.execute("SELECT event_id FROM webhook_inbox").fetchall()}
+    moved = {r[0] for r in conn.execute("SELECT event_id FROM webhook_inbox_archive").fetchall()}
+    assert kept == {"evt_old_failed", "evt_recent"}
+    assert moved == {"evt_old_done", "evt_old_ignored"}
+    with pytest.raises(duckdb.ConstraintException):  # the key is the inbox's still
+        conn.execute(
+            "INSERT INTO webhook_inbox (event_id, type, livemode, created_at, payload,"
+            " received_at, status) VALUES ('evt_recent', 't', false, ?, '{}', ?, 'received')",
+            [NOW, NOW],
+        )
+    conn.close()
