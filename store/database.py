@@ -123,6 +123,12 @@ class Database:
         return self._writer.commits
 
     @property
+    def under_burst(self) -> bool:
+        """Whether webhooks are coming in a burst (many to a commit), as the writer last saw
+        them: background work then comes in small jobs."""
+        return self._writer.under_burst
+
+    @property
     def storage_failure(self) -> StorageFailure | None:
         """The last write that failed for want of storage, until a foreground write
         succeeds."""

@@ -164,6 +164,10 @@ class Writer:
         self._background: collections.deque[Job] = collections.deque()
         self.closed = False
         self.commits = 0
+        # Whether webhooks are coming in a burst (many to a commit), as the writer last saw:
+        # the worker then hands over smaller jobs (fulfilment/worker.py), since every webhook
+        # that comes while one runs waits for it.
+        self.under_burst = False
         # The last write that failed for want of storage, until a foreground write succeeds
         # (see _proves_writable).
         self.storage_failure: StorageFailure | None = None
@@ -290,6 +294,7 @@ class Writer:
                 self._run_group(jobs)
                 last_foreground = time.monotonic()
                 busy = 0.8 * busy + 0.2 * len(jobs)
+                self.under_burst = busy >= BURST_GROUP
             elif self._background:
                 # Background work waits until foreground work has paused for a moment, so
                 # that under a burst of webhooks it never stands between two commits.

@@ -407,3 +407,28 @@ def test_an_old_api_invoice_is_ours_by_its_price_and_waits_else_is_not_ours_at_o
     assert row(database, ours_id)["status"] == "failed"
     assert scalar(database, "SELECT count(*) FROM error_log WHERE stripe_event_id = ?",
                   ours_id) == 1  # fmt: skip
+
+
+def test_under_a_burst_of_webhooks_the_worker_hands_over_smaller_jobs(database: Database):
+    """Every webhook that comes while a background job runs waits for it: under a burst
+    (as the writer last saw it) a bulk job takes 20 payments, not 100, and they all end
+    the same."""
+    from fulfilment import worker as worker_module
+
+    clock = Clock()
+    store(database, *(foreign.cartless_payment(CREATED + n) for n in range(60)))
+    sizes: list[int] = []
+    submit = database.submit_background
+
+    def counted(fn, *args):
+        if fn is worker_module.bulk_payments.record_unusable_payments:
+            sizes.append(len(args[0]))
+        return submit(fn, *args)
+
+    database.submit_background = counted  # type: ignore[method-assign]
+    database._writer.under_burst = True  # as after commits of many webhooks each
+    run_until_settled(database, clock, worker(database, clock, shared=False))
+
+    assert sizes and max(sizes) == worker_module.BULK_SLICE_UNDER_BURST and sum(sizes) == 60
+    assert scalar(database, "SELECT count(*) FROM orders WHERE fulfillment_status ="
+                  " 'needs_attention'") == 60  # fmt: skip
