@@ -53,22 +53,51 @@ async def day_attendance(request: Request) -> Response:
     now = utcnow()
     business_day = day(request, "date") or local_today(now, tz)
     start, stop = day_bounds(business_day, tz)
-    events = await request.app.state.database.aread(attendance.day_sheet, start, stop)
+    # The day's sheet is kept with the fingerprint of what it was made from
+    # (store/attendance.py): while that holds, the store sends nothing and the kept sheet is
+    # shaped again for `now` (who is late, who is not here yet).
+    kept = _kept_sheets(request.app.state)
+    known, sheet = kept.get((start, stop), (None, []))
+    mark, rows = await request.app.state.database.aread(
+        attendance.day_sheet_if_changed, start, stop, known
+    )
+    if rows is not None:
+        sheet = rows
+        kept.pop((start, stop), None)
+        if mark is not None:
+            while len(kept) >= KEPT_SHEETS:
+                kept.pop(next(iter(kept)))  # the oldest
+            kept[(start, stop)] = (mark, sheet)
     catalog = request.app.state.catalog
-    for event in events:
+    events = []
+    for stored in sheet:
+        event = {k: v for k, v in stored.items() if k != "children"}
         event["venue_name"], event["room_name"] = place_names(
             catalog, event["venue_id"], event["room_id"]
         )
         counts = dict.fromkeys(ATTENDANCE_STATES, 0)
-        for child in event["children"]:
+        event["children"] = []
+        for child in stored["children"]:
             where = standing(
                 event["starts_at"], event["ends_at"], child["checked_in_at"],
                 child["checked_out_at"], now,
             )  # fmt: skip
-            child["state"], child["flags"] = where.state, where.flags
+            event["children"].append({**child, "state": where.state, "flags": where.flags})
             counts[where.state] += 1
         event["counts"] = {"booked": len(event["children"]), **counts}
+        events.append(event)
     return fast_json({"date": business_day, "now": now, "timezone": str(tz), "events": events})
+
+
+# The sheets of the last few days asked for (today's, mostly), with their fingerprints.
+KEPT_SHEETS = 3
+
+
+def _kept_sheets(state) -> dict[tuple, tuple[int, list[dict]]]:
+    kept = getattr(state, "attendance_sheets", None)
+    if kept is None:
+        kept = state.attendance_sheets = {}
+    return kept
 
 
 def _read_body(body: dict[str, Any], action: str) -> tuple[dict[str, Any], Problems]:

@@ -28,6 +28,35 @@ ATTENDANCE_COLUMNS = ("checked_in_at", "checked_in_by", "checked_out_at", "check
 def day_sheet(conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime) -> list[dict]:
     """The events starting in [start, stop), in time order, each with its confirmed children:
     name, age, notes, parent, emergency contacts, who may collect, and their attendance."""
+    return _shaped(*_gathered(conn, start, stop))
+
+
+def day_sheet_if_changed(
+    conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime, known: int | None
+) -> tuple[int | None, list[dict] | None]:
+    """(fingerprint, `day_sheet`), or (fingerprint, None) when the fingerprint is `known`,
+    the caller's from an earlier call: the web process keeps the day it was sent, and the
+    Check-in page, read every few seconds on a busy morning, costs no shaping and no
+    sending while nothing changed. The fingerprint is of what the sheet is made from, read
+    as `day_sheet` reads it (the events, their bookings and attendance, the families' names
+    and emails; a child's row never changes once written): equal fingerprints, equal
+    sheets. It means something only to this store process, which makes every one."""
+    events, children, students, families = _gathered(conn, start, stop)
+    mark = hash((
+        tuple(tuple(e.values()) for e in events),
+        tuple(tuple(c.values()) for c in children),
+        tuple((o, f["customer_name"], f["customer_email"]) for o, f in sorted(families.items())),
+    ))  # fmt: skip
+    if known is not None and mark == known:
+        return mark, None
+    return mark, _shaped(events, children, students, families)
+
+
+def _gathered(
+    conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime
+) -> tuple[list[dict], list[dict], dict[str, dict], dict[str, dict]]:
+    """What a day's sheet is made from: its events, their confirmed bookings with their
+    attendance, and the children and families of those bookings by id."""
     events = query_dicts(
         conn,
         "SELECT event_id, kind, title, product_id, venue_id, room_id, starts_at, ends_at,"
@@ -36,23 +65,34 @@ def day_sheet(conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime) 
         [start, stop],
     )
     if not events:
-        return []
-    first = min(e.pop("created_at") for e in events)
+        return [], [], {}, {}
     children = query_dicts(
         conn,
         "SELECT b.booking_id, b.event_id, b.order_id, b.student_id, a.checked_in_at,"
         " a.checked_in_by, a.checked_out_at, a.checked_out_by, a.collected_by,"
         " a.collection_override"
         " FROM bookings b LEFT JOIN attendance a ON a.booking_id = b.booking_id"
-        " WHERE b.created_at >= ? AND b.status = 'confirmed' AND b.event_id IN (SELECT unnest(?))",
-        [first, [e["event_id"] for e in events]],
+        " WHERE b.created_at >= ? AND b.status = 'confirmed' AND b.event_id IN (SELECT unnest(?))"
+        " ORDER BY b.booking_id",
+        [min(e["created_at"] for e in events), [e["event_id"] for e in events]],
     )
     # The children and their families by id, without reading every student and order.
     students = people.students_of(conn, (c["student_id"] for c in children))
     families = people.orders_of(conn, (c["order_id"] for c in children))
-    children = [c for c in children if c["student_id"] in students and c["order_id"] in families]
-    for child in children:
-        student, family = students[child["student_id"]], families[child["order_id"]]
+    return events, children, students, families
+
+
+def _shaped(
+    events: list[dict], children: list[dict], students: dict[str, dict],
+    families: dict[str, dict],
+) -> list[dict]:  # fmt: skip
+    """The sheet (see `day_sheet`) from what `_gathered` read; the rows given are not kept."""
+    by_event: dict[str, list[dict]] = {e["event_id"]: [] for e in events}
+    for row in children:
+        student, family = students.get(row["student_id"]), families.get(row["order_id"])
+        if student is None or family is None:
+            continue
+        child = dict(row)
         child.update(
             student=student.get("name"), age=student.get("age"), notes=student.get("notes"),
             emergency_contacts=student.get("emergency_contacts"),
@@ -60,14 +100,15 @@ def day_sheet(conn: duckdb.DuckDBPyConnection, start: datetime, stop: datetime) 
             customer_name=family.get("customer_name"),
             customer_email=family.get("customer_email"),
         )  # fmt: skip
-    by_event: dict[str, list[dict]] = {e["event_id"]: [] for e in events}
-    for row in children:
-        by_event[row["event_id"]].append(_child(row))
+        by_event[child["event_id"]].append(_child(child))
+    sheet = []
     for event in events:
-        event["children"] = sorted(
+        shaped = {k: v for k, v in event.items() if k != "created_at"}
+        shaped["children"] = sorted(
             by_event[event["event_id"]], key=lambda c: (c["student"] or "").casefold()
         )
-    return events
+        sheet.append(shaped)
+    return sheet
 
 
 def contacts(stored: str | None) -> list[dict[str, Any]]:

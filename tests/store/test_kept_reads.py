@@ -211,3 +211,38 @@ def test_what_is_kept_of_one_file_is_never_taken_for_another(small_business: Pat
         finally:
             db.close()
     assert names == [{"Child 0"}, {"Child 1"}]
+
+
+def test_a_kept_check_in_day_follows_every_change_and_is_not_sent_again_unchanged(
+    db: Database,
+):
+    bounds = day_bounds(SUITE_NOW.date(), TZ)
+
+    def sheet(known):
+        return db.read(attendance.day_sheet_if_changed, *bounds, known)
+
+    mark, rows = sheet(None)
+    assert rows == db.read(attendance.day_sheet, *bounds) and rows
+    assert sheet(mark) == (mark, None)  # nothing changed: nothing sent
+    child = rows[0]["children"][0]
+
+    # Each change, written with the same `now`, gives another fingerprint and the new sheet.
+    changes = [
+        lambda: db.write(attendance.check_in, child["booking_id"], "Priya", NOW),
+        lambda: db.write(
+            attendance.check_out, child["booking_id"], "Priya", child["customer_name"], None, NOW
+        ),
+        lambda: db.write(
+            lambda conn: conn.execute(
+                "UPDATE orders SET customer_email = 'new@example.com' WHERE order_id = ?",
+                [child["order_id"]],
+            )
+        ),
+        lambda: db.write(bookings.cancel_booking, child["booking_id"], NOW),
+    ]
+    for change in changes:
+        change()
+        new_mark, new_rows = sheet(mark)
+        assert new_mark != mark and new_rows == db.read(attendance.day_sheet, *bounds)
+        mark = new_mark
+    assert child["booking_id"] not in {c["booking_id"] for e in new_rows for c in e["children"]}
