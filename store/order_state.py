@@ -299,6 +299,20 @@ def record_refund(
     )
 
 
+def refunded_of_payment(
+    conn: duckdb.DuckDBPyConnection, order_id: str, payment_intent_id: str
+) -> int:
+    """Stripe's refunded total of an Ignite invoice's payment, as the ledger has it (the
+    `<order>:<payment>:<total>` rows `record_invoice_refund` writes)."""
+    prefix = f"{order_id}:{payment_intent_id}:"
+    (total,) = conn.execute(
+        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+        " AND left(refund_key, ?) = ?",
+        [order_id, len(prefix), prefix],
+    ).fetchone()
+    return total
+
+
 def record_invoice_refund(
     conn: duckdb.DuckDBPyConnection, order_id: str, payment_intent_id: str,
     amount_refunded: int, event_id: str, now: datetime,
@@ -307,19 +321,13 @@ def record_invoice_refund(
     payment's, not the order's, so the ledger keeps it per payment
     (`<order>:<payment>:<total>`) and the order's refunded total rises by the rise. The
     rise; 0 for a redelivery or an older, smaller total."""
-    prefix = f"{order_id}:{payment_intent_id}:"
-    (before,) = conn.execute(
-        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
-        " AND left(refund_key, ?) = ?",
-        [order_id, len(prefix), prefix],
-    ).fetchone()
-    rise = amount_refunded - before
+    rise = amount_refunded - refunded_of_payment(conn, order_id, payment_intent_id)
     if rise <= 0:
         return 0
     conn.execute(
         "INSERT INTO refunds (refund_key, order_id, amount, currency, stripe_event_id,"
         " refunded_at) SELECT ?, order_id, ?, currency, ?, ? FROM orders WHERE order_id = ?",
-        [f"{prefix}{amount_refunded}", rise, event_id, now, order_id],
+        [f"{order_id}:{payment_intent_id}:{amount_refunded}", rise, event_id, now, order_id],
     )
     conn.execute(
         "UPDATE orders SET amount_refunded = amount_refunded + ? WHERE order_id = ?",

@@ -25,6 +25,8 @@ from typing import Any
 
 import duckdb
 
+from store import order_state
+
 
 @dataclass(frozen=True)
 class Begun:
@@ -107,25 +109,13 @@ def paid_invoices(conn: duckdb.DuckDBPyConnection, order_id: str) -> list[dict[s
     )
     for invoice in invoices.values():
         intent = payments.get(invoice["invoice_id"])
-        ledger = _refunded_of_payment(conn, order_id, intent) if intent else 0
+        ledger = order_state.refunded_of_payment(conn, order_id, intent) if intent else 0
         total, applied = asked.get(invoice["invoice_id"], (0, 0))
         # staff's refunds (asked or applied), and what Stripe's total has beyond those applied
         # (a refund made in Stripe's Dashboard), as `begin` counts it
         invoice["refunded"] = total + max(0, ledger - applied)
         invoice["refundable"] = max(0, invoice["amount_paid"] - invoice["refunded"])
     return list(invoices.values())
-
-
-def _refunded_of_payment(conn: duckdb.DuckDBPyConnection, order_id: str, intent: str) -> int:
-    """Stripe's refunded total of an invoice's payment, as the ledger has it
-    (store/order_state.py, `record_invoice_refund`: `<order>:<payment>:<total>` rows)."""
-    prefix = f"{order_id}:{intent}:"
-    (total,) = conn.execute(
-        "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
-        " AND left(refund_key, ?) = ?",
-        [order_id, len(prefix), prefix],
-    ).fetchone()
-    return total
 
 
 def invoice_to_refund(
@@ -292,7 +282,7 @@ def begin(
         ).fetchone()
         # and less what was refunded of it in Stripe's Dashboard: the refunds ledger's
         # rises for this payment (store/order_state.record_invoice_refund) beyond staff's
-        ledger = _refunded_of_payment(conn, order_id, intent)
+        ledger = order_state.refunded_of_payment(conn, order_id, intent)
         refundable = max(0, invoice.amount_paid - asked - max(0, ledger - applied))
     if amount is None:
         amount = sum(prices.values()) if items else refundable
