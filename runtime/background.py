@@ -13,7 +13,7 @@ from core.settings import Settings
 from fulfilment import waitlist_offers
 from fulfilment.worker import RetryPolicy, Worker
 from runtime.invoice_lookups import InvoiceLookups, lookup_client
-from runtime.periodic_pass import ARCHIVE_PASS_SECONDS, OFFER_PASS_SECONDS, PeriodicPass
+from runtime.periodic_pass import ARCHIVE_PASS_SECONDS, OFFER_PASS_SECONDS, PeriodicPass, WriterPass
 from senders.sender import Sender
 from store import inbox_archive
 from store.database import Database
@@ -21,25 +21,21 @@ from store.database import Database
 
 @dataclass
 class Background:
-    """The threads, made and not yet started; `lookups` is None without a Stripe key."""
+    """The threads, made and not yet started: the periodic passes include the invoice
+    lookup pass when there is a Stripe key."""
 
     worker: Worker
     sender: Sender
     passes: list[PeriodicPass]
-    lookups: InvoiceLookups | None
 
     def start(self) -> None:
         self.worker.start()
         self.sender.start()
         for each in self.passes:
             each.start()
-        if self.lookups is not None:
-            self.lookups.start()
 
     def stop(self, timeout: float = 30) -> None:
         """In the reverse order: nothing started later is left running on its own."""
-        if self.lookups is not None:
-            self.lookups.stop(timeout)
         for each in reversed(self.passes):
             each.stop(timeout)
         self.sender.stop(timeout)
@@ -62,15 +58,14 @@ def background_work(database: Database, settings: Settings, catalog: Catalog) ->
     )
     sender = Sender(database, settings, catalog)
     waitlist_offers.use_catalog(catalog)
-    passes = [
-        PeriodicPass(database, "waitlist-offers", waitlist_offers.offer_places, (catalog,),
-                     OFFER_PASS_SECONDS),
-        PeriodicPass(database, "inbox-archive", inbox_archive.move_finished, (),
-                     ARCHIVE_PASS_SECONDS, again=lambda moved: moved >= inbox_archive.BATCH),
+    passes: list[PeriodicPass] = [
+        WriterPass(database, "waitlist-offers", waitlist_offers.offer_places, (catalog,),
+                   OFFER_PASS_SECONDS),
+        WriterPass(database, "inbox-archive", inbox_archive.move_finished, (),
+                   ARCHIVE_PASS_SECONDS, again=lambda moved: moved >= inbox_archive.BATCH),
     ]  # fmt: skip
-    lookups = (
-        InvoiceLookups(database, catalog, client, lease_seconds=settings.work_lease_seconds)
-        if client is not None
-        else None
-    )
-    return Background(worker, sender, passes, lookups)
+    if client is not None:
+        passes.append(
+            InvoiceLookups(database, catalog, client, lease_seconds=settings.work_lease_seconds)
+        )
+    return Background(worker, sender, passes)

@@ -17,7 +17,6 @@ by their rules as before.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from core.clock import utcnow
 from core.payment_invoices import PaidInvoice, paid_invoice
 from core.settings import Settings
 from fulfilment.payment_invoices import record_lookups
+from runtime.periodic_pass import PeriodicPass
 from store import payment_invoices
 from store.database import Database
 
@@ -68,7 +68,7 @@ def ask_stripe(
     return paid_invoice(listed.to_dict(), payment_intent_id, our_prices)
 
 
-class InvoiceLookups:
+class InvoiceLookups(PeriodicPass):
     def __init__(
         self,
         database: Database,
@@ -80,36 +80,16 @@ class InvoiceLookups:
         lease_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        # A full batch asked: the next at once.
+        super().__init__("invoice-lookups", every_seconds, lambda asked: asked >= batch, clock)
         self.database = database
         self.client = client
         self.our_prices = {p.stripe_price_id for p in catalog.ignite}
-        self.every_seconds = every_seconds
         self.batch = batch
         self.lease = timedelta(seconds=lease_seconds)
-        self.clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="invoice-lookups", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                asked = self.run_once()
-            except Exception:
-                log.exception("the invoice lookup pass failed")
-                asked = 0
-            if asked < self.batch:
-                self._stop.wait(self.every_seconds)
-
-    def run_once(self) -> int:
-        """Ask Stripe for the lookups due now (up to a batch): the number asked."""
-        now = self.clock()
+    def once(self, now: datetime) -> int:
+        """Ask Stripe for the lookups due `now` (up to a batch): the number asked."""
         wanted = self.database.claim(payment_invoices.claim_due, now, self.batch, now + self.lease)
         if not wanted:
             return 0
@@ -117,7 +97,7 @@ class InvoiceLookups:
         failures: dict[str, str] = {}
         started = time.monotonic()
         for payment_intent_id in wanted:
-            if self._stop.is_set() or time.monotonic() - started > self.lease.total_seconds() / 2:
+            if self.stopping or time.monotonic() - started > self.lease.total_seconds() / 2:
                 break  # the rest stays claimed until the lease ends, then is due again
             try:
                 answers[payment_intent_id] = ask_stripe(

@@ -8,9 +8,11 @@
   ago move out of the inbox (`store.inbox_archive.move_finished`), a batch per transaction,
   one batch after another while there are full batches to move.
 
-Each pass runs once at start (offers that lapsed while the sidecar was down pass on at
-once) and rides along with the writer's commits as background work, so a webhook's
-acknowledgement never waits behind it.
+Both are `WriterPass`es: each runs once at start (offers that lapsed while the sidecar
+was down pass on at once) and rides along with the writer's commits as background work, so
+a webhook's acknowledgement never waits behind it. The invoice lookup pass
+(runtime/invoice_lookups.py), which asks Stripe outside the writer, is a `PeriodicPass` of
+its own.
 """
 
 from __future__ import annotations
@@ -31,26 +33,30 @@ ARCHIVE_PASS_SECONDS = 600.0
 
 
 class PeriodicPass:
-    """`work(conn, *args, now)` through the writer every `every_seconds`; at once again
-    while `again(result)` says there is more to do."""
+    """A thread that runs `once(now)` every `every_seconds`, and at once again while
+    `again(result)` says there is more to do. A pass that fails is logged and tried at the
+    next turn."""
 
     def __init__(
         self,
-        database: Database,
         name: str,
-        work: Callable[..., Any],
-        args: tuple[Any, ...] = (),
-        every_seconds: float = OFFER_PASS_SECONDS,
+        every_seconds: float,
         again: Callable[[Any], bool] = lambda result: False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.database = database
         self.name = name
-        self.work, self.args, self.again = work, args, again
         self.every_seconds = every_seconds
+        self.again = again
         self.clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def once(self, now: datetime) -> Any:
+        raise NotImplementedError
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def start(self) -> None:
         self._thread.start()
@@ -63,11 +69,32 @@ class PeriodicPass:
         while not self._stop.is_set():
             more = False
             try:
-                done = self.database.submit_background(self.work, *self.args, self.clock()).result()
-                if done and (not isinstance(done, dict) or any(done.values())):
-                    log.info("%s: %s", self.name, done)
-                more = self.again(done)
+                more = self.again(self.once(self.clock()))
             except Exception:
                 log.exception("the %s pass failed", self.name)
             if not more:
                 self._stop.wait(self.every_seconds)
+
+
+class WriterPass(PeriodicPass):
+    """`work(conn, *args, now)` through the writer, as background work."""
+
+    def __init__(
+        self,
+        database: Database,
+        name: str,
+        work: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        every_seconds: float = OFFER_PASS_SECONDS,
+        again: Callable[[Any], bool] = lambda result: False,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(name, every_seconds, again, clock)
+        self.database = database
+        self.work, self.args = work, args
+
+    def once(self, now: datetime) -> Any:
+        done = self.database.submit_background(self.work, *self.args, now).result()
+        if done and (not isinstance(done, dict) or any(done.values())):
+            log.info("%s: %s", self.name, done)
+        return done

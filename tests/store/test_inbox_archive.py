@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timedelta
 
 from core.stripe_events import parse_event
-from runtime.periodic_pass import PeriodicPass
+from runtime.periodic_pass import WriterPass
 from store import inbox, inbox_archive, summaries
 from store.database import Database
 from tests.conftest import make_event
@@ -105,7 +105,7 @@ def test_reprocessing_an_archived_ignored_event_brings_it_back(duckdb_database: 
 def test_the_pass_moves_batch_after_batch_until_none_is_left(duckdb_database: Database):
     db = duckdb_database
     events = [_stored(db, OLD + timedelta(minutes=n)) for n in range(7)]
-    sweep = PeriodicPass(
+    sweep = WriterPass(
         db, "inbox-archive", functools.partial(inbox_archive.move_finished, limit=2),
         every_seconds=3600, again=lambda moved: moved >= 2, clock=lambda: NOW,
     )  # fmt: skip
