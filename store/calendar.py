@@ -158,8 +158,7 @@ def _confirmed(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> int:
 
 def _people(conn: duckdb.DuckDBPyConnection, events: list[dict]) -> list[dict[str, Any]]:
     """Everyone booked into `events` (each dict loses its `created_at`), with the child's
-    age and notes and the family's name, email and mobile (`customer_phone`, when the
-    orders table has that column; None otherwise)."""
+    age and notes and the family's name, email and mobile (`customer_phone`)."""
     if not events:
         return []
     since = min(e.pop("created_at") for e in events)

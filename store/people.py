@@ -86,15 +86,11 @@ def students_of(conn: duckdb.DuckDBPyConnection, student_ids: Iterable[str]) -> 
 
 def orders_of(conn: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, dict]:
     """order id -> the family of that order (`order_id`, `created_at`, `customer_name`,
-    `customer_email` and `customer_phone`, None in a file made before mobiles were kept),
-    for those that exist."""
+    `customer_email`, `customer_phone`), for those that exist."""
     wanted = sorted(set(order_ids))
     if not wanted:
         return {}
-    names = {d[0] for d in conn.execute("SELECT * FROM orders LIMIT 0").description}
-    columns = ", ".join(
-        c if c in names else f"NULL AS {c}" for c in ("order_id", "created_at", *FAMILY_COLUMNS)
-    )
+    columns = ", ".join(("order_id", "created_at", *FAMILY_COLUMNS))
     kept = _kept_for(conn)
     made: list[datetime] = []
     if kept is not None:
